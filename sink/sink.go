@@ -1,0 +1,204 @@
+// Package sink defines how retl writes records to a destination: the Sink
+// interface, the Record it receives and the per-record Result it returns.
+//
+// A Sink is small on purpose (Write and Close). Abilities that only some
+// destinations have, such as a preflight check of the target's schema or a
+// hint about how many records are coming, are optional interfaces that the
+// Engine discovers with a type assertion, in the way database/sql discovers
+// optional driver abilities.
+package sink
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Kind says how a field's value is written to the destination.
+type Kind uint8
+
+const (
+	// Absent leaves the field as it is at the destination: it is not sent.
+	Absent Kind = iota
+	// Null clears the field.
+	Null
+	// Text is a string value.
+	Text
+	// Number is an exact decimal in canonical text form ("-12.50", "42").
+	Number
+	// Bool is "true" or "false".
+	Bool
+	// Date is a calendar date as yyyy-mm-dd.
+	Date
+	// DateTime is an ISO-8601 instant with its zone, e.g. 2024-05-01T10:00:00.000Z.
+	DateTime
+)
+
+var kindNames = [...]string{"absent", "null", "text", "number", "bool", "date", "datetime"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Value is one field's value, already normalised to the text a destination
+// accepts. Keeping values as text makes decimals exact and lets encoders
+// (CSV, JSON) write them without conversion.
+type Value struct {
+	Kind Kind
+	S    string
+}
+
+// Convenience constructors.
+func TextValue(s string) Value   { return Value{Kind: Text, S: s} }
+func NumberValue(s string) Value { return Value{Kind: Number, S: s} }
+func BoolValue(b bool) Value {
+	if b {
+		return Value{Kind: Bool, S: "true"}
+	}
+	return Value{Kind: Bool, S: "false"}
+}
+func NullValue() Value { return Value{Kind: Null} }
+
+// IsEmpty reports whether the value sends nothing or clears the field.
+func (v Value) IsEmpty() bool { return v.Kind == Absent || v.Kind == Null }
+
+// Layout is the shape shared by every record of one sync: the target field
+// names in order and which of them are guarded by set_if_empty. A target may
+// name a lookup by external id, such as "Account.External_Id__c".
+type Layout struct {
+	Fields  []string
+	Guarded []bool
+	index   map[string]int
+}
+
+// NewLayout returns a layout for the given fields. guarded may be nil.
+func NewLayout(fields []string, guarded []bool) *Layout {
+	l := &Layout{Fields: fields, Guarded: guarded, index: make(map[string]int, len(fields))}
+	if l.Guarded == nil {
+		l.Guarded = make([]bool, len(fields))
+	}
+	for i, f := range fields {
+		l.index[strings.ToLower(f)] = i
+	}
+	return l
+}
+
+// Index returns the position of a field, matched without regard to case as
+// Salesforce matches field names, or -1.
+func (l *Layout) Index(field string) int {
+	if i, ok := l.index[strings.ToLower(field)]; ok {
+		return i
+	}
+	return -1
+}
+
+// HasGuarded reports whether any field is guarded by set_if_empty.
+func (l *Layout) HasGuarded() bool {
+	for _, g := range l.Guarded {
+		if g {
+			return true
+		}
+	}
+	return false
+}
+
+// Record is one row to write. Values follow Layout.Fields.
+type Record struct {
+	// Seq is the position of the source row in its sync's run, from 1. It is
+	// how every outcome is tied back to exactly one input row.
+	Seq int64
+	// Key identifies the row in reports: the sync's key column, the external
+	// id or the Id, whichever the sync names.
+	Key    string
+	Layout *Layout
+	Values []Value
+}
+
+// Get returns the value of a field and whether the layout has it.
+func (r *Record) Get(field string) (Value, bool) {
+	i := r.Layout.Index(field)
+	if i < 0 || i >= len(r.Values) {
+		return Value{}, false
+	}
+	return r.Values[i], true
+}
+
+// Result is the outcome of writing one record.
+//
+// A record the destination rejects has Err set; a record the sink chose not
+// to write (for example an update whose key matches nothing) has Skipped set
+// to the reason. Otherwise the record was written.
+type Result struct {
+	ID      string
+	Created bool
+	Err     *RecordError
+	Skipped string
+	// KeptBack lists guarded fields that were not sent because the
+	// destination already held a value for them.
+	KeptBack []string
+}
+
+// RecordError is a destination's rejection of one record, with the
+// destination's own code, message and fields.
+type RecordError struct {
+	Code    string
+	Message string
+	Fields  []string
+}
+
+func (e *RecordError) Error() string {
+	if len(e.Fields) > 0 {
+		return fmt.Sprintf("%s: %s (fields: %s)", e.Code, e.Message, strings.Join(e.Fields, ", "))
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Sink writes records to a destination.
+type Sink interface {
+	// Write writes records and returns exactly one Result per record, in
+	// input order. A record the destination rejects is a Result with Err,
+	// never an error return. The error is for failures of the whole call
+	// (authentication, network after retries, cancellation); then the
+	// outcome of every record of the call is treated as failed with it.
+	// Write may be called concurrently up to the sink's Batching concurrency.
+	Write(ctx context.Context, records []Record) ([]Result, error)
+	// Close releases what the sink holds; it is called once after the last Write.
+	Close(ctx context.Context) error
+}
+
+// Batching is optionally implemented by a sink that wants its records in
+// batches of a given size, and allows several Write calls in flight.
+type Batching interface {
+	Batching() (maxRecords, concurrency int)
+}
+
+// Hint tells a sink how many records are coming before its first Write.
+// Records is the number buffered so far; Final says whether that is all of
+// them. The Engine decides it without reading the whole source first.
+type Hint struct {
+	Records int
+	Final   bool
+}
+
+// Hinter is optionally implemented by a sink that chooses how to write
+// (for example REST for small loads, Bulk for large ones) from a Hint.
+type Hinter interface {
+	Hint(ctx context.Context, h Hint) error
+}
+
+// Preflighter is optionally implemented by a sink that can check, before any
+// write, that the records' layout fits the destination (fields exist and are
+// writable for the operation). A preflight error fails the sync before the
+// first write.
+type Preflighter interface {
+	Preflight(ctx context.Context, layout *Layout) error
+}
+
+// Stats is optionally implemented by a sink that reports what it did beyond
+// per-record results, such as the API used and the ids of Bulk jobs.
+type Stats interface {
+	Stats() map[string]any
+}

@@ -1,0 +1,41 @@
+// Package transform defines how a source row becomes a record for a sink:
+// the Transformer interface, and (in this package) the mapping transformer
+// that a sync's YAML mapping builds.
+package transform
+
+import (
+	"errors"
+
+	"github.com/retl-go/retl/sink"
+)
+
+// Row is one source row and its column names.
+type Row struct {
+	Columns []string
+	Values  []any
+}
+
+// Transformer maps one source row to one record.
+type Transformer interface {
+	// Layout is the shape of every record the transformer makes.
+	Layout() *sink.Layout
+	// Transform maps one row. An error fails that row only; an error that
+	// wraps *Skip skips it with the Skip's reason.
+	Transform(row Row) (sink.Record, error)
+}
+
+// Skip is returned by Transform for a row that is deliberately not written.
+type Skip struct {
+	Reason string
+}
+
+func (s *Skip) Error() string { return "skipped: " + s.Reason }
+
+// SkipReason returns the reason when err is a Skip.
+func SkipReason(err error) (string, bool) {
+	var s *Skip
+	if errors.As(err, &s) {
+		return s.Reason, true
+	}
+	return "", false
+}
