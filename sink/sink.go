@@ -139,7 +139,21 @@ type Result struct {
 	// KeptBack lists guarded fields that were not sent because the
 	// destination already held a value for them.
 	KeptBack []string
+	// Changes is filled by Planner.Plan only: the fields a write would
+	// change, with their current and new values.
+	Changes []FieldChange
 }
+
+// FieldChange is one field a planned write would change.
+type FieldChange struct {
+	Field string `json:"field"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// ReasonUnchanged is the skip reason of a record whose values the
+// destination already holds.
+const ReasonUnchanged = "unchanged"
 
 // RecordError is a destination's rejection of one record, with the
 // destination's own code, message and fields.
@@ -195,6 +209,15 @@ type Hinter interface {
 // first write.
 type Preflighter interface {
 	Preflight(ctx context.Context, layout *Layout) error
+}
+
+// Planner is optionally implemented by a sink that can tell what a Write
+// would do without writing: Plan returns the Results Write would return
+// (Created for records that would be created, Skipped ReasonUnchanged for
+// records the destination already holds as they are, KeptBack, Changes),
+// and writes nothing.
+type Planner interface {
+	Plan(ctx context.Context, records []Record) ([]Result, error)
 }
 
 // Stats is optionally implemented by a sink that reports what it did beyond
