@@ -1,6 +1,10 @@
 package config
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -54,4 +58,111 @@ func (r *Redactor) Redact(s string) string {
 		}
 	}
 	return s
+}
+
+// empty reports whether no secret is registered, for fast paths.
+func (r *Redactor) empty() bool {
+	if r == nil {
+		return true
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.secrets) == 0
+}
+
+// Handler wraps h so that registered secrets are redacted from every
+// record's message and attributes, groups included, before h sees them. A
+// string, error, fmt.Stringer or other value whose printed form holds a
+// secret is replaced by its redacted text. Attributes bound with WithAttrs
+// are redacted when bound, with the secrets known then.
+func (r *Redactor) Handler(h slog.Handler) slog.Handler {
+	return &redactHandler{r: r, h: h}
+}
+
+type redactHandler struct {
+	r *Redactor
+	h slog.Handler
+}
+
+func (x *redactHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return x.h.Enabled(ctx, l)
+}
+
+func (x *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if x.r.empty() {
+		return x.h.Handle(ctx, rec)
+	}
+	out := slog.NewRecord(rec.Time, rec.Level, x.r.Redact(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(x.r.attr(a))
+		return true
+	})
+	return x.h.Handle(ctx, out)
+}
+
+func (x *redactHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	red := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		red[i] = x.r.attr(a)
+	}
+	return &redactHandler{r: x.r, h: x.h.WithAttrs(red)}
+}
+
+func (x *redactHandler) WithGroup(name string) slog.Handler {
+	return &redactHandler{r: x.r, h: x.h.WithGroup(name)}
+}
+
+func (r *Redactor) attr(a slog.Attr) slog.Attr {
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindString:
+		return slog.String(a.Key, r.Redact(v.String()))
+	case slog.KindGroup:
+		group := v.Group()
+		out := make([]slog.Attr, len(group))
+		for i, g := range group {
+			out[i] = r.attr(g)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+	case slog.KindAny:
+		var text string
+		switch x := v.Any().(type) {
+		case error:
+			text = x.Error()
+		case fmt.Stringer:
+			text = x.String()
+		case []byte:
+			text = string(x)
+		default:
+			text = fmt.Sprintf("%+v", x)
+		}
+		// Only a value that shows a secret is replaced, so that handlers
+		// keep formatting the others their own way.
+		if red := r.Redact(text); red != text {
+			return slog.String(a.Key, red)
+		}
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// Writer returns a writer that redacts registered secrets from each Write
+// before passing it to w. A secret split across two Writes is not caught,
+// so it suits writers that get whole messages, as log handlers write them.
+func (r *Redactor) Writer(w io.Writer) io.Writer {
+	return &redactWriter{r: r, w: w}
+}
+
+type redactWriter struct {
+	r *Redactor
+	w io.Writer
+}
+
+func (x *redactWriter) Write(p []byte) (int, error) {
+	if x.r.empty() {
+		return x.w.Write(p)
+	}
+	if _, err := io.WriteString(x.w, x.r.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }

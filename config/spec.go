@@ -22,7 +22,9 @@ type Project struct {
 	Alerts      Alerts
 	Reports     Reports
 	Writeback   *Writeback
-	Syncs       []*Sync
+	// Secrets configures the secret resolvers.
+	Secrets SecretsConfig
+	Syncs   []*Sync
 	// Redactor knows every secret value resolved while loading.
 	Redactor *Redactor
 }
@@ -89,6 +91,20 @@ type Writeback struct {
 	Schema        string `yaml:"schema"`
 	Results       string `yaml:"results"` // all | failed | none
 	RetentionDays int    `yaml:"retention_days"`
+}
+
+// SecretsConfig is the project file's secrets section: settings for the
+// secret resolvers, handed to each ResolverFactory.
+type SecretsConfig struct {
+	AWS AWSSecrets `yaml:"aws"`
+}
+
+// AWSSecrets configures the AWS Secrets Manager resolver. Empty fields leave
+// the AWS SDK's defaults (environment, shared config).
+type AWSSecrets struct {
+	Region string `yaml:"region"`
+	// Endpoint overrides the service endpoint, for tests and private endpoints.
+	Endpoint string `yaml:"endpoint"`
 }
 
 // NullPolicy says what a source NULL does to its target field.
@@ -221,4 +237,9 @@ type Section struct {
 	node ast.Node
 	// keys present, for checks that need them without decoding.
 	keys []string
+	// path is the section's key path, prefixed to the keys of errors.
+	path string
+	pos  Pos
+	// red redacts known secrets from errors of custom unmarshalers.
+	red *Redactor
 }

@@ -1,0 +1,485 @@
+package config
+
+import (
+	"math"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+var (
+	syncKeys = []string{"name", "source", "destination", "mapping", "key", "filter", "null_policy",
+		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection"}
+	sourceKeys      = []string{"type", "connection", "query"}
+	destinationKeys = []string{"type", "connection", "object", "operation", "external_id", "match_on"}
+	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "type", "format", "null"}
+)
+
+// syncMeta is what the checks across files need to know about a sync's
+// file beyond the Sync itself.
+type syncMeta struct {
+	nameNode                   ast.Node
+	root                       ast.Node
+	batchSet, nullSet, failSet bool
+	depends                    []ast.Node
+	dependsNode                ast.Node
+	sourceConn, destConn       ast.Node
+}
+
+// decodeSync decodes one sync file. It returns nil when the file holds no
+// mapping at all; otherwise a Sync as complete as the errors allow.
+func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *syncMeta) {
+	if body == nil {
+		d.errs.add(&Error{Pos: Pos{File: d.file}, Msg: "file is empty; a sync needs source, destination and mapping"})
+		return nil, nil
+	}
+	root, fields, ok := d.mapping(body, "")
+	if !ok {
+		return nil, nil
+	}
+	s := &Sync{File: d.file, Pos: nodePos(d.file, root)}
+	meta := &syncMeta{root: root}
+	var dest *destNodes
+	seen := map[string]bool{}
+	for _, f := range fields {
+		seen[f.key] = true
+		switch f.key {
+		case "name":
+			s.Name = d.str(f)
+			meta.nameNode = f.value
+		case "source":
+			s.Source, meta.sourceConn = d.source(f)
+		case "destination":
+			s.Destination, dest = d.destination(f)
+			meta.destConn = dest.conn
+		case "mapping":
+			s.Mapping = d.mappings(f)
+		case "key":
+			s.Key = d.nonEmpty(f)
+		case "filter":
+			s.Filter = d.nonEmpty(f)
+		case "null_policy":
+			s.NullPolicy = d.nullPolicy(f)
+			meta.nullSet = true
+		case "on_failure":
+			s.OnFailure = d.onFailure(f)
+			meta.failSet = true
+		case "batch_size":
+			s.BatchSize = d.positive(f)
+			meta.batchSet = true
+		case "depends_on":
+			s.DependsOn, meta.depends = d.dependsOn(f)
+			meta.dependsNode = f.value
+		case "run_if_parent_failed":
+			d.decode(f, &s.RunIfParentFailed)
+		case "change_detection":
+			s.ChangeDetection = d.changeDetection(f)
+		default:
+			d.unknownKey(f, syncKeys)
+		}
+	}
+	for _, k := range []string{"source", "destination", "mapping"} {
+		if !seen[k] {
+			d.errorf(root, k, "missing required key")
+		}
+	}
+	if meta.nameNode == nil {
+		s.Name = defaultName
+	}
+	if !namePattern.MatchString(s.Name) {
+		at := meta.nameNode
+		how := ""
+		if at == nil {
+			at, how = root, " (taken from the file name)"
+		}
+		d.errorf(at, "name", "sync name%s may hold only letters, digits, _, - and ., must not start with - or ., and is at most 128 long", how)
+	}
+	if dest != nil && seen["mapping"] {
+		d.operationRules(s, dest)
+	}
+	return s, meta
+}
+
+func (d *fileDecoder) nonEmpty(f field) string {
+	s := d.str(f)
+	if s == "" {
+		d.errorf(f.value, f.path, "must not be empty")
+	}
+	return s
+}
+
+func (d *fileDecoder) positive(f field) int {
+	var n int
+	if d.decode(f, &n) && n <= 0 {
+		d.errorf(f.value, f.path, "must be greater than 0")
+	}
+	return n
+}
+
+func (d *fileDecoder) nullPolicy(f field) NullPolicy {
+	p := NullPolicy(d.str(f))
+	switch p {
+	case NullClear, NullIgnore:
+	default:
+		d.errorf(f.value, f.path, "must be clear or ignore")
+	}
+	return p
+}
+
+func (d *fileDecoder) onFailure(f field) OnFailure {
+	var o OnFailure
+	if !d.decode(f, &o) {
+		return o
+	}
+	if o.MaxFailedRows != nil && *o.MaxFailedRows < 0 {
+		d.errorf(child(f.value, "max_failed_rows"), joinKey(f.path, "max_failed_rows"), "must not be negative")
+	}
+	if p := o.MaxFailedPercent; p != nil && (math.IsNaN(*p) || *p < 0 || *p > 100) {
+		d.errorf(child(f.value, "max_failed_percent"), joinKey(f.path, "max_failed_percent"), "must be between 0 and 100")
+	}
+	return o
+}
+
+func (d *fileDecoder) changeDetection(f field) *ChangeDetection {
+	if u := unwrap(f.value); u == nil || u.Type() == ast.NullType {
+		return nil
+	}
+	var c ChangeDetection
+	if !d.decode(f, &c) {
+		return &c
+	}
+	if c.Key == "" {
+		at := child(f.value, "key")
+		if at == nil {
+			d.errorf(f.value, joinKey(f.path, "key"), "missing required key")
+		} else {
+			d.errorf(at, joinKey(f.path, "key"), "must not be empty")
+		}
+	}
+	return &c
+}
+
+func (d *fileDecoder) dependsOn(f field) ([]string, []ast.Node) {
+	seq, ok := unwrap(f.value).(*ast.SequenceNode)
+	if !ok {
+		if u := unwrap(f.value); u == nil || u.Type() == ast.NullType {
+			return nil, nil
+		}
+		d.errorf(f.value, f.path, "expected a list of sync names, got %s", describe(f.value))
+		return nil, nil
+	}
+	var names []string
+	var nodes []ast.Node
+	first := map[string]int{}
+	for i, x := range seq.Values {
+		item := field{path: indexKey(f.path, i), value: x}
+		name := d.nonEmpty(item)
+		if name == "" {
+			continue
+		}
+		if j, dup := first[name]; dup {
+			d.errorf(x, item.path, "sync %q is already listed at depends_on[%d]", name, j)
+			continue
+		}
+		first[name] = i
+		names = append(names, name)
+		nodes = append(nodes, x)
+	}
+	return names, nodes
+}
+
+// splitKnown walks a section's fields: known keys go to handle, the others
+// stay for the plugin's Section. A remaining key one typo away from a known
+// key that is absent is reported as that typo rather than passed on.
+func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(field)) []*ast.MappingValueNode {
+	present := map[string]bool{}
+	for _, f := range fields {
+		present[f.key] = true
+	}
+	var absent []string
+	for _, k := range known {
+		if !present[k] {
+			absent = append(absent, k)
+		}
+	}
+	var rest []*ast.MappingValueNode
+	for _, f := range fields {
+		if containsString(known, f.key) {
+			handle(f)
+			continue
+		}
+		if s := nearest(f.key, absent); s != "" {
+			d.errorf(f.knode, f.path, "unknown key; did you mean %q?", s)
+			continue
+		}
+		rest = append(rest, f.node)
+	}
+	return rest
+}
+
+func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
+	var src SourceSpec
+	src.Pos = nodePos(d.file, f.knode)
+	m, fields, ok := d.mapping(f.value, f.path)
+	if !ok {
+		return src, nil
+	}
+	var typeSet bool
+	var conn ast.Node
+	rest := d.splitKnown(fields, sourceKeys, func(x field) {
+		switch x.key {
+		case "type":
+			src.Type, typeSet = d.str(x), true
+			if src.Type == "" {
+				d.errorf(x.value, x.path, "must not be empty")
+			}
+		case "connection":
+			src.Connection, conn = d.nonEmpty(x), x.value
+		case "query":
+			src.Query = d.nonEmpty(x)
+		}
+	})
+	if !typeSet {
+		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key")
+	}
+	if m != nil {
+		src.Section = newSection(d.file, f.path, src.Pos, m, rest, d.red)
+	} else {
+		src.Section = Section{file: d.file, path: f.path, pos: src.Pos, red: d.red}
+	}
+	return src, conn
+}
+
+// destNodes are where the destination's keys are, for the operation rules.
+type destNodes struct {
+	key                    ast.Node
+	conn, op, ext, matchOn ast.Node
+}
+
+func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
+	var dst DestinationSpec
+	dst.Pos = nodePos(d.file, f.knode)
+	nodes := &destNodes{key: f.knode}
+	m, fields, ok := d.mapping(f.value, f.path)
+	if !ok {
+		return dst, nil
+	}
+	rest := d.splitKnown(fields, destinationKeys, func(x field) {
+		switch x.key {
+		case "type":
+			dst.Type = d.nonEmpty(x)
+		case "connection":
+			dst.Connection, nodes.conn = d.nonEmpty(x), x.value
+		case "object":
+			dst.Object = d.nonEmpty(x)
+		case "operation":
+			nodes.op = x.value
+			dst.Operation = Operation(d.str(x))
+			switch dst.Operation {
+			case Insert, Update, Upsert, Delete, HardDelete:
+			default:
+				d.errorf(x.value, x.path, "must be one of insert, update, upsert, delete, hard_delete")
+			}
+		case "external_id":
+			dst.ExternalID, nodes.ext = d.nonEmpty(x), x.value
+		case "match_on":
+			dst.MatchOn, nodes.matchOn = d.nonEmpty(x), x.value
+		}
+	})
+	present := map[string]bool{}
+	for _, x := range fields {
+		present[x.key] = true
+	}
+	for _, k := range []string{"type", "object", "operation"} {
+		if !present[k] {
+			d.errorf(f.knode, joinKey(f.path, k), "missing required key")
+		}
+	}
+	if m != nil {
+		dst.Section = newSection(d.file, f.path, dst.Pos, m, rest, d.red)
+	} else {
+		dst.Section = Section{file: d.file, path: f.path, pos: dst.Pos, red: d.red}
+	}
+	return dst, nodes
+}
+
+func (d *fileDecoder) mappings(f field) []*Mapping {
+	u := unwrap(f.value)
+	if u == nil || u.Type() == ast.NullType {
+		d.errorf(f.knode, f.path, "must list at least one field")
+		return nil
+	}
+	seq, ok := u.(*ast.SequenceNode)
+	if !ok {
+		d.errorf(f.value, f.path, "expected a list, got %s", describe(f.value))
+		return nil
+	}
+	if len(seq.Values) == 0 {
+		d.errorf(f.value, f.path, "must list at least one field")
+		return nil
+	}
+	out := make([]*Mapping, 0, len(seq.Values))
+	targets := map[string]int{} // lower-cased target → line of its first mapping
+	for i, x := range seq.Values {
+		m, toNode := d.mappingEntry(x, indexKey(f.path, i))
+		if m == nil {
+			continue
+		}
+		out = append(out, m)
+		if m.To == "" {
+			continue
+		}
+		// Salesforce matches field names without regard to case.
+		k := strings.ToLower(m.To)
+		if line, dup := targets[k]; dup {
+			d.errorf(toNode, joinKey(indexKey(f.path, i), "to"), "field %s is already mapped at line %d", m.To, line)
+			continue
+		}
+		targets[k] = m.Pos.Line
+	}
+	return out
+}
+
+func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node) {
+	m, fields, ok := d.mapping(n, path)
+	if !ok {
+		return nil, nil
+	}
+	if m == nil {
+		d.errorf(n, path, "expected a mapping with to and one of from, value or expr, got null")
+		return nil, nil
+	}
+	e := &Mapping{Pos: nodePos(d.file, m)}
+	var toNode, formatNode ast.Node
+	sources := 0
+	for _, f := range fields {
+		switch f.key {
+		case "from":
+			e.From = d.nonEmpty(f)
+			sources++
+		case "to":
+			e.To, toNode = d.nonEmpty(f), f.value
+		case "value":
+			e.Value, e.HasValue = d.constant(f), true
+			sources++
+		case "expr":
+			e.Expr = d.nonEmpty(f)
+			sources++
+		case "when":
+			e.When = d.nonEmpty(f)
+		case "set_if_empty":
+			d.decode(f, &e.SetIfEmpty)
+		case "type":
+			e.Type = FieldType(d.str(f))
+			switch e.Type {
+			case TypeString, TypeNumber, TypeInteger, TypeBoolean, TypeDate, TypeDateTime:
+			default:
+				d.errorf(f.value, f.path, "must be one of string, number, integer, boolean, date, datetime")
+			}
+		case "format":
+			e.Format, formatNode = d.nonEmpty(f), f.value
+		case "null":
+			e.Null = d.nullPolicy(f)
+		default:
+			d.unknownKey(f, mappingKeys)
+		}
+	}
+	if toNode == nil {
+		d.errorf(m, joinKey(path, "to"), "missing required key")
+	}
+	switch {
+	case sources == 0:
+		d.errorf(m, path, "set one of from, value or expr")
+	case sources > 1:
+		d.errorf(m, path, "set only one of from, value and expr")
+	}
+	if formatNode != nil && e.Type != TypeDate && e.Type != TypeDateTime {
+		d.errorf(formatNode, joinKey(path, "format"), "format applies only to type date or datetime")
+	}
+	return e, toNode
+}
+
+// constant decodes a mapping's value: a scalar, or null.
+func (d *fileDecoder) constant(f field) any {
+	switch unwrap(f.value).(type) {
+	case *ast.MappingNode, *ast.SequenceNode:
+		d.errorf(f.value, f.path, "expected a string, number, boolean or null, got %s", describe(f.value))
+		return nil
+	}
+	var v any
+	if !d.decode(f, &v) {
+		return nil
+	}
+	switch x := v.(type) {
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			d.errorf(f.value, f.path, "must be a finite number")
+			return nil
+		}
+	}
+	return v
+}
+
+// operationRules checks that the mapping gives the operation what it needs to
+// find or create records.
+func (d *fileDecoder) operationRules(s *Sync, n *destNodes) {
+	dst := &s.Destination
+	mapped := func(field string) bool {
+		for _, m := range s.Mapping {
+			if strings.EqualFold(m.To, field) {
+				return true
+			}
+		}
+		return false
+	}
+	switch dst.Operation {
+	case Insert:
+		if n.ext != nil {
+			d.errorf(n.ext, "destination.external_id", "insert does not use external_id; remove it or use upsert")
+		}
+	case Upsert:
+		if n.ext == nil {
+			at := n.op
+			if at == nil {
+				at = n.key
+			}
+			d.errorf(at, "destination.external_id", "missing required key: upsert needs external_id")
+		} else if dst.ExternalID != "" && !mapped(dst.ExternalID) {
+			d.errorf(n.ext, "destination.external_id", "field %s is not mapped; upsert needs a mapping to its external id", dst.ExternalID)
+		}
+	case Update, Delete, HardDelete:
+		if dst.MatchOn == "" && !mapped("Id") && n.matchOn == nil {
+			d.errorf(n.op, "destination.operation", "%s needs a mapping to Id or destination.match_on", dst.Operation)
+		}
+	}
+	if n.matchOn != nil && dst.MatchOn != "" && !mapped(dst.MatchOn) {
+		d.errorf(n.matchOn, "destination.match_on", "field %s is not mapped; records are matched on its mapped value", dst.MatchOn)
+	}
+}
+
+// child returns the value of key in mapping n, or nil.
+func child(n ast.Node, key string) ast.Node {
+	m, ok := unwrap(n).(*ast.MappingNode)
+	if !ok {
+		return nil
+	}
+	for _, mv := range m.Values {
+		if k, _ := keyText(mv.Key); k == key {
+			return mv.Value
+		}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

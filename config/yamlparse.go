@@ -1,0 +1,528 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// Limits on input, so that a hostile file can exhaust neither memory nor the
+// stack.
+const (
+	// MaxFileSize is the largest configuration file accepted, in bytes.
+	MaxFileSize = 1 << 20
+	// MaxDepth is the deepest nesting of mappings and lists accepted.
+	MaxDepth = 32
+	// maxNodes bounds a document's size after its aliases are expanded, which
+	// defeats "billion laughs" documents.
+	maxNodes = 100_000
+)
+
+// parseFile parses one YAML document and prepares it for decoding: aliases
+// are replaced by their anchors' values and duplicate keys are reported and
+// dropped. body is nil for an empty document; ok is false when the document
+// cannot be decoded at all.
+func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
+	fail := func(e *Error) (ast.Node, Errors, bool) { return nil, Errors{e}, false }
+	if len(data) > MaxFileSize {
+		return fail(&Error{Pos: Pos{File: file}, Msg: "file is larger than 1 MiB"})
+	}
+	if !utf8.Valid(data) {
+		return fail(&Error{Pos: Pos{File: file}, Msg: "file is not valid UTF-8"})
+	}
+	tokens := lexer.Tokenize(string(data))
+	// The parser recurses once per level; check nesting before it runs.
+	if tk := tooDeep(tokens, 2*MaxDepth); tk != nil {
+		return fail(&Error{Pos: tokenPos(file, tk), Msg: fmt.Sprintf("nesting is deeper than %d levels", MaxDepth)})
+	}
+	f, err := safeParse(tokens)
+	if err != nil {
+		return fail(syntaxError(file, err, data))
+	}
+	if len(f.Docs) > 1 {
+		return fail(&Error{Pos: docPos(file, f.Docs[1]), Msg: fmt.Sprintf("a file holds one YAML document; found %d", len(f.Docs))})
+	}
+	if len(f.Docs) == 0 || f.Docs[0] == nil || f.Docs[0].Body == nil {
+		return nil, nil, true
+	}
+	p := &prep{file: file, anchors: map[string]ast.Node{}}
+	body = p.walk(f.Docs[0].Body, "", 1)
+	if p.stopped {
+		// Past a limit the tree is not decoded: that is what the limit is for.
+		return nil, p.errs, false
+	}
+	return body, p.errs, true
+}
+
+func safeParse(tokens token.Tokens) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A parser bug must not take the process down; the input is
+			// reported as unparseable instead.
+			f, err = nil, errors.New("the YAML parser failed on this file")
+		}
+	}()
+	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+}
+
+// tooDeep returns the token where nesting first exceeds limit, or nil. Block
+// nesting is estimated from the columns of keys and "-" entries, flow
+// nesting from brackets; the estimate never overstates the depth of a valid
+// document.
+func tooDeep(tokens token.Tokens, limit int) *token.Token {
+	flow := 0
+	var cols []int
+	push := func(c int) {
+		for len(cols) > 0 && cols[len(cols)-1] > c {
+			cols = cols[:len(cols)-1]
+		}
+		if len(cols) == 0 || cols[len(cols)-1] < c {
+			cols = append(cols, c)
+		}
+	}
+	var prev *token.Token
+	for _, tk := range tokens {
+		switch tk.Type {
+		case token.CommentType:
+			continue
+		case token.SequenceStartType, token.MappingStartType:
+			flow++
+		case token.SequenceEndType, token.MappingEndType:
+			if flow > 0 {
+				flow--
+			}
+		case token.DocumentHeaderType:
+			flow, cols = 0, cols[:0]
+		case token.SequenceEntryType:
+			if flow == 0 {
+				push(tk.Position.Column)
+			}
+		case token.MappingValueType:
+			if flow == 0 && prev != nil {
+				push(prev.Position.Column)
+			}
+		}
+		if flow+len(cols) > limit {
+			return tk
+		}
+		prev = tk
+	}
+	return nil
+}
+
+// prep walks a parsed document once: it enforces the depth and size limits,
+// replaces aliases by the values of their anchors (so that any part of the
+// tree can be decoded on its own) and reports keys that are not plain,
+// merge keys and duplicate keys.
+type prep struct {
+	file    string
+	anchors map[string]ast.Node
+	nodes   int
+	errs    Errors
+	stopped bool
+}
+
+func (p *prep) fail(n ast.Node, key, msg string) {
+	p.errs.add(&Error{Pos: nodePos(p.file, n), Key: key, Msg: msg})
+}
+
+// stop reports a limit error; the walk ends there as the rest would only
+// repeat it.
+func (p *prep) stop(n ast.Node, key, msg string) {
+	if !p.stopped {
+		p.fail(n, key, msg)
+		p.stopped = true
+	}
+}
+
+func (p *prep) enter(n ast.Node, key string, depth int) bool {
+	if p.stopped {
+		return false
+	}
+	p.nodes++
+	if p.nodes > maxNodes {
+		p.stop(n, key, fmt.Sprintf("document is larger than %d nodes once its aliases are expanded", maxNodes))
+		return false
+	}
+	if depth > MaxDepth {
+		if _, ok := n.(*ast.MappingNode); ok {
+			p.stop(n, key, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth))
+			return false
+		}
+		if _, ok := n.(*ast.SequenceNode); ok {
+			p.stop(n, key, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth))
+			return false
+		}
+	}
+	return true
+}
+
+func (p *prep) walk(n ast.Node, key string, depth int) ast.Node {
+	if n == nil || !p.enter(n, key, depth) {
+		return n
+	}
+	switch v := n.(type) {
+	case *ast.MappingNode:
+		seen := make(map[string]int, len(v.Values))
+		kept := v.Values[:0]
+		for _, mv := range v.Values {
+			if mv.Key.IsMergeKey() {
+				p.fail(mv.Key, key, "merge keys (<<) are not supported")
+				continue
+			}
+			k, ok := keyText(mv.Key)
+			if !ok {
+				p.fail(mv.Key, key, "a key must be a plain string")
+				continue
+			}
+			kp := joinKey(key, k)
+			if line, dup := seen[k]; dup {
+				p.fail(mv.Key, kp, fmt.Sprintf("duplicate key (first at line %d)", line))
+				continue
+			}
+			seen[k] = nodePos(p.file, mv.Key).Line
+			mv.Value = p.walk(mv.Value, kp, depth+1)
+			kept = append(kept, mv)
+		}
+		v.Values = kept
+	case *ast.SequenceNode:
+		for i, x := range v.Values {
+			nx := p.walk(x, indexKey(key, i), depth+1)
+			v.Values[i] = nx
+			if i < len(v.Entries) && v.Entries[i] != nil {
+				v.Entries[i].Value = nx
+			}
+		}
+	case *ast.AnchorNode:
+		v.Value = p.walk(v.Value, key, depth)
+		if v.Name != nil {
+			p.anchors[v.Name.GetToken().Value] = v.Value
+		}
+	case *ast.TagNode:
+		v.Value = p.walk(v.Value, key, depth)
+	case *ast.AliasNode:
+		name := ""
+		if v.Value != nil {
+			name = v.Value.GetToken().Value
+		}
+		target, ok := p.anchors[name]
+		if !ok {
+			p.fail(v, key, fmt.Sprintf("alias *%s refers to no anchor before it", name))
+			return &ast.NullNode{BaseNode: &ast.BaseNode{}, Token: v.GetToken()}
+		}
+		p.nodes-- // the alias itself is replaced, its target counted
+		p.count(target, key, depth)
+		return target
+	}
+	return n
+}
+
+// count adds an already prepared subtree to the node and depth budgets, as
+// each alias to it repeats it in the decoded value.
+func (p *prep) count(n ast.Node, key string, depth int) {
+	if n == nil || !p.enter(n, key, depth) {
+		return
+	}
+	switch v := n.(type) {
+	case *ast.MappingNode:
+		for _, mv := range v.Values {
+			p.count(mv.Value, key, depth+1)
+		}
+	case *ast.SequenceNode:
+		for _, x := range v.Values {
+			p.count(x, key, depth+1)
+		}
+	case *ast.AnchorNode:
+		p.count(v.Value, key, depth)
+	case *ast.TagNode:
+		p.count(v.Value, key, depth)
+	}
+}
+
+// keyText returns a mapping key as text, when it is a scalar.
+func keyText(k ast.Node) (string, bool) {
+	switch v := k.(type) {
+	case *ast.StringNode:
+		return v.Value, true
+	case *ast.MappingKeyNode:
+		return keyText(v.Value)
+	case *ast.MappingNode, *ast.SequenceNode, *ast.AliasNode, *ast.AnchorNode, *ast.TagNode, *ast.LiteralNode:
+		return "", false
+	case ast.ScalarNode:
+		if tk := v.GetToken(); tk != nil {
+			return tk.Value, true
+		}
+	}
+	return "", false
+}
+
+func joinKey(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func indexKey(prefix string, i int) string {
+	return prefix + "[" + strconv.Itoa(i) + "]"
+}
+
+func tokenPos(file string, tk *token.Token) Pos {
+	if tk == nil || tk.Position == nil {
+		return Pos{File: file}
+	}
+	return Pos{File: file, Line: tk.Position.Line, Col: tk.Position.Column}
+}
+
+// nodePos is where a node starts. A block mapping's own token is the ":" of
+// its first key, so the key's position is used instead.
+func nodePos(file string, n ast.Node) Pos {
+	if n == nil {
+		return Pos{File: file}
+	}
+	if m, ok := n.(*ast.MappingNode); ok && !m.IsFlowStyle && len(m.Values) > 0 {
+		return nodePos(file, m.Values[0].Key)
+	}
+	return tokenPos(file, n.GetToken())
+}
+
+func docPos(file string, d *ast.DocumentNode) Pos {
+	if d.Start != nil {
+		return tokenPos(file, d.Start)
+	}
+	return nodePos(file, d.Body)
+}
+
+// syntaxError converts a parser error. Parser messages describe the grammar
+// (they hold at most a character or a key of the source), and are kept.
+func syntaxError(file string, err error, data []byte) *Error {
+	var ye yaml.Error
+	if !errors.As(err, &ye) {
+		return &Error{Pos: Pos{File: file}, Msg: "invalid YAML: " + err.Error()}
+	}
+	pos := tokenPos(file, ye.GetToken())
+	msg := "invalid YAML: " + ye.GetMessage()
+	if strings.Contains(sourceLine(data, pos.Line), "${") {
+		msg += " (inside [ ] or { }, quote a value that holds ${...})"
+	}
+	return &Error{Pos: pos, Msg: msg}
+}
+
+func sourceLine(data []byte, line int) string {
+	for i := 1; len(data) > 0; i++ {
+		cur, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if i == line {
+			return string(cur)
+		}
+		data = rest
+	}
+	return ""
+}
+
+// pathIndex maps the tokens of a subtree to key paths, to name the key of a
+// decoding error.
+type pathIndex struct {
+	keys, values map[*token.Token]string
+}
+
+func newPathIndex(n ast.Node, prefix string) *pathIndex {
+	ix := &pathIndex{keys: map[*token.Token]string{}, values: map[*token.Token]string{}}
+	seen := map[ast.Node]bool{}
+	var walk func(n ast.Node, key string)
+	walk = func(n ast.Node, key string) {
+		if n == nil || seen[n] {
+			return
+		}
+		seen[n] = true
+		if tk := n.GetToken(); tk != nil {
+			if _, ok := ix.values[tk]; !ok {
+				ix.values[tk] = key
+			}
+		}
+		switch v := n.(type) {
+		case *ast.MappingNode:
+			for _, mv := range v.Values {
+				k, _ := keyText(mv.Key)
+				kp := joinKey(key, k)
+				if tk := mv.Key.GetToken(); tk != nil {
+					ix.keys[tk] = kp
+				}
+				walk(mv.Value, kp)
+			}
+		case *ast.SequenceNode:
+			for i, x := range v.Values {
+				walk(x, indexKey(key, i))
+			}
+		case *ast.AnchorNode:
+			walk(v.Value, key)
+		case *ast.TagNode:
+			walk(v.Value, key)
+		}
+	}
+	walk(n, prefix)
+	return ix
+}
+
+// decodeNode decodes node into v strictly (unknown keys are errors). An
+// error names the key and never quotes the source.
+func decodeNode(file string, node ast.Node, key string, v any, red *Redactor) *Error {
+	err := yaml.NodeToValue(node, v, yaml.Strict())
+	if err == nil {
+		return nil
+	}
+	return decodeError(file, err, node, key, red)
+}
+
+func decodeError(file string, err error, node ast.Node, key string, red *Redactor) *Error {
+	e := &Error{Pos: nodePos(file, node), Key: key}
+	var ye yaml.Error
+	if !errors.As(err, &ye) {
+		// An error from a custom unmarshaler: its text is the plugin's;
+		// known secrets are still taken out.
+		e.Msg, e.Err = red.Redact(err.Error()), err
+		return e
+	}
+	ix := newPathIndex(node, key)
+	tk := ye.GetToken()
+	if tk != nil {
+		e.Pos = tokenPos(file, tk)
+	}
+	lookup := func(first, second map[*token.Token]string) {
+		if k, ok := first[tk]; ok {
+			e.Key = k
+		} else if k, ok := second[tk]; ok {
+			e.Key = k
+		}
+	}
+	// Messages are built here from types only: the library's own messages
+	// can quote values (a number that overflows, a text that is no bool).
+	var (
+		unknown  *yaml.UnknownFieldError
+		typ      *yaml.TypeError
+		overflow *yaml.OverflowError
+		nodeType *yaml.UnexpectedNodeTypeError
+		dup      *yaml.DuplicateKeyError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		lookup(ix.keys, ix.values)
+		e.Msg = "unknown key"
+	case errors.As(err, &typ):
+		lookup(ix.values, ix.keys)
+		e.Msg = fmt.Sprintf("expected %s, got %s", wantName(typ.DstType), gotName(typ.SrcType))
+	case errors.As(err, &overflow):
+		lookup(ix.values, ix.keys)
+		e.Msg = fmt.Sprintf("number is out of range for %s", wantName(overflow.DstType))
+	case errors.As(err, &nodeType):
+		lookup(ix.values, ix.keys)
+		e.Msg = fmt.Sprintf("expected %s, got %s", nodeTypeName(nodeType.Expected), nodeTypeName(nodeType.Actual))
+	case errors.As(err, &dup):
+		lookup(ix.keys, ix.values)
+		e.Msg = "duplicate key"
+	default:
+		lookup(ix.values, ix.keys)
+		e.Msg = "invalid value"
+	}
+	return e
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
+)
+
+func wantName(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "a value"
+	}
+	switch t {
+	case durationType:
+		return "a duration (such as 30s)"
+	case timeType:
+		return "a timestamp"
+	}
+	return kindName(t.Kind(), "true or false")
+}
+
+func gotName(t reflect.Type) string {
+	if t == nil {
+		return "null"
+	}
+	return kindName(t.Kind(), "a boolean")
+}
+
+func kindName(k reflect.Kind, boolName string) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return boolName
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	}
+	return "a value"
+}
+
+func nodeTypeName(t ast.NodeType) string {
+	switch t {
+	case ast.MappingType:
+		return "a mapping"
+	case ast.SequenceType:
+		return "a list"
+	case ast.StringType, ast.LiteralType:
+		return "a string"
+	case ast.IntegerType:
+		return "an integer"
+	case ast.FloatType, ast.InfinityType, ast.NanType:
+		return "a number"
+	case ast.BoolType:
+		return "a boolean"
+	case ast.NullType:
+		return "null"
+	}
+	return t.YAMLName()
+}
+
+// unwrap returns the node under anchors and tags, for walking containers.
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+// describe names a node's kind for "expected ..., got ..." messages.
+func describe(n ast.Node) string {
+	n = unwrap(n)
+	if n == nil {
+		return "null"
+	}
+	return nodeTypeName(n.Type())
+}
