@@ -1,0 +1,230 @@
+package sftest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Insert seeds a record as a REST create would, and returns its Id. Values
+// may be Go strings, numbers, bools, time.Time or nil; a relationship can be
+// set through an external id: "Account": map[string]any{"External_Id__c": "A-1"}.
+func (s *Server) Insert(object string, fields map[string]any) (string, error) {
+	s.org.mu.Lock()
+	defer s.org.mu.Unlock()
+	obj := s.org.object(object)
+	if obj == nil {
+		return "", fmt.Errorf("sftest: unknown object %s", object)
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	members := make([]kv, len(keys))
+	for i, k := range keys {
+		members[i] = kv{k, fields[k]}
+	}
+	in, err := s.parseRecord(obj, members)
+	if err == nil {
+		var id string
+		if id, err = s.org.insert(obj, in, nil); err == nil {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("sftest: insert %s: %w", obj.name, err)
+}
+
+// Records returns every record of an object, deleted ones included
+// (IsDeleted true), in creation order. Values are string, bool, float64
+// (int64 for int fields) or nil. It returns nil for an unknown object.
+func (s *Server) Records(object string) []map[string]any {
+	s.org.mu.RLock()
+	defer s.org.mu.RUnlock()
+	obj := s.org.object(object)
+	if obj == nil {
+		return nil
+	}
+	out := make([]map[string]any, 0, len(obj.tbl.recs))
+	for _, r := range obj.tbl.recs {
+		if r.purged {
+			continue
+		}
+		m := make(map[string]any, len(obj.fields))
+		for _, f := range obj.fields {
+			v := obj.tbl.get(r, f)
+			if n, ok := v.(float64); ok && f.Type == TypeInt {
+				v = int64(n)
+			}
+			m[f.Name] = v
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// control serves the /__sftest/ endpoints: the same switches and views as
+// the Go methods, for clients in other processes.
+func (s *Server) control(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/__sftest/"), "/")
+	head, rest, _ := strings.Cut(p, "/")
+	bad := func(err error) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	switch {
+	case head == "faults" && r.Method == http.MethodGet:
+		type out struct {
+			Fault
+			Delay string `json:"delay,omitempty"`
+		}
+		var list []out
+		for _, f := range s.Faults() {
+			o := out{Fault: f}
+			if f.Delay > 0 {
+				o.Delay = f.Delay.String()
+			}
+			list = append(list, o)
+		}
+		writeJSON(w, http.StatusOK, list)
+	case head == "faults" && r.Method == http.MethodPost:
+		var in struct {
+			Kind   FaultKind `json:"kind"`
+			Method string    `json:"method"`
+			Path   string    `json:"path"`
+			Status int       `json:"status"`
+			Times  int       `json:"times"`
+			Delay  string    `json:"delay"`
+		}
+		if err := strictJSON(r.Body, &in); err != nil {
+			bad(err)
+			return
+		}
+		if !validKind(in.Kind) {
+			bad(fmt.Errorf("unknown fault kind %q", in.Kind))
+			return
+		}
+		f := Fault{Kind: in.Kind, Method: in.Method, Path: in.Path, Status: in.Status, Times: in.Times}
+		if in.Delay != "" {
+			d, err := time.ParseDuration(in.Delay)
+			if err != nil {
+				bad(err)
+				return
+			}
+			f.Delay = d
+		}
+		writeJSON(w, http.StatusCreated, map[string]int{"id": s.Fault(f)})
+	case head == "faults" && r.Method == http.MethodDelete:
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	case head == "expire-sessions" && r.Method == http.MethodPost:
+		s.ExpireSessions()
+		w.WriteHeader(http.StatusNoContent)
+	case head == "lock-rows" && r.Method == http.MethodPost:
+		var in struct {
+			Share float64 `json:"share"`
+			Seed  int64   `json:"seed"`
+		}
+		if err := strictJSON(r.Body, &in); err != nil {
+			bad(err)
+			return
+		}
+		if in.Share < 0 || in.Share > 1 {
+			bad(fmt.Errorf("share must be between 0 and 1"))
+			return
+		}
+		s.LockRows(in.Share, in.Seed)
+		w.WriteHeader(http.StatusNoContent)
+	case head == "lock-contention" && r.Method == http.MethodPost:
+		var in struct {
+			Enabled bool `json:"enabled"`
+		}
+		if err := strictJSON(r.Body, &in); err != nil {
+			bad(err)
+			return
+		}
+		s.SetLockContention(in.Enabled)
+		w.WriteHeader(http.StatusNoContent)
+	case head == "fail-jobs" && r.Method == http.MethodPost:
+		var in struct {
+			Count   int    `json:"count"`
+			Message string `json:"message"`
+		}
+		if err := strictJSON(r.Body, &in); err != nil {
+			bad(err)
+			return
+		}
+		if in.Count <= 0 {
+			in.Count = 1
+		}
+		s.FailJobs(in.Count, in.Message)
+		w.WriteHeader(http.StatusNoContent)
+	case head == "records" && rest != "" && r.Method == http.MethodGet:
+		recs := s.Records(rest)
+		if recs == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown object " + rest})
+			return
+		}
+		if r.URL.Query().Get("deleted") == "false" {
+			live := recs[:0]
+			for _, m := range recs {
+				if m["IsDeleted"] != true {
+					live = append(live, m)
+				}
+			}
+			recs = live
+		}
+		writeJSON(w, http.StatusOK, recs)
+	case head == "records" && rest != "" && r.Method == http.MethodPost:
+		var fields map[string]any
+		dec := json.NewDecoder(r.Body)
+		dec.UseNumber()
+		if err := dec.Decode(&fields); err != nil {
+			bad(err)
+			return
+		}
+		id, err := s.Insert(rest, fields)
+		if err != nil {
+			bad(err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]string{"id": id})
+	case head == "objects" && r.Method == http.MethodPost:
+		data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err == nil {
+			var sf *schemaFile
+			if sf, err = parseSchema(data); err == nil {
+				if sf.Auth != nil {
+					err = fmt.Errorf("auth can only be configured when the server starts")
+				} else {
+					err = s.applySchema(sf)
+				}
+			}
+		}
+		if err != nil {
+			bad(err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	case head == "requests" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Requests())
+	case head == "requests" && r.Method == http.MethodDelete:
+		s.ResetRequests()
+		w.WriteHeader(http.StatusNoContent)
+	case head == "jobs" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, s.Jobs())
+	case head == "api-calls" && r.Method == http.MethodGet:
+		writeJSON(w, http.StatusOK, map[string]int{"apiCalls": s.APICalls()})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown control endpoint " + r.Method + " " + r.URL.Path})
+	}
+}
+
+func strictJSON(r io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r, 1<<20))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}

@@ -1,0 +1,139 @@
+package sftest
+
+import (
+	"crypto"
+	"errors"
+	"time"
+)
+
+type config struct {
+	username, password     string
+	clientID, clientSecret string
+	jwtPEM                 []byte
+	jwtKey                 crypto.PublicKey
+	sessionTTL             time.Duration
+	apiLimit               int
+	queryBatch             int
+	jobDelay, recordDelay  time.Duration
+	maxUpload              int64
+	ordered                bool
+	lockContention         bool
+	addr                   string
+	schemaFiles            []string
+	schemaYAML             [][]byte
+	objects                []Object
+}
+
+func defaultConfig() config {
+	return config{
+		username: DefaultUsername, password: DefaultPassword,
+		clientID: DefaultClientID, clientSecret: DefaultClientSecret,
+		sessionTTL: 2 * time.Hour,
+		apiLimit:   1_000_000,
+		queryBatch: 2000,
+		maxUpload:  150 * 1024 * 1024,
+	}
+}
+
+// Option configures a Server.
+type Option func(*config) error
+
+// WithSchemaFile loads objects and fields from a YAML schema file.
+func WithSchemaFile(path string) Option {
+	return func(c *config) error { c.schemaFiles = append(c.schemaFiles, path); return nil }
+}
+
+// WithSchemaYAML loads objects and fields from YAML text.
+func WithSchemaYAML(data []byte) Option {
+	return func(c *config) error { c.schemaYAML = append(c.schemaYAML, data); return nil }
+}
+
+// WithObject declares a custom object or adds custom fields to an object.
+func WithObject(obj Object) Option {
+	return func(c *config) error { c.objects = append(c.objects, obj); return nil }
+}
+
+// WithCredentials replaces the user's username and password.
+func WithCredentials(username, password string) Option {
+	return func(c *config) error { c.username, c.password = username, password; return nil }
+}
+
+// WithClient replaces the connected app's client id and secret.
+func WithClient(id, secret string) Option {
+	return func(c *config) error { c.clientID, c.clientSecret = id, secret; return nil }
+}
+
+// WithJWTPublicKey enables the JWT bearer flow: assertions must be RS256
+// signed by the key of this PEM certificate or public key.
+func WithJWTPublicKey(pem []byte) Option {
+	return func(c *config) error { c.jwtPEM = pem; return nil }
+}
+
+// WithSessionTTL sets how long an access token stays valid (default 2h).
+func WithSessionTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errors.New("session TTL must be positive")
+		}
+		c.sessionTTL = d
+		return nil
+	}
+}
+
+// WithAPILimit sets DailyApiRequests.Max (default 1,000,000). Requests past
+// it answer 403 REQUEST_LIMIT_EXCEEDED.
+func WithAPILimit(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return errors.New("API limit must be positive")
+		}
+		c.apiLimit = n
+		return nil
+	}
+}
+
+// WithQueryBatchSize sets how many records a query page holds (default 2000).
+func WithQueryBatchSize(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return errors.New("query batch size must be positive")
+		}
+		c.queryBatch = n
+		return nil
+	}
+}
+
+// WithBulkDelay slows Bulk API 2.0 processing down so clients have to poll:
+// perJob before the first record, perRecord for every record.
+func WithBulkDelay(perJob, perRecord time.Duration) Option {
+	return func(c *config) error { c.jobDelay, c.recordDelay = perJob, perRecord; return nil }
+}
+
+// WithMaxUploadBytes sets the Bulk API 2.0 upload size limit (default 150 MB).
+func WithMaxUploadBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return errors.New("upload limit must be positive")
+		}
+		c.maxUpload = n
+		return nil
+	}
+}
+
+// WithOrderedResults makes Bulk API 2.0 result files list rows in upload
+// order. By default they are shuffled (deterministically per job), because
+// Salesforce does not keep the order either.
+func WithOrderedResults() Option {
+	return func(c *config) error { c.ordered = true; return nil }
+}
+
+// WithLockContention makes concurrent Bulk API 2.0 jobs whose rows point to
+// the same parent record fail those rows with UNABLE_TO_LOCK_ROW.
+func WithLockContention() Option {
+	return func(c *config) error { c.lockContention = true; return nil }
+}
+
+// WithAddr listens on addr (host:port) instead of a random loopback port.
+func WithAddr(addr string) Option {
+	return func(c *config) error { c.addr = addr; return nil }
+}

@@ -1,0 +1,342 @@
+// Package sftest runs an in-process emulator of the parts of Salesforce that
+// retl talks to: OAuth and SOAP login, the REST sObject, sObject Collections,
+// query and describe resources, and Bulk API 2.0 ingest jobs. It is to
+// Salesforce what net/http/httptest is to an HTTP server: tests point a client
+// at Server.URL and then inspect what the client did, or inject faults.
+//
+// See README.md in this directory for the defaults, the schema file format,
+// the control API and what is not emulated.
+package sftest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default credentials of the emulated org.
+const (
+	DefaultUsername     = "demo@example.com"
+	DefaultPassword     = "demo"
+	DefaultClientID     = "retl"
+	DefaultClientSecret = "retl"
+)
+
+const (
+	orgID  = "00D5g000004DEMOEAY"
+	userID = "0055g00000DEMOUAAX"
+)
+
+// Server is a running emulator. All methods are safe for concurrent use.
+type Server struct {
+	cfg config
+	org *org
+	hs  *httptest.Server
+	url string
+
+	mu         sync.Mutex
+	sessions   map[string]*session
+	faults     []*faultEntry
+	faultSeq   int
+	requests   []Request
+	jobs       map[string]*job
+	jobOrder   []*job
+	failJobs   []string // error messages for the next jobs to fail
+	cursors    map[string]*cursor
+	cursorSeq  int
+	cursorIDs  []string
+	jobSeq     int
+	contention bool
+	owners     map[string]*job // parent record id -> in-progress job holding it
+
+	apiCalls atomic.Int64
+	closed   chan struct{}
+	wg       sync.WaitGroup
+}
+
+type session struct {
+	token   string
+	user    string
+	expires time.Time
+}
+
+// Request is one request the emulator answered (control requests excluded).
+type Request struct {
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	Query  string    `json:"query,omitempty"`
+	Status int       `json:"status"` // 0 when the connection was dropped
+	Time   time.Time `json:"time"`
+}
+
+// NewServer starts an emulator on a loopback port. It panics if an option is
+// invalid (for example a schema file that does not parse), like
+// httptest.NewServer does when it cannot listen; use Start to get the error.
+func NewServer(opts ...Option) *Server {
+	s, err := Start(opts...)
+	if err != nil {
+		panic("sftest: " + err.Error())
+	}
+	return s
+}
+
+// Start is NewServer returning errors instead of panicking.
+func Start(opts ...Option) (*Server, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
+		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}),
+		contention: cfg.lockContention}
+	for _, path := range cfg.schemaFiles {
+		sf, err := loadSchemaFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := s.applySchema(sf); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for _, data := range cfg.schemaYAML {
+		sf, err := parseSchema(data)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.applySchema(sf); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.objects) > 0 {
+		if err := s.org.define(cfg.objects...); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.jwtPEM != nil {
+		key, err := parsePublicKey(cfg.jwtPEM)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.jwtKey = key
+	}
+	hs := httptest.NewUnstartedServer(s)
+	if cfg.addr != "" {
+		ln, err := net.Listen("tcp", cfg.addr)
+		if err != nil {
+			return nil, err
+		}
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
+	s.hs = hs
+	s.url = hs.URL
+	return s, nil
+}
+
+func (s *Server) applySchema(sf *schemaFile) error {
+	var objs []Object
+	for _, o := range sf.Objects {
+		objs = append(objs, o.toObject())
+	}
+	if a := sf.Auth; a != nil {
+		if a.Username != "" {
+			s.cfg.username = a.Username
+		}
+		if a.Password != "" {
+			s.cfg.password = a.Password
+		}
+		if a.ClientID != "" {
+			s.cfg.clientID = a.ClientID
+		}
+		if a.ClientSecret != "" {
+			s.cfg.clientSecret = a.ClientSecret
+		}
+		if a.JWTPublicKey != "" {
+			s.cfg.jwtPEM = []byte(a.JWTPublicKey)
+		}
+	}
+	return s.org.define(objs...)
+}
+
+// URL is the base URL: login URL and instance URL at once.
+func (s *Server) URL() string { return s.url }
+
+// Close stops background job processing and the HTTP server.
+func (s *Server) Close() {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	close(s.closed)
+	s.hs.CloseClientConnections()
+	s.hs.Close()
+	s.wg.Wait()
+}
+
+// DefineObject adds a custom object, or custom fields to an existing object.
+func (s *Server) DefineObject(obj Object) error { return s.org.define(obj) }
+
+// APICalls is the number of API requests counted against the daily limit.
+func (s *Server) APICalls() int { return int(s.apiCalls.Load()) }
+
+// Requests returns the requests answered so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// ResetRequests forgets the recorded requests and zeroes the API call count.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.requests = nil
+	s.mu.Unlock()
+	s.apiCalls.Store(0)
+}
+
+// ExpireSessions ends every session now: the next API call with an existing
+// token answers 401 INVALID_SESSION_ID.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.expires = time.Time{}
+	}
+}
+
+// statusWriter remembers the status for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP makes Server an http.Handler, for mounting it elsewhere.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/__sftest/") {
+		s.control(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	start := time.Now()
+	dropped := false
+	defer func() {
+		st := sw.status
+		if dropped {
+			st = 0
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: st, Time: start})
+		s.mu.Unlock()
+	}()
+	if strings.HasPrefix(r.URL.Path, "/services/data/v") {
+		n := s.apiCalls.Add(1)
+		sw.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(n, 10)+"/"+strconv.Itoa(s.cfg.apiLimit))
+	}
+	if handled, drop := s.applyFaults(sw, r); handled {
+		dropped = drop
+		return
+	}
+	s.route(sw, r)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/services/oauth2/token":
+		s.handleToken(w, r)
+	case strings.HasPrefix(p, "/services/Soap/u/"):
+		s.handleSOAPLogin(w, r)
+	case p == "/services/data" || p == "/services/data/":
+		s.handleVersions(w, r)
+	case strings.HasPrefix(p, "/services/data/v"):
+		s.handleData(w, r)
+	case strings.HasPrefix(p, "/id/"):
+		s.handleIdentity(w, r)
+	default:
+		writeErrors(w, http.StatusNotFound, errNotFound)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeErrors(w http.ResponseWriter, status int, errs ...*apiError) {
+	out := make([]restError, len(errs))
+	for i, e := range errs {
+		out[i] = e.rest()
+	}
+	writeJSON(w, status, out)
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Server) newSession(user string) *session {
+	ss := &session{token: orgID[:15] + "!AQ" + randomToken(72), user: user, expires: time.Now().Add(s.cfg.sessionTTL)}
+	s.mu.Lock()
+	s.sessions[ss.token] = ss
+	s.mu.Unlock()
+	return ss
+}
+
+// authenticate checks the Authorization header ("Bearer" or "OAuth").
+func (s *Server) authenticate(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	var tok string
+	switch {
+	case strings.HasPrefix(h, "Bearer "):
+		tok = strings.TrimPrefix(h, "Bearer ")
+	case strings.HasPrefix(h, "OAuth "):
+		tok = strings.TrimPrefix(h, "OAuth ")
+	default:
+		// The Bulk API (1.0 and SOAP) style header is accepted as well.
+		tok = r.Header.Get("X-SFDC-Session")
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[tok]
+	return ss != nil && time.Now().Before(ss.expires)
+}
+
+var errSession = newErr("INVALID_SESSION_ID", "Session expired or invalid")
