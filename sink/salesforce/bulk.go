@@ -1,0 +1,517 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// Bulk API 2.0 job states.
+const (
+	stateOpen           = "Open"
+	stateUploadComplete = "UploadComplete"
+	stateJobComplete    = "JobComplete"
+	stateFailed         = "Failed"
+	stateAborted        = "Aborted"
+)
+
+// jobInfo is the part of a Bulk API 2.0 job the writer reads.
+type jobInfo struct {
+	ID                     string `json:"id"`
+	State                  string `json:"state"`
+	ContentURL             string `json:"contentUrl"`
+	ErrorMessage           string `json:"errorMessage"`
+	NumberRecordsProcessed int    `json:"numberRecordsProcessed"`
+	NumberRecordsFailed    int    `json:"numberRecordsFailed"`
+}
+
+// jobPlan is one job's share of a Write: which records, the CSV, and how
+// each record's row reads, for mapping results back.
+type jobPlan struct {
+	idx  []int    // record positions in the Write
+	rows [][]byte // encoded row per position, newline included
+	keys []string // normalised key cell per position ("" for insert)
+	body []byte   // header and rows
+}
+
+// bulkLayout is the CSV shape of one Write: uploaded columns and where
+// each comes from in the layout.
+type bulkLayout struct {
+	cols   []string
+	from   []int // layout index per column
+	keyCol int   // column of the record key, or -1
+}
+
+func (s *Sink) bulkOperation() string {
+	if s.dest.Operation == config.HardDelete {
+		return "hardDelete"
+	}
+	return string(s.dest.Operation)
+}
+
+// planColumns picks the uploaded columns: Id alone for deletes; otherwise
+// the layout's fields, leaving out any that no record sends (all absent),
+// so a column that only guarded values filled is not uploaded at all.
+func (s *Sink) planColumns(layout *sink.Layout, records []sink.Record, pending []int) (*bulkLayout, error) {
+	bl := &bulkLayout{keyCol: -1}
+	key := s.dest.keyField()
+	if s.dest.Operation == config.Delete || s.dest.Operation == config.HardDelete {
+		i := layout.Index("Id")
+		if i < 0 {
+			return nil, errors.New("a delete needs the Id field")
+		}
+		bl.cols, bl.from, bl.keyCol = []string{"Id"}, []int{i}, 0
+		return bl, nil
+	}
+	for fi, f := range layout.Fields {
+		isKey := key != "" && strings.EqualFold(f, key)
+		used := isKey
+		for _, ri := range pending {
+			if fi < len(records[ri].Values) && records[ri].Values[fi].Kind != sink.Absent {
+				used = true
+				break
+			}
+		}
+		if !used {
+			continue
+		}
+		if isKey {
+			bl.keyCol = len(bl.cols)
+		}
+		bl.cols = append(bl.cols, f)
+		bl.from = append(bl.from, fi)
+	}
+	if len(bl.cols) == 0 {
+		return nil, errors.New("no record sends any field")
+	}
+	return bl, nil
+}
+
+func (s *Sink) normKey(v string) string {
+	if s.dest.Operation == config.Upsert {
+		// External ids match without regard to case unless the field is
+		// case-sensitive; lower case pairs either way, as an echo keeps case.
+		return strings.ToLower(v)
+	}
+	return ID18(v)
+}
+
+// planJobs splits the pending records into jobs under the record and
+// upload size bounds. A record whose row alone exceeds the size bound
+// fails on its own.
+func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, out []sink.Result) []*jobPlan {
+	enc := newCSVEncoder()
+	header := enc.row(bl.cols)
+	opt := s.dest.Options
+	var jobs []*jobPlan
+	var cur *jobPlan
+	cells := make([]string, len(bl.cols))
+	for _, ri := range pending {
+		vals := records[ri].Values
+		for c, fi := range bl.from {
+			if fi < len(vals) {
+				cells[c] = bulkCell(vals[fi])
+			} else {
+				cells[c] = ""
+			}
+		}
+		row := enc.row(cells)
+		if int64(len(header)+len(row)) > opt.MaxUploadBytes {
+			out[ri] = sink.Result{Err: recordErr("RETL_ROW_TOO_LARGE", "the record's CSV row is %d bytes, more than max_upload_bytes (%d)", len(row), opt.MaxUploadBytes)}
+			continue
+		}
+		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes {
+			cur = &jobPlan{body: append([]byte(nil), header...)}
+			jobs = append(jobs, cur)
+		}
+		key := ""
+		if bl.keyCol >= 0 {
+			key = s.normKey(cells[bl.keyCol])
+		}
+		cur.idx = append(cur.idx, ri)
+		cur.rows = append(cur.rows, row)
+		cur.keys = append(cur.keys, key)
+		cur.body = append(cur.body, row...)
+	}
+	return jobs
+}
+
+// writeBulk writes records through Bulk API 2.0 jobs, several in flight
+// up to max_jobs_in_flight across all Writes, and retries rows that failed
+// with UNABLE_TO_LOCK_ROW in later jobs.
+func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+	out := make([]sink.Result, len(records))
+	pending := make([]int, len(records))
+	for i := range pending {
+		pending[i] = i
+	}
+	bl, err := s.planColumns(layout, records, pending)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; ; round++ {
+		jobs := s.planJobs(bl, records, pending, out)
+		if err := s.runJobs(ctx, bl, jobs, out); err != nil {
+			return nil, err
+		}
+		if round >= s.dest.Options.LockRetries {
+			break
+		}
+		pending = pending[:0:0]
+		for _, j := range jobs {
+			for _, ri := range j.idx {
+				if e := out[ri].Err; e != nil && e.Code == "UNABLE_TO_LOCK_ROW" {
+					pending = append(pending, ri)
+				}
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		s.log.Info("salesforce: retrying rows locked by other work", "object", s.dest.Object, "rows", len(pending), "retry", round+1)
+		if err := s.c.sleep(ctx, s.dest.Options.lockBackoff*time.Duration(round+1)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// runJobs runs jobs concurrently and fills out. A job whose requests fail
+// fails its own records; only a fatal error ends the Write.
+func (s *Sink) runJobs(ctx context.Context, bl *bulkLayout, jobs []*jobPlan, out []sink.Result) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.runJob(ctx, bl, j, out)
+			if err == nil {
+				return
+			}
+			if fatal(ctx, err) {
+				once.Do(func() { first = err; cancel() })
+				return
+			}
+			re := requestFailure(err)
+			for _, ri := range j.idx {
+				out[ri] = sink.Result{Err: re}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+func (s *Sink) jobPath(id string, rest ...string) string {
+	return s.c.dataPath(append([]string{"jobs", "ingest", id}, rest...)...)
+}
+
+// runJob takes a job slot and runs one job from creation to its results.
+func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) (err error) {
+	select {
+	case s.jobSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-s.jobSlots }()
+
+	spec := map[string]string{
+		"object": s.dest.Object, "operation": s.bulkOperation(),
+		"contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA",
+	}
+	if s.dest.Operation == config.Upsert {
+		spec["externalIdFieldName"] = s.dest.ExternalID
+	}
+	body, _ := json.Marshal(spec)
+	// Creating a job writes no record: a lost answer leaves at most an
+	// empty Open job, which Salesforce discards, so a retry is safe.
+	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "ingest"), body: body, ctype: "application/json", idempotent: true})
+	if err != nil {
+		return fmt.Errorf("creating a Bulk job: %w", err)
+	}
+	var info jobInfo
+	if err := json.Unmarshal(resp.body, &info); err != nil || info.ID == "" {
+		return fmt.Errorf("creating a Bulk job: the answer holds no job id")
+	}
+	s.addJob(info.ID)
+	finished := false
+	defer func() {
+		if !finished {
+			s.abort(info.ID)
+		}
+	}()
+
+	// One upload per job. Nothing is processed before UploadComplete, so
+	// the PUT may be repeated.
+	upload := s.jobPath(info.ID, "batches")
+	if info.ContentURL != "" {
+		upload = "/" + strings.TrimPrefix(info.ContentURL, "/")
+	}
+	if _, err := s.c.do(ctx, &request{method: http.MethodPut, path: upload, body: j.body, ctype: "text/csv", idempotent: true}); err != nil {
+		return fmt.Errorf("uploading job %s: %w", info.ID, err)
+	}
+	if err := s.setState(ctx, info.ID, stateUploadComplete); err != nil {
+		return err
+	}
+	final, err := s.poll(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	finished = true
+	return s.collect(ctx, bl, j, final, out)
+}
+
+// setState moves a job to UploadComplete. The PATCH is retried; if a retry
+// is refused because the first attempt did land, the job's state shows it.
+func (s *Sink) setState(ctx context.Context, id, state string) error {
+	body := []byte(`{"state":"` + state + `"}`)
+	_, err := s.c.do(ctx, &request{method: http.MethodPatch, path: s.jobPath(id), body: body, ctype: "application/json", idempotent: true})
+	if err == nil {
+		return nil
+	}
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && ae.StatusCode != http.StatusUnauthorized {
+		if info, gerr := s.jobInfo(ctx, id); gerr == nil && info.State != stateOpen {
+			return nil
+		}
+	}
+	return fmt.Errorf("closing job %s: %w", id, err)
+}
+
+func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
+	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id), idempotent: true})
+	if err != nil {
+		return nil, err
+	}
+	var info jobInfo
+	if err := json.Unmarshal(resp.body, &info); err != nil {
+		return nil, fmt.Errorf("job %s: decoding its state: %w", id, err)
+	}
+	return &info, nil
+}
+
+// poll waits for a job to end, polling often at first and then less,
+// up to poll_max_wait between polls.
+func (s *Sink) poll(ctx context.Context, id string) (*jobInfo, error) {
+	wait := s.dest.Options.pollStart
+	for {
+		info, err := s.jobInfo(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("polling job %s: %w", id, err)
+		}
+		switch info.State {
+		case stateJobComplete, stateFailed, stateAborted:
+			return info, nil
+		}
+		if err := sleepCtx(ctx, wait); err != nil {
+			return nil, err
+		}
+		wait = min(wait*3/2, s.dest.Options.PollMaxWait)
+	}
+}
+
+// abort stops a job that will not be finished, with a context of its own
+// since the Write's may be done.
+func (s *Sink) abort(id string) {
+	ctx, cancel := context.WithTimeout(withCallCounter(context.Background(), &s.calls), 10*time.Second)
+	defer cancel()
+	body := []byte(`{"state":"` + stateAborted + `"}`)
+	if _, err := s.c.do(ctx, &request{method: http.MethodPatch, path: s.jobPath(id), body: body, ctype: "application/json", idempotent: true}); err != nil {
+		s.log.Warn("salesforce: aborting a Bulk job failed", "job", id, "error", err)
+	}
+}
+
+func (s *Sink) results(ctx context.Context, id, kind string) ([]byte, error) {
+	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id, kind+"/"), accept: "text/csv", idempotent: true})
+	if err != nil {
+		return nil, fmt.Errorf("job %s %s: %w", id, kind, err)
+	}
+	return resp.body, nil
+}
+
+// matcher ties result rows back to the job's records: first by the row's
+// exact cells, then by the key column (Id or external id), then for
+// inserts by the cells with surrounding spaces trimmed. Identical rows are
+// interchangeable, so each maps to a queue of positions.
+type matcher struct {
+	taken  []bool
+	byRow  map[string][]int
+	byKey  map[string][]int
+	byTrim map[string][]int
+	enc    *csvEncoder
+	keyCol int
+	norm   func(string) string
+}
+
+func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
+	m := &matcher{taken: make([]bool, len(j.idx)), byRow: map[string][]int{}, byKey: map[string][]int{}, byTrim: map[string][]int{}, enc: newCSVEncoder(), keyCol: keyCol, norm: norm}
+	for p, row := range j.rows {
+		m.byRow[string(row)] = append(m.byRow[string(row)], p)
+		if keyCol >= 0 && j.keys[p] != "" {
+			m.byKey[j.keys[p]] = append(m.byKey[j.keys[p]], p)
+		}
+	}
+	return m
+}
+
+func (m *matcher) pop(q map[string][]int, k string) int {
+	list := q[k]
+	for len(list) > 0 {
+		p := list[0]
+		list = list[1:]
+		if !m.taken[p] {
+			q[k] = list
+			m.taken[p] = true
+			return p
+		}
+	}
+	delete(q, k)
+	return -1
+}
+
+func (m *matcher) match(cells []string, complete bool, trimmedRows [][]byte) int {
+	if complete {
+		if p := m.pop(m.byRow, string(m.enc.row(cells))); p >= 0 {
+			return p
+		}
+	}
+	if m.keyCol >= 0 && m.keyCol < len(cells) && cells[m.keyCol] != "" {
+		if p := m.pop(m.byKey, m.norm(cells[m.keyCol])); p >= 0 {
+			return p
+		}
+	}
+	if complete && m.keyCol < 0 {
+		if len(m.byTrim) == 0 {
+			for p, row := range trimmedRows {
+				if !m.taken[p] {
+					m.byTrim[string(row)] = append(m.byTrim[string(row)], p)
+				}
+			}
+		}
+		return m.pop(m.byTrim, string(m.enc.row(trimCells(cells))))
+	}
+	return -1
+}
+
+func trimCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = strings.TrimSpace(c)
+	}
+	return out
+}
+
+// collect reads a finished job's result files and records one result per
+// record of the job.
+func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
+	m := newMatcher(j, bl.keyCol, s.normKey)
+	var trimmed [][]byte
+	if bl.keyCol < 0 {
+		// Inserts have no key; a trimmed echo is the last resort.
+		enc := newCSVEncoder()
+		trimmed = make([][]byte, len(j.rows))
+		for p := range j.rows {
+			trimmed[p] = enc.row(trimCells(s.rowCells(j, p)))
+		}
+	}
+	got := make([]*sink.Result, len(j.idx))
+	unmatched := 0
+	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
+		body, err := s.results(ctx, info.ID, kind)
+		if err != nil {
+			return err
+		}
+		rf, err := readResults(body, bl.cols)
+		if err != nil {
+			return fmt.Errorf("job %s %s: %w", info.ID, kind, err)
+		}
+		for _, row := range rf.rows {
+			cells, complete := rf.uploadedCells(row)
+			p := m.match(cells, complete, trimmed)
+			if p < 0 {
+				unmatched++
+				continue
+			}
+			r := fn(row, rf)
+			got[p] = &r
+		}
+		return nil
+	}
+	failed := info.State != stateJobComplete
+	if err := apply("successfulResults", func(row []string, rf *resultFile) sink.Result {
+		return sink.Result{ID: cellAt(row, rf.idCol), Created: strings.EqualFold(cellAt(row, rf.createdCol), "true")}
+	}); err != nil && !failed {
+		return err
+	}
+	if info.NumberRecordsFailed > 0 || failed {
+		if err := apply("failedResults", func(row []string, rf *resultFile) sink.Result {
+			return sink.Result{ID: cellAt(row, rf.idCol), Err: parseBulkError(cellAt(row, rf.errorCol))}
+		}); err != nil && !failed {
+			return err
+		}
+	}
+	missing := 0
+	for _, g := range got {
+		if g == nil {
+			missing++
+		}
+	}
+	jobMsg := info.ErrorMessage
+	if missing > 0 {
+		if jobMsg == "" {
+			jobMsg = "the job ended before processing the record"
+		}
+		if err := apply("unprocessedrecords", func([]string, *resultFile) sink.Result {
+			return sink.Result{Err: recordErr(CodeUnprocessed, "%s", jobMsg)}
+		}); err != nil && !failed {
+			return err
+		}
+	}
+	if unmatched > 0 {
+		s.log.Warn("salesforce: Bulk result rows matched no uploaded record", "job", info.ID, "rows", unmatched)
+	}
+	for p, ri := range j.idx {
+		switch {
+		case got[p] != nil:
+			out[ri] = *got[p]
+		case info.State == stateFailed:
+			msg := info.ErrorMessage
+			if msg == "" {
+				msg = "the Bulk job failed"
+			}
+			out[ri] = sink.Result{Err: recordErr(CodeJobFailed, "job %s: %s", info.ID, msg)}
+		case info.State == stateAborted:
+			out[ri] = sink.Result{Err: recordErr(CodeJobAborted, "job %s was aborted before processing the record", info.ID)}
+		default:
+			out[ri] = sink.Result{Err: recordErr(CodeOutcomeUnknown, "job %s: the job's results do not mention the record", info.ID)}
+		}
+	}
+	return nil
+}
+
+// rowCells returns the uploaded cells of a job position, decoded from its
+// row: keeping rows encoded only is cheaper than keeping both forms.
+func (s *Sink) rowCells(j *jobPlan, p int) []string {
+	cells, err := csv.NewReader(bytes.NewReader(j.rows[p])).Read()
+	if err != nil {
+		return nil
+	}
+	return cells
+}

@@ -1,0 +1,408 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Client talks to one Salesforce org: it logs in once, shares its token
+// among all callers, refreshes it once when a session expires, and retries
+// what is safe to retry. It is safe for concurrent use; a run shares one
+// Client per connection.
+type Client struct {
+	cfg  Config
+	http *http.Client
+	log  *slog.Logger
+	auth authenticator
+
+	// lock guards tok and loginErr; a channel so that waiting honours ctx.
+	lock     chan struct{}
+	tok      *session
+	loginErr error
+
+	describeMu sync.Mutex
+	describes  map[string]*ObjectDescribe
+
+	// sleep waits between retries; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+	// soapWarned makes the SOAP deprecation warning appear once per client.
+	soapWarned atomic.Bool
+}
+
+type session struct {
+	token       string
+	instanceURL string
+}
+
+// Option tunes a Client for embedding code.
+type Option func(*Client)
+
+// WithHTTPClient replaces the HTTP client. Its transport must keep TLS
+// verification on; the client's Timeout is left as given.
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// NewClient returns a client for cfg. It does no I/O: the first call logs in.
+// cfg is checked and completed with defaults as ParseConfig does.
+func NewClient(cfg Config, opts ...Option) (*Client, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, fmt.Errorf("salesforce: %w", err)
+	}
+	c := &Client{
+		cfg:       cfg,
+		lock:      make(chan struct{}, 1),
+		describes: map[string]*ObjectDescribe{},
+		sleep:     sleepCtx,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	a, err := newAuthenticator(c)
+	if err != nil {
+		return nil, err
+	}
+	c.auth = a
+	return c, nil
+}
+
+// Close releases idle connections.
+func (c *Client) Close() error {
+	c.http.CloseIdleConnections()
+	return nil
+}
+
+// APIVersion is the REST API version the client uses, such as "62.0".
+func (c *Client) APIVersion() string { return c.cfg.APIVersion }
+
+func (c *Client) dataPath(parts ...string) string {
+	return "/services/data/v" + c.cfg.APIVersion + "/" + strings.Join(parts, "/")
+}
+
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) release() { <-c.lock }
+
+// current returns the session, logging in if there is none yet. Concurrent
+// callers wait for one login.
+func (c *Client) current(ctx context.Context) (*session, error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+	if c.tok != nil {
+		return c.tok, nil
+	}
+	return c.loginLocked(ctx)
+}
+
+// refresh replaces stale with a new session; when another caller already
+// did, it returns theirs, so concurrent requests that all meet the expiry
+// cause one login.
+func (c *Client) refresh(ctx context.Context, stale *session) (*session, error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+	if c.tok != nil && c.tok != stale {
+		return c.tok, nil
+	}
+	c.tok = nil
+	return c.loginLocked(ctx)
+}
+
+func (c *Client) loginLocked(ctx context.Context) (*session, error) {
+	if c.loginErr != nil {
+		// A rejected login is not repeated: repeating it could lock the user out.
+		return nil, c.loginErr
+	}
+	s, err := c.auth.login(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		err = &loginError{scrubError(err, c.cfg.secrets())}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 {
+			ae.Message = scrub(ae.Message, c.cfg.secrets())
+			c.loginErr = err
+		}
+		return nil, err
+	}
+	if c.cfg.InstanceURL != "" {
+		s.instanceURL = c.cfg.InstanceURL
+	}
+	s.instanceURL = strings.TrimRight(s.instanceURL, "/")
+	if err := checkURL("instance URL", s.instanceURL); err != nil {
+		return nil, &loginError{fmt.Errorf("salesforce: login answered with an unusable %w", err)}
+	}
+	c.tok = s
+	return s, nil
+}
+
+// ErrLogin is wrapped by every error of a failed login.
+var ErrLogin = errors.New("salesforce: login failed")
+
+type loginError struct{ err error }
+
+func (e *loginError) Error() string        { return e.err.Error() }
+func (e *loginError) Unwrap() error        { return e.err }
+func (e *loginError) Is(target error) bool { return target == ErrLogin }
+
+// request is one API call, relative to the instance URL.
+type request struct {
+	method string
+	path   string // begins with /services/
+	query  url.Values
+	body   []byte
+	ctype  string
+	accept string
+	header http.Header
+	// idempotent: sending it twice has the effect of sending it once, so a
+	// lost answer may be retried.
+	idempotent bool
+	// base, when set, is the absolute URL the path is relative to, and the
+	// request carries no session (a login).
+	base string
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+type callCounterKey struct{}
+
+// withCallCounter makes every HTTP request made under ctx count into n.
+func withCallCounter(ctx context.Context, n *atomic.Int64) context.Context {
+	return context.WithValue(ctx, callCounterKey{}, n)
+}
+
+func countCall(ctx context.Context) {
+	if n, ok := ctx.Value(callCounterKey{}).(*atomic.Int64); ok {
+		n.Add(1)
+	}
+}
+
+// do sends r with the session token. It refreshes the session once on 401
+// and retries with backoff, within max_retries and retry_max_wait:
+//   - 5xx answers and network errors, when r is idempotent;
+//   - 503 and dial errors always (the request was not processed);
+//   - 403 REQUEST_LIMIT_EXCEEDED when retry_rate_limit is on (rejected unprocessed).
+//
+// A non-idempotent request whose answer is lost fails with an error
+// wrapping ErrOutcomeUnknown, never a resend.
+func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+	start := time.Now()
+	refreshed := false
+	var sess *session
+	var err error
+	for attempt := 0; ; attempt++ {
+		if sess == nil && r.base == "" {
+			if sess, err = c.current(ctx); err != nil {
+				return nil, err
+			}
+		}
+		resp, sendErr := c.send(ctx, sess, r)
+		var last error
+		retry := false
+		var wait time.Duration
+		switch {
+		case sendErr != nil:
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			last = sendErr
+			switch {
+			case r.idempotent || notSent(sendErr):
+				retry = true
+			default:
+				return nil, fmt.Errorf("salesforce: %s %s: %w: %w", r.method, r.path, ErrOutcomeUnknown, sendErr)
+			}
+		case resp.status >= 200 && resp.status < 300:
+			return resp, nil
+		default:
+			ae := parseAPIError(resp.status, resp.body, r.method, r.path)
+			last = ae
+			switch {
+			case resp.status == http.StatusUnauthorized && !refreshed && r.base == "":
+				refreshed = true
+				if sess, err = c.refresh(ctx, sess); err != nil {
+					return nil, err
+				}
+				attempt-- // a refresh is not a retry
+				continue
+			case resp.status == http.StatusServiceUnavailable:
+				retry = true
+			case resp.status >= 500:
+				if !r.idempotent {
+					return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ae)
+				}
+				retry = true
+			case resp.status == http.StatusForbidden && ae.Code == "REQUEST_LIMIT_EXCEEDED":
+				retry = c.cfg.RetryRateLimit
+			case resp.status == http.StatusTooManyRequests:
+				retry = true
+			}
+			wait = retryAfter(resp.header)
+		}
+		if !retry {
+			return nil, last
+		}
+		if attempt >= c.cfg.MaxRetries {
+			return nil, fmt.Errorf("after %d attempts: %w", attempt+1, last)
+		}
+		if wait == 0 {
+			wait = backoff(c.cfg.retryBase, attempt)
+		}
+		if time.Since(start)+wait > c.cfg.RetryMaxWait {
+			return nil, fmt.Errorf("after %d attempts in %s: %w", attempt+1, time.Since(start).Round(time.Millisecond), last)
+		}
+		c.log.Debug("salesforce: retrying", "method", r.method, "path", r.path, "attempt", attempt+1, "wait", wait, "error", last)
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// send makes one HTTP attempt. Answers of any status are a response;
+// only transport failures are errors.
+func (c *Client) send(ctx context.Context, s *session, r *request) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var u string
+	if r.base != "" {
+		u = r.base + r.path
+	} else {
+		u = s.instanceURL + r.path
+	}
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
+	if err != nil {
+		return nil, fmt.Errorf("salesforce: %s %s: %w", r.method, r.path, err)
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if r.base == "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
+	}
+	if r.ctype != "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
+	countCall(ctx)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, cleanURLError(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		// The server answered but the body was cut: for a write, the outcome is unknown.
+		return nil, fmt.Errorf("salesforce: %s %s: reading the answer: %w", r.method, r.path, err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// cleanURLError drops the URL that net/http puts into its errors: it holds
+// the query (SOQL with record values), which does not belong in logs.
+func cleanURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("salesforce: %s %s: %w", ue.Op, pathOnly(ue.URL), ue.Err)
+	}
+	return err
+}
+
+func pathOnly(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// notSent reports whether a transport error proves the request never
+// reached the server, so that even a non-idempotent request may be resent.
+func notSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns)
+}
+
+// backoff is exponential with jitter: a random wait in [d/2, d] where d
+// doubles from base up to a cap, so clients that failed together spread out.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << min(attempt, 20)
+	if d <= 0 || d > defaultRetryCap {
+		d = defaultRetryCap
+	}
+	half := d / 2
+	return half + rand.N(half+1)
+}
+
+// retryAfter reads a Retry-After header in seconds, capped.
+func retryAfter(h http.Header) time.Duration {
+	s := h.Get("Retry-After")
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return min(time.Duration(n)*time.Second, defaultRetryCap)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,347 @@
+package salesforce
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/retl-go/retl/config"
+)
+
+// Auth names how the client obtains its access token.
+type Auth string
+
+// The supported authentication flows.
+const (
+	// AuthJWT is the OAuth 2.0 JWT bearer flow (a connected app and a private key).
+	AuthJWT Auth = "jwt"
+	// AuthClientCredentials is the OAuth 2.0 client credentials flow.
+	AuthClientCredentials Auth = "client_credentials"
+	// AuthPassword is the OAuth 2.0 username-password flow.
+	AuthPassword Auth = "password"
+	// AuthSOAP is the legacy SOAP login() call, which Salesforce retires in Summer '27.
+	AuthSOAP Auth = "soap"
+)
+
+// Config is a salesforce connection from the project file.
+type Config struct {
+	// LoginURL is where tokens are requested: https://login.salesforce.com
+	// (the default), https://test.salesforce.com or a My Domain URL.
+	LoginURL string `yaml:"login_url"`
+	// InstanceURL, when set, is used for API calls instead of the instance
+	// URL the login answers with.
+	InstanceURL string `yaml:"instance_url"`
+	// APIVersion is the REST API version without "v" (default "62.0").
+	APIVersion string `yaml:"api_version"`
+	Auth       Auth   `yaml:"auth"`
+	// Audience is the JWT "aud" claim; by default it follows LoginURL
+	// (https://test.salesforce.com for sandboxes, https://login.salesforce.com otherwise).
+	Audience       string `yaml:"audience"`
+	ClientID       string `yaml:"client_id"`
+	ClientSecret   string `yaml:"client_secret"`
+	Username       string `yaml:"username"`
+	Password       string `yaml:"password"`
+	SecurityToken  string `yaml:"security_token"`
+	PrivateKey     string `yaml:"private_key"`
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// Timeout bounds each HTTP request (default 2m).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxRetries bounds the retries of one request (default 5; 0 takes the default, -1 disables).
+	MaxRetries int `yaml:"max_retries"`
+	// RetryMaxWait bounds the total time one request spends waiting between retries (default 1m).
+	RetryMaxWait time.Duration `yaml:"retry_max_wait"`
+	// RetryRateLimit retries requests answered 403 REQUEST_LIMIT_EXCEEDED.
+	// Off by default: the daily limit does not recover within a run.
+	RetryRateLimit bool `yaml:"retry_rate_limit"`
+
+	// retryBase is the first backoff step; tests shorten it.
+	retryBase time.Duration
+}
+
+// Defaults.
+const (
+	DefaultLoginURL   = "https://login.salesforce.com"
+	DefaultAPIVersion = "62.0"
+	defaultTimeout    = 2 * time.Minute
+	defaultRetries    = 5
+	defaultRetryWait  = time.Minute
+	defaultRetryBase  = 500 * time.Millisecond
+	defaultRetryCap   = 10 * time.Second
+)
+
+var apiVersionRe = regexp.MustCompile(`^[0-9]{2,3}\.0$`)
+
+// ParseConfig decodes a connection's section strictly and checks it.
+func ParseConfig(c *config.Connection) (Config, error) {
+	var cfg Config
+	if c == nil {
+		return cfg, errors.New("salesforce: the destination names no connection")
+	}
+	if c.Type != "" && c.Type != "salesforce" {
+		return cfg, fmt.Errorf("salesforce: connection %q is of type %q, not salesforce", c.Name, c.Type)
+	}
+	if err := decodeSection(c.Section, &cfg); err != nil {
+		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+	}
+	if err := cfg.normalize(); err != nil {
+		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+	}
+	return cfg, nil
+}
+
+// normalize fills defaults and checks the combination of keys. It never
+// puts a secret value into an error.
+func (c *Config) normalize() error {
+	if c.LoginURL == "" {
+		c.LoginURL = DefaultLoginURL
+	}
+	c.LoginURL = strings.TrimRight(c.LoginURL, "/")
+	if err := checkURL("login_url", c.LoginURL); err != nil {
+		return err
+	}
+	if c.InstanceURL != "" {
+		c.InstanceURL = strings.TrimRight(c.InstanceURL, "/")
+		if err := checkURL("instance_url", c.InstanceURL); err != nil {
+			return err
+		}
+	}
+	if c.APIVersion == "" {
+		c.APIVersion = DefaultAPIVersion
+	}
+	c.APIVersion = strings.TrimPrefix(c.APIVersion, "v")
+	if !apiVersionRe.MatchString(c.APIVersion) {
+		return fmt.Errorf("api_version %q: want a version such as %q", c.APIVersion, DefaultAPIVersion)
+	}
+	if c.Timeout < 0 || c.RetryMaxWait < 0 || c.MaxRetries < -1 {
+		return errors.New("timeout, max_retries and retry_max_wait must not be negative")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = defaultTimeout
+	}
+	switch c.MaxRetries {
+	case 0:
+		c.MaxRetries = defaultRetries
+	case -1:
+		c.MaxRetries = 0
+	}
+	if c.RetryMaxWait == 0 {
+		c.RetryMaxWait = defaultRetryWait
+	}
+	if c.retryBase == 0 {
+		c.retryBase = defaultRetryBase
+	}
+	need := func(keys ...string) error {
+		vals := map[string]string{
+			"client_id": c.ClientID, "client_secret": c.ClientSecret,
+			"username": c.Username, "password": c.Password,
+		}
+		var missing []string
+		for _, k := range keys {
+			if vals[k] == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("auth %s needs %s", c.Auth, strings.Join(missing, ", "))
+		}
+		return nil
+	}
+	switch c.Auth {
+	case AuthJWT:
+		if err := need("client_id", "username"); err != nil {
+			return err
+		}
+		if (c.PrivateKey == "") == (c.PrivateKeyFile == "") {
+			return errors.New("auth jwt needs exactly one of private_key and private_key_file")
+		}
+	case AuthClientCredentials:
+		return need("client_id", "client_secret")
+	case AuthPassword:
+		return need("client_id", "client_secret", "username", "password")
+	case AuthSOAP:
+		return need("username", "password")
+	case "":
+		return errors.New("auth is required: jwt, client_credentials, password or soap")
+	default:
+		return fmt.Errorf("auth %q: want jwt, client_credentials, password or soap", c.Auth)
+	}
+	return nil
+}
+
+// checkURL accepts https URLs, and http only for loopback hosts, where the
+// emulator runs: a token must never travel in clear text over a network.
+func checkURL(key, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute URL", key, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%s %q: http is allowed only for loopback hosts; use https", key, raw)
+	default:
+		return fmt.Errorf("%s %q: want an https URL", key, raw)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// audience picks the JWT "aud" claim: Salesforce wants the generic login
+// host of the environment, not a My Domain host; any other host (the
+// emulator, an Experience Cloud site) gets its own URL.
+func (c *Config) audience() string {
+	if c.Audience != "" {
+		return c.Audience
+	}
+	u, err := url.Parse(c.LoginURL)
+	if err != nil {
+		return c.LoginURL
+	}
+	h := strings.ToLower(u.Hostname())
+	switch {
+	case h == "test.salesforce.com" || strings.HasSuffix(h, ".sandbox.my.salesforce.com"):
+		return "https://test.salesforce.com"
+	case h == "login.salesforce.com" || strings.HasSuffix(h, ".my.salesforce.com"):
+		return "https://login.salesforce.com"
+	}
+	return c.LoginURL
+}
+
+// privateKeyPEM returns the configured key.
+func (c *Config) privateKeyPEM() ([]byte, error) {
+	if c.PrivateKey != "" {
+		return []byte(c.PrivateKey), nil
+	}
+	b, err := os.ReadFile(c.PrivateKeyFile)
+	if err != nil {
+		// The path is not a secret; the error from os carries only the path.
+		return nil, fmt.Errorf("private_key_file: %w", err)
+	}
+	return b, nil
+}
+
+// secrets lists the values that must never appear in an error or a log.
+func (c *Config) secrets() []string {
+	var out []string
+	for _, s := range []string{c.ClientSecret, c.Password, c.SecurityToken, c.PrivateKey, c.Password + c.SecurityToken} {
+		if len(s) >= 3 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// API choices for a destination.
+const (
+	APIBulk = "bulk"
+	APIREST = "rest"
+	APIAuto = "auto"
+)
+
+// Options are the keys of a sync's destination section that the salesforce
+// sink reads besides type, connection, object, operation and external_id.
+type Options struct {
+	// API is bulk (default), rest, or auto: REST below AutoThreshold records.
+	API string `yaml:"api"`
+	// AutoThreshold is the record count from which auto uses Bulk (default 2000).
+	AutoThreshold int `yaml:"auto_threshold"`
+	// BulkBatchSize is the most records one Bulk job holds (default 100000).
+	BulkBatchSize int `yaml:"bulk_batch_size"`
+	// MaxJobsInFlight bounds the Bulk jobs open at once (default 2).
+	MaxJobsInFlight int `yaml:"max_jobs_in_flight"`
+	// RESTConcurrency bounds the REST calls in flight at once (default 4).
+	RESTConcurrency int `yaml:"rest_concurrency"`
+	// PollMaxWait is the longest pause between two polls of a Bulk job (default 5s).
+	PollMaxWait time.Duration `yaml:"poll_max_wait"`
+	// LockRetries is how many later jobs retry rows that failed with
+	// UNABLE_TO_LOCK_ROW (default 2; -1 disables).
+	LockRetries int `yaml:"lock_retries"`
+	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB).
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+
+	// pollStart is the first pause between polls; tests shorten it.
+	pollStart time.Duration
+	// lockBackoff is the pause before a lock retry job.
+	lockBackoff time.Duration
+}
+
+const (
+	defaultAutoThreshold = 2000
+	defaultBulkBatch     = 100_000
+	defaultJobsInFlight  = 2
+	defaultRESTConc      = 4
+	defaultPollMaxWait   = 5 * time.Second
+	defaultPollStart     = 250 * time.Millisecond
+	defaultLockRetries   = 2
+	defaultMaxUpload     = 100 << 20
+	defaultLockBackoff   = time.Second
+	// restBatch is the sObject Collections limit.
+	restBatch = 200
+)
+
+func (o *Options) normalize() error {
+	switch o.API {
+	case "":
+		o.API = APIBulk
+	case APIBulk, APIREST, APIAuto:
+	default:
+		return fmt.Errorf("api %q: want bulk, rest or auto", o.API)
+	}
+	if o.AutoThreshold < 0 || o.BulkBatchSize < 0 || o.MaxJobsInFlight < 0 || o.RESTConcurrency < 0 ||
+		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 {
+		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries and max_upload_bytes must not be negative")
+	}
+	def := func(p *int, d int) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	def(&o.AutoThreshold, defaultAutoThreshold)
+	def(&o.BulkBatchSize, defaultBulkBatch)
+	def(&o.MaxJobsInFlight, defaultJobsInFlight)
+	def(&o.RESTConcurrency, defaultRESTConc)
+	switch o.LockRetries {
+	case 0:
+		o.LockRetries = defaultLockRetries
+	case -1:
+		o.LockRetries = 0
+	}
+	if o.PollMaxWait == 0 {
+		o.PollMaxWait = defaultPollMaxWait
+	}
+	if o.pollStart == 0 {
+		o.pollStart = min(defaultPollStart, o.PollMaxWait)
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = defaultMaxUpload
+	}
+	if o.lockBackoff == 0 {
+		o.lockBackoff = defaultLockBackoff
+	}
+	return nil
+}
+
+// decodeSection decodes a YAML section strictly. The config package owns
+// the decoding (so errors keep file and line); this only adapts to it.
+func decodeSection(s config.Section, v any) error {
+	d, ok := any(&s).(interface{ Decode(any) error })
+	if !ok {
+		return errors.New("config section cannot be decoded")
+	}
+	return d.Decode(v)
+}

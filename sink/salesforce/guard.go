@@ -1,0 +1,123 @@
+package salesforce
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// guard applies set_if_empty: it reads the current values of the guarded
+// fields for the records' keys and withholds each guarded value whose field
+// already holds one, so it is not sent (an empty Bulk cell, an absent JSON
+// key). Records that do not exist yet keep their values. The records are
+// copied where changed, never modified in place. kept lists, per record,
+// the fields withheld.
+func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Record, [][]string, error) {
+	kept := make([][]string, len(records))
+	if !layout.HasGuarded() {
+		return records, kept, nil
+	}
+	switch s.dest.Operation {
+	case config.Update, config.Upsert:
+	default:
+		// Inserted records are new, and deleted ones take no values.
+		return records, kept, nil
+	}
+	keyField := s.dest.keyField()
+	ki := layout.Index(keyField)
+	if ki < 0 {
+		return nil, nil, fmt.Errorf("set_if_empty: the records have no %s field to find current values by", keyField)
+	}
+	var guarded []int
+	var names []string
+	for i, g := range layout.Guarded {
+		if g && i < len(layout.Fields) {
+			guarded = append(guarded, i)
+			names = append(names, layout.Fields[i])
+		}
+	}
+	keys := make([]string, 0, len(records))
+	for i := range records {
+		if k := s.recordKey(&records[i], ki); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return records, kept, nil
+	}
+	rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("set_if_empty: reading current values: %w", err)
+	}
+	folded := make(map[string]Row, len(rows))
+	for k, r := range rows {
+		folded[s.normKey(k)] = r
+	}
+	out := records
+	copied := false
+	for i := range records {
+		k := s.recordKey(&records[i], ki)
+		if k == "" {
+			continue
+		}
+		row, ok := rows[k]
+		if !ok {
+			row, ok = folded[s.normKey(k)]
+		}
+		if !ok {
+			continue // a new record gets every field
+		}
+		var vals []sink.Value
+		for _, gi := range guarded {
+			if gi >= len(records[i].Values) || records[i].Values[gi].Kind == sink.Absent {
+				continue
+			}
+			cur, _ := row.Get(layout.Fields[gi])
+			if isEmptyValue(cur) {
+				continue
+			}
+			if vals == nil {
+				vals = append([]sink.Value(nil), records[i].Values...)
+			}
+			vals[gi] = sink.Value{Kind: sink.Absent}
+			kept[i] = append(kept[i], layout.Fields[gi])
+		}
+		if vals != nil {
+			if !copied {
+				out = append([]sink.Record(nil), records...)
+				copied = true
+			}
+			out[i].Values = vals
+		}
+	}
+	return out, kept, nil
+}
+
+// recordKey is the record's key value as Salesforce would hold it.
+func (s *Sink) recordKey(r *sink.Record, ki int) string {
+	if ki >= len(r.Values) || r.Values[ki].IsEmpty() {
+		return ""
+	}
+	v := r.Values[ki].S
+	if s.dest.Operation == config.Update {
+		return ID18(v)
+	}
+	return v
+}
+
+// isEmptyValue: Salesforce returns an empty field as null; an empty
+// string is treated the same. false and 0 are values.
+func isEmptyValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return strings.TrimSpace(x) == ""
+	case Row:
+		return len(x) == 0
+	}
+	return false
+}

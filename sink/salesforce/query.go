@@ -1,0 +1,399 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/simpleforce/simpleforce"
+)
+
+// sfTransport carries simpleforce's requests through the client's own HTTP
+// core, so they share its session, its refresh on expiry, its retries and
+// its typed errors. simpleforce builds its requests without a context;
+// the transport is made per call with the caller's.
+type sfTransport struct {
+	c     *Client
+	ctx   context.Context
+	login bool // a login request: absolute URL, no session
+}
+
+func (t *sfTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var body []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	}
+	r := &request{
+		method: req.Method, path: req.URL.Path, body: body,
+		ctype:      req.Header.Get("Content-Type"),
+		idempotent: req.Method == http.MethodGet || t.login,
+	}
+	if req.URL.RawQuery != "" {
+		q, err := url.ParseQuery(req.URL.RawQuery)
+		if err != nil {
+			return nil, err
+		}
+		r.query = q
+	}
+	if t.login {
+		r.base = req.URL.Scheme + "://" + req.URL.Host
+		r.header = http.Header{"Soapaction": req.Header.Values("SOAPAction")}
+		r.accept = "text/xml"
+	}
+	resp, err := t.c.do(t.ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{
+		StatusCode: resp.status, Status: http.StatusText(resp.status), Header: resp.header,
+		Body: io.NopCloser(bytes.NewReader(resp.body)), ContentLength: int64(len(resp.body)),
+		Request: req, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	}, nil
+}
+
+// simple returns a simpleforce client bound to ctx and the current session.
+func (c *Client) simple(ctx context.Context) (*simpleforce.Client, error) {
+	s, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sf := simpleforce.NewClient(s.instanceURL, "retl", c.cfg.APIVersion)
+	sf.SetHttpClient(&http.Client{Transport: &sfTransport{c: c, ctx: ctx}})
+	// The session is the client's own; the transport sends whichever token
+	// is current, so a refresh during a query is picked up.
+	sf.SetSidLoc(s.token, s.instanceURL)
+	return sf, nil
+}
+
+// get sends a GET through simpleforce and returns the body.
+func (c *Client) get(ctx context.Context, pathAndQuery string) ([]byte, error) {
+	sf, err := c.simple(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sf.ApexREST(http.MethodGet, strings.TrimPrefix(pathAndQuery, "/"), nil)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, unwrapURLError(err)
+	}
+	return b, nil
+}
+
+// Row is one record of a query result, as Salesforce returns it: field
+// names to values (string, bool, json.Number, nil, or a nested Row for a
+// relationship). The "attributes" entry is removed.
+type Row map[string]any
+
+// Get returns the value at a field or relationship path such as
+// "Account.External_Id__c", matching names without regard to case.
+// A relationship that is empty yields nil.
+func (r Row) Get(path string) (any, bool) {
+	cur := r
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		v, ok := cur.lookup(p)
+		if !ok {
+			return nil, false
+		}
+		if i == len(parts)-1 {
+			return v, true
+		}
+		switch n := v.(type) {
+		case Row:
+			cur = n
+		case nil:
+			return nil, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func (r Row) lookup(name string) (any, bool) {
+	if v, ok := r[name]; ok {
+		return v, true
+	}
+	for k, v := range r {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// String returns the value at path as text: "" for null or missing.
+func (r Row) String(path string) string {
+	v, _ := r.Get(path)
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	}
+	return fmt.Sprint(v)
+}
+
+func toRow(m map[string]any) Row {
+	r := make(Row, len(m))
+	for k, v := range m {
+		if k == "attributes" {
+			continue
+		}
+		if sub, ok := v.(map[string]any); ok {
+			v = toRow(sub)
+		}
+		r[k] = v
+	}
+	return r
+}
+
+type queryPage struct {
+	Done           bool             `json:"done"`
+	NextRecordsURL string           `json:"nextRecordsUrl"`
+	Records        []map[string]any `json:"records"`
+}
+
+// Query runs a SOQL query and yields its records page by page, following
+// nextRecordsUrl. Iteration stops at the first error, which is yielded
+// with a nil Row. Numbers are json.Number, so decimals stay exact.
+func (c *Client) Query(ctx context.Context, soql string) iter.Seq2[Row, error] {
+	return func(yield func(Row, error) bool) {
+		next := c.dataPath("query") + "?" + url.Values{"q": {soql}}.Encode()
+		for next != "" {
+			b, err := c.get(ctx, next)
+			if err != nil {
+				yield(nil, fmt.Errorf("salesforce: query: %w", err))
+				return
+			}
+			var page queryPage
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.UseNumber()
+			if err := dec.Decode(&page); err != nil {
+				yield(nil, fmt.Errorf("salesforce: query: decoding the answer: %w", err))
+				return
+			}
+			for _, rec := range page.Records {
+				if !yield(toRow(rec), nil) {
+					return
+				}
+			}
+			next = ""
+			if !page.Done && page.NextRecordsURL != "" {
+				next = page.NextRecordsURL
+			}
+		}
+	}
+}
+
+// ObjectDescribe is the part of an sObject describe the sink uses.
+type ObjectDescribe struct {
+	Name       string          `json:"name"`
+	Createable bool            `json:"createable"`
+	Updateable bool            `json:"updateable"`
+	Deletable  bool            `json:"deletable"`
+	Fields     []FieldDescribe `json:"fields"`
+}
+
+// FieldDescribe is one field of an ObjectDescribe.
+type FieldDescribe struct {
+	Name             string   `json:"name"`
+	Type             string   `json:"type"`
+	Createable       bool     `json:"createable"`
+	Updateable       bool     `json:"updateable"`
+	Nillable         bool     `json:"nillable"`
+	ExternalID       bool     `json:"externalId"`
+	IDLookup         bool     `json:"idLookup"`
+	ReferenceTo      []string `json:"referenceTo"`
+	RelationshipName string   `json:"relationshipName"`
+}
+
+// Field returns the field named name, matched without regard to case, or nil.
+func (d *ObjectDescribe) Field(name string) *FieldDescribe {
+	for i := range d.Fields {
+		if strings.EqualFold(d.Fields[i].Name, name) {
+			return &d.Fields[i]
+		}
+	}
+	return nil
+}
+
+// Relationship returns the reference field whose relationship name is
+// name (Account for AccountId, Parent__r for Parent__c), or nil.
+func (d *ObjectDescribe) Relationship(name string) *FieldDescribe {
+	for i := range d.Fields {
+		if d.Fields[i].RelationshipName != "" && strings.EqualFold(d.Fields[i].RelationshipName, name) {
+			return &d.Fields[i]
+		}
+	}
+	return nil
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// Describe returns the describe of an sObject. It is fetched once per
+// client and kept; a failure is not kept, so a later call asks again.
+func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, error) {
+	if !identRe.MatchString(object) {
+		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+	}
+	key := strings.ToLower(object)
+	c.describeMu.Lock()
+	d := c.describes[key]
+	c.describeMu.Unlock()
+	if d != nil {
+		return d, nil
+	}
+	b, err := c.get(ctx, c.dataPath("sobjects", object, "describe"))
+	if err != nil {
+		return nil, fmt.Errorf("salesforce: describe %s: %w", object, err)
+	}
+	d = &ObjectDescribe{}
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, fmt.Errorf("salesforce: describe %s: decoding the answer: %w", object, err)
+	}
+	c.describeMu.Lock()
+	c.describes[key] = d
+	c.describeMu.Unlock()
+	return d, nil
+}
+
+// describeCached returns a describe already fetched, or nil.
+func (c *Client) describeCached(object string) *ObjectDescribe {
+	c.describeMu.Lock()
+	defer c.describeMu.Unlock()
+	return c.describes[strings.ToLower(object)]
+}
+
+// maxINBytes bounds the URL-encoded length of one query's IN list: the
+// query travels in a GET URL, which Salesforce limits to about 16 KB.
+const maxINBytes = 12_000
+
+// CurrentValues reads the current values of fields for the records of
+// object whose keyField is one of keys, in as many queries as the keys
+// need. The result maps each key value as Salesforce holds it to its row;
+// with keyField "Id" keys are 18-character Ids. Field names are checked to
+// be plain names or relationship paths, and key values are escaped, so
+// neither can change the query.
+func (c *Client) CurrentValues(ctx context.Context, object, keyField string, keys, fields []string) (map[string]Row, error) {
+	if !identRe.MatchString(object) {
+		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+	}
+	sel := []string{"Id"}
+	seen := map[string]bool{"id": true}
+	for _, f := range append([]string{keyField}, fields...) {
+		if !isFieldPath(f) {
+			return nil, fmt.Errorf("salesforce: %q is not a field name", f)
+		}
+		if !seen[strings.ToLower(f)] {
+			seen[strings.ToLower(f)] = true
+			sel = append(sel, f)
+		}
+	}
+	head := "SELECT " + strings.Join(sel, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
+	out := map[string]Row{}
+	uniq := make([]string, 0, len(keys))
+	dup := map[string]bool{}
+	for _, k := range keys {
+		if k != "" && !dup[k] {
+			dup[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	for _, chunk := range chunkLiterals(uniq, maxINBytes) {
+		soql := head + strings.Join(chunk, ", ") + ")"
+		for row, err := range c.Query(ctx, soql) {
+			if err != nil {
+				return nil, err
+			}
+			out[row.String(keyField)] = row
+		}
+	}
+	return out, nil
+}
+
+func isFieldPath(s string) bool {
+	for _, p := range strings.Split(s, ".") {
+		if !identRe.MatchString(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// chunkLiterals quotes keys as SOQL literals and groups them so that each
+// group's URL-encoded length stays under limit. A single key longer than
+// the limit still gets its own group.
+func chunkLiterals(keys []string, limit int) [][]string {
+	var out [][]string
+	var cur []string
+	size := 0
+	for _, k := range keys {
+		lit := QuoteSOQL(k)
+		n := len(url.QueryEscape(lit)) + len(url.QueryEscape(", "))
+		if len(cur) > 0 && size+n > limit {
+			out = append(out, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, lit)
+		size += n
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// QuoteSOQL returns s as a quoted SOQL string literal. Backslash, quotes
+// and the control characters SOQL names (\n \r \t \b \f) are escaped, so
+// the value cannot end its literal.
+func QuoteSOQL(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for _, r := range s {
+		switch r {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\'':
+			b.WriteString(`\'`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}

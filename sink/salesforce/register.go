@@ -1,0 +1,62 @@
+package salesforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
+)
+
+// Register registers the sink type "salesforce".
+func Register(r *reverseetl.Registry) {
+	r.RegisterSink("salesforce", New)
+}
+
+// New is the sink factory: it decodes the connection and the destination
+// section strictly and builds the sink. It does no I/O; the connection's
+// client (and its login) is shared by all syncs of the run through
+// b.Shared.
+func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
+	if b.Sync == nil {
+		return nil, errors.New("salesforce: no sync to build a sink for")
+	}
+	d := b.Sync.Destination
+	if d.MatchOn != "" {
+		return nil, fmt.Errorf("salesforce: match_on is not supported by the salesforce sink yet; use operation update with an Id mapping, or upsert with external_id")
+	}
+	if b.Connection == nil {
+		return nil, errors.New("salesforce: the destination names no connection")
+	}
+	var opts Options
+	if err := decodeSection(d.Section, &opts); err != nil {
+		return nil, fmt.Errorf("salesforce: destination: %w", err)
+	}
+	dest := Destination{Object: d.Object, Operation: d.Operation, ExternalID: d.ExternalID, Options: opts}
+	if err := dest.check(); err != nil {
+		return nil, err
+	}
+	create := func() (any, error) {
+		cfg, err := ParseConfig(b.Connection)
+		if err != nil {
+			return nil, err
+		}
+		var o []Option
+		if b.Logger != nil {
+			o = append(o, WithLogger(b.Logger))
+		}
+		return NewClient(cfg, o...)
+	}
+	var v any
+	var err error
+	if b.Shared != nil {
+		v, err = b.Shared.Get("salesforce:"+b.Connection.Name, create)
+	} else {
+		v, err = create()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return NewSink(v.(*Client), dest)
+}

@@ -1,0 +1,275 @@
+package salesforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// saveResult is one entry of an sObject Collections answer.
+type saveResult struct {
+	ID      string `json:"id"`
+	Success bool   `json:"success"`
+	Created *bool  `json:"created"`
+	Errors  []struct {
+		StatusCode string   `json:"statusCode"`
+		Message    string   `json:"message"`
+		Fields     []string `json:"fields"`
+	} `json:"errors"`
+}
+
+// writeREST writes records through sObject Collections, 200 a call with
+// allOrNone false, calls in parallel up to rest_concurrency across Writes.
+func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+	out := make([]sink.Result, len(records))
+	enc := s.newJSONShape(layout)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for off := 0; off < len(records); off += restBatch {
+		end := min(off+restBatch, len(records))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case s.restSlots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-s.restSlots }()
+			err := s.restCall(ctx, enc, records[off:end], out[off:end])
+			if err == nil {
+				return
+			}
+			if fatal(ctx, err) {
+				once.Do(func() { first = err; cancel() })
+				return
+			}
+			re := requestFailure(err)
+			for i := off; i < end; i++ {
+				out[i] = sink.Result{Err: re}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// restCall sends one collection call and fills out from its answer.
+func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Record, out []sink.Result) error {
+	r := &request{ctype: "application/json"}
+	switch s.dest.Operation {
+	case config.Insert:
+		// An insert resent after a lost answer could create the records twice.
+		r.method, r.path = http.MethodPost, s.c.dataPath("composite", "sobjects")
+	case config.Update:
+		r.method, r.path, r.idempotent = http.MethodPatch, s.c.dataPath("composite", "sobjects"), true
+	case config.Upsert:
+		r.method, r.path, r.idempotent = http.MethodPatch, s.c.dataPath("composite", "sobjects", s.dest.Object, s.dest.ExternalID), true
+	case config.Delete:
+		ids := make([]string, len(records))
+		i := shape.layout.Index("Id")
+		for k := range records {
+			if i >= 0 && i < len(records[k].Values) {
+				ids[k] = records[k].Values[i].S
+			}
+		}
+		// A delete resent after a lost answer reports ENTITY_IS_DELETED for
+		// records it did delete, so it is treated like an insert.
+		r.method, r.path = http.MethodDelete, s.c.dataPath("composite", "sobjects")
+		r.query = url.Values{"ids": {strings.Join(ids, ",")}, "allOrNone": {"false"}}
+		r.ctype = ""
+	default:
+		return fmt.Errorf("operation %s has no REST call", s.dest.Operation)
+	}
+	if r.method != http.MethodDelete {
+		r.body = shape.body(records)
+	}
+	resp, err := s.c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	var res []saveResult
+	if err := json.Unmarshal(resp.body, &res); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", r.method, r.path, err)
+	}
+	if len(res) != len(records) {
+		// The answer cannot be tied to the records; for an insert the
+		// records may exist, so say so rather than guess.
+		re := recordErr(CodeOutcomeUnknown, "Salesforce answered %d results for %d records", len(res), len(records))
+		for i := range out {
+			out[i] = sink.Result{Err: re}
+		}
+		return nil
+	}
+	for i, x := range res {
+		if x.Success {
+			created := s.dest.Operation == config.Insert
+			if x.Created != nil {
+				created = *x.Created
+			}
+			out[i] = sink.Result{ID: x.ID, Created: created}
+			continue
+		}
+		re := &sink.RecordError{Code: "UNKNOWN_ERROR", Message: "Salesforce reported a failure without an error"}
+		if len(x.Errors) > 0 {
+			e := x.Errors[0]
+			re = &sink.RecordError{Code: e.StatusCode, Message: e.Message, Fields: e.Fields}
+			for _, more := range x.Errors[1:] {
+				re.Message += "; " + more.StatusCode + ": " + more.Message
+			}
+		}
+		out[i] = sink.Result{ID: x.ID, Err: re}
+	}
+	return nil
+}
+
+// jsonShape is how a layout's records become sObject JSON: top-level
+// fields, and relationship paths (Account.External_Id__c) nested under
+// their relationship name.
+type jsonShape struct {
+	layout *sink.Layout
+	object string
+	fields []jsonField
+}
+
+type jsonField struct {
+	index int
+	name  string // field name, or relationship name for a lookup
+	sub   string // external id field of the lookup, or ""
+	// nullAs is the reference field a null lookup clears (AccountId for Account).
+	nullAs string
+}
+
+func (s *Sink) newJSONShape(layout *sink.Layout) *jsonShape {
+	sh := &jsonShape{layout: layout, object: s.dest.Object}
+	desc := s.c.describeCached(s.dest.Object)
+	for i, f := range layout.Fields {
+		rel, sub, ok := strings.Cut(f, ".")
+		if !ok {
+			sh.fields = append(sh.fields, jsonField{index: i, name: f})
+			continue
+		}
+		sh.fields = append(sh.fields, jsonField{index: i, name: rel, sub: sub, nullAs: referenceField(desc, rel)})
+	}
+	return sh
+}
+
+// referenceField names the lookup field behind a relationship name, from
+// the describe when one was read, or by Salesforce's naming rules.
+func referenceField(desc *ObjectDescribe, rel string) string {
+	if desc != nil {
+		if f := desc.Relationship(rel); f != nil {
+			return f.Name
+		}
+	}
+	if base, ok := strings.CutSuffix(rel, "__r"); ok {
+		return base + "__c"
+	}
+	return rel + "Id"
+}
+
+// body encodes {"allOrNone":false,"records":[...]}. Values are written by
+// kind: text as JSON strings, numbers and booleans as JSON literals, null
+// as null (which clears the field), absent not at all.
+func (sh *jsonShape) body(records []sink.Record) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"allOrNone":false,"records":[`)
+	typ, _ := json.Marshal(sh.object)
+	for k := range records {
+		if k > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`{"attributes":{"type":`)
+		b.Write(typ)
+		b.WriteByte('}')
+		vals := records[k].Values
+		written := map[string]bool{}
+		for _, f := range sh.fields {
+			if f.index >= len(vals) {
+				continue
+			}
+			v := vals[f.index]
+			switch {
+			case v.Kind == sink.Absent:
+			case f.sub == "":
+				writeKey(&b, f.name)
+				writeValue(&b, v)
+			case v.Kind == sink.Null:
+				// A lookup is cleared through its reference field.
+				if !written[strings.ToLower(f.nullAs)] {
+					written[strings.ToLower(f.nullAs)] = true
+					writeKey(&b, f.nullAs)
+					b.WriteString("null")
+				}
+			default:
+				writeKey(&b, f.name)
+				b.WriteByte('{')
+				writeKey2(&b, f.sub, false)
+				writeValue(&b, v)
+				b.WriteByte('}')
+			}
+		}
+		b.WriteByte('}')
+	}
+	b.WriteString("]}")
+	return b.Bytes()
+}
+
+func writeKey(b *bytes.Buffer, k string) { writeKey2(b, k, true) }
+
+func writeKey2(b *bytes.Buffer, k string, comma bool) {
+	if comma {
+		b.WriteByte(',')
+	}
+	q, _ := json.Marshal(k)
+	b.Write(q)
+	b.WriteByte(':')
+}
+
+func writeValue(b *bytes.Buffer, v sink.Value) {
+	switch v.Kind {
+	case sink.Null:
+		b.WriteString("null")
+		return
+	case sink.Number, sink.Bool:
+		if isJSONLiteral(v) {
+			b.WriteString(v.S)
+			return
+		}
+	}
+	q, _ := json.Marshal(v.S)
+	b.Write(q)
+}
+
+// isJSONLiteral reports whether a number or boolean's text can be written
+// as is; otherwise it is sent as a string, which Salesforce also parses,
+// rather than breaking the request's JSON.
+func isJSONLiteral(v sink.Value) bool {
+	if v.Kind == sink.Bool {
+		return v.S == "true" || v.S == "false"
+	}
+	s := v.S
+	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	var n json.Number
+	return json.Unmarshal([]byte(s), &n) == nil
+}
+

@@ -1,0 +1,264 @@
+package salesforce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// Destination is what a sink writes: the object, the operation and its key,
+// and the tuning options of the destination section.
+type Destination struct {
+	Object    string
+	Operation config.Operation
+	// ExternalID is the upsert key field.
+	ExternalID string
+	Options    Options
+}
+
+// Sink writes records to one Salesforce object through the Bulk API 2.0 or
+// sObject Collections. It implements sink.Sink and the optional
+// sink.Batching, sink.Hinter, sink.Preflighter and sink.Stats.
+type Sink struct {
+	c    *Client
+	dest Destination
+	log  *slog.Logger
+
+	jobSlots  chan struct{} // bounds Bulk jobs in flight
+	restSlots chan struct{} // bounds REST calls in flight
+	calls     atomic.Int64
+
+	mu   sync.Mutex
+	api  string // bulk or rest, once decided
+	jobs []string
+}
+
+var (
+	_ sink.Sink        = (*Sink)(nil)
+	_ sink.Batching    = (*Sink)(nil)
+	_ sink.Hinter      = (*Sink)(nil)
+	_ sink.Preflighter = (*Sink)(nil)
+	_ sink.Stats       = (*Sink)(nil)
+)
+
+// NewSink returns a sink writing through c. It does no I/O.
+func NewSink(c *Client, d Destination) (*Sink, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	s := &Sink{
+		c: c, dest: d, log: c.log,
+		jobSlots:  make(chan struct{}, d.Options.MaxJobsInFlight),
+		restSlots: make(chan struct{}, d.Options.RESTConcurrency),
+	}
+	switch {
+	case d.Operation == config.HardDelete:
+		// REST has no hard delete.
+		s.api = APIBulk
+	case d.Options.API != APIAuto:
+		s.api = d.Options.API
+	}
+	return s, nil
+}
+
+func (d *Destination) check() error {
+	if !identRe.MatchString(d.Object) {
+		return fmt.Errorf("salesforce: object %q is not an object name", d.Object)
+	}
+	switch d.Operation {
+	case config.Insert, config.Update, config.Delete, config.HardDelete:
+	case config.Upsert:
+		if d.ExternalID == "" {
+			return errors.New("salesforce: operation upsert needs external_id")
+		}
+		if !identRe.MatchString(d.ExternalID) {
+			return fmt.Errorf("salesforce: external_id %q is not a field name", d.ExternalID)
+		}
+	case "":
+		return errors.New("salesforce: operation is required")
+	default:
+		return fmt.Errorf("salesforce: operation %s is not supported by the salesforce sink", d.Operation)
+	}
+	if err := d.Options.normalize(); err != nil {
+		return fmt.Errorf("salesforce: %w", err)
+	}
+	return nil
+}
+
+// keyField is the field that identifies a record for the operation, or "".
+func (d *Destination) keyField() string {
+	switch d.Operation {
+	case config.Update, config.Delete, config.HardDelete:
+		return "Id"
+	case config.Upsert:
+		return d.ExternalID
+	}
+	return ""
+}
+
+// Batching asks for Bulk-sized batches (the REST writer splits them into
+// calls of 200 itself) and one Write per job slot.
+func (s *Sink) Batching() (maxRecords, concurrency int) {
+	return s.dest.Options.BulkBatchSize, s.dest.Options.MaxJobsInFlight
+}
+
+// Hint decides the API for api: auto: REST when all records are known to
+// be fewer than auto_threshold, Bulk otherwise. For bulk or rest it does
+// nothing.
+func (s *Sink) Hint(_ context.Context, h sink.Hint) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.api != "" {
+		return nil
+	}
+	if h.Final && h.Records < s.dest.Options.AutoThreshold {
+		s.api = APIREST
+	} else {
+		s.api = APIBulk
+	}
+	return nil
+}
+
+func (s *Sink) chosenAPI() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.api == "" {
+		// auto without a hint: the size is unknown, so plan for a large load.
+		s.api = APIBulk
+	}
+	return s.api
+}
+
+// Stats reports the API used, the Bulk job ids and the number of API calls.
+func (s *Sink) Stats() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	api := s.api
+	if api == "" {
+		api = APIBulk
+	}
+	return map[string]any{
+		"api":       api,
+		"bulk_jobs": append([]string{}, s.jobs...),
+		"api_calls": s.calls.Load(),
+	}
+}
+
+func (s *Sink) addJob(id string) {
+	s.mu.Lock()
+	s.jobs = append(s.jobs, id)
+	s.mu.Unlock()
+}
+
+// Close releases idle connections; the client itself may be shared and is
+// closed by its owner.
+func (s *Sink) Close(context.Context) error {
+	s.c.http.CloseIdleConnections()
+	return nil
+}
+
+// Write writes records and returns one result per record in input order.
+// A record Salesforce rejects, or whose request failed after retries, has
+// a Result with Err; Write itself fails only when the context ends or the
+// login fails.
+func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+	if len(records) == 0 {
+		return []sink.Result{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("salesforce: write: %w", err)
+	}
+	ctx = withCallCounter(ctx, &s.calls)
+	results := make([]sink.Result, len(records))
+	// Records normally share one layout; group them if not, since a Bulk
+	// job has one header.
+	for _, g := range groupByLayout(records) {
+		part := make([]sink.Record, len(g))
+		for i, idx := range g {
+			part[i] = records[idx]
+		}
+		res, err := s.writeGroup(ctx, part)
+		if err != nil {
+			return nil, err
+		}
+		for i, idx := range g {
+			results[idx] = res[i]
+		}
+	}
+	return results, nil
+}
+
+func groupByLayout(records []sink.Record) [][]int {
+	var groups [][]int
+	pos := map[*sink.Layout]int{}
+	for i := range records {
+		l := records[i].Layout
+		g, ok := pos[l]
+		if !ok {
+			g = len(groups)
+			pos[l] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+	layout := records[0].Layout
+	if layout == nil {
+		return nil, errors.New("salesforce: write: record without a layout")
+	}
+	records, kept, err := s.guard(ctx, layout, records)
+	if err != nil {
+		return nil, s.writeErr(ctx, err)
+	}
+	var res []sink.Result
+	if s.chosenAPI() == APIREST {
+		res, err = s.writeREST(ctx, layout, records)
+	} else {
+		res, err = s.writeBulk(ctx, layout, records)
+	}
+	if err != nil {
+		return nil, s.writeErr(ctx, err)
+	}
+	for i := range res {
+		if len(kept[i]) > 0 && res[i].Err == nil {
+			res[i].KeptBack = kept[i]
+		}
+	}
+	return res, nil
+}
+
+func (s *Sink) writeErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	return fmt.Errorf("salesforce: write %s %s: %w", s.dest.Operation, s.dest.Object, err)
+}
+
+// fatal reports whether err ends the whole Write rather than the records
+// of one request: the context ended or the login failed.
+func fatal(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, ErrLogin)
+}
+
+// requestFailure turns a request's error into the error of each record it carried.
+func requestFailure(err error) *sink.RecordError {
+	var ae *APIError
+	switch {
+	case errors.Is(err, ErrOutcomeUnknown):
+		return recordErr(CodeOutcomeUnknown, "the request was sent but its answer was lost, so the record may or may not have been written; it was not resent (%s)", strings.TrimPrefix(err.Error(), "salesforce: "))
+	case errors.As(err, &ae):
+		re := ae.RecordError()
+		return re
+	}
+	return recordErr(CodeRequestFailed, "%s", strings.TrimPrefix(err.Error(), "salesforce: "))
+}
