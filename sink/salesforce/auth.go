@@ -83,7 +83,9 @@ type oauthForm struct {
 	form func() url.Values
 }
 
-func (a oauthForm) login(ctx context.Context) (*session, error) { return a.c.tokenRequest(ctx, a.form()) }
+func (a oauthForm) login(ctx context.Context) (*session, error) {
+	return a.c.tokenRequest(ctx, a.form())
+}
 
 // jwtAuth is the OAuth 2.0 JWT bearer flow: a short-lived assertion signed
 // with the connected app's private key, exchanged for an access token.

@@ -272,4 +272,3 @@ func isJSONLiteral(v sink.Value) bool {
 	var n json.Number
 	return json.Unmarshal([]byte(s), &n) == nil
 }
-
