@@ -50,13 +50,15 @@ func (d *fileDecoder) mapping(n ast.Node, path string) (*ast.MappingNode, []fiel
 }
 
 // unknownKey reports a key the file format does not have, suggesting the
-// nearest known one.
-func (d *fileDecoder) unknownKey(f field, known []string) {
+// nearest known one, which it returns.
+func (d *fileDecoder) unknownKey(f field, known []string) string {
 	msg := "unknown key"
-	if s := nearest(f.key, known); s != "" {
+	s := nearest(f.key, known)
+	if s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	d.errorf(f.knode, f.path, "%s", msg)
+	return s
 }
 
 // decode decodes a value with the strict decoder into v.
@@ -111,22 +113,28 @@ func maxTypo(k string) int {
 	return 2
 }
 
+// editDistance counts the insertions, deletions, substitutions and swaps of
+// adjacent characters that turn a into b.
 func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

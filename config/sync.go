@@ -75,7 +75,9 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 		case "change_detection":
 			s.ChangeDetection = d.changeDetection(f)
 		default:
-			d.unknownKey(f, syncKeys)
+			if s := d.unknownKey(f, syncKeys); s != "" {
+				seen[s] = true
+			}
 		}
 	}
 	for _, k := range []string{"source", "destination", "mapping"} {
@@ -94,7 +96,7 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 		}
 		d.errorf(at, "name", "sync name%s may hold only letters, digits, _, - and ., must not start with - or ., and is at most 128 long", how)
 	}
-	if dest != nil && seen["mapping"] {
+	if dest != nil && len(s.Mapping) > 0 {
 		d.operationRules(s, dest)
 	}
 	return s, meta
@@ -190,9 +192,11 @@ func (d *fileDecoder) dependsOn(f field) ([]string, []ast.Node) {
 
 // splitKnown walks a section's fields: known keys go to handle, the others
 // stay for the plugin's Section. A remaining key one typo away from a known
-// key that is absent is reported as that typo rather than passed on.
-func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(field)) []*ast.MappingValueNode {
-	present := map[string]bool{}
+// key that is absent is reported as that typo rather than passed on; the
+// returned set then counts the known key as present, so that it is not
+// also reported missing.
+func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(field)) (rest []*ast.MappingValueNode, present map[string]bool) {
+	present = map[string]bool{}
 	for _, f := range fields {
 		present[f.key] = true
 	}
@@ -202,7 +206,6 @@ func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(fie
 			absent = append(absent, k)
 		}
 	}
-	var rest []*ast.MappingValueNode
 	for _, f := range fields {
 		if containsString(known, f.key) {
 			handle(f)
@@ -210,11 +213,12 @@ func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(fie
 		}
 		if s := nearest(f.key, absent); s != "" {
 			d.errorf(f.knode, f.path, "unknown key; did you mean %q?", s)
+			present[s] = true
 			continue
 		}
 		rest = append(rest, f.node)
 	}
-	return rest
+	return rest, present
 }
 
 func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
@@ -224,22 +228,18 @@ func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
 	if !ok {
 		return src, nil
 	}
-	var typeSet bool
 	var conn ast.Node
-	rest := d.splitKnown(fields, sourceKeys, func(x field) {
+	rest, present := d.splitKnown(fields, sourceKeys, func(x field) {
 		switch x.key {
 		case "type":
-			src.Type, typeSet = d.str(x), true
-			if src.Type == "" {
-				d.errorf(x.value, x.path, "must not be empty")
-			}
+			src.Type = d.nonEmpty(x)
 		case "connection":
 			src.Connection, conn = d.nonEmpty(x), x.value
 		case "query":
 			src.Query = d.nonEmpty(x)
 		}
 	})
-	if !typeSet {
+	if !present["type"] {
 		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key")
 	}
 	if m != nil {
@@ -264,7 +264,7 @@ func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
 	if !ok {
 		return dst, nil
 	}
-	rest := d.splitKnown(fields, destinationKeys, func(x field) {
+	rest, present := d.splitKnown(fields, destinationKeys, func(x field) {
 		switch x.key {
 		case "type":
 			dst.Type = d.nonEmpty(x)
@@ -286,10 +286,6 @@ func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
 			dst.MatchOn, nodes.matchOn = d.nonEmpty(x), x.value
 		}
 	})
-	present := map[string]bool{}
-	for _, x := range fields {
-		present[x.key] = true
-	}
 	for _, k := range []string{"type", "object", "operation"} {
 		if !present[k] {
 			d.errorf(f.knode, joinKey(f.path, k), "missing required key")
@@ -321,6 +317,11 @@ func (d *fileDecoder) mappings(f field) []*Mapping {
 	out := make([]*Mapping, 0, len(seq.Values))
 	targets := map[string]int{} // lower-cased target → line of its first mapping
 	for i, x := range seq.Values {
+		if u := unwrap(x); (u == nil || u.Type() == ast.NullType) && i < len(seq.Entries) && seq.Entries[i] != nil {
+			// An empty entry's null has no place of its own; its "-" has.
+			d.errs.add(&Error{Pos: tokenPos(d.file, seq.Entries[i].Start), Key: indexKey(f.path, i), Msg: "expected a mapping with to and one of from, value or expr, got null"})
+			continue
+		}
 		m, toNode := d.mappingEntry(x, indexKey(f.path, i))
 		if m == nil {
 			continue

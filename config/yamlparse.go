@@ -59,7 +59,7 @@ func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
 	p := &prep{file: file, anchors: map[string]ast.Node{}}
 	body = p.walk(f.Docs[0].Body, "", 1)
 	if p.stopped {
-		// Past a limit the tree is not decoded: that is what the limit is for.
+		// Past a limit, or with an alias to nothing, the tree is not decoded.
 		return nil, p.errs, false
 	}
 	return body, p.errs, true
@@ -218,8 +218,9 @@ func (p *prep) walk(n ast.Node, key string, depth int) ast.Node {
 		}
 		target, ok := p.anchors[name]
 		if !ok {
-			p.fail(v, key, fmt.Sprintf("alias *%s refers to no anchor before it", name))
-			return &ast.NullNode{BaseNode: &ast.BaseNode{}, Token: v.GetToken()}
+			// Decoding without the value would only add confusing errors.
+			p.stop(v, key, fmt.Sprintf("alias *%s refers to no anchor before it", name))
+			return n
 		}
 		p.nodes-- // the alias itself is replaced, its target counted
 		p.count(target, key, depth)
