@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -332,9 +333,16 @@ func sourceLine(data []byte, line int) string {
 }
 
 // pathIndex maps the tokens of a subtree to key paths, to name the key of a
-// decoding error.
+// decoding error, and lists its scalars, to keep their text out of errors.
 type pathIndex struct {
 	keys, values map[*token.Token]string
+	scalars      []scalarAt
+}
+
+type scalarAt struct {
+	tk   *token.Token
+	key  string
+	text string
 }
 
 func newPathIndex(n ast.Node, prefix string) *pathIndex {
@@ -369,10 +377,56 @@ func newPathIndex(n ast.Node, prefix string) *pathIndex {
 			walk(v.Value, key)
 		case *ast.TagNode:
 			walk(v.Value, key)
+		case *ast.LiteralNode:
+			if v.Value != nil {
+				ix.scalars = append(ix.scalars, scalarAt{tk: v.GetToken(), key: key, text: v.Value.Value})
+			}
+		case *ast.StringNode:
+			ix.scalars = append(ix.scalars, scalarAt{tk: v.GetToken(), key: key, text: v.Value})
+		case ast.ScalarNode:
+			if tk := v.GetToken(); tk != nil {
+				ix.scalars = append(ix.scalars, scalarAt{tk: tk, key: key, text: tk.Value})
+			}
 		}
 	}
 	walk(n, prefix)
 	return ix
+}
+
+// hideValues takes the subtree's values out of msg, an error text that may
+// quote one (as time.ParseDuration and many UnmarshalText methods do), and
+// returns where the value it quoted is, if any. Unquoted values shorter than
+// four characters are left, as hiding them would garble the text and they
+// are too short to be secret.
+func (ix *pathIndex) hideValues(msg string) (string, *scalarAt) {
+	var found *scalarAt
+	for i := range ix.scalars {
+		sc := &ix.scalars[i]
+		if sc.text == "" {
+			continue
+		}
+		q := strconv.Quote(sc.text)
+		hit := strings.Contains(msg, q) || (len(sc.text) >= 4 && strings.Contains(msg, sc.text))
+		if !hit {
+			continue
+		}
+		if found == nil || len(sc.text) > len(found.text) {
+			found = sc
+		}
+	}
+	// Longest first, so that a value holding another is hidden whole.
+	sorted := slices.Clone(ix.scalars)
+	slices.SortFunc(sorted, func(a, b scalarAt) int { return len(b.text) - len(a.text) })
+	for _, sc := range sorted {
+		if sc.text == "" {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, strconv.Quote(sc.text), "[value]")
+		if len(sc.text) >= 4 {
+			msg = strings.ReplaceAll(msg, sc.text, "[value]")
+		}
+	}
+	return msg, found
 }
 
 // decodeNode decodes node into v strictly (unknown keys are errors). An
@@ -387,14 +441,19 @@ func decodeNode(file string, node ast.Node, key string, v any, red *Redactor) *E
 
 func decodeError(file string, err error, node ast.Node, key string, red *Redactor) *Error {
 	e := &Error{Pos: nodePos(file, node), Key: key}
+	ix := newPathIndex(node, key)
 	var ye yaml.Error
 	if !errors.As(err, &ye) {
-		// An error from a custom unmarshaler: its text is the plugin's;
-		// known secrets are still taken out.
-		e.Msg, e.Err = red.Redact(err.Error()), err
+		// An error of an unmarshaler (the plugin's own, or the standard
+		// library's for durations, addresses...) has no position, and its
+		// text may quote the value: the value is hidden, and located.
+		msg, at := ix.hideValues(red.Redact(err.Error()))
+		e.Msg, e.Err = "invalid value: "+msg, err
+		if at != nil {
+			e.Pos, e.Key = tokenPos(file, at.tk), at.key
+		}
 		return e
 	}
-	ix := newPathIndex(node, key)
 	tk := ye.GetToken()
 	if tk != nil {
 		e.Pos = tokenPos(file, tk)
