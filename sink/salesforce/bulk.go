@@ -224,7 +224,7 @@ func (s *Sink) jobPath(id string, rest ...string) string {
 }
 
 // runJob takes a job slot and runs one job from creation to its results.
-func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) (err error) {
+func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) error {
 	select {
 	case s.jobSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -232,6 +232,50 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 	}
 	defer func() { <-s.jobSlots }()
 
+	var id string
+	for attempt := 0; ; attempt++ {
+		var err error
+		id, err = s.createAndUpload(ctx, j)
+		if err == nil {
+			break
+		}
+		if id != "" {
+			s.abort(id)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !errors.Is(err, ErrOutcomeUnknown) || attempt >= s.c.cfg.MaxRetries {
+			return err
+		}
+		// A job takes one upload, and one whose upload may have landed
+		// cannot be told apart from one whose did not: it was aborted
+		// before processing anything, and a new job takes the rows.
+		s.log.Info("salesforce: upload interrupted; starting a new job", "job", id, "error", err)
+		if err := s.c.sleep(ctx, backoff(s.c.cfg.retryBase, attempt)); err != nil {
+			return err
+		}
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			s.abort(id)
+		}
+	}()
+	if err := s.setState(ctx, id, stateUploadComplete); err != nil {
+		return err
+	}
+	final, err := s.poll(ctx, id)
+	if err != nil {
+		return err
+	}
+	finished = true
+	return s.collect(ctx, bl, j, final, out)
+}
+
+// createAndUpload creates a job and uploads its CSV. It returns the job
+// id once the job exists, even when the upload fails.
+func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) {
 	spec := map[string]string{
 		"object": s.dest.Object, "operation": s.bulkOperation(),
 		"contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA",
@@ -244,38 +288,21 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 	// empty Open job, which Salesforce discards, so a retry is safe.
 	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "ingest"), body: body, ctype: "application/json", idempotent: true})
 	if err != nil {
-		return fmt.Errorf("creating a Bulk job: %w", err)
+		return "", fmt.Errorf("creating a Bulk job: %w", err)
 	}
 	var info jobInfo
 	if err := json.Unmarshal(resp.body, &info); err != nil || info.ID == "" {
-		return fmt.Errorf("creating a Bulk job: the answer holds no job id")
+		return "", errors.New("creating a Bulk job: the answer holds no job id")
 	}
 	s.addJob(info.ID)
-	finished := false
-	defer func() {
-		if !finished {
-			s.abort(info.ID)
-		}
-	}()
-
-	// One upload per job. Nothing is processed before UploadComplete, so
-	// the PUT may be repeated.
 	upload := s.jobPath(info.ID, "batches")
 	if info.ContentURL != "" {
 		upload = "/" + strings.TrimPrefix(info.ContentURL, "/")
 	}
-	if _, err := s.c.do(ctx, &request{method: http.MethodPut, path: upload, body: j.body, ctype: "text/csv", idempotent: true}); err != nil {
-		return fmt.Errorf("uploading job %s: %w", info.ID, err)
+	if _, err := s.c.do(ctx, &request{method: http.MethodPut, path: upload, body: j.body, ctype: "text/csv", single: true}); err != nil {
+		return info.ID, fmt.Errorf("uploading job %s: %w", info.ID, err)
 	}
-	if err := s.setState(ctx, info.ID, stateUploadComplete); err != nil {
-		return err
-	}
-	final, err := s.poll(ctx, info.ID)
-	if err != nil {
-		return err
-	}
-	finished = true
-	return s.collect(ctx, bl, j, final, out)
+	return info.ID, nil
 }
 
 // setState moves a job to UploadComplete. The PATCH is retried; if a retry

@@ -188,6 +188,10 @@ type request struct {
 	// idempotent: sending it twice has the effect of sending it once, so a
 	// lost answer may be retried.
 	idempotent bool
+	// single: never resend, not even on 503; a failure whose effect is
+	// unknown wraps ErrOutcomeUnknown so the caller can start over another
+	// way (a Bulk upload, which a job accepts only once).
+	single bool
 	// base, when set, is the absolute URL the path is relative to, and the
 	// request carries no session (a login).
 	base string
@@ -242,7 +246,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			}
 			last = sendErr
 			switch {
-			case r.idempotent || notSent(sendErr):
+			case r.idempotent && !r.single || notSent(sendErr):
 				retry = true
 			default:
 				return nil, fmt.Errorf("salesforce: %s %s: %w: %w", r.method, r.path, ErrOutcomeUnknown, sendErr)
@@ -260,10 +264,10 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				}
 				attempt-- // a refresh is not a retry
 				continue
-			case resp.status == http.StatusServiceUnavailable:
+			case resp.status == http.StatusServiceUnavailable && !r.single:
 				retry = true
 			case resp.status >= 500:
-				if !r.idempotent {
+				if !r.idempotent || r.single {
 					return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ae)
 				}
 				retry = true
