@@ -133,7 +133,7 @@ func TestMixedBatch(t *testing.T) {
 			l := sink.NewLayout([]string{"Name", "External_Id__c", "Industry"}, nil)
 			res := write(t, s, recs(l,
 				[]any{"Good 1", "G-1", "Banking"},
-				[]any{nil, "B-1", nil},                      // no Name
+				[]any{nil, "B-1", nil}, // no Name
 				[]any{"Good 2", "G-2", nil},
 				[]any{"Bad industry", "B-2", "Basket weaving"}, // not a picklist value (restricted or not, the emulator decides)
 				[]any{"Good 3", "G-1", nil},                    // duplicate external id of record 0
