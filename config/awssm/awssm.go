@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
+	"github.com/retl-go/retl/config"
 )
 
 // Scheme is the reference scheme the resolver is registered under:
@@ -32,6 +33,8 @@ type Options struct {
 	// ignored.
 	Client *secretsmanager.Client
 }
+
+var _ config.SecretResolver = (*Resolver)(nil)
 
 // Resolver resolves aws-sm references. It is safe for concurrent use.
 type Resolver struct {
@@ -230,3 +233,12 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
+
+// Factory makes a Resolver from the project file's secrets.aws section
+// (region, endpoint). Register it so the AWS client is built only when a
+// configuration references aws-sm:
+//
+//	config.Load(ctx, dir, config.WithResolverFactory(awssm.Scheme, awssm.Factory))
+func Factory(ctx context.Context, c config.SecretsConfig) (config.SecretResolver, error) {
+	return New(ctx, Options{Region: c.AWS.Region, Endpoint: c.AWS.Endpoint})
+}

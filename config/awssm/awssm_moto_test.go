@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/config/awssm"
 	"github.com/retl-go/retl/internal/standin"
 )
@@ -235,4 +237,37 @@ func TestNewWithRegionAndEndpoint(t *testing.T) {
 	var api smithy.APIError
 	require.True(t, errors.As(err, &api), fmt.Sprint(err))
 	assert.Equal(t, "ResourceNotFoundException", api.ErrorCode())
+}
+
+func TestFactoryThroughConfig(t *testing.T) {
+	m := standin.Moto(t)
+	m.Setenv(t)
+	t.Setenv("AWS_ENDPOINT_URL", "") // the project file names the endpoint
+	ctx := context.Background()
+	_, err := secretsmanager.NewFromConfig(m.Config()).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name: aws.String("prod/retl/snowflake"), SecretString: aws.String(`{"password":"` + password + `"}`),
+	})
+	require.NoError(t, err)
+
+	project := fmt.Sprintf(`connections:
+  warehouse:
+    type: snowflake
+    password: ${aws-sm:prod/retl/snowflake#password}
+secrets:
+  aws: {region: %s, endpoint: %q}
+`, m.Region, m.Endpoint)
+	p, err := config.Parse(ctx, "retl.yaml", []byte(project), nil,
+		config.WithResolverFactory(awssm.Scheme, awssm.Factory))
+	require.NoError(t, err)
+	var wh struct {
+		Password string `yaml:"password"`
+	}
+	require.NoError(t, p.Connections["warehouse"].Section.Decode(&wh))
+	assert.Equal(t, password, wh.Password)
+	assert.NotContains(t, p.Redactor.Redact("pw="+password), password, "resolved secrets are redacted")
+
+	// A bad endpoint in the project file fails the load, naming it.
+	_, err = config.Parse(ctx, "retl.yaml", []byte(strings.Replace(project, m.Endpoint, "localhost:1", 1)), nil,
+		config.WithResolverFactory(awssm.Scheme, awssm.Factory))
+	assert.ErrorContains(t, err, `endpoint "localhost:1" is not an absolute URL`)
 }

@@ -8,11 +8,16 @@
 // refused. Each secret is fetched once per Resolver, however many
 // references name it.
 //
-// Register it with the config package:
+// Register it with the config package, either built on first use from the
+// project file's secrets.aws section (region, endpoint):
+//
+//	project, err := config.Load(ctx, dir, config.WithResolverFactory(awssm.Scheme, awssm.Factory))
+//
+// or built by the program:
 //
 //	r, err := awssm.New(ctx, awssm.Options{Region: "eu-west-1"})
 //	...
-//	project, err := config.Load(dir, config.WithResolver("aws-sm", r))
+//	project, err := config.Load(ctx, dir, config.WithResolver(awssm.Scheme, r))
 //
 // # Credentials and permissions
 //
