@@ -161,7 +161,7 @@ func (s *Sink) newJSONShape(layout *sink.Layout) *jsonShape {
 	sh := &jsonShape{layout: layout, object: s.dest.Object}
 	desc := s.c.describeCached(s.dest.Object)
 	for i, f := range layout.Fields {
-		rel, sub, ok := strings.Cut(f, ".")
+		rel, sub, ok := cutPath(f)
 		if !ok {
 			sh.fields = append(sh.fields, jsonField{index: i, name: f})
 			continue
@@ -170,6 +170,9 @@ func (s *Sink) newJSONShape(layout *sink.Layout) *jsonShape {
 	}
 	return sh
 }
+
+// cutPath splits a lookup path "Rel.Field" into its relationship and field.
+func cutPath(f string) (rel, sub string, ok bool) { return strings.Cut(f, ".") }
 
 // referenceField names the lookup field behind a relationship name, from
 // the describe when one was read, or by Salesforce's naming rules.

@@ -1,0 +1,82 @@
+package salesforce
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// Lookups by external id: Account.External_Id__c on Contact, and
+// Parent.External_Id__c on Account itself.
+func TestLookups(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			seed(t, srv, "Account", map[string]any{"Name": "Parent", "External_Id__c": "P-1"})
+			c := emuClient(t, srv)
+
+			accts := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(api))
+			la := sink.NewLayout([]string{"External_Id__c", "Name", "Parent.External_Id__c"}, nil)
+			res := write(t, accts, recs(la, []any{"A-1", "Child", "P-1"}, []any{"A-2", "Orphan", "NOPE"}))
+			assert.Nil(t, res[0].Err)
+			require.NotNil(t, res[1].Err, "a lookup to a missing parent fails the record")
+			assert.NotEmpty(t, res[1].Err.Code)
+
+			contacts := emuSink(t, c, "Contact", config.Insert, "", fastOptions(api))
+			lc := sink.NewLayout([]string{"LastName", "External_Id__c", "Account.External_Id__c"}, nil)
+			requireOK(t, write(t, contacts, recs(lc, []any{"Doe", "C-1", "A-1"}, []any{"Roe", "C-2", nil})))
+
+			a := byExt(srv, "Account")
+			assert.Equal(t, a["P-1"]["Id"], a["A-1"]["ParentId"])
+			ct := byExt(srv, "Contact")
+			assert.Equal(t, a["A-1"]["Id"], ct["C-1"]["AccountId"])
+			assert.Nil(t, ct["C-2"]["AccountId"])
+
+			// A null lookup clears the reference.
+			up := emuSink(t, c, "Contact", config.Upsert, "External_Id__c", fastOptions(api))
+			requireOK(t, write(t, up, recs(lc, []any{nil, "C-1", sink.NullValue()})))
+			assert.Nil(t, byExt(srv, "Contact")["C-1"]["AccountId"])
+		})
+	}
+}
+
+func TestReferenceField(t *testing.T) {
+	desc := &ObjectDescribe{Fields: []FieldDescribe{{Name: "Owner_Ref__c", RelationshipName: "Owner__r"}}}
+	cases := []struct {
+		desc *ObjectDescribe
+		rel  string
+		want string
+	}{
+		{desc, "Owner__r", "Owner_Ref__c"},
+		{nil, "Parent__r", "Parent__c"},
+		{nil, "Account", "AccountId"},
+		{desc, "Account", "AccountId"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, referenceField(c.desc, c.rel), c.rel)
+	}
+}
+
+func TestJSONBody(t *testing.T) {
+	l := sink.NewLayout([]string{"Name", "Amount__c", "Flag__c", "Account.External_Id__c", "Parent__r.Key__c", "Note__c"}, nil)
+	sh := &jsonShape{layout: l, object: "Thing__c"}
+	for i, f := range l.Fields {
+		if rel, sub, ok := cutPath(f); ok {
+			sh.fields = append(sh.fields, jsonField{index: i, name: rel, sub: sub, nullAs: referenceField(nil, rel)})
+		} else {
+			sh.fields = append(sh.fields, jsonField{index: i, name: f})
+		}
+	}
+	in := recs(l,
+		[]any{"<a & b>", sink.NumberValue("-12.50"), sink.BoolValue(true), "A-1", sink.NullValue(), nil},
+		[]any{sink.NullValue(), sink.NumberValue("007"), sink.Value{Kind: sink.Bool, S: "yes"}, sink.NullValue(), "K", sink.Value{Kind: sink.Date, S: "2024-05-01"}},
+	)
+	want := `{"allOrNone":false,"records":[` +
+		`{"attributes":{"type":"Thing__c"},"Name":"\u003ca \u0026 b\u003e","Amount__c":-12.50,"Flag__c":true,"Account":{"External_Id__c":"A-1"},"Parent__c":null},` +
+		`{"attributes":{"type":"Thing__c"},"Name":null,"Amount__c":"007","Flag__c":"yes","AccountId":null,"Parent__r":{"Key__c":"K"},"Note__c":"2024-05-01"}]}`
+	assert.JSONEq(t, want, string(sh.body(in)))
+}
