@@ -113,3 +113,6 @@ func mustInsert(t *testing.T, srv *Server, o string, f map[string]any) string {
 	require.NoError(t, err)
 	return id
 }
+
+// q escapes a SOQL query for a query string.
+func q(s string) string { return url.QueryEscape(s) }
