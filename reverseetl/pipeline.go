@@ -1,0 +1,466 @@
+package reverseetl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"sync"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/source"
+	"github.com/retl-go/retl/transform"
+)
+
+// defaultWriteBatch is the records per Write for sinks that state no preference.
+const defaultWriteBatch = 1000
+
+// errStopped marks rows that were not sent because the sync stopped early.
+var errStopped = errors.New("sync stopped")
+
+// run streams one sync: source → transformer → sink, with bounded channels
+// between the stages so that reading, mapping and writing overlap and memory
+// stays flat. Every row read gets exactly one outcome through rec.
+func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, parts Parts, rep *SyncReport, opts RunOptions) *SyncReport {
+	log := e.log.With("sync", s.Name)
+	log.Info("sync started", "source", s.Source.Type, "destination", s.Destination.Type,
+		"object", s.Destination.Object, "operation", s.Destination.Operation)
+	rec := newRecorder(ctx, s, rep, e.observers, e.outcomeChunk, func(msg string) string { return redact(p, msg) })
+
+	fatal := newFatal()
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	defer func() {
+		if err := parts.close(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("closing sync parts", "error", redact(p, err.Error()))
+		}
+	}()
+
+	write := parts.Sink.Write
+	if opts.Plan {
+		pl, ok := parts.Sink.(sink.Planner)
+		if !ok {
+			fatal.set(fmt.Errorf("destination type %q cannot plan", s.Destination.Type))
+		} else {
+			write = pl.Plan
+		}
+	}
+	if pf, ok := parts.Sink.(sink.Preflighter); ok && fatal.get() == nil {
+		if err := safeCall(func() error { return pf.Preflight(pctx, parts.Transformer.Layout()) }); err != nil {
+			fatal.set(fmt.Errorf("preflight: %w", err))
+		}
+	}
+
+	if fatal.get() == nil {
+		batchSize, conc := writeBatching(s, parts.Sink)
+		batches := make(chan source.Batch, 2)
+		writes := make(chan []sink.Record, conc)
+		var wg sync.WaitGroup
+
+		// Reader.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(batches)
+			err := safeCall(func() error {
+				return parts.Source.Read(pctx, func(b source.Batch) error {
+					select {
+					case batches <- b:
+						return nil
+					case <-pctx.Done():
+						return context.Cause(pctx)
+					}
+				})
+			})
+			if err != nil && pctx.Err() == nil {
+				// Rows already read are still written; the sync fails.
+				fatal.setSoft(fmt.Errorf("source: %w", err))
+			}
+		}()
+
+		// Transformer.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(writes)
+			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, out: writes, ctx: pctx, sink: parts.Sink}
+			if err := safeCall(func() error { return t.run(batches) }); err != nil {
+				fatal.set(err)
+				cancel(err)
+				for b := range batches {
+					t.skipRows(b, "not sent: "+err.Error())
+				}
+			}
+		}()
+
+		// Writers.
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for recs := range writes {
+					if cause := context.Cause(pctx); cause != nil {
+						rec.skipAll(recs, stopReason(ctx, cause))
+						continue
+					}
+					if err := e.write(pctx, write, recs, rec); err != nil {
+						fatal.set(err)
+						cancel(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	rec.flush()
+
+	if st, ok := parts.Sink.(sink.Stats); ok {
+		rep.Stats = st.Stats()
+	}
+	switch err := fatal.get(); {
+	case ctx.Err() != nil:
+		rep.Status = Cancelled
+		rep.Error = "run cancelled"
+	case err != nil:
+		rep.Status = Failed
+		rep.Error = redact(p, err.Error())
+	default:
+		rep.Status = Succeeded
+		if msg := overLimit(s, rep); msg != "" {
+			rep.Status = Failed
+			rep.Error = msg
+		}
+	}
+	e.finish(ctx, s, rep)
+	return rep
+}
+
+func stopReason(parent context.Context, cause error) string {
+	if parent.Err() != nil {
+		return "not sent: run cancelled"
+	}
+	return "not sent: sync stopped after an error"
+}
+
+// writeBatching decides the records per Write and how many Writes run at once.
+func writeBatching(s *config.Sync, k sink.Sink) (size, conc int) {
+	size, conc = defaultWriteBatch, 1
+	if b, ok := k.(sink.Batching); ok {
+		size, conc = b.Batching()
+	}
+	if s.BatchSize > 0 {
+		size = s.BatchSize
+	}
+	return max(size, 1), max(conc, 1)
+}
+
+// overLimit says why failed rows fail the sync, or "".
+func overLimit(s *config.Sync, rep *SyncReport) string {
+	if rep.Failed == 0 {
+		return ""
+	}
+	of := s.OnFailure
+	if of.MaxFailedRows == nil && of.MaxFailedPercent == nil {
+		return fmt.Sprintf("%d rows failed (on_failure allows none)", rep.Failed)
+	}
+	if of.MaxFailedRows != nil && rep.Failed > int64(*of.MaxFailedRows) {
+		return fmt.Sprintf("%d rows failed, more than on_failure.max_failed_rows (%d)", rep.Failed, *of.MaxFailedRows)
+	}
+	if of.MaxFailedPercent != nil && rep.Read > 0 {
+		pct := float64(rep.Failed) * 100 / float64(rep.Read)
+		if pct > *of.MaxFailedPercent {
+			return fmt.Sprintf("%.2f%% of rows failed, more than on_failure.max_failed_percent (%g%%)", pct, *of.MaxFailedPercent)
+		}
+	}
+	return ""
+}
+
+type writeFunc func(context.Context, []sink.Record) ([]sink.Result, error)
+
+// write calls the sink once and records an outcome for every record. The
+// error is a failure of the whole call, which stops the sync.
+func (e *Engine) write(ctx context.Context, write writeFunc, recs []sink.Record, rec *recorder) error {
+	var res []sink.Result
+	err := safeCall(func() error {
+		var err error
+		res, err = write(ctx, recs)
+		return err
+	})
+	if err != nil {
+		code := CodeWrite
+		if ctx.Err() != nil {
+			code = CodeCancelled
+		}
+		rec.failAll(recs, code, "outcome unknown: the write failed: "+err.Error())
+		return fmt.Errorf("write: %w", err)
+	}
+	if len(res) != len(recs) {
+		rec.failAll(recs, CodeSinkResult, fmt.Sprintf("the sink returned %d results for %d records", len(res), len(recs)))
+		return fmt.Errorf("write: the sink returned %d results for %d records", len(res), len(recs))
+	}
+	rec.results(recs, res)
+	return nil
+}
+
+type transformStage struct {
+	ctx    context.Context
+	tr     transform.Transformer
+	rec    *recorder
+	sink   sink.Sink
+	batch  int
+	out    chan<- []sink.Record
+	seq    int64
+	hinted bool
+	buf    []sink.Record
+}
+
+func (t *transformStage) run(batches <-chan source.Batch) error {
+	for b := range batches {
+		if cause := context.Cause(t.ctx); cause != nil {
+			t.skipRows(b, "not sent: run stopped")
+			continue
+		}
+		t.rec.read(len(b.Rows))
+		for _, row := range b.Rows {
+			t.seq++
+			r, err := t.tr.Transform(transform.Row{Columns: b.Columns, Values: row})
+			if err != nil {
+				if reason, ok := transform.SkipReason(err); ok {
+					t.rec.skip(t.seq, "", reason, nil)
+				} else {
+					// The layout lets reports name the fields even without values.
+					t.rec.fail(t.seq, "", CodeTransform, err.Error(), &sink.Record{Seq: t.seq, Layout: t.tr.Layout()})
+				}
+				continue
+			}
+			r.Seq = t.seq
+			t.buf = append(t.buf, r)
+			if len(t.buf) >= t.batch {
+				if err := t.send(false); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(t.buf) > 0 || !t.hinted {
+		return t.send(true)
+	}
+	return nil
+}
+
+func (t *transformStage) skipRows(b source.Batch, reason string) {
+	t.rec.read(len(b.Rows))
+	for range b.Rows {
+		t.seq++
+		t.rec.skip(t.seq, "", reason, nil)
+	}
+}
+
+// send hands the buffered records to the writers. Before the first send the
+// sink gets a Hint: whether these are all the records, so it can pick an
+// API for small or large loads without the whole result in memory.
+func (t *transformStage) send(final bool) error {
+	if !t.hinted {
+		t.hinted = true
+		if h, ok := t.sink.(sink.Hinter); ok {
+			if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: final}); err != nil {
+				t.rec.skipAll(t.buf, "not sent: "+err.Error())
+				t.buf = nil
+				return fmt.Errorf("hint: %w", err)
+			}
+		}
+	}
+	if len(t.buf) == 0 {
+		return nil
+	}
+	recs := t.buf
+	t.buf = make([]sink.Record, 0, t.batch)
+	select {
+	case t.out <- recs:
+		return nil
+	case <-t.ctx.Done():
+		t.rec.skipAll(recs, "not sent: run stopped")
+		return nil
+	}
+}
+
+// safeCall turns a panic into an error, so a broken plugin fails its sync
+// and not the process.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+// fatal keeps the first error that stops a sync.
+type fatal struct {
+	mu  sync.Mutex
+	err error
+}
+
+func newFatal() *fatal { return &fatal{} }
+
+func (f *fatal) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// setSoft records an error that fails the sync without stopping the stages.
+func (f *fatal) setSoft(err error) { f.set(err) }
+
+func (f *fatal) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// recorder is the one place where a row's outcome is decided and counted.
+type recorder struct {
+	ctx       context.Context
+	sync      *config.Sync
+	rep       *SyncReport
+	observers []Observer
+	chunk     int
+	redact    func(string) string
+
+	mu      sync.Mutex
+	pending []Outcome
+	warned  map[string]bool
+}
+
+func newRecorder(ctx context.Context, s *config.Sync, rep *SyncReport, obs []Observer, chunk int, redact func(string) string) *recorder {
+	return &recorder{ctx: context.WithoutCancel(ctx), sync: s, rep: rep, observers: obs, chunk: chunk, redact: redact, warned: map[string]bool{}}
+}
+
+func (r *recorder) read(n int) {
+	r.mu.Lock()
+	r.rep.Read += int64(n)
+	r.mu.Unlock()
+}
+
+func (r *recorder) add(o Outcome) {
+	o.Sync = r.sync.Name
+	if o.Key == "" && o.Record != nil {
+		o.Key = o.Record.Key
+	}
+	if o.Key == "" {
+		o.Key = "row " + strconv.FormatInt(o.Seq, 10)
+	}
+	switch o.Kind {
+	case Written:
+		if o.Created {
+			r.rep.Created++
+		} else {
+			r.rep.Updated++
+		}
+		r.rep.KeptBack += int64(len(o.KeptBack))
+	case RowFailed:
+		r.rep.Failed++
+		if o.Err != nil {
+			o.Err.Message = r.redact(o.Err.Message)
+		}
+		if len(r.rep.FailedRows) < MaxFailedRowsInReport {
+			r.rep.FailedRows = append(r.rep.FailedRows, o)
+		}
+	case RowSkipped:
+		r.rep.Skipped++
+		o.Reason = r.redact(o.Reason)
+		if r.rep.SkipReasons == nil {
+			r.rep.SkipReasons = map[string]int64{}
+		}
+		r.rep.SkipReasons[o.Reason]++
+	}
+	if len(r.observers) > 0 {
+		r.pending = append(r.pending, o)
+		if len(r.pending) >= r.chunk {
+			r.flushLocked()
+		}
+	}
+}
+
+func (r *recorder) skip(seq int64, key, reason string, rec *sink.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(Outcome{Seq: seq, Key: key, Kind: RowSkipped, Reason: reason, Record: rec})
+}
+
+func (r *recorder) fail(seq int64, key, code, msg string, rec *sink.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.add(Outcome{Seq: seq, Key: key, Kind: RowFailed, Err: &sink.RecordError{Code: code, Message: msg}, Record: rec})
+}
+
+func (r *recorder) skipAll(recs []sink.Record, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range recs {
+		r.add(Outcome{Seq: recs[i].Seq, Kind: RowSkipped, Reason: reason, Record: &recs[i]})
+	}
+}
+
+func (r *recorder) failAll(recs []sink.Record, code, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range recs {
+		r.add(Outcome{Seq: recs[i].Seq, Kind: RowFailed, Err: &sink.RecordError{Code: code, Message: msg}, Record: &recs[i]})
+	}
+}
+
+func (r *recorder) results(recs []sink.Record, res []sink.Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range recs {
+		x := res[i]
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, KeptBack: x.KeptBack, Record: &recs[i]}
+		switch {
+		case x.Err != nil:
+			o.Kind = RowFailed
+			e := *x.Err
+			o.Err = &e
+		case x.Skipped != "":
+			o.Kind = RowSkipped
+			o.Reason = x.Skipped
+			if x.Skipped == sink.ReasonUnchanged {
+				r.rep.Unchanged++
+			}
+		default:
+			o.Kind = Written
+		}
+		if len(x.Changes) > 0 && len(r.rep.Changes) < MaxChangesInReport {
+			r.rep.Changes = append(r.rep.Changes, PlannedChange{Key: recs[i].Key, Create: x.Created, Fields: x.Changes})
+		}
+		r.add(o)
+	}
+}
+
+func (r *recorder) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushLocked()
+}
+
+func (r *recorder) flushLocked() {
+	if len(r.pending) == 0 {
+		return
+	}
+	outs := r.pending
+	r.pending = nil
+	for _, o := range r.observers {
+		if err := o.Outcomes(r.ctx, r.sync, outs); err != nil {
+			msg := r.redact(err.Error())
+			if !r.warned[msg] && len(r.warned) < 10 {
+				r.warned[msg] = true
+				r.rep.Warnings = append(r.rep.Warnings, msg)
+			}
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package reverseetl
+
+import (
+	"time"
+
+	"github.com/retl-go/retl/sink"
+)
+
+// Status is how a sync (or a run) ended.
+type Status string
+
+const (
+	// Succeeded: every row has an outcome and failed rows are within the
+	// sync's on_failure limits.
+	Succeeded Status = "succeeded"
+	// Failed: the sync stopped on an error, or its failed rows exceed its limits.
+	Failed Status = "failed"
+	// Cancelled: the run was cancelled before the sync finished.
+	Cancelled Status = "cancelled"
+	// SkippedSync: the sync did not run (a sync it depends on failed).
+	SkippedSync Status = "skipped"
+)
+
+// OutcomeKind is what happened to one input row.
+type OutcomeKind string
+
+const (
+	Written OutcomeKind = "written"
+	// RowFailed: the destination rejected the row, or it could not be transformed.
+	RowFailed OutcomeKind = "failed"
+	// RowSkipped: the row was deliberately not written; Reason says why.
+	RowSkipped OutcomeKind = "skipped"
+)
+
+// Codes retl uses for failures that do not come from the destination.
+const (
+	CodeTransform  = "RETL_TRANSFORM_ERROR"
+	CodeWrite      = "RETL_WRITE_ERROR"
+	CodeCancelled  = "RETL_CANCELLED"
+	CodeSinkResult = "RETL_SINK_CONTRACT"
+)
+
+// Outcome is the single outcome of one input row.
+type Outcome struct {
+	Sync    string      `json:"sync"`
+	Seq     int64       `json:"seq"`
+	Key     string      `json:"key,omitempty"`
+	Kind    OutcomeKind `json:"outcome"`
+	ID      string      `json:"id,omitempty"`
+	Created bool        `json:"created,omitempty"`
+	// Err is set for failed rows: the destination's code, message and fields.
+	Err *sink.RecordError `json:"error,omitempty"`
+	// Reason is set for skipped rows.
+	Reason   string   `json:"reason,omitempty"`
+	KeptBack []string `json:"kept_back,omitempty"`
+	// Record is what was (or would have been) sent; nil when the row failed
+	// before it became a record.
+	Record *sink.Record `json:"-"`
+}
+
+// SyncReport is the summary of one sync.
+type SyncReport struct {
+	Name   string `json:"name"`
+	File   string `json:"file,omitempty"`
+	Status Status `json:"status"`
+	// Error is why the sync failed or was skipped, with secrets redacted.
+	Error    string        `json:"error,omitempty"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+
+	Read    int64 `json:"read"`
+	Created int64 `json:"created"`
+	Updated int64 `json:"updated"`
+	Failed  int64 `json:"failed"`
+	Skipped int64 `json:"skipped"`
+	// Unchanged counts the skipped rows whose values the destination
+	// already held (they are part of Skipped).
+	Unchanged int64 `json:"unchanged"`
+	// Changes is a sample of the field-level changes of a plan.
+	Changes []PlannedChange `json:"changes,omitempty"`
+	// KeptBack counts fields not sent because set_if_empty found them populated.
+	KeptBack int64 `json:"kept_back"`
+	// SkipReasons counts skipped rows by reason.
+	SkipReasons map[string]int64 `json:"skip_reasons,omitempty"`
+	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
+	// failed row goes to the Engine's observers.
+	FailedRows []Outcome `json:"failed_rows,omitempty"`
+	// Warnings are problems that did not change any row's outcome, such as
+	// an observer (report file, warehouse writeback) that failed.
+	Warnings []string `json:"warnings,omitempty"`
+	// Stats is what the sink reported about itself (API used, Bulk job ids).
+	Stats map[string]any `json:"stats,omitempty"`
+}
+
+// Written returns the rows written (created plus updated).
+func (s *SyncReport) Written() int64 { return s.Created + s.Updated }
+
+// Accounted reports whether every row read has exactly one outcome.
+func (s *SyncReport) Accounted() bool {
+	return s.Read == s.Created+s.Updated+s.Failed+s.Skipped
+}
+
+// Report is the result of a run.
+type Report struct {
+	RunID    string        `json:"run_id"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration_ns"`
+	Syncs    []*SyncReport `json:"syncs"`
+}
+
+// Sync returns the report of the named sync, or nil.
+func (r *Report) Sync(name string) *SyncReport {
+	for _, s := range r.Syncs {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// OK reports whether every sync succeeded.
+func (r *Report) OK() bool {
+	for _, s := range r.Syncs {
+		if s.Status != Succeeded {
+			return false
+		}
+	}
+	return true
+}
+
+// PlannedChange is one record's field changes in a plan.
+type PlannedChange struct {
+	Key    string             `json:"key"`
+	Create bool               `json:"create"`
+	Fields []sink.FieldChange `json:"fields"`
+}
+
+// MaxChangesInReport bounds the sample of planned changes per sync.
+const MaxChangesInReport = 20
+
+// MaxFailedRowsInReport bounds the failed rows a SyncReport keeps in memory.
+const MaxFailedRowsInReport = 1000
