@@ -461,13 +461,20 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	got := make([]*sink.Result, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
-		body, err := s.results(ctx, info.ID, kind)
-		if err != nil {
-			return err
-		}
-		rf, err := readResults(body, bl.cols)
-		if err != nil {
-			return fmt.Errorf("job %s %s: %w", info.ID, kind, err)
+		var rf *resultFile
+		for try := 0; ; try++ {
+			body, err := s.results(ctx, info.ID, kind)
+			if err != nil {
+				return err
+			}
+			if rf, err = readResults(body, bl.cols); err == nil {
+				break
+			}
+			// A file that does not parse may have been damaged on the way:
+			// it is fetched once more before the job's records fail.
+			if try == 1 {
+				return fmt.Errorf("job %s %s: %w", info.ID, kind, err)
+			}
 		}
 		for _, row := range rf.rows {
 			cells, complete := rf.uploadedCells(row)
@@ -500,13 +507,19 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 			missing++
 		}
 	}
-	jobMsg := info.ErrorMessage
 	if missing > 0 {
-		if jobMsg == "" {
-			jobMsg = "the job ended before processing the record"
+		code, msg := CodeUnprocessed, "the job ended before processing the record"
+		switch info.State {
+		case stateFailed:
+			code, msg = CodeJobFailed, "the Bulk job failed"
+		case stateAborted:
+			code, msg = CodeJobAborted, "the Bulk job was aborted before processing the record"
+		}
+		if info.ErrorMessage != "" {
+			msg = info.ErrorMessage
 		}
 		if err := apply("unprocessedrecords", func([]string, *resultFile) sink.Result {
-			return sink.Result{Err: recordErr(CodeUnprocessed, "%s", jobMsg)}
+			return sink.Result{Err: recordErr(code, "job %s: %s", info.ID, msg)}
 		}); err != nil && !failed {
 			return err
 		}

@@ -3,7 +3,9 @@ package salesforce
 import (
 	"context"
 	"io"
+	"log"
 	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +147,11 @@ func TestEmulatorHelpers(t *testing.T) {
 	seed(t, srv, "Account", map[string]any{"Name": "A", "External_Id__c": "A-1"})
 	assert.Len(t, byExt(srv, "Account"), 1)
 	assert.Len(t, live(srv, "Account"), 1)
+}
+
+func TestMain(m *testing.M) {
+	// simpleforce reports failed requests on the standard logger; the
+	// tests provoke many.
+	log.SetOutput(io.Discard)
+	os.Exit(m.Run())
 }
