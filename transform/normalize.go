@@ -139,6 +139,9 @@ func floatText(f float64, bits int, a *arena) (string, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "", fmt.Errorf("cannot convert %v to number", f)
 	}
+	if f == 0 {
+		f = 0 // -0 is 0 in decimal text
+	}
 	return a.commit(strconv.AppendFloat(a.free(24), f, 'f', -1, bits)), nil
 }
 
@@ -157,9 +160,15 @@ func toText(v any, a *arena) (sink.Value, error) {
 	case source.TimeOfDay:
 		return sink.TextValue(string(x)), nil
 	case float64:
-		return sink.TextValue(a.commit(strconv.AppendFloat(a.free(24), x, 'f', -1, 64))), nil
+		if s, err := floatText(x, 64, a); err == nil {
+			return sink.TextValue(s), nil
+		}
+		return sink.TextValue(strconv.FormatFloat(x, 'f', -1, 64)), nil
 	case float32:
-		return sink.TextValue(a.commit(strconv.AppendFloat(a.free(24), float64(x), 'f', -1, 32))), nil
+		if s, err := floatText(float64(x), 32, a); err == nil {
+			return sink.TextValue(s), nil
+		}
+		return sink.TextValue(strconv.FormatFloat(float64(x), 'f', -1, 32)), nil
 	}
 	r, err := auto(v, a)
 	r.Kind = sink.Text
