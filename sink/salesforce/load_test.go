@@ -1,0 +1,109 @@
+package salesforce
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/sink/sinktest"
+)
+
+// 25,000 rows through Bulk land exactly once, and the results' counts
+// equal what the emulator holds.
+func TestBulkLoad25k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large load")
+	}
+	const n = 25_000
+	srv := emulator(t)
+	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c",
+		Options{API: APIBulk, BulkBatchSize: 10_000, MaxJobsInFlight: 2, PollMaxWait: 100 * time.Millisecond})
+	l := sink.NewLayout([]string{"External_Id__c", "Name", "NumberOfEmployees", "Description"}, nil)
+	rows := make([]sink.Record, n)
+	for i := range rows {
+		rows[i] = sink.Record{Seq: int64(i + 1), Layout: l, Values: []sink.Value{
+			sink.TextValue(fmt.Sprintf("X-%06d", i)),
+			sink.TextValue(fmt.Sprintf("Account %d, \"quoted\"", i%97)), // repeated names: rows differ only by key
+			sink.NumberValue(fmt.Sprint(i % 1000)),
+			sink.TextValue("multi\nline"),
+		}}
+	}
+	start := time.Now()
+	res := write(t, s, rows)
+	elapsed := time.Since(start)
+	t.Logf("%d rows through Bulk in %s (%.0f rows/s), %d jobs, %v API calls", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), len(srv.Jobs()), s.Stats()["api_calls"])
+
+	created, ids := 0, map[string]bool{}
+	for i, r := range res {
+		require.Nil(t, r.Err, "record %d", i)
+		if r.Created {
+			created++
+		}
+		ids[r.ID] = true
+	}
+	got := byExt(srv, "Account")
+	assert.Len(t, live(srv, "Account"), n)
+	assert.Len(t, got, n)
+	assert.Equal(t, n, created)
+	assert.Len(t, ids, n, "every result has its own Id")
+	for i := 0; i < n; i += 997 {
+		k := fmt.Sprintf("X-%06d", i)
+		assert.Equal(t, got[k]["Id"], res[i].ID, "result %d belongs to its record", i)
+	}
+	assert.Len(t, srv.Jobs(), 3)
+	assert.Len(t, s.Stats()["bulk_jobs"], 3)
+}
+
+// Records that exceed the size or record bound of a job go to several jobs.
+func TestBulkSplitsJobs(t *testing.T) {
+	cases := []struct {
+		name string
+		opt  Options
+		jobs int
+	}{
+		{"record bound", Options{BulkBatchSize: 4}, 3},
+		// The header is 20 bytes and each row 15: two rows fit under 60.
+		{"size bound", Options{MaxUploadBytes: 60}, 5},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := emulator(t)
+			opt := c.opt
+			opt.API, opt.pollStart = APIBulk, time.Millisecond
+			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", opt)
+			requireOK(t, write(t, s, nameRecs(10, "Key")))
+			assert.Len(t, srv.Jobs(), c.jobs)
+			assert.Len(t, live(srv, "Account"), 10)
+		})
+	}
+	t.Run("row larger than the bound", func(t *testing.T) {
+		srv := emulator(t)
+		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIBulk, MaxUploadBytes: 40, pollStart: time.Millisecond})
+		res := write(t, s, recs(nameLayout, []any{"K", "short"}, []any{"K2", "a name far too long for forty bytes"}))
+		assert.Nil(t, res[0].Err)
+		require.NotNil(t, res[1].Err)
+		assert.Equal(t, "RETL_ROW_TOO_LARGE", res[1].Err.Code)
+	})
+}
+
+func TestConformance(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			sinktest.Run(t, sinktest.Harness{
+				New: func(t testing.TB) sinktest.Target {
+					srv := emulator(t)
+					s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(api))
+					return sinktest.Target{Sink: s, Count: func() (int, error) { return len(live(srv, "Account")), nil }}
+				},
+				Good:    func(i int) sink.Record { return sinktest.SimpleRecord(i, "ok") },
+				Bad:     func(i int) sink.Record { return sinktest.SimpleRecord(i, "") },
+				Timeout: 30 * time.Second,
+			})
+		})
+	}
+}
