@@ -44,6 +44,19 @@ func compileExpr(code string, cond bool, pos config.Pos, key string, user []expr
 	if strings.TrimSpace(code) == "" {
 		return nil, fail("expression is empty")
 	}
+
+	// Parse under the same configuration as the compiler, to list the names read.
+	cfg := conf.CreateNew()
+	for _, o := range opts {
+		o(cfg)
+	}
+	for name := range cfg.Disabled {
+		delete(cfg.Builtins, name)
+	}
+	tree, err := parser.ParseWithConfig(code, cfg)
+	if err != nil {
+		return nil, fail(firstLine(err.Error()))
+	}
 	if cond {
 		// AsBool rejects a condition whose type is known not to be bool;
 		// the program it makes is not kept, because its cast would fail a
@@ -57,15 +70,6 @@ func compileExpr(code string, cond bool, pos config.Pos, key string, user []expr
 		return nil, fail(firstLine(err.Error()))
 	}
 
-	// Parse again under the same configuration to list the names read.
-	cfg := conf.CreateNew()
-	for _, o := range opts {
-		o(cfg)
-	}
-	tree, err := parser.ParseWithConfig(code, cfg)
-	if err != nil { // compiled above, so only a defensive check
-		return nil, fail(firstLine(err.Error()))
-	}
 	c := &nameCollector{callees: map[*ast.IdentifierNode]bool{}, lets: map[string]bool{}}
 	ast.Walk(&tree.Node, c)
 	p := &program{prog: prog, pos: pos, key: key}

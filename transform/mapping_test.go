@@ -118,6 +118,11 @@ func TestCompileErrors(t *testing.T) {
 			err:  `syncs/accounts.yaml:12:5: key "mapping[1].expr": unexpected token EOF (1:8)`,
 		},
 		{
+			name: "expression that cannot type-check",
+			sync: newSync(entry(12, config.Mapping{To: "Score__c", Expr: "'a' - 1"})),
+			err:  `syncs/accounts.yaml:12:5: key "mapping[0].expr": invalid operation: - (mismatched types string and int) (1:5)`,
+		},
+		{
 			name: "blank expression",
 			sync: newSync(entry(12, config.Mapping{To: "Score__c", Expr: "  "})),
 			err:  `syncs/accounts.yaml:12:5: key "mapping[0].expr": expression is empty`,
@@ -754,6 +759,9 @@ func TestWithExprOptions(t *testing.T) {
 
 	_, err := m.Transform(Row{Columns: []string{"N"}, Values: []any{"x"}})
 	require.EqualError(t, err, "N__c: double wants an int64, got string (1:1)")
+
+	_, err = Compile(newSync(entry(3, config.Mapping{Expr: "upper(N)", To: "N__c"})), WithExprOptions(expr.DisableBuiltin("upper")))
+	require.EqualError(t, err, `syncs/accounts.yaml:3:5: key "mapping[0].expr": unknown function upper`)
 }
 
 func TestExprValue(t *testing.T) {
