@@ -14,16 +14,18 @@
 // CI=true, so that CI can never pass by skipping everything.
 //
 // Every call starts its own server, and t.Cleanup stops it (the whole
-// process group, SIGTERM then SIGKILL). Servers are not shared: fakesnow is
-// ready about 0.7 s after it starts and moto about 0.5 s, which is cheap
-// enough to give each test a clean database instead of state that leaks
-// from one test to the next. A test that wants several subtests on one
+// process group, SIGTERM then SIGKILL). Servers are not shared: measured
+// here, fakesnow answers about 0.6 s after it starts and moto about 0.4 s
+// (up to 1 s on a busy machine), cheap enough to give each test a clean
+// server instead of state that leaks from one test to the next. A test that wants several subtests on one
 // server starts it once and hands it down.
 //
 // Known differences of fakesnow from Snowflake that show up in the logs:
 // gosnowflake posts telemetry to /telemetry/send after queries, fakesnow
 // answers 404, and gosnowflake logs that as an error ("non-successful
 // response from telemetry server: 404") and stops sending telemetry for the
-// connection. It is noise, not a failure; DSN adds disableTelemetry=true so
-// the driver does not try.
+// connection. It is noise, not a failure; FakesnowServer.DSN adds
+// disableTelemetry=true so the driver does not try. The DSN's insecureMode
+// is accepted by gosnowflake v1.19.1 and only logs a deprecation warning at
+// a level below its default.
 package standin

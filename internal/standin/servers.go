@@ -25,7 +25,8 @@ type FakesnowServer struct {
 // DSN returns a gosnowflake DSN for database db and schema on this server.
 // The credentials are ignored by fakesnow; protocol=http because it serves
 // plain HTTP, and disableTelemetry=true because it has no telemetry
-// endpoint.
+// endpoint. With db and schema "" the connection has no current database,
+// which is how a test creates the ones it then names.
 func (f *FakesnowServer) DSN(db, schema string) string {
 	return fmt.Sprintf("fake:snow@%s/%s/%s?account=fakesnow&protocol=http&insecureMode=true&disableTelemetry=true",
 		net.JoinHostPort(f.Host, strconv.Itoa(f.Port)), db, schema)
