@@ -429,6 +429,9 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 	b := st.bind
 	if b == nil || !sameSlice(row.Columns, st.cols) {
 		b = m.bind(row.Columns)
+		if b != st.bind {
+			clear(st.env) // $env must not show the columns of an earlier binding
+		}
 		st.bind, st.cols = b, row.Columns
 	}
 	if b.err != nil {

@@ -668,6 +668,14 @@ func TestColumnsRebindWhenTheyChange(t *testing.T) {
 	assert.Equal(t, []sink.Value{text("5"), text("d!")}, rec.Values, "a good result after a bad one")
 }
 
+func TestEnvShowsOnlyTheCurrentColumns(t *testing.T) {
+	m := compile(t, newSync(entry(3, config.Mapping{Expr: "'EXTRA' in $env", To: "Has_Extra__c"})))
+	rec := transformOK(t, m, []string{"ID", "EXTRA"}, "1", "x")
+	assert.Equal(t, yes, rec.Values[0])
+	rec = transformOK(t, m, []string{"ID"}, "2")
+	assert.Equal(t, no, rec.Values[0])
+}
+
 func TestRecordsStayIntact(t *testing.T) {
 	// Values are cut from shared slabs and chunks; later rows must not
 	// change earlier records, nor may appending to one record's values.
