@@ -150,7 +150,7 @@ func (c *Client) loginLocked(ctx context.Context) (*session, error) {
 		}
 		err = &loginError{scrubError(err, c.cfg.secrets())}
 		var ae *APIError
-		if errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 {
+		if errors.As(err, &ae) && (ae.StatusCode >= 400 && ae.StatusCode < 500 || permanent(ae.Code)) {
 			ae.Message = scrub(ae.Message, c.cfg.secrets())
 			c.loginErr = err
 		}
@@ -266,6 +266,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				continue
 			case resp.status == http.StatusServiceUnavailable && !r.single:
 				retry = true
+			case resp.status >= 500 && permanent(ae.Code):
+				// A SOAP fault such as INVALID_LOGIN comes as a 500; asking
+				// again cannot help and could lock the user out.
 			case resp.status >= 500:
 				if !r.idempotent || r.single {
 					return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ae)
@@ -363,6 +366,17 @@ func pathOnly(raw string) string {
 		return ""
 	}
 	return u.Path
+}
+
+// permanent reports whether an error code says the request itself is
+// wrong (a bad login, an unsupported version), whatever its HTTP status.
+func permanent(code string) bool {
+	switch {
+	case strings.HasPrefix(code, "INVALID_"), strings.HasPrefix(code, "LOGIN_"),
+		code == "PASSWORD_LOCKOUT", code == "API_DISABLED_FOR_ORG", code == "UNSUPPORTED_API_VERSION":
+		return true
+	}
+	return false
 }
 
 // notSent reports whether a transport error proves the request never
