@@ -275,7 +275,11 @@ func (s *Server) upload(c *reqCtx, j *job) {
 	}
 	j.mu.Lock()
 	state, puts := j.info.State, j.puts
-	j.puts++
+	if state == StateOpen {
+		// Counted up front so two concurrent uploads cannot both win; a
+		// failed upload gives its turn back below.
+		j.puts++
+	}
 	j.mu.Unlock()
 	if state != StateOpen {
 		bulkErr(c.w, http.StatusConflict, "INVALIDJOBSTATE", "Job's state is "+state+", data can only be uploaded to an Open job")
@@ -285,6 +289,14 @@ func (s *Server) upload(c *reqCtx, j *job) {
 		bulkErr(c.w, http.StatusBadRequest, "INVALIDJOB", multipleContents(j.info.ID))
 		return
 	}
+	accepted := false
+	defer func() {
+		if !accepted {
+			j.mu.Lock()
+			j.puts--
+			j.mu.Unlock()
+		}
+	}()
 	var body io.Reader = c.r.Body
 	if strings.EqualFold(c.r.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(c.r.Body)
@@ -316,6 +328,7 @@ func (s *Server) upload(c *reqCtx, j *job) {
 	j.mu.Lock()
 	j.data = buf.Bytes()
 	j.mu.Unlock()
+	accepted = true
 	c.w.WriteHeader(http.StatusCreated)
 }
 
@@ -337,9 +350,14 @@ func (s *Server) patchJob(c *reqCtx, j *job) {
 		}
 		j.info.State = StateUploadComplete
 		j.info.SystemModstamp = formatDateTime(time.Now())
+		info := j.info
 		j.mu.Unlock()
 		s.wg.Add(1)
 		go s.process(j)
+		// Answer with the state the request produced, not whatever the
+		// background processing reached meanwhile.
+		writeJSON(c.w, http.StatusOK, info)
+		return
 	case b.State == StateAborted && (cur == StateOpen || cur == StateUploadComplete || cur == StateInProgress):
 		j.info.State = StateAborted
 		j.info.SystemModstamp = formatDateTime(time.Now())
@@ -533,12 +551,19 @@ func (s *Server) process(j *job) {
 		hdrLine = data[:headerEnd]
 	}
 	hasCR := bytes.HasSuffix(hdrLine, []byte("\r"))
+	rowsFrom := len(data)
+	if headerEnd >= 0 {
+		rowsFrom = headerEnd + 1
+	}
 	j.mu.Lock()
 	j.header = bytes.TrimSuffix(hdrLine, []byte("\r"))
 	j.parsed = true
-	j.unproc = 0
+	j.unproc = rowsFrom
 	j.mu.Unlock()
 	switch {
+	case len(data) == 0:
+		j.finish(StateFailed, "InvalidBatch : No data was uploaded for this job", started)
+		return
 	case failMsg != "":
 		j.finish(StateFailed, failMsg, started)
 		return
@@ -557,6 +582,10 @@ func (s *Server) process(j *job) {
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if err != nil {
+		// An unreadable header is not echoed into the result files.
+		j.mu.Lock()
+		j.header = nil
+		j.mu.Unlock()
 		j.finish(StateFailed, "ClientInputError : Failed to parse the CSV header: "+err.Error(), started)
 		return
 	}
@@ -571,17 +600,24 @@ func (s *Server) process(j *job) {
 	j.mu.Unlock()
 
 	sep := string(j.delim)
-	p := &rowProc{s: s, j: j, cols: cols, sep: sep, contention: contention}
+	p := &rowProc{s: s, j: j, cols: cols, sep: sep, contention: contention, extCol: -1}
+	if j.ext != nil {
+		for i, col := range cols {
+			if col.f == j.ext {
+				p.extCol = i
+			}
+		}
+	}
+	var cells []string
+	var rows []pendingRow
 	for {
 		if j.state() == StateAborted {
 			return
 		}
-		rows := 0
-		chunkStart := int(cr.InputOffset())
+		// Read a chunk first (outside the org lock), then save it at once.
+		cells, rows = cells[:0], rows[:0]
 		var parseErr error
-		p.beginChunk()
-		s.org.mu.Lock()
-		for rows < chunkSize {
+		for len(rows) < chunkSize {
 			start := cr.InputOffset()
 			rec, err := cr.Read()
 			if err == io.EOF {
@@ -593,38 +629,37 @@ func (s *Server) process(j *job) {
 			}
 			raw := data[start:cr.InputOffset()]
 			raw = bytes.TrimLeft(bytes.TrimRight(raw, "\r\n"), "\r\n")
-			p.row(rec, raw)
-			rows++
+			rows = append(rows, pendingRow{from: len(cells), to: len(cells) + len(rec), raw: raw})
+			cells = append(cells, rec...)
+		}
+		end := int(cr.InputOffset())
+		p.beginChunk(rows, cells)
+		s.org.mu.Lock()
+		for _, r := range rows {
+			p.row(cells[r.from:r.to], r.raw)
 		}
 		s.org.mu.Unlock()
-		end := int(cr.InputOffset())
 		j.mu.Lock()
 		j.succ.buf, j.succ.offs = p.succ.buf, p.succ.offs
 		j.fail.buf, j.fail.offs = p.fail.buf, p.fail.offs
-		j.info.NumberRecordsProcessed += rows
+		j.info.NumberRecordsProcessed += len(rows)
 		j.info.NumberRecordsFailed += p.failedInChunk
 		j.unproc = end
 		j.mu.Unlock()
 		if parseErr != nil {
-			j.mu.Lock()
-			j.unproc = chunkStart + 0
-			j.mu.Unlock()
-			var pe *csv.ParseError
+			// Rows before the bad line were saved; the rest is unprocessed.
 			line := 0
+			var pe *csv.ParseError
 			if errors.As(parseErr, &pe) {
 				line = pe.Line
 			}
 			j.finish(StateFailed, "ClientInputError : Failed to parse the CSV data at line "+strconv.Itoa(line)+": "+parseErr.Error(), started)
-			// Rows of the broken chunk before the bad line were saved.
-			j.mu.Lock()
-			j.unproc = end
-			j.mu.Unlock()
 			return
 		}
-		if rows == 0 {
+		if len(rows) == 0 {
 			break
 		}
-		if s.cfg.recordDelay > 0 && !s.sleep(s.cfg.recordDelay*time.Duration(rows)) {
+		if s.cfg.recordDelay > 0 && !s.sleep(s.cfg.recordDelay*time.Duration(len(rows))) {
 			return
 		}
 	}
@@ -646,8 +681,14 @@ func (s *Server) release(j *job) {
 	j.held = nil
 }
 
+type pendingRow struct {
+	from, to int // cells of the row
+	raw      []byte
+}
+
 // rowProc saves the rows of one job. Its methods run with org.mu held.
 type rowProc struct {
+	extCol        int
 	s             *Server
 	j             *job
 	cols          []colSpec
@@ -659,9 +700,44 @@ type rowProc struct {
 	in            input
 }
 
-func (p *rowProc) beginChunk() {
+// beginChunk counts the upsert keys of a chunk: a key that occurs twice in
+// one chunk fails every row that carries it.
+func (p *rowProc) beginChunk(rows []pendingRow, cells []string) {
 	p.failedInChunk = 0
 	p.chunkKeys = nil
+	if p.extCol < 0 && !(p.j.ext != nil && p.j.ext.sys == sysID) {
+		return
+	}
+	p.chunkKeys = map[string]int{}
+	for _, r := range rows {
+		if k, ok := p.rowKey(cells[r.from:r.to]); ok {
+			p.chunkKeys[k]++
+		}
+	}
+}
+
+func (p *rowProc) rowKey(rec []string) (string, bool) {
+	ext := p.j.ext
+	col := p.extCol
+	if ext.sys == sysID {
+		for i, c := range p.cols {
+			if c.id {
+				col = i
+			}
+		}
+	}
+	if col < 0 || col >= len(rec) || rec[col] == "" || rec[col] == "#N/A" {
+		return "", false
+	}
+	if ext.sys == sysID {
+		id, ok := normalizeID(rec[col])
+		return id, ok
+	}
+	v, err := coerceText(ext, rec[col])
+	if err != nil {
+		return "", false
+	}
+	return indexKey(ext, v), true
 }
 
 func (p *rowProc) ok(id string, created bool, raw []byte) {
@@ -838,17 +914,10 @@ func (p *rowProc) row(rec []string, raw []byte) {
 			}
 			in.id = ""
 		}
-		if key != nil {
+		if k, ok := p.rowKey(rec); ok && p.chunkKeys[k] > 1 {
 			// Within one 200-row chunk the same key twice is ambiguous.
-			k := indexKey(j.ext, key)
-			if p.chunkKeys == nil {
-				p.chunkKeys = map[string]int{}
-			}
-			p.chunkKeys[k]++
-			if p.chunkKeys[k] > 1 {
-				p.failed("", newErr("DUPLICATE_VALUE", "Duplicate external id specified: "+keyRaw, j.ext.Name), raw)
-				return
-			}
+			p.failed("", newErr("DUPLICATE_VALUE", "Duplicate external id specified: "+keyRaw, j.ext.Name), raw)
+			return
 		}
 		id, created, err := org.upsert(obj, j.ext, key, in, nil)
 		if err != nil {

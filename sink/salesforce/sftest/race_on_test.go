@@ -1,0 +1,5 @@
+//go:build race
+
+package sftest
+
+const raceEnabled = true
