@@ -139,9 +139,10 @@ func Start(opts ...Option) (*Server, error) {
 		hs.Listener.Close()
 		hs.Listener = ln
 	}
-	hs.Start()
+	// The URL is known before serving starts so handlers never race on it.
+	s.url = "http://" + hs.Listener.Addr().String()
 	s.hs = hs
-	s.url = hs.URL
+	hs.Start()
 	return s, nil
 }
 
