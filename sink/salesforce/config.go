@@ -336,12 +336,6 @@ func (o *Options) normalize() error {
 	return nil
 }
 
-// decodeSection decodes a YAML section strictly. The config package owns
-// the decoding (so errors keep file and line); this only adapts to it.
-func decodeSection(s config.Section, v any) error {
-	d, ok := any(&s).(interface{ Decode(any) error })
-	if !ok {
-		return errors.New("config section cannot be decoded")
-	}
-	return d.Decode(v)
-}
+// decodeSection decodes a YAML section strictly; the config package owns
+// the decoding, so errors keep their file, line and key.
+func decodeSection(s config.Section, v any) error { return s.Decode(v) }
