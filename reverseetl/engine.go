@@ -100,7 +100,12 @@ func NewRunID() string {
 }
 
 func defaultTransformer(s *config.Sync) (transform.Transformer, error) {
-	return transform.Compile(s)
+	m, err := transform.Compile(s)
+	if err != nil {
+		// A nil *Mapping in a non-nil interface would pass nil checks.
+		return nil, err
+	}
+	return m, nil
 }
 
 // Parts are the built pieces of one sync.

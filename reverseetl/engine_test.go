@@ -435,3 +435,57 @@ func TestSharedCreatesOnce(t *testing.T) {
 	assert.Equal(t, 1, v)
 	require.NoError(t, s.Close())
 }
+
+// panicky panics on the row whose ID is "K<at>".
+type panicky struct {
+	*passthrough
+	at string
+}
+
+func (p panicky) Transform(row transform.Row) (sink.Record, error) {
+	if row.Values[0] == p.at {
+		panic("transformer broke")
+	}
+	return p.passthrough.Transform(row)
+}
+
+func TestTransformerPanicAndMismatchStopTheSyncWithEveryRowAccounted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		tf   reverseetl.TransformerFactory
+		want string
+	}{
+		{"panic", func(s *config.Sync) (transform.Transformer, error) {
+			p, _ := newPassthrough(s)
+			return panicky{p.(*passthrough), "K150"}, nil
+		}, "transformer broke"},
+		{"columns do not fit", nil, `column "NOPE" not in the query's result`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture()
+			snk := memory.New("Ext")
+			snk.BatchSize = 40
+			f.sources["s"] = &memsource.Source{Columns: []string{"ID", "NAME"}, Rows: rows(400), BatchSize: 64}
+			f.sinks["s"] = snk
+			s := spec("s")
+			opts := []reverseetl.Option{}
+			if tc.tf != nil {
+				opts = append(opts, reverseetl.WithTransformerFactory(tc.tf))
+			} else {
+				s.Mapping = append(s.Mapping, &config.Mapping{From: "NOPE", To: "Other"})
+			}
+			eng := f.engine(opts...)
+			if tc.tf == nil {
+				eng = reverseetl.New(f.reg, reverseetl.WithLogger(slog.New(slog.DiscardHandler)))
+			}
+			rep, err := eng.Run(context.Background(), &config.Project{Syncs: []*config.Sync{s}}, reverseetl.RunOptions{})
+			require.NoError(t, err)
+			r := rep.Sync("s")
+			assert.Equal(t, reverseetl.Failed, r.Status)
+			assert.Contains(t, r.Error, tc.want)
+			assert.LessOrEqual(t, r.Read, int64(400))
+			assert.Positive(t, r.Skipped, "rows held when the sync stopped are skipped, not lost")
+			assert.True(t, r.Accounted(), "%+v", r)
+		})
+	}
+}

@@ -90,8 +90,9 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
+				t.abandon("not sent: sync stopped after an error")
 				for b := range batches {
-					t.skipRows(b, "not sent: "+err.Error())
+					t.skipRows(b, "not sent: sync stopped after an error")
 				}
 			}
 		}()
@@ -215,6 +216,9 @@ type transformStage struct {
 	seq    int64
 	hinted bool
 	buf    []sink.Record
+	// cur and pos are the batch being transformed and its next row.
+	cur [][]any
+	pos int
 }
 
 func (t *transformStage) run(batches <-chan source.Batch) error {
@@ -224,19 +228,29 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 			continue
 		}
 		t.rec.read(len(b.Rows))
-		for _, row := range b.Rows {
-			t.seq++
+		t.cur, t.pos = b.Rows, 0
+		for i, row := range b.Rows {
+			// seq is committed only once the row has an outcome, so that
+			// abandon knows exactly which rows still need one.
+			seq := t.seq + 1
 			r, err := t.tr.Transform(transform.Row{Columns: b.Columns, Values: row})
+			t.seq = seq
+			t.pos = i + 1
 			if err != nil {
 				if reason, ok := transform.SkipReason(err); ok {
-					t.rec.skip(t.seq, "", reason, nil)
-				} else {
-					// The layout lets reports name the fields even without values.
-					t.rec.fail(t.seq, "", CodeTransform, err.Error(), &sink.Record{Seq: t.seq, Layout: t.tr.Layout()})
+					t.rec.skip(seq, "", reason, nil)
+					continue
+				}
+				// The layout lets reports name the fields even without values.
+				t.rec.fail(seq, "", CodeTransform, err.Error(), &sink.Record{Seq: seq, Layout: t.tr.Layout()})
+				if ce := (*transform.CompileError)(nil); errors.As(err, &ce) {
+					// The mapping does not fit the query's columns: every
+					// row would fail the same way, so the sync stops.
+					return err
 				}
 				continue
 			}
-			r.Seq = t.seq
+			r.Seq = seq
 			t.buf = append(t.buf, r)
 			if len(t.buf) >= t.batch {
 				if err := t.send(false); err != nil {
@@ -244,11 +258,24 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 				}
 			}
 		}
+		t.cur = nil
 	}
 	if len(t.buf) > 0 || !t.hinted {
 		return t.send(true)
 	}
 	return nil
+}
+
+// abandon gives an outcome to every row the stage holds when it stops on an
+// error: the records not yet sent and the rest of the current batch.
+func (t *transformStage) abandon(reason string) {
+	t.rec.skipAll(t.buf, reason)
+	t.buf = nil
+	for range t.cur[min(t.pos, len(t.cur)):] {
+		t.seq++
+		t.rec.skip(t.seq, "", reason, nil)
+	}
+	t.cur = nil
 }
 
 func (t *transformStage) skipRows(b source.Batch, reason string) {
