@@ -87,22 +87,20 @@ func (w *Webhook) Notify(ctx context.Context, subject, body string) error {
 	return nil
 }
 
-// cause strips the URL that *url.Error carries from a transport error.
+// cause replaces a transport error, whose *url.Error text quotes the URL,
+// with what can be said without it.
 func (w *Webhook) cause(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return fmt.Errorf("timed out after %s", w.client.Timeout)
-		}
-		// A dial or DNS error names the host and port, never the path.
-		var oe *net.OpError
-		if errors.As(ue.Err, &oe) {
-			return oe
-		}
-		return errors.New("request failed")
+	if errors.As(err, &ue) && ue.Timeout() {
+		return fmt.Errorf("timed out after %s", w.client.Timeout)
+	}
+	// A dial or DNS error names the host and port, never the path.
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe
 	}
 	return errors.New("request failed")
 }
