@@ -140,7 +140,13 @@ func Start(opts ...Option) (*Server, error) {
 		hs.Listener = ln
 	}
 	// The URL is known before serving starts so handlers never race on it.
-	s.url = "http://" + hs.Listener.Addr().String()
+	addr := hs.Listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		// Listening on every interface: loopback is the address that works.
+		host = "127.0.0.1"
+	}
+	s.url = "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
 	s.hs = hs
 	hs.Start()
 	return s, nil
