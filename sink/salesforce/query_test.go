@@ -1,0 +1,119 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/sink/salesforce/sftest"
+)
+
+func TestQueryPages(t *testing.T) {
+	srv := emulator(t, sftest.WithQueryBatchSize(3))
+	p := seed(t, srv, "Account", map[string]any{"Name": "Parent", "External_Id__c": "P"})
+	for i := 0; i < 7; i++ {
+		seed(t, srv, "Account", map[string]any{"Name": fmt.Sprint("A", i), "NumberOfEmployees": 10 + i, "ParentId": p})
+	}
+	c := emuClient(t, srv)
+	var rows []Row
+	for r, err := range c.Query(context.Background(), "SELECT Id, Name, NumberOfEmployees, Parent.External_Id__c FROM Account WHERE ParentId != null ORDER BY Name") {
+		require.NoError(t, err)
+		rows = append(rows, r)
+	}
+	require.Len(t, rows, 7)
+	assert.Equal(t, "A0", rows[0].String("name"))
+	assert.Equal(t, json.Number("10"), rows[0]["NumberOfEmployees"])
+	assert.Equal(t, "10", rows[0].String("NumberOfEmployees"))
+	assert.Equal(t, "P", rows[6].String("Parent.External_Id__c"))
+	_, hasAttrs := rows[0]["attributes"]
+	assert.False(t, hasAttrs)
+	assert.GreaterOrEqual(t, countRequests(srv, "GET", "/query"), 3, "followed nextRecordsUrl")
+
+	// Stopping early stops fetching.
+	srv.ResetRequests()
+	for range c.Query(context.Background(), "SELECT Id FROM Account") {
+		break
+	}
+	assert.Equal(t, 1, countRequests(srv, "GET", "/query"))
+}
+
+func TestQueryErrors(t *testing.T) {
+	srv := emulator(t)
+	c := emuClient(t, srv)
+	for _, err := range c.Query(context.Background(), "SELECT Nope FROM Account") {
+		var ae *APIError
+		require.ErrorAs(t, err, &ae)
+		assert.Equal(t, "INVALID_FIELD", ae.Code)
+	}
+	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Path: "/query", Times: 1})
+	n := 0
+	for _, err := range c.Query(context.Background(), "SELECT Id FROM Account") {
+		assert.ErrorContains(t, err, "decoding the answer")
+		n++
+	}
+	assert.Equal(t, 1, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, err := range c.Query(ctx, "SELECT Id FROM Account") {
+		assert.ErrorIs(t, err, context.Canceled)
+	}
+}
+
+func TestRowGet(t *testing.T) {
+	r := toRow(map[string]any{"attributes": map[string]any{"type": "Contact"}, "Name": "x", "Flag": true, "Off": false,
+		"Account": map[string]any{"attributes": map[string]any{}, "Parent": map[string]any{"Key__c": "K"}}, "Owner": nil, "N": 1.5})
+	cases := []struct {
+		path string
+		want string
+		ok   bool
+	}{
+		{"name", "x", true}, {"Flag", "true", true}, {"Off", "false", true}, {"account.parent.key__c", "K", true},
+		{"Owner.Name", "", true}, {"Name.Sub", "", false}, {"Missing", "", false}, {"N", "1.5", true},
+	}
+	for _, c := range cases {
+		_, ok := r.Get(c.path)
+		assert.Equal(t, c.ok, ok, c.path)
+		assert.Equal(t, c.want, r.String(c.path), c.path)
+	}
+}
+
+func TestCurrentValues(t *testing.T) {
+	srv := emulator(t)
+	const n = 1500
+	ids := map[string]string{}
+	keys := make([]string, 0, n+2)
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("%s'%04d", strings.Repeat("k", 12), i)
+		fields := map[string]any{"Name": "N", "External_Id__c": k}
+		if i%2 == 0 {
+			fields["Phone"] = "555"
+		}
+		ids[k] = seed(t, srv, "Account", fields)
+		keys = append(keys, k)
+	}
+	keys = append(keys, "missing", keys[0], "")
+	c := emuClient(t, srv)
+	got, err := c.CurrentValues(context.Background(), "Account", "External_Id__c", keys, []string{"Phone", "phone", "Parent.External_Id__c"})
+	require.NoError(t, err)
+	assert.Len(t, got, n)
+	assert.Equal(t, "555", got[keys[0]].String("Phone"))
+	assert.Equal(t, "", got[keys[1]].String("Phone"))
+	assert.Equal(t, ids[keys[1]], got[keys[1]].String("Id"))
+	assert.Greater(t, countRequests(srv, "GET", "/query"), 1, "the keys took several queries")
+
+	byID, err := c.CurrentValues(context.Background(), "Account", "Id", []string{ID18(ids[keys[0]])}, []string{"Phone"})
+	require.NoError(t, err)
+	assert.Contains(t, byID, ids[keys[0]])
+
+	for _, bad := range [][2]string{{"Bad Object", "Id"}, {"Account", "Id; x"}} {
+		_, err := c.CurrentValues(context.Background(), bad[0], bad[1], keys[:1], nil)
+		assert.Error(t, err, bad)
+	}
+	_, err = c.CurrentValues(context.Background(), "Account", "Id", keys[:1], []string{"Phone) OR (Name"})
+	assert.ErrorContains(t, err, "not a field name")
+}
