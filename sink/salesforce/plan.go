@@ -214,6 +214,13 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		var keys []string
 		for i := range records {
 			if k := s.recordKey(&records[i], ki); k != "" {
+				if keyField == "Id" {
+					if _, ok := planIDShape(k); !ok {
+						// Salesforce refuses the whole query for one
+						// malformed Id; the record fails on its own below.
+						continue
+					}
+				}
 				keys = append(keys, k)
 				dupKeys[s.normKey(k)]++
 			}
@@ -250,6 +257,11 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		}
 		key := s.recordKey(rec, ki)
 		if key == "" {
+			if ki < len(rec.Values) && rec.Values[ki].Kind == sink.Null && op != config.Upsert && s.chosenAPI() == APIBulk {
+				// Bulk sends a null as #N/A, which is no Id at all.
+				failed(i, "MALFORMED_ID", fmt.Sprintf("%s ID: id value of incorrect type: %s", s.dest.Object, nullCell), "Id")
+				continue
+			}
 			failed(i, "MISSING_ARGUMENT", "Id not specified in an update call")
 			continue
 		}
