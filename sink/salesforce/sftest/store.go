@@ -88,7 +88,12 @@ func (ix *index) lookup(k string) []*record {
 	if r == nil {
 		return nil
 	}
-	return append([]*record{r}, ix.more[k]...)
+	more := ix.more[k]
+	if len(more) == 0 {
+		// The common case: one match, no allocation beyond the result.
+		return []*record{r}
+	}
+	return append([]*record{r}, more...)
 }
 
 func indexed(f *fieldDef) bool { return f.sys == sysNone && (f.Unique || f.ExternalID || f.IDLookup) }
@@ -450,7 +455,12 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 		if !f.Unique || f.ord < 0 || vals[f.ord] == nil {
 			continue
 		}
-		for _, other := range obj.tbl.indexFor(f).lookup(indexKey(f, vals[f.ord])) {
+		ix := obj.tbl.indexFor(f)
+		k := indexKey(f, vals[f.ord])
+		if other := ix.one[k]; other != nil && other != base {
+			return nil, newErr("DUPLICATE_VALUE", "duplicate value found: "+f.Name+" duplicates value on record with id: "+other.id)
+		}
+		for _, other := range ix.more[k] {
 			if other != base {
 				return nil, newErr("DUPLICATE_VALUE", "duplicate value found: "+f.Name+" duplicates value on record with id: "+other.id)
 			}
