@@ -58,6 +58,30 @@ func (es Errors) Unwrap() []error {
 
 func (es *Errors) add(e *Error) { *es = append(*es, e) }
 
+// maxErrorsPerFile keeps a broken or hostile file from flooding the output.
+const maxErrorsPerFile = 20
+
+// capped sorts the errors and keeps the first maxErrorsPerFile of each file,
+// noting how many more there were.
+func (es Errors) capped() Errors {
+	es = es.sorted()
+	out := make(Errors, 0, len(es))
+	for i := 0; i < len(es); {
+		j := i
+		for j < len(es) && es[j].Pos.File == es[i].Pos.File {
+			j++
+		}
+		if j-i > maxErrorsPerFile {
+			out = append(out, es[i:i+maxErrorsPerFile]...)
+			out = append(out, &Error{Pos: Pos{File: es[i].Pos.File}, Msg: fmt.Sprintf("and %d more errors", j-i-maxErrorsPerFile)})
+		} else {
+			out = append(out, es[i:j]...)
+		}
+		i = j
+	}
+	return out
+}
+
 func (es Errors) sorted() Errors {
 	sort.SliceStable(es, func(i, j int) bool {
 		a, b := es[i].Pos, es[j].Pos

@@ -321,7 +321,7 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	check.dependencies(unparsed)
 	applyDefaults(p, metas)
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return nil, errs.capped()
 	}
 	return p, nil
 }

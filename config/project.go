@@ -84,11 +84,10 @@ func (d *fileDecoder) connections(f field, p *Project) {
 		if !ok {
 			continue
 		}
-		var typeSet bool
-		rest := d.splitKnown(cf, []string{"type"}, func(x field) {
-			conn.Type, typeSet = d.nonEmpty(x), true
+		rest, present := d.splitKnown(cf, []string{"type"}, func(x field) {
+			conn.Type = d.nonEmpty(x)
 		})
-		if !typeSet {
+		if !present["type"] {
 			d.errorf(c.knode, joinKey(c.path, "type"), "missing required key")
 		}
 		if m != nil {

@@ -37,6 +37,10 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 	if !ok {
 		return nil, nil
 	}
+	if root == nil {
+		d.errs.add(&Error{Pos: nodePos(d.file, body), Msg: "expected a mapping with source, destination and mapping, got null"})
+		return nil, nil
+	}
 	s := &Sync{File: d.file, Pos: nodePos(d.file, root)}
 	meta := &syncMeta{root: root}
 	var dest *destNodes
@@ -51,7 +55,9 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 			s.Source, meta.sourceConn = d.source(f)
 		case "destination":
 			s.Destination, dest = d.destination(f)
-			meta.destConn = dest.conn
+			if dest != nil {
+				meta.destConn = dest.conn
+			}
 		case "mapping":
 			s.Mapping = d.mappings(f)
 		case "key":

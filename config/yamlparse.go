@@ -28,6 +28,9 @@ const (
 	// maxNodes bounds a document's size after its aliases are expanded, which
 	// defeats "billion laughs" documents.
 	maxNodes = 100_000
+	// maxKeys bounds the keys of one block mapping, which the parser takes
+	// quadratic time over.
+	maxKeys = 1000
 )
 
 // parseFile parses one YAML document and prepares it for decoding: aliases
@@ -43,9 +46,8 @@ func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
 		return fail(&Error{Pos: Pos{File: file}, Msg: "file is not valid UTF-8"})
 	}
 	tokens := lexer.Tokenize(string(data))
-	// The parser recurses once per level; check nesting before it runs.
-	if tk := tooDeep(tokens, 2*MaxDepth); tk != nil {
-		return fail(&Error{Pos: tokenPos(file, tk), Msg: fmt.Sprintf("nesting is deeper than %d levels", MaxDepth)})
+	if tk, msg := checkShape(tokens, 2*MaxDepth, maxKeys); tk != nil {
+		return fail(&Error{Pos: tokenPos(file, tk), Msg: msg})
 	}
 	f, err := safeParse(tokens)
 	if err != nil {
@@ -66,6 +68,12 @@ func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
 	return body, p.errs, true
 }
 
+// parseTokens is the parser; tests replace it to check that a panic in it
+// is contained.
+var parseTokens = func(tokens token.Tokens) (*ast.File, error) {
+	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+}
+
 func safeParse(tokens token.Tokens) (f *ast.File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -74,23 +82,29 @@ func safeParse(tokens token.Tokens) (f *ast.File, err error) {
 			f, err = nil, errors.New("the YAML parser failed on this file")
 		}
 	}()
-	return parser.Parse(tokens, 0, parser.AllowDuplicateMapKey())
+	return parseTokens(tokens)
 }
 
-// tooDeep returns the token where nesting first exceeds limit, or nil. Block
-// nesting is estimated from the columns of keys and "-" entries, flow
-// nesting from brackets; the estimate never overstates the depth of a valid
-// document.
-func tooDeep(tokens token.Tokens, limit int) *token.Token {
+// checkShape looks at the tokens before the parser does, as the parser
+// recurses once per level of nesting and once per key of a block mapping
+// (taking time that grows with the square of the keys). It returns the
+// token where nesting first exceeds depthLimit or a block mapping first gets
+// more than maxKeys keys, and the error, or nil. Block nesting is estimated
+// from the columns of keys and "-" entries, flow nesting from brackets; the
+// estimate never overstates the depth of a valid document.
+func checkShape(tokens token.Tokens, depthLimit, maxKeys int) (*token.Token, string) {
+	type level struct{ col, keys int }
 	flow := 0
-	var cols []int
-	push := func(c int) {
-		for len(cols) > 0 && cols[len(cols)-1] > c {
-			cols = cols[:len(cols)-1]
+	var levels []level
+	// enter moves to the level of column c and returns it.
+	enter := func(c int) *level {
+		for len(levels) > 0 && levels[len(levels)-1].col > c {
+			levels = levels[:len(levels)-1]
 		}
-		if len(cols) == 0 || cols[len(cols)-1] < c {
-			cols = append(cols, c)
+		if len(levels) == 0 || levels[len(levels)-1].col < c {
+			levels = append(levels, level{col: c})
 		}
+		return &levels[len(levels)-1]
 	}
 	var prev *token.Token
 	for _, tk := range tokens {
@@ -104,22 +118,26 @@ func tooDeep(tokens token.Tokens, limit int) *token.Token {
 				flow--
 			}
 		case token.DocumentHeaderType:
-			flow, cols = 0, cols[:0]
+			flow, levels = 0, levels[:0]
 		case token.SequenceEntryType:
 			if flow == 0 {
-				push(tk.Position.Column)
+				enter(tk.Position.Column)
 			}
 		case token.MappingValueType:
 			if flow == 0 && prev != nil {
-				push(prev.Position.Column)
+				l := enter(prev.Position.Column)
+				l.keys++
+				if l.keys > maxKeys {
+					return prev, fmt.Sprintf("a mapping has more than %d keys", maxKeys)
+				}
 			}
 		}
-		if flow+len(cols) > limit {
-			return tk
+		if flow+len(levels) > depthLimit {
+			return tk, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth)
 		}
 		prev = tk
 	}
-	return nil
+	return nil, ""
 }
 
 // prep walks a parsed document once: it enforces the depth and size limits,
@@ -147,22 +165,20 @@ func (p *prep) stop(n ast.Node, key, msg string) {
 	}
 }
 
-func (p *prep) enter(n ast.Node, key string, depth int) bool {
+// enter counts n against the limits; a limit error is reported at "at".
+func (p *prep) enter(n, at ast.Node, key string, depth int) bool {
 	if p.stopped {
 		return false
 	}
 	p.nodes++
 	if p.nodes > maxNodes {
-		p.stop(n, key, fmt.Sprintf("document is larger than %d nodes once its aliases are expanded", maxNodes))
+		p.stop(at, key, fmt.Sprintf("document is larger than %d nodes once its aliases are expanded", maxNodes))
 		return false
 	}
 	if depth > MaxDepth {
-		if _, ok := n.(*ast.MappingNode); ok {
-			p.stop(n, key, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth))
-			return false
-		}
-		if _, ok := n.(*ast.SequenceNode); ok {
-			p.stop(n, key, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth))
+		switch n.(type) {
+		case *ast.MappingNode, *ast.SequenceNode:
+			p.stop(at, key, fmt.Sprintf("nesting is deeper than %d levels", MaxDepth))
 			return false
 		}
 	}
@@ -170,7 +186,7 @@ func (p *prep) enter(n ast.Node, key string, depth int) bool {
 }
 
 func (p *prep) walk(n ast.Node, key string, depth int) ast.Node {
-	if n == nil || !p.enter(n, key, depth) {
+	if n == nil || !p.enter(n, n, key, depth) {
 		return n
 	}
 	switch v := n.(type) {
@@ -224,31 +240,32 @@ func (p *prep) walk(n ast.Node, key string, depth int) ast.Node {
 			return n
 		}
 		p.nodes-- // the alias itself is replaced, its target counted
-		p.count(target, key, depth)
+		p.count(target, v, key, depth)
 		return target
 	}
 	return n
 }
 
 // count adds an already prepared subtree to the node and depth budgets, as
-// each alias to it repeats it in the decoded value.
-func (p *prep) count(n ast.Node, key string, depth int) {
-	if n == nil || !p.enter(n, key, depth) {
+// each alias to it repeats it in the decoded value. Errors are reported at
+// the alias.
+func (p *prep) count(n, alias ast.Node, key string, depth int) {
+	if n == nil || !p.enter(n, alias, key, depth) {
 		return
 	}
 	switch v := n.(type) {
 	case *ast.MappingNode:
 		for _, mv := range v.Values {
-			p.count(mv.Value, key, depth+1)
+			p.count(mv.Value, alias, key, depth+1)
 		}
 	case *ast.SequenceNode:
 		for _, x := range v.Values {
-			p.count(x, key, depth+1)
+			p.count(x, alias, key, depth+1)
 		}
 	case *ast.AnchorNode:
-		p.count(v.Value, key, depth)
+		p.count(v.Value, alias, key, depth)
 	case *ast.TagNode:
-		p.count(v.Value, key, depth)
+		p.count(v.Value, alias, key, depth)
 	}
 }
 
@@ -431,7 +448,13 @@ func (ix *pathIndex) hideValues(msg string) (string, *scalarAt) {
 
 // decodeNode decodes node into v strictly (unknown keys are errors). An
 // error names the key and never quotes the source.
-func decodeNode(file string, node ast.Node, key string, v any, red *Redactor) *Error {
+func decodeNode(file string, node ast.Node, key string, v any, red *Redactor) (e *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A decoder bug must not take the process down.
+			e = &Error{Pos: nodePos(file, node), Key: key, Msg: "invalid value"}
+		}
+	}()
 	err := yaml.NodeToValue(node, v, yaml.Strict())
 	if err == nil {
 		return nil
