@@ -3,8 +3,10 @@ package config
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -371,4 +373,69 @@ func TestInvalidResolverScheme(t *testing.T) {
 	assert.Contains(t, err.Error(), `invalid secret resolver scheme "AWS SM"`)
 	_, err = Parse(context.Background(), "", nil, nil, WithResolverFactory("x", nil))
 	require.Error(t, err)
+}
+
+// brokenFS fails in the ways a real file system can.
+type brokenFS struct {
+	fstest.MapFS
+	openErr map[string]error
+	statErr map[string]error
+	readErr map[string]error
+}
+
+type brokenFile struct {
+	fs.File
+	statErr, readErr error
+}
+
+func (f brokenFile) Stat() (fs.FileInfo, error) {
+	if f.statErr != nil {
+		return nil, f.statErr
+	}
+	return f.File.Stat()
+}
+
+func (f brokenFile) Read(p []byte) (int, error) {
+	if f.readErr != nil {
+		return 0, f.readErr
+	}
+	return f.File.Read(p)
+}
+
+func (b brokenFS) Open(name string) (fs.File, error) {
+	if err := b.openErr[name]; err != nil {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+	}
+	f, err := b.MapFS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return brokenFile{File: f, statErr: b.statErr[name], readErr: b.readErr[name]}, nil
+}
+
+func TestLoadFSReadErrors(t *testing.T) {
+	files := fstest.MapFS{
+		"configs/a.yaml": {Data: []byte(minimalSync)},
+		"configs/b.yaml": {Data: []byte(minimalSync)},
+		"configs/c.yaml": {Data: []byte(minimalSync)},
+	}
+	ctx := context.Background()
+
+	_, err := LoadFS(ctx, brokenFS{MapFS: files, openErr: map[string]error{"retl.yaml": fs.ErrPermission}}, "configs")
+	require.ErrorIs(t, err, fs.ErrPermission)
+	assert.EqualError(t, err, "config: opening the project file: open retl.yaml: permission denied")
+
+	_, err = LoadFS(ctx, brokenFS{
+		MapFS:   files,
+		openErr: map[string]error{"configs/a.yaml": fs.ErrPermission},
+		statErr: map[string]error{"configs/b.yaml": errors.New("stale handle")},
+		readErr: map[string]error{"configs/c.yaml": errors.New("i/o error")},
+	}, "configs")
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	assert.Equal(t, []string{
+		"configs/a.yaml: cannot open the file: permission denied",
+		"configs/b.yaml: cannot read the file: stale handle",
+		"configs/c.yaml: cannot read the file: i/o error",
+	}, strings.Split(err.Error(), "\n"))
 }

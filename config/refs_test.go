@@ -88,6 +88,11 @@ func TestReferenceErrors(t *testing.T) {
 			want:    []string{`retl.yaml:4:15: key "connections.wh.password": no secret resolver for scheme "vault" (known: sm)`},
 		},
 		{
+			name:    "unknown scheme with none registered",
+			project: "connections:\n  wh:\n    type: snowflake\n    password: ${none:x}\n",
+			want:    []string{`retl.yaml:4:15: key "connections.wh.password": no secret resolver for scheme "none" (known: sm)`},
+		},
+		{
 			name:    "invalid reference",
 			project: "reports: {dir: \"${not valid}\"}\n",
 			want:    []string{`retl.yaml:1:16: key "reports.dir": invalid reference: write ${NAME} for an environment variable, ${scheme:reference} for a secret, or $${ for a literal ${`},
@@ -296,4 +301,14 @@ func TestResolutionStopsWhenCancelled(t *testing.T) {
 	_, err := Parse(ctx, "", nil, syncs, WithResolver("sm", r))
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 1, calls)
+}
+
+func TestUnknownSchemeListsFactories(t *testing.T) {
+	f := func(context.Context, SecretsConfig) (SecretResolver, error) { return nil, errors.New("unused") }
+	lines := loadErrors(t, "reports: {dir: \"${vault:x}\"}\n", nil,
+		WithResolver("sm", fakeSM(nil)), WithResolverFactory("aws-sm", f), WithResolverFactory("sm", f))
+	assert.Equal(t, []string{`retl.yaml:1:16: key "reports.dir": no secret resolver for scheme "vault" (known: aws-sm, sm)`}, lines)
+
+	lines = loadErrors(t, "reports: {dir: \"${vault:x}\"}\n", nil)
+	assert.Equal(t, []string{`retl.yaml:1:16: key "reports.dir": no secret resolver for scheme "vault"`}, lines)
 }

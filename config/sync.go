@@ -450,11 +450,7 @@ func (d *fileDecoder) operationRules(s *Sync, n *destNodes) {
 		}
 	case Upsert:
 		if n.ext == nil {
-			at := n.op
-			if at == nil {
-				at = n.key
-			}
-			d.errorf(at, "destination.external_id", "missing required key: upsert needs external_id")
+			d.errorf(n.op, "destination.external_id", "missing required key: upsert needs external_id")
 		} else if dst.ExternalID != "" && !mapped(dst.ExternalID) {
 			d.errorf(n.ext, "destination.external_id", "field %s is not mapped; upsert needs a mapping to its external id", dst.ExternalID)
 		}

@@ -3,8 +3,12 @@ package config
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -302,6 +306,55 @@ func TestSyncErrors(t *testing.T) {
 			want: []string{`s.yaml:1:17: invalid YAML: ',' or '}' must be specified (inside [ ] or { }, quote a value that holds ${...})`},
 		},
 		{
+			name: "source null",
+			sync: strings.Replace(validSync, "source:\n  type: snowflake\n  query: select 1\n", "source:\n", 1),
+			want: []string{`s.yaml:1:1: key "source.type": missing required key`},
+		},
+		{
+			name: "destination null",
+			sync: "destination:\n" + validSync[:strings.Index(validSync, "destination:")] + validSync[strings.Index(validSync, "mapping:"):],
+			want: []string{
+				`s.yaml:1:1: key "destination.type": missing required key`,
+				`s.yaml:1:1: key "destination.object": missing required key`,
+				`s.yaml:1:1: key "destination.operation": missing required key`,
+			},
+		},
+		{
+			name: "destination not a mapping",
+			sync: "destination: Account\n" + validSync[:strings.Index(validSync, "destination:")] + validSync[strings.Index(validSync, "mapping:"):],
+			want: []string{`s.yaml:1:14: key "destination": expected a mapping, got a string`},
+		},
+		{
+			name: "change_detection key of the wrong type",
+			sync: validSync + "change_detection: {key: [ID]}\n",
+			want: []string{`s.yaml:12:25: key "change_detection.key": expected a string, got a list`},
+		},
+		{
+			name: "depends_on empty name",
+			sync: validSync + "depends_on: [\"\"]\n",
+			want: []string{`s.yaml:12:14: key "depends_on[0]": must not be empty`},
+		},
+		{
+			name: "value that is no boolean",
+			sync: validSync + "  - {to: X__c, value: !!bool maybe-secret}\n",
+			want: []string{`s.yaml:12:29: key "mapping[2].value": invalid value`},
+		},
+		{
+			name: "key that is not plain",
+			sync: validSync + "&k key: ID\n",
+			want: []string{`s.yaml:12:1: a key must be a plain string`},
+		},
+		{
+			name: "second document after an end marker",
+			sync: validSync + "...\nname: x\n",
+			want: []string{`s.yaml:13:1: a file holds one YAML document; found 2`},
+		},
+		{
+			name: "unquoted reference in flow style, further down",
+			sync: "name: x\nsource: {type: snowflake, query: ${Q}}\n",
+			want: []string{`s.yaml:2:35: invalid YAML: ',' or '}' must be specified (inside [ ] or { }, quote a value that holds ${...})`},
+		},
+		{
 			name: "not UTF-8",
 			sync: "name: \xff\n",
 			want: []string{`s.yaml: file is not valid UTF-8`},
@@ -397,6 +450,15 @@ func TestCrossFileErrors(t *testing.T) {
 				"b.yaml": named("b", "depends_on: [c]\n"),
 				"c.yaml": named("c", ""),
 			},
+		},
+		{
+			name: "dependency cycle entered from outside",
+			syncs: map[string]string{
+				"a.yaml": named("a", "depends_on: [c]\n"),
+				"b.yaml": named("b", "depends_on: [c]\n"),
+				"c.yaml": named("c", "depends_on: [b]\n"),
+			},
+			want: []string{`b.yaml:13:14: key "depends_on[0]": dependency cycle: b (b.yaml) -> c (c.yaml) -> b (b.yaml)`},
 		},
 		{
 			name:  "depends_on in another case",
@@ -498,6 +560,16 @@ func TestProjectErrors(t *testing.T) {
 			[]string{`retl.yaml:1:11: key "reports.directory": unknown key`}},
 		{"secrets", "secrets: {aws: {regoin: eu-west-1}}\n",
 			[]string{`retl.yaml:1:17: key "secrets.aws.regoin": unknown key`}},
+		{"connection not a mapping", "connections: {wh: [a]}\n",
+			[]string{`retl.yaml:1:19: key "connections.wh": expected a mapping, got a list`}},
+		{"defaults not a mapping", "defaults: 3\n",
+			[]string{`retl.yaml:1:11: key "defaults": expected a mapping, got an integer`}},
+		{"alerts not a mapping", "alerts: all\n",
+			[]string{`retl.yaml:1:9: key "alerts": expected a mapping, got a string`}},
+		{"webhook url of the wrong type", "alerts:\n  webhook: {url: [1]}\n",
+			[]string{`retl.yaml:2:18: key "alerts.webhook.url": expected a string, got a list`}},
+		{"writeback of the wrong type", "writeback: {connection: wh, schema: [1]}\n",
+			[]string{`retl.yaml:1:37: key "writeback.schema": expected a string, got a list`}},
 		{"not a mapping", "just text\n",
 			[]string{`retl.yaml:1:1: expected a mapping, got a string`}},
 	}
@@ -549,4 +621,49 @@ func TestErrorFormat(t *testing.T) {
 	e := &Error{Msg: "m", Err: cause}
 	assert.ErrorIs(t, Errors{e}, cause)
 	assert.Equal(t, "a: x\nb: y", Errors{{Pos: Pos{File: "a"}, Msg: "x"}, {Pos: Pos{File: "b"}, Msg: "y"}}.Error())
+}
+
+func TestOptionalSectionsMayBeNull(t *testing.T) {
+	project := "connections:\nalerts:\n  email:\n  webhook:\nwriteback:\ndefaults:\n  on_failure: {max_failed_percent: 2.5}\n"
+	sync := validSync + "change_detection:\ndepends_on:\n"
+	p, err := Parse(context.Background(), "retl.yaml", []byte(project), map[string][]byte{"s.yaml": []byte(sync)})
+	require.NoError(t, err)
+	assert.Nil(t, p.Alerts.Email)
+	assert.Nil(t, p.Alerts.Webhook)
+	assert.Nil(t, p.Writeback)
+	s := p.Syncs[0]
+	assert.Nil(t, s.ChangeDetection)
+	assert.Empty(t, s.DependsOn)
+	require.NotNil(t, s.OnFailure.MaxFailedPercent)
+	assert.Equal(t, 2.5, *s.OnFailure.MaxFailedPercent)
+	assert.NotSame(t, p.Defaults.OnFailure.MaxFailedPercent, s.OnFailure.MaxFailedPercent)
+}
+
+func TestAliasesToMappings(t *testing.T) {
+	project := "connections:\n  wh: &wh {type: snowflake, role: !!str 12, opts: &o {a: 1}}\n  wh2: *wh\n"
+	p, err := Parse(context.Background(), "retl.yaml", []byte(project), nil)
+	require.NoError(t, err)
+	var c struct {
+		Role string         `yaml:"role"`
+		Opts map[string]int `yaml:"opts"`
+	}
+	require.NoError(t, p.Connections["wh2"].Section.Decode(&c))
+	assert.Equal(t, "12", c.Role)
+	assert.Equal(t, map[string]int{"a": 1}, c.Opts)
+}
+
+func TestTypeNames(t *testing.T) {
+	assert.Equal(t, "a value", wantName(nil))
+	assert.Equal(t, "an integer", wantName(reflect.TypeFor[*int]()))
+	assert.Equal(t, "a timestamp", wantName(reflect.TypeFor[time.Time]()))
+	assert.Equal(t, "a mapping", wantName(reflect.TypeFor[map[string]int]()))
+	assert.Equal(t, "a value", wantName(reflect.TypeFor[chan int]()))
+	assert.Equal(t, "null", gotName(nil))
+	assert.Equal(t, "a boolean", gotName(reflect.TypeFor[bool]()))
+	for typ, want := range map[ast.NodeType]string{
+		ast.FloatType: "a number", ast.BoolType: "a boolean", ast.NullType: "null", ast.AliasType: "alias",
+	} {
+		assert.Equal(t, want, nodeTypeName(typ))
+	}
+	assert.Equal(t, "null", describe(nil))
 }

@@ -104,8 +104,9 @@ func (c *checker) dependencies(unparsed []string) {
 	c.cycles(edges)
 }
 
-// cycles reports each dependency cycle once, at the depends_on of the sync
-// of the cycle whose file comes first.
+// cycles reports the dependency cycles a depth-first search finds (at
+// least one among any syncs that depend on each other), each at the
+// depends_on of the sync of the cycle whose file comes first.
 func (c *checker) cycles(edges [][]int) {
 	const (
 		unseen = iota
@@ -114,7 +115,6 @@ func (c *checker) cycles(edges [][]int) {
 	)
 	state := make([]int, len(edges))
 	var stack []int
-	reported := map[string]bool{}
 	var visit func(i int)
 	visit = func(i int) {
 		state[i] = active
@@ -125,7 +125,7 @@ func (c *checker) cycles(edges [][]int) {
 				visit(t)
 			case active:
 				at := slices.Index(stack, t)
-				c.reportCycle(slices.Clone(stack[at:]), reported)
+				c.reportCycle(slices.Clone(stack[at:]))
 			}
 		}
 		stack = stack[:len(stack)-1]
@@ -138,7 +138,9 @@ func (c *checker) cycles(edges [][]int) {
 	}
 }
 
-func (c *checker) reportCycle(cycle []int, reported map[string]bool) {
+// reportCycle reports a cycle found through one back edge; each back edge
+// closes a different cycle, so none is reported twice.
+func (c *checker) reportCycle(cycle []int) {
 	// Start at the sync whose file sorts first, so the report is stable.
 	start := 0
 	for k, i := range cycle {
@@ -152,16 +154,11 @@ func (c *checker) reportCycle(cycle []int, reported map[string]bool) {
 		s := c.p.Syncs[i]
 		parts = append(parts, fmt.Sprintf("%s (%s)", s.Name, s.File))
 	}
-	key := strings.Join(parts, " -> ")
-	if reported[key] {
-		return
-	}
-	reported[key] = true
 	first := c.p.Syncs[cycle[0]]
 	next := c.p.Syncs[cycle[1%len(cycle)]].Name
 	j := slices.Index(first.DependsOn, next)
 	meta := c.metas[cycle[0]]
-	msg := "dependency cycle: " + key + " -> " + parts[0]
+	msg := "dependency cycle: " + strings.Join(parts, " -> ") + " -> " + parts[0]
 	if len(cycle) == 1 {
 		msg = fmt.Sprintf("sync %s depends on itself", first.Name)
 	}

@@ -495,7 +495,6 @@ func decodeError(file string, err error, node ast.Node, key string, red *Redacto
 		typ      *yaml.TypeError
 		overflow *yaml.OverflowError
 		nodeType *yaml.UnexpectedNodeTypeError
-		dup      *yaml.DuplicateKeyError
 	)
 	switch {
 	case errors.As(err, &unknown):
@@ -510,9 +509,6 @@ func decodeError(file string, err error, node ast.Node, key string, red *Redacto
 	case errors.As(err, &nodeType):
 		lookup(ix.values, ix.keys)
 		e.Msg = fmt.Sprintf("expected %s, got %s", nodeTypeName(nodeType.Expected), nodeTypeName(nodeType.Actual))
-	case errors.As(err, &dup):
-		lookup(ix.keys, ix.values)
-		e.Msg = "duplicate key"
 	default:
 		lookup(ix.values, ix.keys)
 		e.Msg = "invalid value"
