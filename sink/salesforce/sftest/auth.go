@@ -201,7 +201,7 @@ func (s *Server) handleSOAPLogin(w http.ResponseWriter, r *http.Request) {
 	if i := strings.IndexByte(ver, '/'); i >= 0 {
 		ver = ver[:i]
 	}
-	if _, ok := parseVersion("v" + ver); !ok {
+	if _, ok := parseVersion(ver); !ok {
 		writeSOAPFault(w, "UNSUPPORTED_API_VERSION", "Invalid Api version specified on URL")
 		return
 	}

@@ -71,9 +71,6 @@ func normalizeID(s string) (string, bool) {
 			}
 		}
 		id := string(b)
-		if idSuffix(id) != upperString(s[15:]) {
-			return "", false
-		}
 		return id + idSuffix(id), true
 	}
 	return "", false
@@ -85,8 +82,6 @@ func upper(c byte) byte {
 	}
 	return c
 }
-
-func upperString(s string) string { return strings.ToUpper(s) }
 
 // idGen hands out Ids. One counter serves every object so two objects that
 // share a key prefix can never collide.

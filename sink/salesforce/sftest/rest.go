@@ -17,11 +17,9 @@ type apiVersion struct {
 	str   string // "58.0"
 }
 
+// parseVersion reads "58.0" (without the leading v).
 func parseVersion(seg string) (apiVersion, bool) {
-	if !strings.HasPrefix(seg, "v") {
-		return apiVersion{}, false
-	}
-	maj, min, ok := strings.Cut(seg[1:], ".")
+	maj, min, ok := strings.Cut(seg, ".")
 	if !ok {
 		return apiVersion{}, false
 	}
@@ -29,7 +27,7 @@ func parseVersion(seg string) (apiVersion, bool) {
 	if err != nil || n < 20 || min != "0" {
 		return apiVersion{}, false
 	}
-	return apiVersion{major: n, str: seg[1:]}, true
+	return apiVersion{major: n, str: seg}, true
 }
 
 var releaseNames = []string{"Winter", "Spring", "Summer"}
@@ -70,7 +68,9 @@ func methodNotAllowed(w http.ResponseWriter, method string, allowed ...string) {
 }
 
 func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
-	rest := strings.TrimPrefix(r.URL.Path, "/services/data/")
+	// Segments are split before unescaping so that an external id value
+	// may contain an escaped slash.
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), "/services/data/v")
 	verSeg, tail, _ := strings.Cut(rest, "/")
 	ver, ok := parseVersion(verSeg)
 	if !ok {
@@ -89,11 +89,11 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 	var segs []string
 	if tail != "" {
 		for _, p := range strings.Split(tail, "/") {
-			u, err := url.PathUnescape(p)
-			if err != nil {
-				u = p
+			// EscapedPath only holds valid escapes, so this cannot fail.
+			if u, err := url.PathUnescape(p); err == nil {
+				p = u
 			}
-			segs = append(segs, u)
+			segs = append(segs, p)
 		}
 	}
 	c := &reqCtx{w: w, r: r, ver: ver, segs: segs}

@@ -293,9 +293,7 @@ func newObjectDef(name, label, prefix string) *objectDef {
 // values stay aligned; a new data field widens every record lazily.
 func (o *objectDef) addField(f *fieldDef) {
 	if old := o.byLower[f.lname]; old != nil {
-		if old.sys != sysNone {
-			return
-		}
+		// Callers never replace system fields (define refuses to).
 		f.ord = old.ord
 		for i, x := range o.fields {
 			if x == old {

@@ -123,8 +123,8 @@ func Start(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.jwtPEM != nil {
-		key, err := parsePublicKey(cfg.jwtPEM)
+	if s.cfg.jwtPEM != nil {
+		key, err := parsePublicKey(s.cfg.jwtPEM)
 		if err != nil {
 			return nil, err
 		}

@@ -485,9 +485,11 @@ func (o *org) insert(obj *objectDef, in *input, tx *txn) (string, *apiError) {
 	now := o.newRecordTime()
 	r := &record{id: o.ids.next(obj.keyPrefix), vals: vals, created: now, modified: now}
 	t := obj.tbl
+	// Index before appending: an index built lazily here scans t.recs and
+	// must not find the new record there too.
+	t.reindex(r, nil, vals)
 	t.recs = append(t.recs, r)
 	t.byID[r.id] = r
-	t.reindex(r, nil, vals)
 	tx.push(undo{t: t, r: r, inserted: true})
 	return r.id, nil
 }
@@ -496,9 +498,6 @@ func (o *org) insert(obj *objectDef, in *input, tx *txn) (string, *apiError) {
 func (o *org) live(obj *objectDef, rawID string) (*record, *apiError) {
 	id, ok := normalizeID(rawID)
 	if !ok || id[:3] != obj.keyPrefix {
-		if !ok {
-			return nil, newErr("MALFORMED_ID", obj.label+" ID: id value of incorrect type: "+rawID, "Id")
-		}
 		return nil, newErr("MALFORMED_ID", obj.label+" ID: id value of incorrect type: "+rawID, "Id")
 	}
 	r := obj.tbl.byID[id]

@@ -10,10 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-const (
-	dateLayout     = "2006-01-02"
-	datetimeLayout = "2006-01-02T15:04:05.000-0700"
-)
+const dateLayout = "2006-01-02"
 
 var datetimeInputs = []string{
 	"2006-01-02T15:04:05.000Z07:00",
@@ -44,11 +41,6 @@ func parseDateTime(s string) (string, bool) {
 
 func formatDateTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000+0000")
-}
-
-func parseStoredDateTime(s string) time.Time {
-	t, _ := time.Parse(datetimeLayout, s)
-	return t
 }
 
 func typeMismatch(f *fieldDef, v string) *apiError {
