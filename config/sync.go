@@ -323,9 +323,13 @@ func (d *fileDecoder) mappings(f field) []*Mapping {
 	out := make([]*Mapping, 0, len(seq.Values))
 	targets := map[string]int{} // lower-cased target → line of its first mapping
 	for i, x := range seq.Values {
-		if u := unwrap(x); (u == nil || u.Type() == ast.NullType) && i < len(seq.Entries) && seq.Entries[i] != nil {
-			// An empty entry's null has no place of its own; its "-" has.
-			d.errs.add(&Error{Pos: tokenPos(d.file, seq.Entries[i].Start), Key: indexKey(f.path, i), Msg: "expected a mapping with to and one of from, value or expr, got null"})
+		if u := unwrap(x); u == nil || u.Type() == ast.NullType {
+			pos := nodePos(d.file, x)
+			if i < len(seq.Entries) && seq.Entries[i] != nil && seq.Entries[i].Start != nil {
+				// An empty entry's null has no place of its own; its "-" has.
+				pos = tokenPos(d.file, seq.Entries[i].Start)
+			}
+			d.errs.add(&Error{Pos: pos, Key: indexKey(f.path, i), Msg: "expected a mapping with to and one of from, value or expr, got null"})
 			continue
 		}
 		m, toNode := d.mappingEntry(x, indexKey(f.path, i))
@@ -348,12 +352,9 @@ func (d *fileDecoder) mappings(f field) []*Mapping {
 }
 
 func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node) {
+	// n is not null: mappings reports null entries.
 	m, fields, ok := d.mapping(n, path)
 	if !ok {
-		return nil, nil
-	}
-	if m == nil {
-		d.errorf(n, path, "expected a mapping with to and one of from, value or expr, got null")
 		return nil, nil
 	}
 	e := &Mapping{Pos: nodePos(d.file, m)}

@@ -111,6 +111,11 @@ func TestSyncErrors(t *testing.T) {
 			want: []string{`s.yaml: file is empty; a sync needs source, destination and mapping`},
 		},
 		{
+			name: "null document",
+			sync: "~\n",
+			want: []string{`s.yaml:1:1: expected a mapping with source, destination and mapping, got null`},
+		},
+		{
 			name: "not a mapping",
 			sync: "- a\n- b\n",
 			want: []string{`s.yaml:1:1: expected a mapping, got a list`},
@@ -169,6 +174,11 @@ func TestSyncErrors(t *testing.T) {
 			name: "mapping entry null",
 			sync: validSync + "  -\n",
 			want: []string{`s.yaml:12:3: key "mapping[2]": expected a mapping with to and one of from, value or expr, got null`},
+		},
+		{
+			name: "mapping entry null in flow style",
+			sync: strings.Replace(validSync, "mapping:\n  - {from: ID, to: Ext__c}\n  - {from: NAME, to: Name}\n", "mapping: [null]\n", 1),
+			want: []string{`s.yaml:9:11: key "mapping[0]": expected a mapping with to and one of from, value or expr, got null`},
 		},
 		{
 			name: "mapping entry without to",
