@@ -97,7 +97,7 @@ type jwtAuth struct {
 func (a *jwtAuth) login(ctx context.Context) (*session, error) {
 	key := a.key
 	if key == nil {
-		pem, err := a.c.cfg.privateKeyPEM()
+		pem, err := a.c.cfg.privateKeyFile()
 		if err != nil {
 			return nil, fmt.Errorf("salesforce: login (jwt): %w", err)
 		}

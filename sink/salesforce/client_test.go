@@ -33,7 +33,7 @@ func fakeOrg(t *testing.T, handle http.HandlerFunc) (*Client, *httptest.Server) 
 	}))
 	t.Cleanup(hs.Close)
 	cfg := Config{LoginURL: hs.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", retryBase: time.Millisecond}
-	c, err := NewClient(cfg, WithLogger(quiet))
+	c, err := NewClient(cfg, WithLogger(quiet), WithHTTPClient(hs.Client()))
 	require.NoError(t, err)
 	return c, hs
 }
@@ -154,6 +154,8 @@ func fakeBulk(t *testing.T, jobState, errMsg, success, failed, unprocessed strin
 			_, _ = w.Write([]byte(success))
 		case strings.HasSuffix(p, "/failedResults/"):
 			_, _ = w.Write([]byte(failed))
+		case strings.HasSuffix(p, "/unprocessedrecords/") && unprocessed == "ERR":
+			w.WriteHeader(http.StatusBadRequest)
 		case strings.HasSuffix(p, "/unprocessedrecords/"):
 			_, _ = w.Write([]byte(unprocessed))
 		default:

@@ -222,11 +222,9 @@ func (c *Config) audience() string {
 	return c.LoginURL
 }
 
-// privateKeyPEM returns the configured key.
-func (c *Config) privateKeyPEM() ([]byte, error) {
-	if c.PrivateKey != "" {
-		return []byte(c.PrivateKey), nil
-	}
+// privateKeyFile reads private_key_file; an inline key is parsed when the
+// client is built.
+func (c *Config) privateKeyFile() ([]byte, error) {
 	b, err := os.ReadFile(c.PrivateKeyFile)
 	if err != nil {
 		// The path is not a secret; the error from os carries only the path.

@@ -74,9 +74,6 @@ func readResults(body []byte, uploaded []string) (*resultFile, error) {
 	r := csv.NewReader(bytes.NewReader(body))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
-	if err == io.EOF {
-		return rf, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the result header: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,9 +51,12 @@ func TestAPIErrorText(t *testing.T) {
 }
 
 func TestSnippetCutsLongBodies(t *testing.T) {
-	s := snippet([]byte(strings.Repeat("é", 300)))
-	assert.LessOrEqual(t, len(s), 204)
-	assert.True(t, strings.HasSuffix(s, "…"))
+	for _, in := range []string{strings.Repeat("é", 300), "a" + strings.Repeat("é", 300)} {
+		s := snippet([]byte(in))
+		assert.LessOrEqual(t, len(s), 204)
+		assert.True(t, strings.HasSuffix(s, "…"))
+		assert.True(t, utf8.ValidString(s), "cut on a character boundary")
+	}
 }
 
 func TestParseBulkError(t *testing.T) {
@@ -69,6 +73,8 @@ func TestParseBulkError(t *testing.T) {
 		{"INVALID_FIELD:Foo: bar (see docs: here) --",
 			sink.RecordError{Code: "INVALID_FIELD", Message: "Foo: bar (see docs: here)"}},
 		{"something odd", sink.RecordError{Code: "UNKNOWN_ERROR", Message: "something odd"}},
+		{":no code --", sink.RecordError{Code: "UNKNOWN_ERROR", Message: ":no code"}},
+		{"lower:case code --", sink.RecordError{Code: "UNKNOWN_ERROR", Message: "lower:case code"}},
 		{"", sink.RecordError{Code: "UNKNOWN_ERROR"}},
 	}
 	for _, c := range cases {

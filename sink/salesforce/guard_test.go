@@ -50,10 +50,11 @@ func TestSetIfEmpty(t *testing.T) {
 			id2 := seed(t, srv, "Account", map[string]any{"Name": "Empty"})
 			s := emuSink(t, emuClient(t, srv), "Account", config.Update, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Id", "Phone"}, []bool{false, true})
-			res := write(t, s, recs(l, []any{id1[:15], "999"}, []any{id2, "222"}, []any{nil, "444"}))
+			res := write(t, s, recs(l, []any{id1[:15], "999"}, []any{id2, "222"}, []any{nil, "444"}, []any{id1, nil}))
 			assert.Equal(t, []string{"Phone"}, res[0].KeptBack)
 			assert.Empty(t, res[1].KeptBack)
 			assert.NotNil(t, res[2].Err, "an update without an Id fails alone")
+			assert.Empty(t, res[3].KeptBack, "an absent guarded value is not kept back")
 			phones := map[string]any{}
 			for _, r := range live(srv, "Account") {
 				phones[r["Id"].(string)] = r["Phone"]

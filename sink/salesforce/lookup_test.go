@@ -74,9 +74,12 @@ func TestJSONBody(t *testing.T) {
 	in := recs(l,
 		[]any{"<a & b>", sink.NumberValue("-12.50"), sink.BoolValue(true), "A-1", sink.NullValue(), nil},
 		[]any{sink.NullValue(), sink.NumberValue("007"), sink.Value{Kind: sink.Bool, S: "yes"}, sink.NullValue(), "K", sink.Value{Kind: sink.Date, S: "2024-05-01"}},
+		[]any{nil, sink.NumberValue("+1"), nil, nil, nil, nil},
+		[]any{nil, sink.NumberValue(""), nil, nil, nil, nil},
 	)
 	want := `{"allOrNone":false,"records":[` +
 		`{"attributes":{"type":"Thing__c"},"Name":"\u003ca \u0026 b\u003e","Amount__c":-12.50,"Flag__c":true,"Account":{"External_Id__c":"A-1"},"Parent__c":null},` +
-		`{"attributes":{"type":"Thing__c"},"Name":null,"Amount__c":"007","Flag__c":"yes","AccountId":null,"Parent__r":{"Key__c":"K"},"Note__c":"2024-05-01"}]}`
+		`{"attributes":{"type":"Thing__c"},"Name":null,"Amount__c":"007","Flag__c":"yes","AccountId":null,"Parent__r":{"Key__c":"K"},"Note__c":"2024-05-01"},` +
+		`{"attributes":{"type":"Thing__c"},"Amount__c":"+1"},{"attributes":{"type":"Thing__c"},"Amount__c":""}]}`
 	assert.JSONEq(t, want, string(sh.body(in)))
 }

@@ -104,13 +104,10 @@ type Row map[string]any
 func (r Row) Get(path string) (any, bool) {
 	cur := r
 	parts := strings.Split(path, ".")
-	for i, p := range parts {
+	for _, p := range parts[:len(parts)-1] {
 		v, ok := cur.lookup(p)
 		if !ok {
 			return nil, false
-		}
-		if i == len(parts)-1 {
-			return v, true
 		}
 		switch n := v.(type) {
 		case Row:
@@ -121,7 +118,7 @@ func (r Row) Get(path string) (any, bool) {
 			return nil, false
 		}
 	}
-	return nil, false
+	return cur.lookup(parts[len(parts)-1])
 }
 
 func (r Row) lookup(name string) (any, bool) {

@@ -73,7 +73,7 @@ func TestRowGet(t *testing.T) {
 		ok   bool
 	}{
 		{"name", "x", true}, {"Flag", "true", true}, {"Off", "false", true}, {"account.parent.key__c", "K", true},
-		{"Owner.Name", "", true}, {"Name.Sub", "", false}, {"Missing", "", false}, {"N", "1.5", true},
+		{"Owner.Name", "", true}, {"Name.Sub", "", false}, {"Missing.Sub", "", false}, {"Missing", "", false}, {"N", "1.5", true},
 	}
 	for _, c := range cases {
 		_, ok := r.Get(c.path)
