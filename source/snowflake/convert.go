@@ -113,12 +113,19 @@ func dateFromDays(days int64) source.Date {
 	return source.Date(time.Unix(days*86400, 0).UTC().Format("2006-01-02"))
 }
 
+// typed are the types whose Arrow layout is fixed: text in their place is
+// an error, not a string.
+var typed = map[string]bool{
+	"FIXED": true, "REAL": true, "BOOLEAN": true, "DATE": true, "TIME": true, "BINARY": true, "DECFLOAT": true,
+	"TIMESTAMP_NTZ": true, "TIMESTAMP_LTZ": true, "TIMESTAMP_TZ": true,
+}
+
 // reader returns one row's value of a column; null handling included.
 type reader func(i int) (any, error)
 
 // arrowReader returns the reader of column idx of rec. Strings and bytes are
 // copied: the record is released once the chunk has been read.
-func (c *column) arrowReader(ab *sf.ArrowBatch, rec arrow.Record, idx int) (reader, error) {
+func (c *column) arrowReader(ch chunk, rec arrow.Record, idx int) (reader, error) {
 	arr := rec.Column(idx)
 	nullable := func(f func(i int) (any, error)) reader {
 		return func(i int) (any, error) {
@@ -163,8 +170,8 @@ func (c *column) arrowReader(ab *sf.ArrowBatch, rec arrow.Record, idx int) (read
 		}
 	case "TIMESTAMP_NTZ", "TIMESTAMP_LTZ", "TIMESTAMP_TZ":
 		loc := time.UTC
-		if c.typ == "TIMESTAMP_LTZ" && ab != nil {
-			loc = sessionLocation(ab, rec, idx)
+		if c.typ == "TIMESTAMP_LTZ" {
+			loc = ch.Location(rec, idx)
 		}
 		return timestampReader(arr, c.typ, fieldScale(rec.Schema().Field(idx), 9), loc)
 	case "BINARY":
@@ -173,8 +180,8 @@ func (c *column) arrowReader(ab *sf.ArrowBatch, rec arrow.Record, idx int) (read
 		}
 	}
 	// TEXT, the semi-structured types and others Snowflake sends as text
-	// (GEOGRAPHY, GEOMETRY).
-	if a, ok := arr.(*array.String); ok {
+	// (GEOGRAPHY, GEOMETRY); not the types handled above.
+	if a, ok := arr.(*array.String); ok && !typed[c.typ] {
 		json := c.typ == "VARIANT" || c.typ == "OBJECT" || c.typ == "ARRAY"
 		return nullable(func(i int) (any, error) {
 			s := strings.Clone(a.Value(i))
@@ -278,14 +285,14 @@ func timestampReader(arr arrow.Array, typ string, scale int, loc *time.Location)
 }
 
 // convertRecords turns a chunk's Arrow records into rows.
-func convertRecords(ctx context.Context, ab *sf.ArrowBatch, recs []arrow.Record, cols []column, out *batcher) error {
+func convertRecords(ctx context.Context, ch chunk, recs []arrow.Record, cols []column, out *batcher) error {
 	readers := make([]reader, len(cols))
 	for _, rec := range recs {
 		if int(rec.NumCols()) != len(cols) {
 			return fmt.Errorf("the result has %d columns but a chunk has %d", len(cols), rec.NumCols())
 		}
 		for c := range cols {
-			r, err := cols[c].arrowReader(ab, rec, c)
+			r, err := cols[c].arrowReader(ch, rec, c)
 			if err != nil {
 				return cols[c].errorf(err)
 			}

@@ -19,7 +19,9 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	sf "github.com/snowflakedb/gosnowflake"
 
 	"github.com/retl-go/retl/config"
@@ -292,22 +294,51 @@ func (b *batcher) flush() error {
 	return nil
 }
 
+// chunk is one Arrow batch of a result, as the driver fetches it.
+type chunk interface {
+	Fetch(ctx context.Context) ([]arrow.Record, error)
+	// Location is the session time zone, for TIMESTAMP_LTZ column idx.
+	Location(rec arrow.Record, idx int) *time.Location
+}
+
+type driverChunk struct{ ab *sf.ArrowBatch }
+
+func (c driverChunk) Fetch(ctx context.Context) ([]arrow.Record, error) {
+	recs, err := c.ab.WithContext(ctx).Fetch()
+	if err != nil {
+		return nil, err
+	}
+	return *recs, nil
+}
+
+func (c driverChunk) Location(rec arrow.Record, idx int) *time.Location {
+	return sessionLocation(c.ab, rec, idx)
+}
+
 func (s *Source) streamArrow(ctx context.Context, batches []*sf.ArrowBatch, cols []column, out *batcher) error {
+	chunks := make([]chunk, len(batches))
 	for i, ab := range batches {
+		chunks[i] = driverChunk{ab}
+	}
+	return streamChunks(ctx, chunks, cols, out)
+}
+
+func streamChunks(ctx context.Context, chunks []chunk, cols []column, out *batcher) error {
+	for i, ch := range chunks {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		recs, err := ab.WithContext(ctx).Fetch()
+		recs, err := ch.Fetch(ctx)
 		if err != nil {
 			return err
 		}
-		err = convertRecords(ctx, ab, *recs, cols, out)
+		err = convertRecords(ctx, ch, recs, cols, out)
 		// The driver keeps each fetched chunk on its batch: release the
 		// records so a long result does not pile up in memory.
-		for _, r := range *recs {
+		for _, r := range recs {
 			r.Release()
 		}
-		batches[i] = nil
+		chunks[i] = nil
 		if err != nil {
 			return err
 		}
