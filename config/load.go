@@ -280,11 +280,15 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	var errs Errors
 	rr := newRefs(ctx, o, o.redactor)
 	var connRefs []connRef
+	// Connections are checked against a project file that could be read;
+	// against a broken one, every name would be reported unknown.
+	checkConns := false
 	if project != nil {
 		p.File = project.name
 		d := &fileDecoder{file: project.name, errs: &errs, red: o.redactor}
 		if body, ok := parseInput(project, &errs); ok {
 			connRefs = decodeProject(d, body, rr, p)
+			checkConns = true
 		}
 	}
 	if p.Defaults.NullPolicy == "" {
@@ -294,7 +298,8 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	var unparsed []string
 	for i := range syncs {
 		in := &syncs[i]
-		defaultName := strings.TrimSuffix(path.Base(filepath.ToSlash(in.name)), path.Ext(in.name))
+		base := path.Base(filepath.ToSlash(in.name))
+		defaultName := strings.TrimSuffix(base, path.Ext(base))
 		body, ok := parseInput(in, &errs)
 		if !ok {
 			// Unreadable or unparseable: its name still counts as a sync, so
@@ -315,7 +320,7 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	check := &checker{p: p, metas: metas, errs: &errs, hasProject: project != nil}
+	check := &checker{p: p, metas: metas, errs: &errs, checkConns: checkConns}
 	check.connections(connRefs)
 	check.names()
 	check.dependencies(unparsed)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml/ast"
@@ -22,7 +23,6 @@ type syncMeta struct {
 	root                       ast.Node
 	batchSet, nullSet, failSet bool
 	depends                    []ast.Node
-	dependsNode                ast.Node
 	sourceConn, destConn       ast.Node
 }
 
@@ -75,14 +75,14 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 			meta.batchSet = true
 		case "depends_on":
 			s.DependsOn, meta.depends = d.dependsOn(f)
-			meta.dependsNode = f.value
 		case "run_if_parent_failed":
 			d.decode(f, &s.RunIfParentFailed)
 		case "change_detection":
 			s.ChangeDetection = d.changeDetection(f)
 		default:
-			if s := d.unknownKey(f, syncKeys); s != "" {
-				seen[s] = true
+			// A typo of a required key is not also reported missing.
+			if typo := d.unknownKey(f, syncKeys); typo != "" {
+				seen[typo] = true
 			}
 		}
 	}
@@ -213,7 +213,7 @@ func (d *fileDecoder) splitKnown(fields []field, known []string, handle func(fie
 		}
 	}
 	for _, f := range fields {
-		if containsString(known, f.key) {
+		if slices.Contains(known, f.key) {
 			handle(f)
 			continue
 		}
@@ -258,14 +258,13 @@ func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
 
 // destNodes are where the destination's keys are, for the operation rules.
 type destNodes struct {
-	key                    ast.Node
 	conn, op, ext, matchOn ast.Node
 }
 
 func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
 	var dst DestinationSpec
 	dst.Pos = nodePos(d.file, f.knode)
-	nodes := &destNodes{key: f.knode}
+	nodes := &destNodes{}
 	m, fields, ok := d.mapping(f.value, f.path)
 	if !ok {
 		return dst, nil
@@ -477,13 +476,4 @@ func child(n ast.Node, key string) ast.Node {
 		}
 	}
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -491,6 +491,12 @@ func TestCrossFileErrors(t *testing.T) {
 			want:    []string{`a.yaml:6:15: key "destination.connection": unknown connection "crm"; retl.yaml defines no connections`},
 		},
 		{
+			name:    "connections are not checked against a broken project file",
+			project: "connections: [\n",
+			syncs:   map[string]string{"a.yaml": strings.Replace(validSync, "  type: salesforce\n", "  type: salesforce\n  connection: crm\n", 1)},
+			want:    []string{`retl.yaml:1:14: invalid YAML: sequence end token ']' not found`},
+		},
+		{
 			name:  "connections are not checked without a project file",
 			syncs: map[string]string{"a.yaml": strings.Replace(validSync, "  type: salesforce\n", "  type: salesforce\n  connection: crm\n", 1)},
 		},

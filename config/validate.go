@@ -13,7 +13,7 @@ type checker struct {
 	p          *Project
 	metas      []*syncMeta
 	errs       *Errors
-	hasProject bool
+	checkConns bool
 }
 
 func (c *checker) errorf(file string, n ast.Node, key, format string, args ...any) {
@@ -23,7 +23,7 @@ func (c *checker) errorf(file string, n ast.Node, key, format string, args ...an
 // connections checks that every connection named exists in the project
 // file. Without one, connections are the caller's business.
 func (c *checker) connections(refs []connRef) {
-	if !c.hasProject {
+	if !c.checkConns {
 		return
 	}
 	for i, s := range c.p.Syncs {
