@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
@@ -49,6 +50,11 @@ func newAuthenticator(c *Client) (authenticator, error) {
 }
 
 func parseKey(pem []byte) (*rsa.PrivateKey, error) {
+	if !bytes.Contains(pem, []byte("\n")) && bytes.Contains(pem, []byte(`\n`)) {
+		// A key passed through a one-line environment variable or secret
+		// often arrives with its newlines escaped.
+		pem = bytes.ReplaceAll(pem, []byte(`\n`), []byte("\n"))
+	}
 	k, err := jwt.ParseRSAPrivateKeyFromPEM(pem)
 	if err != nil {
 		// jwt's message names the format only; never the key.

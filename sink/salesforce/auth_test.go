@@ -42,6 +42,9 @@ func TestAuthFlows(t *testing.T) {
 		{"password", func(*Config) {}},
 		{"client_credentials", func(c *Config) { c.Auth, c.Username, c.Password = AuthClientCredentials, "", "" }},
 		{"jwt inline key", func(c *Config) { c.Auth, c.ClientSecret, c.Password, c.PrivateKey = AuthJWT, "", "", priv }},
+		{"jwt key with escaped newlines", func(c *Config) {
+			c.Auth, c.ClientSecret, c.Password, c.PrivateKey = AuthJWT, "", "", strings.ReplaceAll(priv, "\n", `\n`)
+		}},
 		{"jwt key file", func(c *Config) { c.Auth, c.ClientSecret, c.Password, c.PrivateKeyFile = AuthJWT, "", "", keyFile }},
 		{"soap", func(c *Config) { c.Auth, c.ClientID, c.ClientSecret = AuthSOAP, "", "" }},
 	}

@@ -48,6 +48,13 @@ func TestBatching(t *testing.T) {
 	n, conc := s.Batching()
 	assert.Equal(t, 100_000, n)
 	assert.Equal(t, 2, conc)
+	rest := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIREST, RESTConcurrency: 3})
+	n, conc = rest.Batching()
+	assert.Equal(t, 600, n, "one round of parallel calls")
+	assert.Equal(t, 2, conc)
+	hard := emuSink(t, emuClient(t, srv), "Account", config.HardDelete, "", Options{API: APIREST})
+	n, _ = hard.Batching()
+	assert.Equal(t, 100_000, n, "hard delete goes through Bulk")
 	assert.NoError(t, s.Close(context.Background()))
 }
 

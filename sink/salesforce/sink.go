@@ -103,9 +103,15 @@ func (d *Destination) keyField() string {
 	return ""
 }
 
-// Batching asks for Bulk-sized batches (the REST writer splits them into
-// calls of 200 itself) and one Write per job slot.
+// Batching asks for Bulk-sized batches and one Write per job slot. With
+// api: rest it asks for one round of parallel calls per Write, so records
+// stream instead of gathering. With api: auto it answers for Bulk: the
+// Engine asks before its Hint, and auto picks REST only for a load that
+// fits in one batch anyway.
 func (s *Sink) Batching() (maxRecords, concurrency int) {
+	if s.dest.Options.API == APIREST && s.dest.Operation != config.HardDelete {
+		return restBatch * s.dest.Options.RESTConcurrency, 2
+	}
 	return s.dest.Options.BulkBatchSize, s.dest.Options.MaxJobsInFlight
 }
 
