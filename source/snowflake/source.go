@@ -155,12 +155,13 @@ func (s *Source) wrap(step string, err error) error {
 	if s.opts.syncName != "" {
 		prefix = "sync " + s.opts.syncName + ": " + prefix
 	}
-	msg := prefix + ": " + err.Error()
-	msg = s.redactor.Redact(msg)
+	// Only the cause is redacted: a short secret such as "snow" must not
+	// mangle the prefix.
+	text := s.redactor.Redact(err.Error())
 	if s.opts.redactor != nil {
-		msg = s.opts.redactor.Redact(msg)
+		text = s.opts.redactor.Redact(text)
 	}
-	return &sourceError{msg: msg, err: err}
+	return &sourceError{msg: prefix + ": " + text, err: err}
 }
 
 func (s *Source) database() (*sql.DB, error) {
