@@ -11,8 +11,13 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // to a 15-character Id: each 5-character chunk contributes one character whose
 // bits mark which positions hold an upper-case letter.
 func idSuffix(id15 string) string {
-	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 	var out [3]byte
+	suffixInto(out[:], id15)
+	return string(out[:])
+}
+
+func suffixInto[T string | []byte](out []byte, id15 T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 	for chunk := 0; chunk < 3; chunk++ {
 		n := 0
 		for i := 0; i < 5; i++ {
@@ -23,7 +28,6 @@ func idSuffix(id15 string) string {
 		}
 		out[chunk] = alphabet[n]
 	}
-	return string(out[:])
 }
 
 func isAlnum(c byte) bool {
@@ -98,7 +102,6 @@ func (g *idGen) next(prefix string) string {
 		b[i] = base62[n%62]
 		n /= 62
 	}
-	suf := idSuffix(string(b[:15]))
-	copy(b[15:], suf)
+	suffixInto(b[15:], b[:15])
 	return string(b[:])
 }

@@ -431,7 +431,16 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 			vals[rv.ref.ord] = nil
 			continue
 		}
-		parent := o.object(rv.ref.ReferenceTo)
+		parent := rv.ref.target
+		if rv.ext.sys != sysID {
+			// Fast path without allocating a match list: one parent.
+			k := indexKey(rv.ext, rv.key)
+			ix := parent.tbl.indexFor(rv.ext)
+			if p := ix.one[k]; p != nil && len(ix.more[k]) == 0 {
+				vals[rv.ref.ord] = p.id
+				continue
+			}
+		}
 		found := o.findByExt(parent, rv.ext, rv.key)
 		switch len(found) {
 		case 0:
