@@ -354,7 +354,7 @@ func (s *Server) writePage(c *reqCtx, cur *cursor, id string, start int) {
 	if !done && id == "" {
 		s.mu.Lock()
 		s.cursorSeq++
-		id = s.org.ids.next("01g")[:15]
+		id = s.org.ids.next("01g")
 		s.cursors[id] = cur
 		s.cursorIDs = append(s.cursorIDs, id)
 		if len(s.cursorIDs) > maxCursors {

@@ -233,7 +233,7 @@ func TestQueryPaging(t *testing.T) {
 	assert.Equal(t, false, page["done"])
 	assert.Len(t, page["records"], 250)
 	next := page["nextRecordsUrl"].(string)
-	assert.Regexp(t, `^/services/data/v58.0/query/01g\w{12}-250$`, next)
+	assert.Regexp(t, `^/services/data/v58.0/query/01g\w{15}-250$`, next)
 	var names []string
 	for _, r := range page["records"].([]any) {
 		names = append(names, obj(r)["LastName"].(string))
@@ -268,7 +268,7 @@ func TestQueryPaging(t *testing.T) {
 	require.Equal(t, 200, st)
 	assert.Len(t, obj(body)["records"], 200)
 
-	for _, bad := range []string{v + "/query/01gnope-250", v + "/query/" + strings.Split(next, "/")[5][:15] + "-x", v + "/query/" + strings.Split(next, "/")[5][:15] + "-9999"} {
+	for _, bad := range []string{v + "/query/01gnope-250", v + "/query/" + strings.Split(next, "/")[5][:18] + "-x", v + "/query/" + strings.Split(next, "/")[5][:18] + "-9999"} {
 		st, body = c.call("GET", bad, nil)
 		assert.Equal(t, 400, st, bad)
 		code, _ := restErr(t, body)
