@@ -180,9 +180,9 @@ func BenchmarkBulkResults(b *testing.B) {
 	var res bytes.Buffer
 	res.WriteString(`"sf__Id","sf__Created",`)
 	res.Write(j.body[:bytes.IndexByte(j.body, '\n')+1])
-	for p := len(j.rows) - 1; p >= 0; p-- {
+	for p := len(j.idx) - 1; p >= 0; p-- {
 		fmt.Fprintf(&res, `"001%015d","true",`, p)
-		res.Write(j.rows[p])
+		res.Write(j.row(p))
 	}
 	body := res.Bytes()
 	b.SetBytes(int64(len(body)))

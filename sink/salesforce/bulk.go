@@ -39,9 +39,20 @@ type jobInfo struct {
 // each record's row reads, for mapping results back.
 type jobPlan struct {
 	idx  []int    // record positions in the Write
-	rows [][]byte // encoded row per position, newline included
+	ends []int    // end of each position's row in body
 	keys []string // normalised key cell per position ("" for insert)
 	body []byte   // header and rows
+	head int      // length of the header
+}
+
+// row returns the encoded row of a position, newline included; rows are
+// kept once, inside the upload body.
+func (j *jobPlan) row(p int) []byte {
+	start := j.head
+	if p > 0 {
+		start = j.ends[p-1]
+	}
+	return j.body[start:j.ends[p]]
 }
 
 // bulkLayout is the CSV shape of one Write: uploaded columns and where
@@ -131,7 +142,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			continue
 		}
 		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes {
-			cur = &jobPlan{body: append([]byte(nil), header...)}
+			cur = &jobPlan{body: append([]byte(nil), header...), head: len(header)}
 			jobs = append(jobs, cur)
 		}
 		key := ""
@@ -139,9 +150,9 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			key = s.normKey(cells[bl.keyCol])
 		}
 		cur.idx = append(cur.idx, ri)
-		cur.rows = append(cur.rows, row)
 		cur.keys = append(cur.keys, key)
 		cur.body = append(cur.body, row...)
+		cur.ends = append(cur.ends, len(cur.body))
 	}
 	return jobs
 }
@@ -389,8 +400,9 @@ type matcher struct {
 
 func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
 	m := &matcher{taken: make([]bool, len(j.idx)), byRow: map[string][]int{}, byKey: map[string][]int{}, byTrim: map[string][]int{}, enc: newCSVEncoder(), keyCol: keyCol, norm: norm}
-	for p, row := range j.rows {
-		m.byRow[string(row)] = append(m.byRow[string(row)], p)
+	for p := range j.idx {
+		row := string(j.row(p))
+		m.byRow[row] = append(m.byRow[row], p)
 		if keyCol >= 0 && j.keys[p] != "" {
 			m.byKey[j.keys[p]] = append(m.byKey[j.keys[p]], p)
 		}
@@ -453,8 +465,8 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	if bl.keyCol < 0 {
 		// Inserts have no key; a trimmed echo is the last resort.
 		enc := newCSVEncoder()
-		trimmed = make([][]byte, len(j.rows))
-		for p := range j.rows {
+		trimmed = make([][]byte, len(j.idx))
+		for p := range j.idx {
 			trimmed[p] = enc.row(trimCells(s.rowCells(j, p)))
 		}
 	}
@@ -550,6 +562,6 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // row: keeping rows encoded only is cheaper than keeping both forms. The
 // row is our own encoding, so it always decodes.
 func (s *Sink) rowCells(j *jobPlan, p int) []string {
-	cells, _ := csv.NewReader(bytes.NewReader(j.rows[p])).Read()
+	cells, _ := csv.NewReader(bytes.NewReader(j.row(p))).Read()
 	return cells
 }
