@@ -37,9 +37,15 @@ func WithProjectFile(path string) Option {
 	return func(o *options) { o.projectFile = path }
 }
 
-// WithEnv replaces os.LookupEnv for ${NAME} references.
+// WithEnv replaces os.LookupEnv for ${NAME} references; nil is an empty
+// environment.
 func WithEnv(lookup func(string) (string, bool)) Option {
-	return func(o *options) { o.env = lookup }
+	return func(o *options) {
+		if lookup == nil {
+			lookup = func(string) (string, bool) { return "", false }
+		}
+		o.env = lookup
+	}
 }
 
 // WithResolver registers the resolver for ${scheme:reference}. A scheme is

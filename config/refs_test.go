@@ -123,7 +123,7 @@ func TestReferenceErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := loadErrors(t, tt.project, nil, mapEnv(nil), WithResolver("sm", sm))
+			got := loadErrors(t, tt.project, nil, WithEnv(nil), WithResolver("sm", sm))
 			assert.Equal(t, tt.want, got)
 			for _, line := range got {
 				assert.NotContains(t, line, "hunter2")
@@ -311,4 +311,11 @@ func TestUnknownSchemeListsFactories(t *testing.T) {
 
 	lines = loadErrors(t, "reports: {dir: \"${vault:x}\"}\n", nil)
 	assert.Equal(t, []string{`retl.yaml:1:16: key "reports.dir": no secret resolver for scheme "vault"`}, lines)
+}
+
+func TestReferencesReadTheEnvironment(t *testing.T) {
+	t.Setenv("RETL_TEST_TABLE", "accounts")
+	p, err := Parse(context.Background(), "", nil, map[string][]byte{"s.yaml": []byte(syncWithQuery("select * from ${RETL_TEST_TABLE}"))})
+	require.NoError(t, err)
+	assert.Equal(t, "select * from accounts", p.Syncs[0].Source.Query)
 }
