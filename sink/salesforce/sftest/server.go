@@ -134,6 +134,7 @@ func Start(opts ...Option) (*Server, error) {
 	if cfg.addr != "" {
 		ln, err := net.Listen("tcp", cfg.addr)
 		if err != nil {
+			hs.Listener.Close()
 			return nil, err
 		}
 		hs.Listener.Close()

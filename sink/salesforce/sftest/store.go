@@ -268,10 +268,8 @@ func (o *org) define(objs ...Object) error {
 			o.addObject(d)
 		}
 		for _, f := range obj.Fields {
-			if d.custom || true {
-				if !strings.HasSuffix(f.Name, "__c") && d.field(f.Name) == nil && !d.custom {
-					return fmt.Errorf("object %s: new field %s on a standard object must end in __c", obj.Name, f.Name)
-				}
+			if !d.custom && !strings.HasSuffix(f.Name, "__c") && d.field(f.Name) == nil {
+				return fmt.Errorf("object %s: new field %s on a standard object must end in __c", obj.Name, f.Name)
 			}
 			if old := d.field(f.Name); old != nil && old.sys != sysNone {
 				return fmt.Errorf("object %s: field %s is a system field", obj.Name, f.Name)

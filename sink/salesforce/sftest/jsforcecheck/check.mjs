@@ -73,6 +73,20 @@ async function main() {
   const global = await conn.describeGlobal();
   check(global.sobjects.some((o) => o.name === 'Opportunity' && o.keyPrefix === '006'), 'global describe');
 
+  step = 'session refresh';
+  // An expired session answers 401 INVALID_SESSION_ID; jsforce logs in
+  // again and retries, for REST and for Bulk API 2.0 alike.
+  const expire = () => fetch(`${base}/__sftest/expire-sessions`, { method: 'POST' });
+  const tokenBefore = conn.accessToken;
+  await expire();
+  const limits = await conn.limits();
+  check(limits.DailyApiRequests && limits.DailyApiRequests.Max > 0, 'limits after refresh');
+  check(conn.accessToken !== tokenBefore, 'the token was refreshed');
+  await expire();
+  const probe = conn.bulk2.createJob({ object: 'Account', operation: 'insert' });
+  await probe.open();
+  await probe.abort();
+
   step = 'Bulk 2.0 insert';
   let res = await conn.bulk2.loadAndWaitForResults({
     object: 'Account',
