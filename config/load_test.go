@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"errors"
+	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -438,4 +439,22 @@ func TestLoadFSReadErrors(t *testing.T) {
 		"configs/b.yaml: cannot read the file: stale handle",
 		"configs/c.yaml: cannot read the file: i/o error",
 	}, strings.Split(err.Error(), "\n"))
+}
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// TestLoadBrokenProject checks the errors of a project with one mistake per
+// file against testdata/broken/errors.golden (go test -update rewrites it).
+func TestLoadBrokenProject(t *testing.T) {
+	_, err := Load(context.Background(), filepath.Join("testdata", "broken", "configs"), WithEnv(nil))
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	got := err.Error() + "\n"
+	golden := filepath.Join("testdata", "broken", "errors.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), got)
 }
