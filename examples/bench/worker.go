@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink/salesforce"
+)
+
+// job is one load a worker process runs.
+type job struct {
+	URL    string `json:"url"`
+	API    string `json:"api"`
+	Rows   int    `json:"rows"`
+	Prefix string `json:"prefix"`
+}
+
+// workerResult is what a worker measured of itself.
+type workerResult struct {
+	Wall     float64  `json:"wall"`
+	User     float64  `json:"user"`
+	Sys      float64  `json:"sys"`
+	PeakHeap uint64   `json:"peak_heap"`
+	PeakRSS  uint64   `json:"peak_rss"`
+	Wchar    uint64   `json:"wchar"`
+	Rchar    uint64   `json:"rchar"`
+	Written  int64    `json:"written"`
+	Failed   int64    `json:"failed"`
+	Calls    int64    `json:"calls"`
+	Jobs     []string `json:"jobs"`
+	Error    string   `json:"error,omitempty"`
+}
+
+// runWorker runs one load through the Engine, as `retl run` would, in a
+// process of its own so that its CPU time and peak memory are the load's.
+func runWorker(spec string, out io.Writer) error {
+	var j job
+	if err := json.Unmarshal([]byte(spec), &j); err != nil {
+		return err
+	}
+	hp := startHeapPeak(5 * time.Millisecond)
+	if f := os.Getenv("BENCH_CPUPROFILE"); f != "" {
+		// A profile of the load, for finding where its CPU time goes.
+		w, err := os.Create(f)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(w); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	ctx := context.Background()
+	p, err := loadProject(ctx, j.URL, j.API, j.Rows, j.Prefix)
+	if err != nil {
+		return err
+	}
+	reg := reverseetl.NewRegistry()
+	reg.RegisterSource("bench", newGenSource)
+	salesforce.Register(reg)
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng := reverseetl.New(reg, reverseetl.WithLogger(log))
+
+	start := time.Now()
+	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{})
+	wall := time.Since(start)
+	if err != nil {
+		return err
+	}
+	res := workerResult{Wall: wall.Seconds(), PeakHeap: hp.Stop(), PeakRSS: procStatus("VmHWM")}
+	res.User, res.Sys = cpuSeconds()
+	res.Wchar, res.Rchar = ioCounts()
+	s := rep.Syncs[0]
+	res.Written, res.Failed = s.Written(), s.Failed
+	if s.Status != reverseetl.Succeeded {
+		res.Error = fmt.Sprintf("sync %s: %s", s.Status, s.Error)
+	}
+	if n, ok := s.Stats["api_calls"].(int64); ok {
+		res.Calls = n
+	}
+	if ids, ok := s.Stats["bulk_jobs"].([]string); ok {
+		res.Jobs = ids
+	}
+	return json.NewEncoder(out).Encode(res)
+}
