@@ -419,3 +419,14 @@ func TestEmailNotifierOnFakesnow(t *testing.T) {
 	assert.Contains(t, err.Error(), "snowflake email through integration ALERTS: ")
 	assert.NotNil(t, errors.Unwrap(err), "the cause is kept")
 }
+
+func TestEmptyResultEmitsNothing(t *testing.T) {
+	s := fakesnowSettings(t)
+	createEveryType(t, s)
+	src, err := snowflake.New(s, "select * from EVERY where 1 = 0")
+	require.NoError(t, err)
+	defer src.Close()
+	assert.Empty(t, readAll(t, src))
+	// A second read reuses the pool.
+	assert.Empty(t, readAll(t, src))
+}
