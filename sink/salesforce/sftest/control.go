@@ -103,7 +103,7 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			bad(err)
 			return
 		}
-		if !validKind(in.Kind) {
+		if in.Kind != "" && !validKind(in.Kind) {
 			bad(fmt.Errorf("unknown fault kind %q", in.Kind))
 			return
 		}

@@ -37,6 +37,7 @@ const (
 
 // Fault describes requests to disturb and how.
 type Fault struct {
+	// Kind defaults to FaultDelay when only Delay is set, else FaultStatus.
 	Kind FaultKind `json:"kind"`
 	// Method matches the HTTP method; empty matches any.
 	Method string `json:"method,omitempty"`
@@ -70,6 +71,12 @@ func validKind(k FaultKind) bool {
 // order they were added; delays add up, and the first other fault that
 // matches a request is applied to it.
 func (s *Server) Fault(f Fault) int {
+	if f.Kind == "" {
+		f.Kind = FaultStatus
+		if f.Delay > 0 && f.Status == 0 {
+			f.Kind = FaultDelay
+		}
+	}
 	if f.Kind == FaultStatus && f.Status == 0 {
 		f.Status = http.StatusServiceUnavailable
 	}

@@ -43,6 +43,15 @@ func TestFaultStatusAndRateLimit(t *testing.T) {
 	assert.Equal(t, 200, st, "the method does not match")
 	srv.ClearFaults()
 
+	// Without a kind a fault answers with its status, or only delays.
+	srv.Fault(Fault{Method: "GET", Path: "/limits", Status: 502, Times: 1})
+	st, _ = c.call("GET", v+"/limits", nil)
+	assert.Equal(t, 502, st)
+	srv.Fault(Fault{Delay: time.Millisecond, Times: 1})
+	assert.Equal(t, FaultDelay, srv.Faults()[0].Kind)
+	st, _ = c.call("GET", v+"/limits", nil)
+	assert.Equal(t, 200, st)
+
 	srv.Fault(Fault{Kind: FaultRateLimit})
 	st, body = c.call("GET", v+"/limits", nil)
 	assert.Equal(t, 403, st)
