@@ -126,7 +126,9 @@ func (r *refs) walk(file string, n ast.Node, key string, errs *Errors) {
 	case *ast.TagNode:
 		r.walk(file, v.Value, key, errs)
 	case *ast.LiteralNode:
-		r.walk(file, v.Value, key, errs)
+		if v.Value != nil {
+			r.walk(file, v.Value, key, errs)
+		}
 	case *ast.StringNode:
 		if !strings.Contains(v.Value, "${") {
 			return
