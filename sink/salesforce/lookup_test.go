@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,14 +64,8 @@ func TestReferenceField(t *testing.T) {
 
 func TestJSONBody(t *testing.T) {
 	l := sink.NewLayout([]string{"Name", "Amount__c", "Flag__c", "Account.External_Id__c", "Parent__r.Key__c", "Note__c"}, nil)
-	sh := &jsonShape{layout: l, object: "Thing__c"}
-	for i, f := range l.Fields {
-		if rel, sub, ok := cutPath(f); ok {
-			sh.fields = append(sh.fields, jsonField{index: i, name: rel, sub: sub, nullAs: referenceField(nil, rel)})
-		} else {
-			sh.fields = append(sh.fields, jsonField{index: i, name: f})
-		}
-	}
+	srv := emulator(t)
+	sh := emuSink(t, emuClient(t, srv), "Thing__c", config.Insert, "", Options{}).newJSONShape(l)
 	in := recs(l,
 		[]any{"<a & b>", sink.NumberValue("-12.50"), sink.BoolValue(true), "A-1", sink.NullValue(), nil},
 		[]any{sink.NullValue(), sink.NumberValue("007"), sink.Value{Kind: sink.Bool, S: "yes"}, sink.NullValue(), "K", sink.Value{Kind: sink.Date, S: "2024-05-01"}},
@@ -82,4 +77,20 @@ func TestJSONBody(t *testing.T) {
 		`{"attributes":{"type":"Thing__c"},"Name":null,"Amount__c":"007","Flag__c":"yes","AccountId":null,"Parent__r":{"Key__c":"K"},"Note__c":"2024-05-01"},` +
 		`{"attributes":{"type":"Thing__c"},"Amount__c":"+1"},{"attributes":{"type":"Thing__c"},"Amount__c":""}]}`
 	assert.JSONEq(t, want, string(sh.body(in)))
+}
+
+// The JSON string writer agrees with encoding/json, byte for byte.
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"b\s`, "\n\r\t\b\f\x00\x1f", "é\u2028\u2029", "\xff\xfe", "<a&b>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString(nil, s)
+		var back string
+		require.NoError(t, json.Unmarshal(got, &back), "%q", got)
+		want, _ := json.Marshal(s)
+		var wantBack string
+		require.NoError(t, json.Unmarshal(want, &wantBack))
+		assert.Equal(t, wantBack, back)
+	})
 }

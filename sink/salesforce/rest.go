@@ -1,14 +1,15 @@
 package salesforce
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
@@ -142,33 +143,45 @@ func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Re
 
 // jsonShape is how a layout's records become sObject JSON: top-level
 // fields, and relationship paths (Account.External_Id__c) nested under
-// their relationship name.
+// their relationship name. Keys are quoted once, not per record.
 type jsonShape struct {
 	layout *sink.Layout
 	object string
+	// open begins every record: {"attributes":{"type":"Object"}
+	open   []byte
 	fields []jsonField
 }
 
 type jsonField struct {
 	index int
-	name  string // field name, or relationship name for a lookup
-	sub   string // external id field of the lookup, or ""
-	// nullAs is the reference field a null lookup clears (AccountId for Account).
-	nullAs string
+	// key is `,"Name":` or, for a lookup, `,"Account":{"External_Id__c":`.
+	key    []byte
+	lookup bool
+	// nullKey is `,"AccountId":` — a null lookup clears its reference field.
+	nullKey []byte
+	nullAs  string
 }
 
 func (s *Sink) newJSONShape(layout *sink.Layout) *jsonShape {
 	sh := &jsonShape{layout: layout, object: s.dest.Object}
+	sh.open = append(appendJSONString([]byte(`{"attributes":{"type":`), s.dest.Object), '}')
 	desc := s.c.describeCached(s.dest.Object)
 	for i, f := range layout.Fields {
 		rel, sub, ok := cutPath(f)
 		if !ok {
-			sh.fields = append(sh.fields, jsonField{index: i, name: f})
+			sh.fields = append(sh.fields, jsonField{index: i, key: jsonKey(nil, f)})
 			continue
 		}
-		sh.fields = append(sh.fields, jsonField{index: i, name: rel, sub: sub, nullAs: referenceField(desc, rel)})
+		ref := referenceField(desc, rel)
+		key := append(appendJSONString(append(jsonKey(nil, rel), '{'), sub), ':')
+		sh.fields = append(sh.fields, jsonField{index: i, key: key, lookup: true, nullKey: jsonKey(nil, ref), nullAs: ref})
 	}
 	return sh
+}
+
+// jsonKey appends `,"name":` to b.
+func jsonKey(b []byte, name string) []byte {
+	return append(appendJSONString(append(b, ','), name), ':')
 }
 
 // cutPath splits a lookup path "Rel.Field" into its relationship and field.
@@ -192,18 +205,16 @@ func referenceField(desc *ObjectDescribe, rel string) string {
 // kind: text as JSON strings, numbers and booleans as JSON literals, null
 // as null (which clears the field), absent not at all.
 func (sh *jsonShape) body(records []sink.Record) []byte {
-	var b bytes.Buffer
-	b.WriteString(`{"allOrNone":false,"records":[`)
-	typ, _ := json.Marshal(sh.object)
+	b := make([]byte, 0, 64*len(records)*(len(sh.fields)+1))
+	b = append(b, `{"allOrNone":false,"records":[`...)
+	var cleared []string // reference fields a record already cleared
 	for k := range records {
 		if k > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteString(`{"attributes":{"type":`)
-		b.Write(typ)
-		b.WriteByte('}')
+		b = append(b, sh.open...)
 		vals := records[k].Values
-		written := map[string]bool{}
+		cleared = cleared[:0]
 		for _, f := range sh.fields {
 			if f.index >= len(vals) {
 				continue
@@ -211,54 +222,82 @@ func (sh *jsonShape) body(records []sink.Record) []byte {
 			v := vals[f.index]
 			switch {
 			case v.Kind == sink.Absent:
-			case f.sub == "":
-				writeKey(&b, f.name)
-				writeValue(&b, v)
+			case !f.lookup:
+				b = appendJSONValue(append(b, f.key...), v)
 			case v.Kind == sink.Null:
-				// A lookup is cleared through its reference field.
-				if !written[strings.ToLower(f.nullAs)] {
-					written[strings.ToLower(f.nullAs)] = true
-					writeKey(&b, f.nullAs)
-					b.WriteString("null")
+				if !slices.ContainsFunc(cleared, func(c string) bool { return strings.EqualFold(c, f.nullAs) }) {
+					cleared = append(cleared, f.nullAs)
+					b = append(append(b, f.nullKey...), "null"...)
 				}
 			default:
-				writeKey(&b, f.name)
-				b.WriteByte('{')
-				writeKey2(&b, f.sub, false)
-				writeValue(&b, v)
-				b.WriteByte('}')
+				b = append(appendJSONValue(append(b, f.key...), v), '}')
 			}
 		}
-		b.WriteByte('}')
+		b = append(b, '}')
 	}
-	b.WriteString("]}")
-	return b.Bytes()
+	return append(b, "]}"...)
 }
 
-func writeKey(b *bytes.Buffer, k string) { writeKey2(b, k, true) }
-
-func writeKey2(b *bytes.Buffer, k string, comma bool) {
-	if comma {
-		b.WriteByte(',')
-	}
-	q, _ := json.Marshal(k)
-	b.Write(q)
-	b.WriteByte(':')
-}
-
-func writeValue(b *bytes.Buffer, v sink.Value) {
+func appendJSONValue(b []byte, v sink.Value) []byte {
 	switch v.Kind {
 	case sink.Null:
-		b.WriteString("null")
-		return
+		return append(b, "null"...)
 	case sink.Number, sink.Bool:
 		if isJSONLiteral(v) {
-			b.WriteString(v.S)
-			return
+			return append(b, v.S...)
 		}
 	}
-	q, _ := json.Marshal(v.S)
-	b.Write(q)
+	return appendJSONString(b, v.S)
+}
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, and U+2028/U+2029 too, as encoding/json does.
+// Invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			switch r {
+			case utf8.RuneError:
+				b = append(b, "\\ufffd"...)
+			default:
+				b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // isJSONLiteral reports whether a number or boolean's text can be written
