@@ -353,7 +353,6 @@ func (s *Server) writePage(c *reqCtx, cur *cursor, id string, start int) {
 	done := end >= len(cur.rows)
 	if !done && id == "" {
 		s.mu.Lock()
-		s.cursorSeq++
 		id = s.org.ids.next("01g")
 		s.cursors[id] = cur
 		s.cursorIDs = append(s.cursorIDs, id)

@@ -52,9 +52,7 @@ type Server struct {
 	jobOrder   []*job
 	failJobs   []string // error messages for the next jobs to fail
 	cursors    map[string]*cursor
-	cursorSeq  int
 	cursorIDs  []string
-	jobSeq     int
 	contention bool
 	owners     map[string]*job // parent record id -> in-progress job holding it
 
