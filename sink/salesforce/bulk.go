@@ -123,6 +123,8 @@ func (s *Sink) normKey(v string) string {
 func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, out []sink.Result) []*jobPlan {
 	enc := newCSVEncoder()
 	header := enc.row(bl.cols)
+	// Each row is encoded into enc's buffer, measured, then appended to its
+	// job's body: no allocation per row.
 	opt := s.dest.Options
 	var jobs []*jobPlan
 	var cur *jobPlan
@@ -136,7 +138,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 				cells[c] = ""
 			}
 		}
-		row := enc.row(cells)
+		row := enc.view(cells)
 		if int64(len(header)+len(row)) > opt.MaxUploadBytes {
 			out[ri] = sink.Result{Err: recordErr("RETL_ROW_TOO_LARGE", "the record's CSV row is %d bytes, more than max_upload_bytes (%d)", len(row), opt.MaxUploadBytes)}
 			continue
@@ -427,7 +429,7 @@ func (m *matcher) pop(q map[string][]int, k string) int {
 
 func (m *matcher) match(cells []string, complete bool, trimmedRows [][]byte) int {
 	if complete {
-		if p := m.pop(m.byRow, string(m.enc.row(cells))); p >= 0 {
+		if p := m.pop(m.byRow, string(m.enc.view(cells))); p >= 0 {
 			return p
 		}
 	}
@@ -444,7 +446,7 @@ func (m *matcher) match(cells []string, complete bool, trimmedRows [][]byte) int
 				}
 			}
 		}
-		return m.pop(m.byTrim, string(m.enc.row(trimCells(cells))))
+		return m.pop(m.byTrim, string(m.enc.view(trimCells(cells))))
 	}
 	return -1
 }

@@ -6,37 +6,83 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/retl-go/retl/sink"
 )
 
-// csvEncoder is the one CSV encoder of the package: RFC 4180 quoting and
-// LF line endings, matching the lineEnding of the jobs we create. Encoding
-// row by row lets the Bulk writer measure each row before placing it.
-type csvEncoder struct {
-	buf bytes.Buffer
-	w   *csv.Writer
+// appendRow is the one CSV encoder of the package: it appends cells as one
+// line, newline included, with RFC 4180 quoting and LF line endings (the
+// lineEnding of the jobs we create), quoting exactly the cells that
+// encoding/csv quotes. Appending to the caller's buffer costs no allocation
+// per row, which matters at millions of rows.
+func appendRow(b []byte, cells []string) []byte {
+	if len(cells) == 1 && cells[0] == "" {
+		// A lone empty cell would be an empty line, which readers skip;
+		// quoted, the row stays a row.
+		return append(b, "\"\"\n"...)
+	}
+	for i, c := range cells {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !needsQuotes(c) {
+			b = append(b, c...)
+			continue
+		}
+		b = append(b, '"')
+		for {
+			k := strings.IndexByte(c, '"')
+			if k < 0 {
+				break
+			}
+			b = append(b, c[:k+1]...)
+			b = append(b, '"')
+			c = c[k+1:]
+		}
+		b = append(b, c...)
+		b = append(b, '"')
+	}
+	return append(b, '\n')
 }
 
-func newCSVEncoder() *csvEncoder {
-	e := &csvEncoder{}
-	e.w = csv.NewWriter(&e.buf)
-	return e
+// needsQuotes follows encoding/csv: a cell with a comma, quote or line
+// break, the end-of-data marker \. and a cell that starts with a space.
+func needsQuotes(c string) bool {
+	if c == "" {
+		return false
+	}
+	if c == `\.` {
+		return true
+	}
+	for i := 0; i < len(c); i++ {
+		switch c[i] {
+		case ',', '"', '\n', '\r':
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(c)
+	return unicode.IsSpace(r)
 }
+
+// csvEncoder encodes rows into a buffer of its own.
+type csvEncoder struct {
+	buf []byte
+}
+
+func newCSVEncoder() *csvEncoder { return &csvEncoder{} }
 
 // row returns the encoded line of cells, newline included. The slice is a
 // copy the caller keeps.
 func (e *csvEncoder) row(cells []string) []byte {
-	if len(cells) == 1 && cells[0] == "" {
-		// encoding/csv writes a lone empty cell as an empty line, which
-		// readers skip; quoted, the row stays a row.
-		return []byte("\"\"\n")
-	}
-	e.buf.Reset()
-	// Writing to a bytes.Buffer cannot fail.
-	_ = e.w.Write(cells)
-	e.w.Flush()
-	return bytes.Clone(e.buf.Bytes())
+	return bytes.Clone(e.view(cells))
+}
+
+// view is row without the copy: the slice is valid until the next call.
+func (e *csvEncoder) view(cells []string) []byte {
+	e.buf = appendRow(e.buf[:0], cells)
+	return e.buf
 }
 
 // Cell texts with a meaning in Bulk API 2.0.
