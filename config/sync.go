@@ -245,8 +245,9 @@ func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
 			src.Query = d.nonEmpty(x)
 		}
 	})
-	if !present["type"] {
-		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key")
+	// Without a type the connection's type applies (see checker.types).
+	if !present["type"] && !present["connection"] {
+		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key (or name a connection, whose type then applies)")
 	}
 	if m != nil {
 		src.Section = newSection(d.file, f.path, src.Pos, m, rest, d.red)
@@ -291,7 +292,10 @@ func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
 			dst.MatchOn, nodes.matchOn = d.nonEmpty(x), x.value
 		}
 	})
-	for _, k := range []string{"type", "object", "operation"} {
+	if !present["type"] && !present["connection"] {
+		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key (or name a connection, whose type then applies)")
+	}
+	for _, k := range []string{"object", "operation"} {
 		if !present[k] {
 			d.errorf(f.knode, joinKey(f.path, k), "missing required key")
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -128,7 +129,7 @@ func TestSyncErrors(t *testing.T) {
 		{
 			name: "source without type",
 			sync: strings.Replace(validSync, "  type: snowflake\n", "  warehouse: x\n", 1),
-			want: []string{`s.yaml:1:1: key "source.type": missing required key`},
+			want: []string{`s.yaml:1:1: key "source.type": missing required key (or name a connection, whose type then applies)`},
 		},
 		{
 			name: "empty type",
@@ -318,13 +319,13 @@ func TestSyncErrors(t *testing.T) {
 		{
 			name: "source null",
 			sync: strings.Replace(validSync, "source:\n  type: snowflake\n  query: select 1\n", "source:\n", 1),
-			want: []string{`s.yaml:1:1: key "source.type": missing required key`},
+			want: []string{`s.yaml:1:1: key "source.type": missing required key (or name a connection, whose type then applies)`},
 		},
 		{
 			name: "destination null",
 			sync: "destination:\n" + validSync[:strings.Index(validSync, "destination:")] + validSync[strings.Index(validSync, "mapping:"):],
 			want: []string{
-				`s.yaml:1:1: key "destination.type": missing required key`,
+				`s.yaml:1:1: key "destination.type": missing required key (or name a connection, whose type then applies)`,
 				`s.yaml:1:1: key "destination.object": missing required key`,
 				`s.yaml:1:1: key "destination.operation": missing required key`,
 			},
@@ -682,4 +683,26 @@ func TestTypeNames(t *testing.T) {
 		assert.Equal(t, want, nodeTypeName(typ))
 	}
 	assert.Equal(t, "null", describe(nil))
+}
+
+func TestTypeFromConnection(t *testing.T) {
+	ctx := context.Background()
+	project := []byte("connections:\n  warehouse: {type: sql, dsn: x}\n  crm: {type: salesforce}\n")
+	sync := []byte("source:\n  connection: warehouse\n  query: select 1\ndestination:\n  connection: crm\n  object: Account\n  operation: insert\nmapping:\n  - {from: NAME, to: Name}\n")
+	p, err := Parse(ctx, "retl.yaml", project, map[string][]byte{"s.yaml": sync})
+	require.NoError(t, err)
+	assert.Equal(t, "sql", p.Syncs[0].Source.Type)
+	assert.Equal(t, "salesforce", p.Syncs[0].Destination.Type)
+
+	// A type that is given wins over the connection's.
+	given := bytes.Replace(sync, []byte("  connection: warehouse\n"), []byte("  connection: warehouse\n  type: custom_sql\n"), 1)
+	p, err = Parse(ctx, "retl.yaml", project, map[string][]byte{"s.yaml": given})
+	require.NoError(t, err)
+	assert.Equal(t, "custom_sql", p.Syncs[0].Source.Type)
+
+	// Without a project file the connection's type is unknown.
+	_, err = Parse(ctx, "", nil, map[string][]byte{"s.yaml": sync})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `s.yaml:2:15: key "source.type": missing required key: connection "warehouse" is not defined here`)
+	assert.Contains(t, err.Error(), `key "destination.type"`)
 }

@@ -23,6 +23,7 @@ func (c *checker) errorf(file string, n ast.Node, key, format string, args ...an
 // connections checks that every connection named exists in the project
 // file. Without one, connections are the caller's business.
 func (c *checker) connections(refs []connRef) {
+	c.types()
 	if !c.checkConns {
 		return
 	}
@@ -51,6 +52,35 @@ func (c *checker) connections(refs []connRef) {
 			msg += fmt.Sprintf("; %s defines %s", c.p.File, strings.Join(known, ", "))
 		}
 		c.errorf(r.file, r.node, r.key, "%s", msg)
+	}
+}
+
+// types gives a source or destination without a type its connection's
+// type, so that the same sync file runs against whatever the project file
+// points the connection at (Snowflake in production, SQLite in a demo).
+func (c *checker) types() {
+	for i, s := range c.p.Syncs {
+		m := c.metas[i]
+		for _, part := range []struct {
+			typ  *string
+			conn string
+			key  string
+			node ast.Node
+		}{
+			{&s.Source.Type, s.Source.Connection, "source", m.sourceConn},
+			{&s.Destination.Type, s.Destination.Connection, "destination", m.destConn},
+		} {
+			if *part.typ != "" || part.conn == "" {
+				continue
+			}
+			if conn, ok := c.p.Connections[part.conn]; ok {
+				*part.typ = conn.Type
+				continue
+			}
+			if !c.checkConns {
+				c.errorf(s.File, part.node, part.key+".type", "missing required key: connection %q is not defined here, so its type cannot apply", part.conn)
+			}
+		}
 	}
 }
 
