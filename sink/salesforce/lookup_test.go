@@ -71,12 +71,20 @@ func TestJSONBody(t *testing.T) {
 		[]any{sink.NullValue(), sink.NumberValue("007"), sink.Value{Kind: sink.Bool, S: "yes"}, sink.NullValue(), "K", sink.Value{Kind: sink.Date, S: "2024-05-01"}},
 		[]any{nil, sink.NumberValue("+1"), nil, nil, nil, nil},
 		[]any{nil, sink.NumberValue(""), nil, nil, nil, nil},
+		[]any{nil, nil, nil, sink.NullValue(), sink.NullValue(), nil},
 	)
 	want := `{"allOrNone":false,"records":[` +
 		`{"attributes":{"type":"Thing__c"},"Name":"\u003ca \u0026 b\u003e","Amount__c":-12.50,"Flag__c":true,"Account":{"External_Id__c":"A-1"},"Parent__c":null},` +
 		`{"attributes":{"type":"Thing__c"},"Name":null,"Amount__c":"007","Flag__c":"yes","AccountId":null,"Parent__r":{"Key__c":"K"},"Note__c":"2024-05-01"},` +
-		`{"attributes":{"type":"Thing__c"},"Amount__c":"+1"},{"attributes":{"type":"Thing__c"},"Amount__c":""}]}`
+		`{"attributes":{"type":"Thing__c"},"Amount__c":"+1"},{"attributes":{"type":"Thing__c"},"Amount__c":""},` +
+		`{"attributes":{"type":"Thing__c"},"AccountId":null,"Parent__c":null}]}`
 	assert.JSONEq(t, want, string(sh.body(in)))
+
+	// Two lookups through one relationship clear its reference field once.
+	two := sink.NewLayout([]string{"Account.External_Id__c", "Account.Id"}, nil)
+	sh2 := emuSink(t, emuClient(t, srv), "Contact", config.Insert, "", Options{}).newJSONShape(two)
+	assert.Equal(t, `{"allOrNone":false,"records":[{"attributes":{"type":"Contact"},"AccountId":null}]}`,
+		string(sh2.body(recs(two, []any{sink.NullValue(), sink.NullValue()}))))
 }
 
 // The JSON string writer agrees with encoding/json, byte for byte.
