@@ -11,8 +11,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/simpleforce/simpleforce"
+	"golang.org/x/sync/errgroup"
 )
 
 // sfTransport carries simpleforce's requests through the client's own HTTP
@@ -318,17 +320,32 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 			uniq = append(uniq, k)
 		}
 	}
+	// A few queries at once: a large batch needs many, each short.
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(queryConcurrency)
 	for _, chunk := range chunkLiterals(uniq, maxINBytes) {
 		soql := head + strings.Join(chunk, ", ") + ")"
-		for row, err := range c.Query(ctx, soql) {
-			if err != nil {
-				return nil, err
+		g.Go(func() error {
+			for row, err := range c.Query(gctx, soql) {
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				out[row.String(keyField)] = row
+				mu.Unlock()
 			}
-			out[row.String(keyField)] = row
-		}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// queryConcurrency bounds the queries CurrentValues runs at once.
+const queryConcurrency = 4
 
 func isFieldPath(s string) bool {
 	for _, p := range strings.Split(s, ".") {
