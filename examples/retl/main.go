@@ -1,8 +1,10 @@
 // Command retl runs config-driven reverse ETL syncs: rows selected in a
 // warehouse are mapped and written into Salesforce.
 //
-//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--log-format text|json]
+//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--log-format text|json] [--log-level LEVEL]
+//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--changes N] [--log-format text|json] [--log-level LEVEL]
 //	retl validate [--configs DIR] [--project FILE]
+//	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
 // Exit codes: 0 every sync succeeded, 1 a sync failed or the run was
 // cancelled, 2 the configuration is invalid.
@@ -22,6 +24,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/alert"
 )
 
 const (
@@ -45,9 +48,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "run":
-		return cmdRun(ctx, args[1:], stdout, stderr)
+		return cmdRun(ctx, args[1:], stdout, stderr, false)
+	case "plan":
+		return cmdRun(ctx, args[1:], stdout, stderr, true)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -63,7 +70,9 @@ func usage(w io.Writer) {
 
 commands:
   run       run the syncs
+  plan      show what a run would create, update and leave unchanged; write nothing
   validate  check the configuration without reaching any system
+  demo      run the example syncs against an embedded warehouse and Salesforce emulator
 
 run "retl <command> -h" for the flags of a command.
 `)
@@ -77,11 +86,11 @@ type common struct {
 	logLevel  string
 }
 
-func (c *common) register(fs *flag.FlagSet) {
+func (c *common) register(fs *flag.FlagSet, defaultLevel string) {
 	fs.StringVar(&c.configs, "configs", envOr("RETL_CONFIGS", "configs"), "directory of sync files")
 	fs.StringVar(&c.project, "project", os.Getenv("RETL_PROJECT"), "project file (default: retl.yaml beside or inside --configs)")
-	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log format: text or json")
-	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log format: text (for people) or json (for CI)")
+	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", defaultLevel), "log level: debug, info, warn, error")
 }
 
 func envOr(key, def string) string {
@@ -129,7 +138,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c common
-	c.register(fs)
+	c.register(fs, "info")
 	if err := fs.Parse(args); err != nil {
 		return exitInvalid
 	}
@@ -143,24 +152,59 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
+	return validate(ctx, p, log, stdout, stderr)
+}
+
+func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, stderr io.Writer) int {
 	eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
 	if err := eng.Validate(ctx, p); err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid
 	}
-	fmt.Fprintf(stdout, "%d syncs valid\n", len(p.Syncs))
+	notifiers, closer, err := alert.Notifiers(p, emailNotifier)
+	if err != nil {
+		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		return exitInvalid
+	}
+	_ = closer.Close()
+	fmt.Fprintf(stdout, "%d syncs valid", len(p.Syncs))
+	if len(notifiers) > 0 {
+		fmt.Fprintf(stdout, ", %d alert notifiers", len(notifiers))
+	}
+	fmt.Fprintln(stdout)
 	return exitOK
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+// runFlags are the flags of run and plan.
+type runFlags struct {
+	only     []string
+	parallel int
+	report   string
+	plan     bool
+	changes  int
+}
+
+func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
+	fs.Var((*stringList)(&f.only), "only", "run only this sync (repeatable)")
+	fs.IntVar(&f.parallel, "parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
+	fs.StringVar(&f.report, "report", "", "write the JSON report to this file")
+	if plan {
+		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
+	}
+	f.plan = plan
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan bool) int {
+	name := "run"
+	if plan {
+		name = "plan"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c common
-	c.register(fs)
-	var only stringList
-	fs.Var(&only, "only", "run only this sync (repeatable)")
-	parallel := fs.Int("parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
-	reportPath := fs.String("report", "", "write the JSON report to this file")
+	c.register(fs, "info")
+	var f runFlags
+	f.register(fs, plan)
 	if err := fs.Parse(args); err != nil {
 		return exitInvalid
 	}
@@ -174,51 +218,71 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	return execute(ctx, p, log, runFlags{only: only, parallel: *parallel, report: *reportPath}, stdout, stderr)
+	code, _ := execute(ctx, p, log, f, stdout, stderr)
+	return code
 }
 
-type runFlags struct {
-	only     []string
-	parallel int
-	report   string
-}
-
-// execute runs a loaded project and prints its summary.
-func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlags, stdout, stderr io.Writer) int {
+// execute runs (or plans) a loaded project, prints its summary and writes
+// its report. The report is nil when the run could not start.
+func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlags, stdout, stderr io.Writer) (int, *reverseetl.Report) {
 	runID := reverseetl.NewRunID()
 	opts := []reverseetl.Option{reverseetl.WithLogger(log), reverseetl.WithParallel(f.parallel), reverseetl.WithRunID(runID)}
 	var failed *reverseetl.FailedRowsCSV
-	if p.Reports.Dir != "" {
-		failed = &reverseetl.FailedRowsCSV{Dir: p.Reports.Dir, RunID: runID}
-		opts = append(opts, reverseetl.WithObserver(failed))
+	if !f.plan {
+		// A plan writes nothing, and sends no alert: its failed rows are
+		// predictions.
+		if p.Reports.Dir != "" {
+			failed = &reverseetl.FailedRowsCSV{Dir: p.Reports.Dir, RunID: runID}
+			opts = append(opts, reverseetl.WithObserver(failed))
+		}
+		notifiers, closer, err := alert.Notifiers(p, emailNotifier)
+		if err != nil {
+			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+			return exitInvalid, nil
+		}
+		// Closing an idle pool after the run has nothing to report.
+		defer func() { _ = closer.Close() }()
+		if len(notifiers) > 0 {
+			opts = append(opts, reverseetl.WithObserver(alert.NewObserver(alert.RulesFrom(p.Alerts), notifiers,
+				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
+		}
 	}
 	eng := reverseetl.New(newRegistry(), opts...)
 	if err := eng.Validate(ctx, p); err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid
+		return exitInvalid, nil
 	}
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only})
+	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan})
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid
+		return exitInvalid, nil
 	}
 	fmt.Fprintln(stdout)
-	if err := reverseetl.WriteSummary(stdout, rep, 20); err != nil {
+	if f.plan {
+		err = writePlan(stdout, rep, f.changes)
+	} else {
+		err = reverseetl.WriteSummary(stdout, rep, 20)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 	}
 	if failed != nil {
-		for name, path := range failed.Paths() {
-			fmt.Fprintf(stdout, "%s: failed rows written to %s\n", name, path)
+		paths := failed.Paths()
+		for _, s := range rep.Syncs {
+			if path, ok := paths[s.Name]; ok {
+				fmt.Fprintf(stdout, "%s: failed rows written to %s\n", s.Name, path)
+			}
 		}
+	}
+	code := exitOK
+	if errors.Is(ctx.Err(), context.Canceled) || !rep.OK() {
+		code = exitFailed
 	}
 	if f.report != "" {
 		if err := reverseetl.WriteJSONFile(f.report, rep); err != nil {
 			fmt.Fprintln(stderr, err)
-			return exitFailed
+			code = exitFailed
 		}
 	}
-	if errors.Is(ctx.Err(), context.Canceled) || !rep.OK() {
-		return exitFailed
-	}
-	return exitOK
+	return code, rep
 }

@@ -1,17 +1,28 @@
 package main
 
 import (
+	"io"
+
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/config/awssm"
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/alert"
 	"github.com/retl-go/retl/sink/salesforce"
+	"github.com/retl-go/retl/source/snowflake"
 	"github.com/retl-go/retl/source/sqlsource"
 )
+
+func init() {
+	// gosnowflake logs routine events (telemetry, retries) at error level
+	// on its own logger; retl reports what matters through its own.
+	snowflake.QuietDriverLogs()
+}
 
 // newRegistry registers every source and sink type this binary knows.
 func newRegistry() *reverseetl.Registry {
 	r := reverseetl.NewRegistry()
 	sqlsource.Register(r)
+	snowflake.Register(r)
 	salesforce.Register(r)
 	return r
 }
@@ -20,5 +31,10 @@ func newRegistry() *reverseetl.Registry {
 // references resolve through AWS Secrets Manager, configured by the project
 // file's secrets.aws section and the default credential chain.
 func loadOptions() []config.Option {
-	return []config.Option{config.WithResolverFactory("aws-sm", awssm.Factory)}
+	return []config.Option{config.WithResolverFactory(awssm.Scheme, awssm.Factory)}
+}
+
+// emailNotifier sends the project's alert emails through Snowflake.
+func emailNotifier(conn *config.Connection, e config.EmailAlert) (alert.Notifier, io.Closer, error) {
+	return snowflake.OpenEmailNotifier(conn, e.Integration, e.Recipients)
 }

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/retl-go/retl/reverseetl"
+)
+
+// writePlan prints what a run would do: per sync the records it would
+// create, update, leave unchanged and fail, the set_if_empty fields it
+// would keep back, and a sample of the field changes and failures.
+func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
+	w := &stickyWriter{w: out}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SYNC\tREAD\tWOULD CREATE\tWOULD UPDATE\tUNCHANGED\tKEPT BACK\tWOULD FAIL\tSKIPPED\tSTATUS")
+	for _, s := range rep.Syncs {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Read, s.Created, s.Updated,
+			s.Unchanged, s.KeptBack, s.Failed, s.Skipped-s.Unchanged, planStatus(s))
+	}
+	_ = tw.Flush() // errors are kept by w
+	for _, s := range rep.Syncs {
+		if s.Error != "" {
+			fmt.Fprintf(w, "\n%s: %s\n", s.Name, s.Error)
+		}
+		if len(s.Changes) > 0 && changes > 0 {
+			n := min(changes, len(s.Changes))
+			fmt.Fprintf(w, "\n%s: sample changes (%d of %d records):\n", s.Name, n, s.Created+s.Updated)
+			for _, c := range s.Changes[:n] {
+				fmt.Fprintln(w, "  "+describeChange(c))
+			}
+		}
+		if len(s.FailedRows) > 0 {
+			fmt.Fprintf(w, "\n%s: would fail (%d):\n", s.Name, s.Failed)
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "  KEY\tCODE\tMESSAGE\tFIELDS")
+			for i, o := range s.FailedRows {
+				if i == 20 {
+					fmt.Fprintf(tw, "  … %d more\t\t\t\n", s.Failed-20)
+					break
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Key, o.Err.Code, clip(o.Err.Message, 100), strings.Join(o.Err.Fields, ","))
+			}
+			_ = tw.Flush()
+		}
+	}
+	fmt.Fprintln(w, "\nNothing was written. A run sends unchanged records too; Salesforce counts them as updated.")
+	return w.err
+}
+
+// stickyWriter keeps the first write error and writes nothing after it,
+// so a long printout checks for errors once.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
+}
+
+// planStatus says how the sync would end: a plan that stopped on an error
+// failed; one whose predicted failures exceed on_failure would fail.
+func planStatus(s *reverseetl.SyncReport) string {
+	if s.Status == reverseetl.Failed && s.Error != "" && strings.Contains(s.Error, "on_failure") {
+		return "would fail"
+	}
+	return string(s.Status)
+}
+
+// describeChange prints one record's planned change on one line:
+// "update A-004: NumberOfEmployees 450 → 900, Tier__c SMB → Mid-Market".
+func describeChange(c reverseetl.PlannedChange) string {
+	var parts []string
+	for _, f := range c.Fields {
+		if c.Create {
+			parts = append(parts, f.Field+"="+clip(f.To, 40))
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s → %s", f.Field, shown(f.From), shown(f.To)))
+	}
+	verb := "update"
+	if c.Create {
+		verb = "create"
+	}
+	return clip(fmt.Sprintf("%s %s: %s", verb, c.Key, strings.Join(parts, ", ")), 160)
+}
+
+func shown(v string) string {
+	if v == "" {
+		return "(empty)"
+	}
+	return clip(v, 40)
+}
+
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
