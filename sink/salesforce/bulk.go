@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,11 +40,10 @@ type jobInfo struct {
 // jobPlan is one job's share of a Write: which records, the CSV, and how
 // each record's row reads, for mapping results back.
 type jobPlan struct {
-	idx  []int    // record positions in the Write
-	ends []int    // end of each position's row in body
-	keys []string // normalised key cell per position ("" for insert)
-	body []byte   // header and rows
-	head int      // length of the header
+	idx  []int  // record positions in the Write
+	ends []int  // end of each position's row in body
+	body []byte // header and rows
+	head int    // length of the header
 }
 
 // row returns the encoded row of a position, newline included; rows are
@@ -147,12 +148,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			cur = &jobPlan{body: append([]byte(nil), header...), head: len(header)}
 			jobs = append(jobs, cur)
 		}
-		key := ""
-		if bl.keyCol >= 0 {
-			key = s.normKey(cells[bl.keyCol])
-		}
 		cur.idx = append(cur.idx, ri)
-		cur.keys = append(cur.keys, key)
 		cur.body = append(cur.body, row...)
 		cur.ends = append(cur.ends, len(cur.body))
 	}
@@ -389,66 +385,124 @@ func (s *Sink) results(ctx context.Context, id, kind string) ([]byte, error) {
 // matcher ties result rows back to the job's records: first by the row's
 // exact cells, then by the key column (Id or external id), then for
 // inserts by the cells with surrounding spaces trimmed. Identical rows are
-// interchangeable, so each maps to a queue of positions.
+// interchangeable, so each maps to a queue of positions. Result rows
+// normally echo the upload, so only the exact index is built up front;
+// the others are built the first time a row needs them.
 type matcher struct {
+	j      *jobPlan
 	taken  []bool
-	byRow  map[string][]int
-	byKey  map[string][]int
-	byTrim map[string][]int
-	enc    *csvEncoder
+	seed   maphash.Seed
+	rows   *index
+	keys   *index
+	trims  *index
+	enc    csvEncoder
 	keyCol int
 	norm   func(string) string
 }
 
 func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
-	m := &matcher{taken: make([]bool, len(j.idx)), byRow: map[string][]int{}, byKey: map[string][]int{}, byTrim: map[string][]int{}, enc: newCSVEncoder(), keyCol: keyCol, norm: norm}
-	for p := range j.idx {
-		row := string(j.row(p))
-		m.byRow[row] = append(m.byRow[row], p)
-		if keyCol >= 0 && j.keys[p] != "" {
-			m.byKey[j.keys[p]] = append(m.byKey[j.keys[p]], p)
-		}
-	}
+	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seed: maphash.MakeSeed(), keyCol: keyCol, norm: norm}
+	m.rows = m.newIndex(j.row)
 	return m
 }
 
-func (m *matcher) pop(q map[string][]int, k string) int {
-	list := q[k]
-	for len(list) > 0 {
-		p := list[0]
-		list = list[1:]
-		if !m.taken[p] {
-			q[k] = list
+// index finds positions by a text of theirs (a row, a key) through its
+// hash: each hash heads a chain of positions in upload order. It holds no
+// copy of the texts, and costs no allocation per position.
+type index struct {
+	text func(p int) []byte // nil: the position is not indexed
+	head map[uint64]int32
+	next []int32
+}
+
+func (m *matcher) newIndex(text func(p int) []byte) *index {
+	n := len(m.j.idx)
+	ix := &index{text: text, head: make(map[uint64]int32, n), next: make([]int32, n)}
+	for p := n - 1; p >= 0; p-- {
+		t := text(p)
+		if t == nil {
+			continue
+		}
+		h := maphash.Bytes(m.seed, t)
+		if q, ok := ix.head[h]; ok {
+			ix.next[p] = q
+		} else {
+			ix.next[p] = -1
+		}
+		ix.head[h] = int32(p)
+	}
+	return ix
+}
+
+// pop takes the first free position whose text is want, or returns -1.
+func (m *matcher) pop(ix *index, want []byte) int {
+	h := maphash.Bytes(m.seed, want)
+	p, ok := ix.head[h]
+	if !ok {
+		return -1
+	}
+	// Taken positions leave the front of the chain, so a run of identical
+	// rows costs one step each.
+	for p >= 0 && m.taken[p] {
+		p = ix.next[p]
+	}
+	if p < 0 {
+		delete(ix.head, h)
+		return -1
+	}
+	ix.head[h] = p
+	for ; p >= 0; p = ix.next[p] {
+		if !m.taken[p] && bytes.Equal(ix.text(int(p)), want) {
 			m.taken[p] = true
-			return p
+			return int(p)
 		}
 	}
-	delete(q, k)
 	return -1
 }
 
-func (m *matcher) match(cells []string, complete bool, trimmedRows [][]byte) int {
+func (m *matcher) match(cells []string, complete bool) int {
 	if complete {
-		if p := m.pop(m.byRow, string(m.enc.view(cells))); p >= 0 {
+		if p := m.pop(m.rows, m.enc.view(cells)); p >= 0 {
 			return p
 		}
 	}
 	if m.keyCol >= 0 && m.keyCol < len(cells) && cells[m.keyCol] != "" {
-		if p := m.pop(m.byKey, m.norm(cells[m.keyCol])); p >= 0 {
+		if m.keys == nil {
+			keys := make([][]byte, len(m.j.idx))
+			for p := range keys {
+				if c := m.j.cells(p); m.keyCol < len(c) && c[m.keyCol] != "" {
+					keys[p] = []byte(m.norm(c[m.keyCol]))
+				}
+			}
+			m.keys = m.newIndex(func(p int) []byte { return keys[p] })
+		}
+		if p := m.pop(m.keys, []byte(m.norm(cells[m.keyCol]))); p >= 0 {
 			return p
 		}
 	}
 	if complete && m.keyCol < 0 {
-		if len(m.byTrim) == 0 {
-			for p, row := range trimmedRows {
-				if !m.taken[p] {
-					m.byTrim[string(row)] = append(m.byTrim[string(row)], p)
-				}
+		if m.trims == nil {
+			// Inserts have no key; a trimmed echo is the last resort.
+			trimmed := make([][]byte, len(m.j.idx))
+			for p := range trimmed {
+				trimmed[p] = appendRow(nil, trimCells(m.j.cells(p)))
 			}
+			m.trims = m.newIndex(func(p int) []byte { return trimmed[p] })
 		}
-		return m.pop(m.byTrim, string(m.enc.view(trimCells(cells))))
+		return m.pop(m.trims, m.enc.view(trimCells(cells)))
 	}
 	return -1
+}
+
+// untake frees positions again, for a result file read only in part.
+func (m *matcher) untake(ps []int32) {
+	for _, p := range ps {
+		m.taken[p] = false
+	}
+	// Chains dropped taken positions from their front; rebuilding them is
+	// rare enough (a damaged file) to be simple.
+	m.rows = m.newIndex(m.j.row)
+	m.keys, m.trims = nil, nil
 }
 
 func trimCells(cells []string) []string {
@@ -463,61 +517,51 @@ func trimCells(cells []string) []string {
 // record of the job.
 func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
 	m := newMatcher(j, bl.keyCol, s.normKey)
-	var trimmed [][]byte
-	if bl.keyCol < 0 {
-		// Inserts have no key; a trimmed echo is the last resort.
-		enc := newCSVEncoder()
-		trimmed = make([][]byte, len(j.idx))
-		for p := range j.idx {
-			trimmed[p] = enc.row(trimCells(s.rowCells(j, p)))
-		}
-	}
-	got := make([]*sink.Result, len(j.idx))
+	// Results go straight to out; done marks the positions that have one.
+	done := make([]bool, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
-		var rf *resultFile
 		for try := 0; ; try++ {
 			body, err := s.results(ctx, info.ID, kind)
 			if err != nil {
 				return err
 			}
-			if rf, err = readResults(body, bl.cols); err == nil {
-				break
+			var matched []int32
+			n := 0
+			if err = s.applyResults(body, bl, m, done, out, j, fn, &matched, &n); err == nil {
+				unmatched += n
+				return nil
 			}
 			// A file that does not parse may have been damaged on the way:
-			// it is fetched once more before the job's records fail.
+			// what it gave is taken back and it is fetched once more before
+			// the job's records fail.
+			for _, p := range matched {
+				done[p] = false
+				out[j.idx[p]] = sink.Result{}
+			}
+			m.untake(matched)
 			if try == 1 {
 				return fmt.Errorf("job %s %s: %w", info.ID, kind, err)
 			}
 		}
-		for _, row := range rf.rows {
-			cells, complete := rf.uploadedCells(row)
-			p := m.match(cells, complete, trimmed)
-			if p < 0 {
-				unmatched++
-				continue
-			}
-			r := fn(row, rf)
-			got[p] = &r
-		}
-		return nil
 	}
 	failed := info.State != stateJobComplete
 	if err := apply("successfulResults", func(row []string, rf *resultFile) sink.Result {
-		return sink.Result{ID: cellAt(row, rf.idCol), Created: strings.EqualFold(cellAt(row, rf.createdCol), "true")}
+		// A copy of the Id, so the result does not keep the row's text.
+		return sink.Result{ID: strings.Clone(cellAt(row, rf.idCol)), Created: strings.EqualFold(cellAt(row, rf.createdCol), "true")}
 	}); err != nil && !failed {
 		return err
 	}
 	if info.NumberRecordsFailed > 0 || failed {
 		if err := apply("failedResults", func(row []string, rf *resultFile) sink.Result {
-			return sink.Result{ID: cellAt(row, rf.idCol), Err: parseBulkError(cellAt(row, rf.errorCol))}
+			return sink.Result{ID: strings.Clone(cellAt(row, rf.idCol)), Err: parseBulkError(cellAt(row, rf.errorCol))}
 		}); err != nil && !failed {
 			return err
 		}
 	}
 	missing := 0
-	for _, g := range got {
-		if g == nil {
+	for _, d := range done {
+		if !d {
 			missing++
 		}
 	}
@@ -532,8 +576,9 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 		if info.ErrorMessage != "" {
 			msg = info.ErrorMessage
 		}
+		re := recordErr(code, "job %s: %s", info.ID, msg)
 		if err := apply("unprocessedrecords", func([]string, *resultFile) sink.Result {
-			return sink.Result{Err: recordErr(code, "job %s: %s", info.ID, msg)}
+			return sink.Result{Err: re}
 		}); err != nil && !failed {
 			return err
 		}
@@ -543,8 +588,7 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	}
 	for p, ri := range j.idx {
 		switch {
-		case got[p] != nil:
-			out[ri] = *got[p]
+		case done[p]:
 		case info.State == stateFailed:
 			msg := info.ErrorMessage
 			if msg == "" {
@@ -560,10 +604,39 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	return nil
 }
 
-// rowCells returns the uploaded cells of a job position, decoded from its
-// row: keeping rows encoded only is cheaper than keeping both forms. The
-// row is our own encoding, so it always decodes.
-func (s *Sink) rowCells(j *jobPlan, p int) []string {
+// applyResults reads one result file row by row and gives each row's
+// record its result. matched collects the positions it filled, unmatched
+// counts the rows that belong to no record.
+func (s *Sink) applyResults(body []byte, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
+	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
+	rf, err := readResults(body, bl.cols)
+	if err != nil {
+		return err
+	}
+	for {
+		row, err := rf.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		cells, complete := rf.uploadedCells(row)
+		p := m.match(cells, complete)
+		if p < 0 {
+			*unmatched++
+			continue
+		}
+		out[j.idx[p]] = fn(row, rf)
+		done[p] = true
+		*matched = append(*matched, int32(p))
+	}
+}
+
+// cells returns the uploaded cells of a position, decoded from its row:
+// keeping rows encoded only is cheaper than keeping both forms. The row
+// is our own encoding, so it always decodes.
+func (j *jobPlan) cells(p int) []string {
 	cells, _ := csv.NewReader(bytes.NewReader(j.row(p))).Read()
 	return cells
 }

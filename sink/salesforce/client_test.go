@@ -3,6 +3,7 @@ package salesforce
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -231,17 +232,26 @@ func TestReadResults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, rf.idCol)
 	assert.Equal(t, []int{2, -1}, rf.cols)
-	cells, ok := rf.uploadedCells(rf.rows[0])
+	row, err := rf.next()
+	require.NoError(t, err)
+	cells, ok := rf.uploadedCells(row)
 	assert.False(t, ok)
 	assert.Equal(t, []string{"a", ""}, cells)
-	assert.Equal(t, "", cellAt(rf.rows[1], 5))
+	row, err = rf.next()
+	require.NoError(t, err)
+	assert.Equal(t, "", cellAt(row, 5))
+	_, err = rf.next()
+	assert.ErrorIs(t, err, io.EOF)
 	empty, err := readResults(nil, nil)
 	require.NoError(t, err)
-	assert.Empty(t, empty.rows)
+	_, err = empty.next()
+	assert.ErrorIs(t, err, io.EOF)
 	_, err = readResults([]byte("\"a\n"), nil)
-	assert.Error(t, err)
-	_, err = readResults([]byte("a\n\"b\n"), nil)
-	assert.Error(t, err)
+	assert.Error(t, err, "a broken header")
+	rf, err = readResults([]byte("a\n\"b\n"), nil)
+	require.NoError(t, err)
+	_, err = rf.next()
+	assert.Error(t, err, "a broken row")
 }
 
 func TestCSVEncoder(t *testing.T) {

@@ -102,18 +102,21 @@ func bulkCell(v sink.Value) string {
 	return v.S
 }
 
-// resultFile is a parsed Bulk API 2.0 result file: the sf__ columns and,
-// for each uploaded column, its position in the file (-1 if missing).
+// resultFile reads a Bulk API 2.0 result file row by row: the sf__
+// columns and, for each uploaded column, its position in the file (-1 if
+// missing). Rows are read one at a time into reused slices, so reading a
+// job's results holds no more than the file itself.
 type resultFile struct {
 	idCol, createdCol, errorCol int
 	cols                        []int
-	rows                        [][]string
+	r                           *csv.Reader
+	cells                       []string
 }
 
-// readResults parses a result file. uploaded are the column names of the
-// upload, which Salesforce echoes after its own sf__ columns.
+// readResults reads a result file's header. uploaded are the column names
+// of the upload, which Salesforce echoes after its own sf__ columns.
 func readResults(body []byte, uploaded []string) (*resultFile, error) {
-	rf := &resultFile{idCol: -1, createdCol: -1, errorCol: -1}
+	rf := &resultFile{idCol: -1, createdCol: -1, errorCol: -1, cols: make([]int, len(uploaded)), cells: make([]string, len(uploaded))}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return rf, nil
 	}
@@ -123,6 +126,8 @@ func readResults(body []byte, uploaded []string) (*resultFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the result header: %w", err)
 	}
+	r.ReuseRecord = true
+	rf.r = r
 	if len(header) > 0 {
 		header[0] = strings.TrimPrefix(header[0], "\ufeff")
 	}
@@ -136,7 +141,6 @@ func readResults(body []byte, uploaded []string) (*resultFile, error) {
 			rf.errorCol = i
 		}
 	}
-	rf.cols = make([]int, len(uploaded))
 	for j, name := range uploaded {
 		rf.cols[j] = -1
 		for i, h := range header {
@@ -154,17 +158,19 @@ func readResults(body []byte, uploaded []string) (*resultFile, error) {
 			}
 		}
 	}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the results: %w", err)
-		}
-		rf.rows = append(rf.rows, rec)
-	}
 	return rf, nil
+}
+
+// next returns the next row, valid until the following call, or io.EOF.
+func (rf *resultFile) next() ([]string, error) {
+	if rf.r == nil {
+		return nil, io.EOF
+	}
+	row, err := rf.r.Read()
+	if err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading the results: %w", err)
+	}
+	return row, err
 }
 
 func cellAt(row []string, i int) string {
@@ -174,14 +180,15 @@ func cellAt(row []string, i int) string {
 	return row[i]
 }
 
-// uploadedCells returns a result row's copy of the uploaded cells, in
-// upload order, and whether all of them were present.
+// uploadedCells returns a result row's uploaded cells, in upload order,
+// valid until the next call, and whether all of them were present.
 func (rf *resultFile) uploadedCells(row []string) ([]string, bool) {
-	out := make([]string, len(rf.cols))
+	out := rf.cells
 	ok := true
 	for j, i := range rf.cols {
 		if i < 0 || i >= len(row) {
 			ok = false
+			out[j] = ""
 			continue
 		}
 		out[j] = row[i]
