@@ -315,3 +315,41 @@ func TestErrorsHoldNoToken(t *testing.T) {
 	assert.False(t, strings.Contains(fmt.Sprintf("%+v", err), tok))
 	assert.False(t, errors.Is(err, ErrLogin))
 }
+
+// Records REST answered with UNABLE_TO_LOCK_ROW were not written; they go
+// again in later calls.
+func TestRESTLockRetries(t *testing.T) {
+	srv := emulator(t)
+	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+	srv.LockRows(0.3, 11)
+	srv.ResetRequests()
+	res := write(t, s, nameRecs(300, "K"))
+	failed := 0
+	for _, r := range res {
+		if r.Err != nil {
+			assert.Equal(t, "UNABLE_TO_LOCK_ROW", r.Err.Code)
+			failed++
+		}
+	}
+	assert.Less(t, failed, 40)
+	assert.Len(t, live(srv, "Account"), 300-failed)
+	assert.Greater(t, countRequests(srv, "PATCH", "/composite/sobjects"), 2, "later calls carried the locked records")
+
+	srv.LockRows(1, 11)
+	c := emuClient(t, srv)
+	stop := errors.New("stop")
+	c.sleep = func(context.Context, time.Duration) error { return stop }
+	waiting := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIREST))
+	_, err := waiting.Write(context.Background(), nameRecs(1, "W"))
+	assert.ErrorIs(t, err, stop)
+
+	// A login that fails during the retry round ends the Write.
+	c2 := emuClient(t, srv)
+	c2.sleep = func(context.Context, time.Duration) error {
+		c2.loginErr, c2.tok = &loginError{errors.New("gone")}, nil
+		return nil
+	}
+	failing := emuSink(t, c2, "Account", config.Insert, "", fastOptions(APIREST))
+	_, err = failing.Write(context.Background(), nameRecs(1, "F"))
+	assert.ErrorIs(t, err, ErrLogin)
+}

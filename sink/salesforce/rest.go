@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/retl-go/retl/config"
@@ -29,9 +30,45 @@ type saveResult struct {
 
 // writeREST writes records through sObject Collections, 200 a call with
 // allOrNone false, calls in parallel up to rest_concurrency across Writes.
+// Records that failed with UNABLE_TO_LOCK_ROW were not written, so they
+// are sent again in later calls, lock_retries times.
 func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+	out, err := s.restRound(ctx, s.newJSONShape(layout), records)
+	if err != nil {
+		return nil, err
+	}
+	for round := 0; round < s.dest.Options.LockRetries; round++ {
+		var again []int
+		for i := range out {
+			if e := out[i].Err; e != nil && e.Code == "UNABLE_TO_LOCK_ROW" {
+				again = append(again, i)
+			}
+		}
+		if len(again) == 0 {
+			break
+		}
+		s.log.Info("salesforce: retrying records locked by other work", "object", s.dest.Object, "records", len(again), "retry", round+1)
+		if err := s.c.sleep(ctx, s.dest.Options.lockBackoff*time.Duration(round+1)); err != nil {
+			return nil, err
+		}
+		part := make([]sink.Record, len(again))
+		for k, i := range again {
+			part[k] = records[i]
+		}
+		res, err := s.restRound(ctx, s.newJSONShape(layout), part)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range again {
+			out[i] = res[k]
+		}
+	}
+	return out, nil
+}
+
+// restRound sends records in calls of 200, in parallel.
+func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(records))
-	enc := s.newJSONShape(layout)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
