@@ -266,8 +266,8 @@ type Options struct {
 	RESTConcurrency int `yaml:"rest_concurrency"`
 	// PollMaxWait is the longest pause between two polls of a Bulk job (default 5s).
 	PollMaxWait time.Duration `yaml:"poll_max_wait"`
-	// LockRetries is how many later jobs retry rows that failed with
-	// UNABLE_TO_LOCK_ROW (default 2; -1 disables).
+	// LockRetries is how many later jobs (or REST calls) retry records that
+	// failed with UNABLE_TO_LOCK_ROW (default 2; -1 disables).
 	LockRetries int `yaml:"lock_retries"`
 	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB).
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
