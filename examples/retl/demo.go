@@ -283,18 +283,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\n== What Salesforce holds now ==\n")
 	showRecords(stdout, env.srv, p)
 
-	if *keep {
-		projectPath := filepath.Join(dir, "retl.yaml")
-		if b, err := fs.ReadFile(demoFiles, "demo/retl.yaml"); err == nil {
-			_ = os.WriteFile(projectPath, b, 0o600)
+	if !*keep {
+		if c.configs == "" {
+			fmt.Fprintln(stdout, "\nThe sync files are in examples/configs. With --keep the emulator stays up, to plan and run them yourself.")
 		}
-		fmt.Fprintf(stdout, "\nThe emulator keeps running at %s until Ctrl-C (user %s, password %s, client id and secret %s).\n",
-			env.URL(), sftest.DefaultUsername, sftest.DefaultPassword, sftest.DefaultClientID)
-		fmt.Fprintf(stdout, "Its records: %s/__sftest/records/Account\n", env.URL())
-		fmt.Fprintf(stdout, "Plan the example syncs again against it:\n  %s=%s %s=%s \\\n    go run ./examples/retl plan --configs examples/configs --project %s\n",
-			envDemoURL, env.URL(), envDemoDSN, env.DSN(), projectPath)
-		<-ctx.Done()
+		return code
 	}
+	projectPath := filepath.Join(dir, "retl.yaml")
+	if b, err := fs.ReadFile(demoFiles, "demo/retl.yaml"); err == nil {
+		_ = os.WriteFile(projectPath, b, 0o600)
+	}
+	fmt.Fprintf(stdout, "\nThe emulator keeps running at %s until Ctrl-C (user %s, password %s, client id and secret %s).\n",
+		env.URL(), sftest.DefaultUsername, sftest.DefaultPassword, sftest.DefaultClientID)
+	fmt.Fprintf(stdout, "Its records: %s/__sftest/records/Account\n", env.URL())
+	fmt.Fprintf(stdout, "Plan the example syncs again against it:\n  %s=%s %s=%s \\\n    go run ./examples/retl plan --configs examples/configs --project %s\n",
+		envDemoURL, env.URL(), envDemoDSN, env.DSN(), projectPath)
+	<-ctx.Done()
 	return code
 }
 

@@ -57,6 +57,7 @@ func TestDemoShowsRealOutcomes(t *testing.T) {
 	assert.Regexp(t, `(?m)^  A-004\s+\S.*account\.owner@retl-demo\.example`, held)
 	assert.Regexp(t, `(?m)^  C-0001\s+A-004\s+\S+\s+\+1 555 0100\s`, held)
 	assert.Contains(t, held, "  … 45 more")
+	assert.Contains(t, out, "The sync files are in examples/configs.")
 }
 
 func TestDemoWithOwnConfigs(t *testing.T) {
@@ -75,6 +76,7 @@ func TestDemoWithOwnConfigs(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "Syncs: accounts (upsert Account).")
 	assert.Regexp(t, `(?m)^accounts\s+succeeded\s+50\s+40\s+10\s`, r.stdout)
+	assert.NotContains(t, r.stdout, "The sync files are in examples/configs.")
 
 	// A project file of one's own, with the demo's references.
 	project := filepath.Join(dir, "mine.yaml")
