@@ -113,7 +113,7 @@ func TestRESTAnswerMismatch(t *testing.T) {
 	}{
 		{"too few results", `[{"id":"001000000000001AAA","success":true,"errors":[]}]`, CodeOutcomeUnknown},
 		{"failure without error", `[{"success":false,"errors":[]},{"success":false,"errors":[{"statusCode":"A","message":"m1"},{"statusCode":"B","message":"m2"}]}]`, "UNKNOWN_ERROR"},
-		{"not json", `<html>`, CodeRequestFailed},
+		{"not json", `<html>`, CodeOutcomeUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -139,13 +139,22 @@ func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Re
 	if r.method != http.MethodDelete {
 		r.body = shape.body(records)
 	}
-	resp, err := s.c.do(ctx, r)
-	if err != nil {
-		return err
-	}
 	var res []saveResult
-	if err := json.Unmarshal(resp.body, &res); err != nil {
-		return fmt.Errorf("%s %s: decoding the answer: %w", r.method, r.path, err)
+	for try := 0; ; try++ {
+		resp, err := s.c.do(ctx, r)
+		if err != nil {
+			return err
+		}
+		derr := json.Unmarshal(resp.body, &res)
+		if derr == nil {
+			break
+		}
+		// A success whose answer cannot be read was applied all the same.
+		// An update or upsert may be sent again to learn the outcome; an
+		// insert or delete may not.
+		if !r.idempotent || try == 1 {
+			return fmt.Errorf("%s %s: %w: the answer could not be read: %w", r.method, r.path, ErrOutcomeUnknown, derr)
+		}
 	}
 	if len(res) != len(records) {
 		// The answer cannot be tied to the records; for an insert the
