@@ -53,6 +53,7 @@ type Engine struct {
 	newTransformer TransformerFactory
 	runID          string
 	outcomeChunk   int
+	state          StateStore
 }
 
 // Option tunes an Engine.
@@ -72,6 +73,10 @@ func WithObserver(o Observer) Option { return func(e *Engine) { e.observers = ap
 func WithTransformerFactory(f TransformerFactory) Option {
 	return func(e *Engine) { e.newTransformer = f }
 }
+
+// WithState sets the store of change detection's state; syncs with
+// change_detection need one.
+func WithState(st StateStore) Option { return func(e *Engine) { e.state = st } }
 
 // WithRunID sets the run id (default: random).
 func WithRunID(id string) Option { return func(e *Engine) { e.runID = id } }
@@ -210,6 +215,9 @@ type RunOptions struct {
 	// Plan runs extract, transform and preflight and asks each sink what it
 	// would do (sink.Planner), writing nothing.
 	Plan bool
+	// Full sends every row, ignoring change detection's state; the state
+	// of the rows written is still saved.
+	Full bool
 }
 
 // Run runs the project's syncs, independent ones in parallel up to the

@@ -54,6 +54,15 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		}
 	}
 
+	var cd *changeStage
+	if fatal.get() == nil {
+		var err error
+		if cd, err = e.newChangeStage(pctx, s, parts.Source, rec, opts); err != nil {
+			fatal.set(err)
+		}
+		write = cd.wrap(write)
+	}
+
 	if fatal.get() == nil {
 		batchSize, conc := writeBatching(s, parts.Sink)
 		batches := make(chan source.Batch, 2)
@@ -86,7 +95,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		go func() {
 			defer wg.Done()
 			defer close(writes)
-			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, out: writes, ctx: pctx, sink: parts.Sink}
+			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, out: writes, ctx: pctx, sink: parts.Sink, cd: cd}
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
@@ -219,6 +228,8 @@ type transformStage struct {
 	// cur and pos are the batch being transformed and its next row.
 	cur [][]any
 	pos int
+	// cd is change detection, nil when the sync has none.
+	cd *changeStage
 }
 
 func (t *transformStage) run(batches <-chan source.Batch) error {
@@ -226,6 +237,11 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 		if cause := context.Cause(t.ctx); cause != nil {
 			t.skipRows(b, "not sent: run stopped")
 			continue
+		}
+		b, err := t.cd.prepare(b)
+		if err != nil {
+			t.skipRows(b, "not sent: "+err.Error())
+			return err
 		}
 		t.rec.read(len(b.Rows))
 		t.cur, t.pos = b.Rows, 0
@@ -251,14 +267,14 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 				continue
 			}
 			r.Seq = seq
-			t.buf = append(t.buf, r)
-			if len(t.buf) >= t.batch {
-				if err := t.send(false); err != nil {
-					return err
-				}
+			if err := t.admit(r, i); err != nil {
+				return err
 			}
 		}
 		t.cur = nil
+	}
+	if err := t.releaseHeld(); err != nil {
+		return err
 	}
 	if len(t.buf) > 0 || !t.hinted {
 		return t.send(true)
@@ -271,6 +287,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 func (t *transformStage) abandon(reason string) {
 	t.rec.skipAll(t.buf, reason)
 	t.buf = nil
+	t.cd.abandon(t.rec, reason)
 	for range t.cur[min(t.pos, len(t.cur)):] {
 		t.seq++
 		t.rec.skip(t.seq, "", reason, nil)
@@ -400,6 +417,9 @@ func (r *recorder) add(o Outcome) {
 		}
 	case RowSkipped:
 		r.rep.Skipped++
+		if o.Reason == sink.ReasonUnchanged {
+			r.rep.Unchanged++
+		}
 		o.Reason = r.redact(o.Reason)
 		if r.rep.SkipReasons == nil {
 			r.rep.SkipReasons = map[string]int64{}
@@ -456,9 +476,6 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 		case x.Skipped != "":
 			o.Kind = RowSkipped
 			o.Reason = x.Skipped
-			if x.Skipped == sink.ReasonUnchanged {
-				r.rep.Unchanged++
-			}
 		default:
 			o.Kind = Written
 		}
@@ -483,11 +500,33 @@ func (r *recorder) flushLocked() {
 	r.pending = nil
 	for _, o := range r.observers {
 		if err := o.Outcomes(r.ctx, r.sync, outs); err != nil {
-			msg := r.redact(err.Error())
-			if !r.warned[msg] && len(r.warned) < 10 {
-				r.warned[msg] = true
-				r.rep.Warnings = append(r.rep.Warnings, msg)
-			}
+			r.warnLocked(err.Error())
 		}
 	}
+}
+
+// warnLocked adds a warning to the report once per message, up to 10.
+func (r *recorder) warnLocked(msg string) {
+	msg = r.redact(msg)
+	if !r.warned[msg] && len(r.warned) < 10 {
+		r.warned[msg] = true
+		r.rep.Warnings = append(r.rep.Warnings, msg)
+	}
+}
+
+// writebackFailed records a failure to read or write the warehouse state:
+// a warning, and the report's WritebackFailed.
+func (r *recorder) writebackFailed(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rep.WritebackFailed = true
+	r.warnLocked(msg)
+}
+
+// unchangedNotRead counts rows the warehouse found unchanged and kept.
+func (r *recorder) unchangedNotRead(n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rep.Unchanged += n
+	r.rep.UnchangedNotRead += n
 }

@@ -73,9 +73,14 @@ type SyncReport struct {
 	Updated int64 `json:"updated"`
 	Failed  int64 `json:"failed"`
 	Skipped int64 `json:"skipped"`
-	// Unchanged counts the skipped rows whose values the destination
-	// already held (they are part of Skipped).
+	// Unchanged counts the rows not sent because the destination already
+	// holds their values: the skipped rows with reason "unchanged", plus
+	// UnchangedNotRead.
 	Unchanged int64 `json:"unchanged"`
+	// UnchangedNotRead counts the unchanged rows the warehouse itself found
+	// unchanged and never sent (change detection in the warehouse). They
+	// are part of Unchanged, and not of Read or Skipped.
+	UnchangedNotRead int64 `json:"unchanged_not_read,omitempty"`
 	// Changes is a sample of the field-level changes of a plan.
 	Changes []PlannedChange `json:"changes,omitempty"`
 	// KeptBack counts fields not sent because set_if_empty found them populated.
@@ -88,6 +93,11 @@ type SyncReport struct {
 	// Warnings are problems that did not change any row's outcome, such as
 	// an observer (report file, warehouse writeback) that failed.
 	Warnings []string `json:"warnings,omitempty"`
+	// WritebackFailed says the warehouse writeback (run log, record
+	// results or change-detection state) could not be read or written.
+	// Every outcome is still in this report; rows whose state was not
+	// saved are sent again by the next run.
+	WritebackFailed bool `json:"writeback_failed,omitempty"`
 	// Stats is what the sink reported about itself (API used, Bulk job ids).
 	Stats map[string]any `json:"stats,omitempty"`
 }
@@ -126,6 +136,16 @@ func (r *Report) OK() bool {
 		}
 	}
 	return true
+}
+
+// WritebackFailed reports whether any sync's warehouse writeback failed.
+func (r *Report) WritebackFailed() bool {
+	for _, s := range r.Syncs {
+		if s.WritebackFailed {
+			return true
+		}
+	}
+	return false
 }
 
 // PlannedChange is one record's field changes in a plan.

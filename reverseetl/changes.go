@@ -1,0 +1,454 @@
+package reverseetl
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/source"
+)
+
+// StateStore keeps change detection's state: for each sync and record key,
+// the hash of the payload the destination last accepted and the id it gave
+// the record.
+type StateStore interface {
+	// StoredHashes returns the stored hashes of keys of a sync. A key with
+	// no state is absent from the map.
+	StoredHashes(ctx context.Context, sync string, keys []string) (map[string]string, error)
+	// SaveState records rows the destination accepted.
+	SaveState(ctx context.Context, runID, sync string, rows []StateRow) error
+}
+
+// StateRow is the state of one row the destination accepted.
+type StateRow struct {
+	Key  string
+	Hash string
+	// ID is the destination's id of the record, "" when it gave none.
+	ID string
+}
+
+// ChangeQuery asks a StatePushdown to compare a sync's rows in the
+// warehouse.
+type ChangeQuery struct {
+	Sync string
+	// Connection is the project connection the source reads from.
+	Connection string
+	Query      string
+	// KeyColumn is the sync's change_detection key.
+	KeyColumn   string
+	Fingerprint string
+	// Full keeps every row (retl run --full) and still adds the columns.
+	Full bool
+}
+
+// Columns a StatePushdown's query adds to the rows. Every column whose name
+// starts with PushdownPrefix is removed before the transformer sees a row.
+const (
+	PushdownPrefix = "__RETL_"
+	// HashColumn holds the row's hash; NULL on the row that only carries
+	// UnchangedColumn when no row changed.
+	HashColumn = "__RETL_HASH"
+	// KeyColumn holds the row's record key as text.
+	KeyColumn = "__RETL_KEY"
+	// UnchangedColumn holds, on every row, how many rows were unchanged.
+	UnchangedColumn = "__RETL_UNCHANGED"
+)
+
+// StatePushdown is optionally implemented by a StateStore that lives in the
+// warehouse a source reads from: the comparison then runs there, and
+// unchanged rows never leave it.
+type StatePushdown interface {
+	// WrapQuery returns the query to run instead of q.Query, and false when
+	// the store cannot compare for this source (another connection, or a
+	// database that cannot hash a row). The query returns the changed rows
+	// with HashColumn, KeyColumn and UnchangedColumn added; when no row
+	// changed, one row whose HashColumn is NULL.
+	WrapQuery(ctx context.Context, q ChangeQuery) (string, bool, error)
+}
+
+// Fingerprint identifies what a sync makes of a row: its mapping, key,
+// filter, null policy and destination. It is part of every row's hash, so
+// that changing any of them sends every row again.
+func Fingerprint(s *config.Sync) string {
+	type mapping struct {
+		From, To, Expr, When, Type, Format, Null string
+		Value                                    string
+		HasValue, SetIfEmpty                     bool
+	}
+	var fp struct {
+		Version                                                int
+		Mapping                                                []mapping
+		Key, Filter, NullPolicy, ChangeKey                     string
+		Type, Connection, Object, Operation, ExternalID, Match string
+	}
+	fp.Version = 1
+	for _, m := range s.Mapping {
+		fp.Mapping = append(fp.Mapping, mapping{From: m.From, To: m.To, Expr: m.Expr, When: m.When,
+			Type: string(m.Type), Format: m.Format, Null: string(m.Null), Value: fmt.Sprintf("%T:%#v", m.Value, m.Value),
+			HasValue: m.HasValue, SetIfEmpty: m.SetIfEmpty})
+	}
+	fp.Key, fp.Filter, fp.NullPolicy = s.Key, s.Filter, string(s.NullPolicy)
+	if s.ChangeDetection != nil {
+		fp.ChangeKey = s.ChangeDetection.Key
+	}
+	d := s.Destination
+	fp.Type, fp.Connection, fp.Object, fp.Operation, fp.ExternalID, fp.Match = d.Type, d.Connection, d.Object, string(d.Operation), d.ExternalID, d.MatchOn
+	b, _ := json.Marshal(fp) // plain strings and bools: it cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// RecordHash is the hash change detection compares for a record: SHA-256
+// over the fingerprint and each field's name, kind and value, length
+// prefixed so that no two payloads share an encoding.
+func RecordHash(fingerprint string, r *sink.Record) string {
+	h := sha256.New()
+	var buf []byte
+	put := func(s string) {
+		buf = binary.AppendUvarint(buf[:0], uint64(len(s)))
+		h.Write(buf)
+		h.Write([]byte(s))
+	}
+	put(fingerprint)
+	for i, f := range r.Layout.Fields {
+		v := sink.Value{}
+		if i < len(r.Values) {
+			v = r.Values[i]
+		}
+		put(f)
+		h.Write([]byte{byte(v.Kind)})
+		put(v.S)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// KeyText is a key column's value as the text state is kept under; "" for
+// NULL, which keeps no state.
+func KeyText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case source.Decimal:
+		return string(x)
+	case source.Date:
+		return string(x)
+	case source.TimeOfDay:
+		return string(x)
+	case source.JSON:
+		return string(x)
+	case *big.Int:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return hex.EncodeToString(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// stateLookup is how many records wait for one look-up of their stored
+// hashes: it bounds the memory of comparing in retl, whatever the size of
+// the state.
+const stateLookup = 1000
+
+// stateTimeout bounds saving the state of one write, which runs even when
+// the run is being cancelled: the destination has accepted the rows.
+const stateTimeout = 2 * time.Minute
+
+// changeStage is one sync's change detection: it drops rows whose hash
+// matches the stored one and saves the state of rows the destination
+// accepts, once their results are known.
+type changeStage struct {
+	store    StateStore
+	rec      *recorder
+	runID    string
+	sync     string
+	keyCol   string
+	fp       string
+	full     bool
+	plan     bool
+	pushdown bool
+
+	// keys and hashes are those of the rows of the batch being transformed.
+	keys, hashes []string
+	// counted says the warehouse's unchanged count was taken.
+	counted bool
+	// held are records waiting for their stored hashes.
+	held []heldRecord
+
+	mu sync.Mutex
+	// pending is the state of records sent and not yet answered, by Seq.
+	pending map[int64]StateRow
+}
+
+type heldRecord struct {
+	rec       sink.Record
+	key, hash string
+}
+
+// newChangeStage sets up change detection for a sync, nil when it has none.
+// When the store lives in the warehouse the source reads, the source's
+// query is wrapped so that the warehouse compares.
+func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.Source, rec *recorder, opts RunOptions) (*changeStage, error) {
+	if s.ChangeDetection == nil {
+		return nil, nil
+	}
+	if e.state == nil {
+		return nil, errors.New("change_detection needs the warehouse state: configure writeback in the project file")
+	}
+	c := &changeStage{store: e.state, rec: rec, runID: e.runID, sync: s.Name, keyCol: s.ChangeDetection.Key,
+		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}}
+	pd, ok := e.state.(StatePushdown)
+	qr, ok2 := src.(source.QueryRewriter)
+	if !ok || !ok2 {
+		return c, nil
+	}
+	q, ok, err := pd.WrapQuery(ctx, ChangeQuery{Sync: s.Name, Connection: s.Source.Connection, Query: qr.Query(),
+		KeyColumn: c.keyCol, Fingerprint: c.fp, Full: c.full})
+	switch {
+	case err != nil:
+		// Comparing in retl still works if the state can be read later.
+		rec.writebackFailed("change detection in the warehouse: " + err.Error())
+	case ok:
+		qr.SetQuery(q)
+		c.pushdown = true
+	}
+	return c, nil
+}
+
+// prepare notes the keys (and, from the warehouse, the hashes) of a batch's
+// rows. From the warehouse it also takes the unchanged count and removes
+// the columns and the row it added.
+func (c *changeStage) prepare(b source.Batch) (source.Batch, error) {
+	if c == nil {
+		return b, nil
+	}
+	c.keys, c.hashes = c.keys[:0], c.hashes[:0]
+	if !c.pushdown {
+		k := findColumn(b.Columns, c.keyCol)
+		if k < 0 {
+			return b, fmt.Errorf("change_detection.key: column %q not in the query's result (columns: %s)", c.keyCol, strings.Join(b.Columns, ", "))
+		}
+		for _, row := range b.Rows {
+			c.keys = append(c.keys, KeyText(row[k]))
+		}
+		return b, nil
+	}
+	hc, kc, uc := findColumn(b.Columns, HashColumn), findColumn(b.Columns, KeyColumn), findColumn(b.Columns, UnchangedColumn)
+	if hc < 0 || kc < 0 || uc < 0 {
+		return b, fmt.Errorf("change detection: the warehouse's result lacks %s, %s or %s", HashColumn, KeyColumn, UnchangedColumn)
+	}
+	// The added columns come last; anything else is copied without them.
+	var keep []int
+	tail := true
+	for i, name := range b.Columns {
+		if !strings.HasPrefix(strings.ToUpper(name), PushdownPrefix) {
+			tail = tail && i == len(keep)
+			keep = append(keep, i)
+		}
+	}
+	rows := b.Rows[:0]
+	for _, row := range b.Rows {
+		if !c.counted {
+			c.counted = true
+			if n, err := strconv.ParseInt(KeyText(row[uc]), 10, 64); err == nil && n > 0 {
+				c.rec.unchangedNotRead(n)
+			}
+		}
+		if row[hc] == nil {
+			continue // the row that only carries the count
+		}
+		c.keys = append(c.keys, KeyText(row[kc]))
+		c.hashes = append(c.hashes, KeyText(row[hc]))
+		if tail {
+			rows = append(rows, row[:len(keep):len(keep)])
+			continue
+		}
+		out := make([]any, len(keep))
+		for j, i := range keep {
+			out[j] = row[i]
+		}
+		rows = append(rows, out)
+	}
+	cols := make([]string, len(keep))
+	for j, i := range keep {
+		cols[j] = b.Columns[i]
+	}
+	return source.Batch{Columns: cols, Rows: rows}, nil
+}
+
+// findColumn finds a column by its exact name, else the first that differs
+// only in case.
+func findColumn(cols []string, name string) int {
+	folded := -1
+	for i, c := range cols {
+		if c == name {
+			return i
+		}
+		if folded < 0 && strings.EqualFold(c, name) {
+			folded = i
+		}
+	}
+	return folded
+}
+
+// admit takes the record of the batch's i-th row towards the sink. With
+// change detection in retl it waits in held until its stored hash is known.
+func (t *transformStage) admit(r sink.Record, i int) error {
+	c := t.cd
+	if c != nil {
+		key := c.keys[i]
+		if c.pushdown {
+			c.track(r.Seq, key, c.hashes[i])
+		} else {
+			c.held = append(c.held, heldRecord{rec: r, key: key, hash: RecordHash(c.fp, &r)})
+			if len(c.held) >= stateLookup {
+				return t.releaseHeld()
+			}
+			return nil
+		}
+	}
+	t.buf = append(t.buf, r)
+	if len(t.buf) >= t.batch {
+		return t.send(false)
+	}
+	return nil
+}
+
+// releaseHeld looks up the stored hashes of the held records, skips those
+// that match as unchanged and passes the others on.
+func (t *transformStage) releaseHeld() error {
+	c := t.cd
+	if c == nil || len(c.held) == 0 {
+		return nil
+	}
+	held := c.held
+	c.held = nil
+	var stored map[string]string
+	if !c.full {
+		stored = c.stored(t.ctx, held)
+	}
+	for i, h := range held {
+		if old, ok := stored[h.key]; ok && h.key != "" && old == h.hash {
+			t.rec.skip(h.rec.Seq, "", sink.ReasonUnchanged, &h.rec)
+			continue
+		}
+		c.track(h.rec.Seq, h.key, h.hash)
+		t.buf = append(t.buf, h.rec)
+		if len(t.buf) >= t.batch {
+			if err := t.send(false); err != nil {
+				c.held = held[i+1:] // abandon gives them their outcome
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// stored returns the stored hashes of the held records' keys. When the
+// state cannot be read every record is sent, which is never wrong.
+func (c *changeStage) stored(ctx context.Context, held []heldRecord) map[string]string {
+	seen := make(map[string]bool, len(held))
+	keys := make([]string, 0, len(held))
+	for _, h := range held {
+		if h.key != "" && !seen[h.key] {
+			seen[h.key] = true
+			keys = append(keys, h.key)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	m, err := c.store.StoredHashes(ctx, c.sync, keys)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.rec.writebackFailed("reading change-detection state: " + err.Error() + " (rows are sent as changed)")
+		}
+		return nil
+	}
+	return m
+}
+
+// track remembers the state to save for a record once it is accepted.
+func (c *changeStage) track(seq int64, key, hash string) {
+	if c.plan || key == "" {
+		return
+	}
+	c.mu.Lock()
+	c.pending[seq] = StateRow{Key: key, Hash: hash}
+	c.mu.Unlock()
+}
+
+// abandon gives the held records an outcome when the sync stops.
+func (c *changeStage) abandon(rec *recorder, reason string) {
+	if c == nil || len(c.held) == 0 {
+		return
+	}
+	recs := make([]sink.Record, len(c.held))
+	for i, h := range c.held {
+		recs[i] = h.rec
+	}
+	c.held = nil
+	rec.skipAll(recs, reason)
+}
+
+// wrap saves the state of the records each write's results say the
+// destination accepted. A plan saves nothing.
+func (c *changeStage) wrap(w writeFunc) writeFunc {
+	if c == nil || c.plan {
+		return w
+	}
+	return func(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
+		res, err := w(ctx, recs)
+		rows := c.accepted(recs, res, err)
+		if len(rows) == 0 {
+			return res, err
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
+		defer cancel()
+		if serr := c.store.SaveState(sctx, c.runID, c.sync, rows); serr != nil {
+			c.rec.writebackFailed("saving change-detection state: " + serr.Error() + " (those rows are sent again next run)")
+		}
+		return res, err
+	}
+}
+
+// accepted returns the state of the records written without error, and
+// forgets every record of the call.
+func (c *changeStage) accepted(recs []sink.Record, res []sink.Result, err error) []StateRow {
+	ok := err == nil && len(res) == len(recs)
+	var rows []StateRow
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range recs {
+		st, tracked := c.pending[recs[i].Seq]
+		if !tracked {
+			continue
+		}
+		delete(c.pending, recs[i].Seq)
+		if ok && res[i].Err == nil && res[i].Skipped == "" {
+			st.ID = res[i].ID
+			rows = append(rows, st)
+		}
+	}
+	return rows
+}
