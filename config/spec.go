@@ -91,6 +91,9 @@ type Writeback struct {
 	Schema        string `yaml:"schema"`
 	Results       string `yaml:"results"` // all | failed | none
 	RetentionDays int    `yaml:"retention_days"`
+	// ExcludeFields are destination fields (such as personal data) whose
+	// values never go to the warehouse's record results.
+	ExcludeFields []string `yaml:"exclude_fields"`
 }
 
 // SecretsConfig is the project file's secrets section: settings for the
