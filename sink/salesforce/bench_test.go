@@ -190,7 +190,7 @@ func BenchmarkBulkResults(b *testing.B) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
-		rf, err := readResults(body, bl.cols)
+		rf, err := readResults(bytes.NewReader(body), bl.cols)
 		if err != nil {
 			b.Fatal(err)
 		}

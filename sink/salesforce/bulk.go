@@ -374,12 +374,13 @@ func (s *Sink) abort(id string) {
 	}
 }
 
-func (s *Sink) results(ctx context.Context, id, kind string) ([]byte, error) {
-	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id, kind+"/"), accept: "text/csv", idempotent: true})
+// results streams a result file of a job into read.
+func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader) error) error {
+	_, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id, kind+"/"), accept: "text/csv", idempotent: true, read: read})
 	if err != nil {
-		return nil, fmt.Errorf("job %s %s: %w", id, kind, err)
+		return fmt.Errorf("job %s %s: %w", id, kind, err)
 	}
-	return resp.body, nil
+	return nil
 }
 
 // matcher ties result rows back to the job's records: first by the row's
@@ -521,27 +522,38 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	done := make([]bool, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
-		for try := 0; ; try++ {
-			body, err := s.results(ctx, info.ID, kind)
-			if err != nil {
-				return err
-			}
-			var matched []int32
-			n := 0
-			if err = s.applyResults(body, bl, m, done, out, j, fn, &matched, &n); err == nil {
-				unmatched += n
+		var matched []int32
+		n := 0
+		// Rows are applied as the file arrives; a file read only in part
+		// gives back what it gave, so that it can be read again.
+		read := func(body io.Reader) error {
+			matched, n = matched[:0], 0
+			err := s.applyResults(body, bl, m, done, out, j, fn, &matched, &n)
+			if err == nil {
 				return nil
 			}
-			// A file that does not parse may have been damaged on the way:
-			// what it gave is taken back and it is fetched once more before
-			// the job's records fail.
 			for _, p := range matched {
 				done[p] = false
 				out[j.idx[p]] = sink.Result{}
 			}
 			m.untake(matched)
-			if try == 1 {
-				return fmt.Errorf("job %s %s: %w", info.ID, kind, err)
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return finalError{err}
+			}
+			return err
+		}
+		for try := 0; ; try++ {
+			err := s.results(ctx, info.ID, kind, read)
+			if err == nil {
+				unmatched += n
+				return nil
+			}
+			// A file that does not parse may have been damaged on the way:
+			// it is fetched once more before the job's records fail.
+			var pe *csv.ParseError
+			if try == 1 || !errors.As(err, &pe) {
+				return err
 			}
 		}
 	}
@@ -607,7 +619,7 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // applyResults reads one result file row by row and gives each row's
 // record its result. matched collects the positions it filled, unmatched
 // counts the rows that belong to no record.
-func (s *Sink) applyResults(body []byte, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
+func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
 	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
 	rf, err := readResults(body, bl.cols)
 	if err != nil {

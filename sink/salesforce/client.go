@@ -195,7 +195,18 @@ type request struct {
 	// base, when set, is the absolute URL the path is relative to, and the
 	// request carries no session (a login).
 	base string
+	// read, when set, consumes the body of a 2xx answer as it arrives, so
+	// a large answer (a Bulk result file) is never held whole. On error it
+	// must leave no trace, since an idempotent request is sent again; an
+	// error wrapped in finalError is returned at once instead.
+	read func(io.Reader) error
 }
+
+// finalError wraps an error of a request's read function that sending the
+// request again would not mend here, such as an answer that does not parse.
+type finalError struct{ error }
+
+func (e finalError) Unwrap() error { return e.error }
 
 type response struct {
 	status int
@@ -243,6 +254,9 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		case sendErr != nil:
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if fe, ok := sendErr.(finalError); ok {
+				return nil, fe.error
 			}
 			last = sendErr
 			switch {
@@ -342,6 +356,16 @@ func (c *Client) send(ctx context.Context, s *session, r *request) (*response, e
 		return nil, cleanURLError(err)
 	}
 	defer resp.Body.Close()
+	if r.read != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if err := r.read(resp.Body); err != nil {
+			if _, ok := err.(finalError); ok {
+				return nil, err
+			}
+			// As with a cut body below: for a write, the outcome is unknown.
+			return nil, fmt.Errorf("salesforce: %s %s: reading the answer: %w", r.method, r.path, err)
+		}
+		return &response{status: resp.StatusCode, header: resp.Header}, nil
+	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		// The server answered but the body was cut: for a write, the outcome is unknown.

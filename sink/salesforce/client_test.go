@@ -228,7 +228,7 @@ func TestBulkCreateWithoutID(t *testing.T) {
 }
 
 func TestReadResults(t *testing.T) {
-	rf, err := readResults([]byte("\ufeffsf__Id,sf__Created,NAME,Other\n1,true,a,b\nshort\n"), []string{"Name", "Missing"})
+	rf, err := readResults(strings.NewReader("\ufeffsf__Id,sf__Created,NAME,Other\n1,true,a,b\nshort\n"), []string{"Name", "Missing"})
 	require.NoError(t, err)
 	assert.Equal(t, 0, rf.idCol)
 	assert.Equal(t, []int{2, -1}, rf.cols)
@@ -242,13 +242,13 @@ func TestReadResults(t *testing.T) {
 	assert.Equal(t, "", cellAt(row, 5))
 	_, err = rf.next()
 	assert.ErrorIs(t, err, io.EOF)
-	empty, err := readResults(nil, nil)
+	empty, err := readResults(strings.NewReader(""), nil)
 	require.NoError(t, err)
 	_, err = empty.next()
 	assert.ErrorIs(t, err, io.EOF)
-	_, err = readResults([]byte("\"a\n"), nil)
+	_, err = readResults(strings.NewReader("\"a\n"), nil)
 	assert.Error(t, err, "a broken header")
-	rf, err = readResults([]byte("a\n\"b\n"), nil)
+	rf, err = readResults(strings.NewReader("a\n\"b\n"), nil)
 	require.NoError(t, err)
 	_, err = rf.next()
 	assert.Error(t, err, "a broken row")

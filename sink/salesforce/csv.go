@@ -115,14 +115,15 @@ type resultFile struct {
 
 // readResults reads a result file's header. uploaded are the column names
 // of the upload, which Salesforce echoes after its own sf__ columns.
-func readResults(body []byte, uploaded []string) (*resultFile, error) {
+func readResults(body io.Reader, uploaded []string) (*resultFile, error) {
 	rf := &resultFile{idCol: -1, createdCol: -1, errorCol: -1, cols: make([]int, len(uploaded)), cells: make([]string, len(uploaded))}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return rf, nil
-	}
-	r := csv.NewReader(bytes.NewReader(body))
+	r := csv.NewReader(body)
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
+	if err == io.EOF {
+		// An empty file, or one of blank lines only.
+		return rf, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the result header: %w", err)
 	}
