@@ -62,13 +62,15 @@ func ioCounts() (wchar, rchar uint64) {
 // heapPeak samples the bytes of heap objects (live and not yet swept)
 // every few milliseconds and keeps the largest value seen.
 type heapPeak struct {
-	peak atomic.Uint64
-	stop chan struct{}
-	done sync.WaitGroup
+	// profile, when set, is called as the peak grows by a tenth or more.
+	profile func()
+	peak    atomic.Uint64
+	stop    chan struct{}
+	done    sync.WaitGroup
 }
 
-func startHeapPeak(every time.Duration) *heapPeak {
-	h := &heapPeak{stop: make(chan struct{})}
+func startHeapPeak(every time.Duration, profile func()) *heapPeak {
+	h := &heapPeak{stop: make(chan struct{}), profile: profile}
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	h.done.Add(1)
 	go func() {
@@ -78,6 +80,9 @@ func startHeapPeak(every time.Duration) *heapPeak {
 		for {
 			metrics.Read(s)
 			if v := s[0].Value.Uint64(); v > h.peak.Load() {
+				if h.profile != nil && v > h.peak.Load()*11/10 {
+					h.profile()
+				}
 				h.peak.Store(v)
 			}
 			select {

@@ -45,7 +45,17 @@ func runWorker(spec string, out io.Writer) error {
 	if err := json.Unmarshal([]byte(spec), &j); err != nil {
 		return err
 	}
-	hp := startHeapPeak(5 * time.Millisecond)
+	var profile func()
+	if f := os.Getenv("BENCH_MEMPROFILE"); f != "" {
+		// The live heap near its peak, for finding what holds memory.
+		profile = func() {
+			if w, err := os.Create(f); err == nil {
+				_ = pprof.WriteHeapProfile(w)
+				w.Close()
+			}
+		}
+	}
+	hp := startHeapPeak(5*time.Millisecond, profile)
 	if f := os.Getenv("BENCH_CPUPROFILE"); f != "" {
 		// A profile of the load, for finding where its CPU time goes.
 		w, err := os.Create(f)
