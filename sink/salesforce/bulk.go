@@ -293,15 +293,20 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 		spec["externalIdFieldName"] = s.dest.ExternalID
 	}
 	body, _ := json.Marshal(spec)
-	// Creating a job writes no record: a lost answer leaves at most an
-	// empty Open job, which Salesforce discards, so a retry is safe.
-	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "ingest"), body: body, ctype: "application/json", idempotent: true})
-	if err != nil {
-		return "", fmt.Errorf("creating a Bulk job: %w", err)
-	}
+	// Creating a job writes no record: a lost or unreadable answer leaves
+	// at most an empty Open job, which Salesforce discards, so a retry is safe.
 	var info jobInfo
-	if err := json.Unmarshal(resp.body, &info); err != nil || info.ID == "" {
-		return "", errors.New("creating a Bulk job: the answer holds no job id")
+	for try := 0; ; try++ {
+		resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "ingest"), body: body, ctype: "application/json", idempotent: true})
+		if err != nil {
+			return "", fmt.Errorf("creating a Bulk job: %w", err)
+		}
+		if err := json.Unmarshal(resp.body, &info); err == nil && info.ID != "" {
+			break
+		}
+		if try == 1 {
+			return "", errors.New("creating a Bulk job: the answer holds no job id")
+		}
 	}
 	s.addJob(info.ID)
 	upload := s.jobPath(info.ID, "batches")
@@ -332,15 +337,21 @@ func (s *Sink) setState(ctx context.Context, id, state string) error {
 }
 
 func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
-	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id), idempotent: true})
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id), idempotent: true})
+		if err != nil {
+			return nil, err
+		}
+		var info jobInfo
+		err = json.Unmarshal(resp.body, &info)
+		if err == nil {
+			return &info, nil
+		}
+		// An answer damaged on the way is asked for again, a few times.
+		if try == 2 {
+			return nil, fmt.Errorf("job %s: decoding its state: %w", id, err)
+		}
 	}
-	var info jobInfo
-	if err := json.Unmarshal(resp.body, &info); err != nil {
-		return nil, fmt.Errorf("job %s: decoding its state: %w", id, err)
-	}
-	return &info, nil
 }
 
 // poll waits for a job to end, polling often at first and then less,

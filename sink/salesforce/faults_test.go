@@ -44,6 +44,8 @@ func TestRecoveredFaults(t *testing.T) {
 		{"rest upsert malformed answer", APIREST, config.Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 1}, nil},
 		{"bulk create 503", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/jobs/ingest", Times: 2}, nil},
 		{"bulk create dropped answer", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
+		{"bulk create malformed answer", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
+		{"bulk poll malformed twice", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/", Times: 2}, nil},
 		{"bulk upload dropped answer", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches", Times: 1}, nil},
 		{"bulk upload dropped request", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropRequest, Method: "PUT", Path: "/batches", Times: 1}, nil},
 		{"bulk upload 500", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: "PUT", Path: "/batches", Times: 1}, nil},
@@ -127,7 +129,7 @@ func TestUnrecoveredFaults(t *testing.T) {
 		{"503 past retry_max_wait", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.retryBase = 50 * time.Millisecond; c.RetryMaxWait = 60 * time.Millisecond }, "SERVER_UNAVAILABLE"},
 		{"bulk create 400", APIBulk, sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "POST", Path: "/jobs/ingest"}, nil, "UNKNOWN_EXCEPTION"},
 		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = 1 }, CodeOutcomeUnknown},
-		{"bulk poll malformed", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeRequestFailed},
+		{"bulk poll malformed every time", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeRequestFailed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
