@@ -66,7 +66,10 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	if fatal.get() == nil {
 		batchSize, conc := writeBatching(s, parts.Sink)
 		batches := make(chan source.Batch, 2)
-		writes := make(chan []sink.Record, conc)
+		// Unbuffered: a full batch waits in the transformer for a free
+		// writer, so no more than conc+1 batches are held at once; a
+		// Bulk-sized batch is tens of megabytes.
+		writes := make(chan []sink.Record)
 		var wg sync.WaitGroup
 
 		// Reader.
