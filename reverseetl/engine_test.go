@@ -489,3 +489,35 @@ func TestTransformerPanicAndMismatchStopTheSyncWithEveryRowAccounted(t *testing.
 		})
 	}
 }
+
+// planner answers every record as unchanged with one field kept back.
+type planner struct{ *memory.Sink }
+
+func (p planner) Plan(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
+	out := make([]sink.Result, len(recs))
+	for i := range out {
+		out[i] = sink.Result{Skipped: sink.ReasonUnchanged, KeptBack: []string{"Name"}}
+	}
+	return out, nil
+}
+
+func TestPlanCountsUnchangedAndKeptBack(t *testing.T) {
+	f := newFixture()
+	snk := memory.New("Ext")
+	f.sources["s"] = memsource.New([]string{"ID", "NAME"}, rows(5))
+	f.sinks["s"] = planner{snk}
+	rep, err := f.engine().Run(context.Background(), &config.Project{Syncs: []*config.Sync{spec("s")}}, reverseetl.RunOptions{Plan: true})
+	require.NoError(t, err)
+	r := rep.Sync("s")
+	assert.Equal(t, int64(5), r.Unchanged)
+	assert.Equal(t, int64(5), r.Skipped)
+	assert.Equal(t, int64(5), r.KeptBack)
+	assert.Empty(t, snk.Rows(), "a plan writes nothing")
+
+	f.sinks["s"] = memory.New("Ext")
+	f.sources["s"] = memsource.New([]string{"ID", "NAME"}, rows(5))
+	rep, err = f.engine().Run(context.Background(), &config.Project{Syncs: []*config.Sync{spec("s")}}, reverseetl.RunOptions{Plan: true})
+	require.NoError(t, err)
+	assert.Equal(t, reverseetl.Failed, rep.Sync("s").Status)
+	assert.Contains(t, rep.Sync("s").Error, `cannot plan`)
+}

@@ -402,6 +402,10 @@ func (r *recorder) add(o Outcome) {
 	if o.Key == "" {
 		o.Key = "row " + strconv.FormatInt(o.Seq, 10)
 	}
+	if o.Kind != RowFailed {
+		// A plan's unchanged record keeps fields back as its write would.
+		r.rep.KeptBack += int64(len(o.KeptBack))
+	}
 	switch o.Kind {
 	case Written:
 		if o.Created {
@@ -409,7 +413,6 @@ func (r *recorder) add(o Outcome) {
 		} else {
 			r.rep.Updated++
 		}
-		r.rep.KeptBack += int64(len(o.KeptBack))
 	case RowFailed:
 		r.rep.Failed++
 		if o.Err != nil {
