@@ -118,6 +118,10 @@ func (s *Sink) normKey(v string) string {
 	return ID18(v)
 }
 
+// presizeMax bounds the room reserved for a job's CSV before its rows
+// are encoded.
+const presizeMax = 64 << 20
+
 // planJobs splits the pending records into jobs under the record and
 // upload size bounds. A record whose row alone exceeds the size bound
 // fails on its own.
@@ -130,7 +134,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 	var jobs []*jobPlan
 	var cur *jobPlan
 	cells := make([]string, len(bl.cols))
-	for _, ri := range pending {
+	for k, ri := range pending {
 		vals := records[ri].Values
 		for c, fi := range bl.from {
 			if fi < len(vals) {
@@ -145,7 +149,12 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			continue
 		}
 		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes {
-			cur = &jobPlan{body: append([]byte(nil), header...), head: len(header)}
+			// Sized from this row for the records the job will take, so
+			// the body is not copied as it grows; an unusually long first
+			// row cannot make it reserve more than presizeMax.
+			n := min(len(pending)-k, opt.BulkBatchSize)
+			size := min(int64(len(header))+int64(n)*int64(len(row))*9/8, opt.MaxUploadBytes, presizeMax)
+			cur = &jobPlan{body: append(make([]byte, 0, size), header...), head: len(header), idx: make([]int, 0, n), ends: make([]int, 0, n)}
 			jobs = append(jobs, cur)
 		}
 		cur.idx = append(cur.idx, ri)

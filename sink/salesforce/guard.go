@@ -14,9 +14,9 @@ import (
 // already holds one, so it is not sent (an empty Bulk cell, an absent JSON
 // key). Records that do not exist yet keep their values. The records are
 // copied where changed, never modified in place. kept lists, per record,
-// the fields withheld.
+// the fields withheld; it is nil when none was.
 func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Record, [][]string, error) {
-	kept := make([][]string, len(records))
+	var kept [][]string
 	if !layout.HasGuarded() {
 		return records, kept, nil
 	}
@@ -83,6 +83,9 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 				vals = append([]sink.Value(nil), records[i].Values...)
 			}
 			vals[gi] = sink.Value{Kind: sink.Absent}
+			if kept == nil {
+				kept = make([][]string, len(records))
+			}
 			kept[i] = append(kept[i], layout.Fields[gi])
 		}
 		if vals != nil {

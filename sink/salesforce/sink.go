@@ -182,9 +182,13 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 		return nil, fmt.Errorf("salesforce: write: %w", err)
 	}
 	ctx = withCallCounter(ctx, &s.calls)
+	// Records normally share one layout and are written as they come,
+	// without copies; otherwise each layout is written on its own, since
+	// a Bulk job has one header.
+	if sameLayout(records) {
+		return s.writeGroup(ctx, records)
+	}
 	results := make([]sink.Result, len(records))
-	// Records normally share one layout; group them if not, since a Bulk
-	// job has one header.
 	for _, g := range groupByLayout(records) {
 		part := make([]sink.Record, len(g))
 		for i, idx := range g {
@@ -199,6 +203,15 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 		}
 	}
 	return results, nil
+}
+
+func sameLayout(records []sink.Record) bool {
+	for i := range records {
+		if records[i].Layout != records[0].Layout {
+			return false
+		}
+	}
+	return true
 }
 
 func groupByLayout(records []sink.Record) [][]int {
@@ -235,7 +248,7 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 	if err != nil {
 		return nil, s.writeErr(ctx, err)
 	}
-	for i := range res {
+	for i := range kept {
 		if len(kept[i]) > 0 && res[i].Err == nil {
 			res[i].KeptBack = kept[i]
 		}
