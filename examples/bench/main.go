@@ -60,6 +60,7 @@ type options struct {
 	perFile            int
 	jsonOut            string
 	keep               bool
+	dest               string
 }
 
 func parseRows(s string) ([]int, error) {
@@ -88,6 +89,7 @@ func run() error {
 	flag.IntVar(&o.perFile, "peer-job-rows", 1_000_000, "rows per jsforce Bulk job (one upload must stay under the emulator's 150 MiB)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every measurement to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (peer input files)")
+	flag.StringVar(&o.dest, "dest", "", "extra keys for retl's destination section, e.g. \"bulk_batch_size: 50000, max_jobs_in_flight: 3\"")
 	flag.Parse()
 	var err error
 	if o.bulkRows, err = parseRows(*bulk); err != nil {
@@ -152,7 +154,7 @@ func run() error {
 					return err
 				}
 				retl := func() error {
-					m, err := runRetl(self, emu, load.api, n)
+					m, err := runRetl(self, emu, load.api, n, o.dest)
 					if err != nil {
 						return err
 					}
@@ -269,13 +271,13 @@ func (a *around) after(m *measurement) error {
 	return nil
 }
 
-func runRetl(self string, emu *emulator, api string, rows int) (measurement, error) {
+func runRetl(self string, emu *emulator, api string, rows int, dest string) (measurement, error) {
 	m := measurement{Tool: "retl", API: api, Rows: rows}
 	a, err := before(emu)
 	if err != nil {
 		return m, err
 	}
-	spec, _ := json.Marshal(job{URL: emu.url, API: api, Rows: rows, Prefix: "R"})
+	spec, _ := json.Marshal(job{URL: emu.url, API: api, Rows: rows, Prefix: "R", Dest: dest})
 	cmd := exec.Command(self, "-worker", string(spec))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr

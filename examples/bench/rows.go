@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -23,7 +24,14 @@ var columns = []string{"ACCOUNT_ID", "NAME", "INDUSTRY", "EMPLOYEES", "ARR", "SI
 
 // syncYAML is the benchmark's sync: eight columns of every kind a
 // warehouse returns, upserted into Account by external id.
-func syncYAML(api string, rows int, prefix string) []byte {
+// dest holds extra destination keys, "key: value" separated by commas.
+func syncYAML(api string, rows int, prefix, dest string) []byte {
+	var extra strings.Builder
+	for kv := range strings.SplitSeq(dest, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			extra.WriteString("\n  " + kv)
+		}
+	}
 	return fmt.Appendf(nil, `name: accounts
 source:
   type: bench
@@ -35,7 +43,7 @@ destination:
   object: Account
   operation: upsert
   external_id: External_Id__c
-  api: %s
+  api: %s%s
 mapping:
   - {from: ACCOUNT_ID,   to: External_Id__c}
   - {from: NAME,         to: Name}
@@ -45,7 +53,7 @@ mapping:
   - {from: SIGNED_UP_AT, to: Signed_Up__c}
   - {from: RENEWAL_DATE, to: Renewal_Date__c, type: date}
   - {from: CHURN_NOTE,   to: Description}
-`, rows, prefix, api)
+`, rows, prefix, api, extra.String())
 }
 
 func projectYAML(url string) []byte {
@@ -61,8 +69,8 @@ func projectYAML(url string) []byte {
 `, url)
 }
 
-func loadProject(ctx context.Context, url, api string, rows int, prefix string) (*config.Project, error) {
-	return config.Parse(ctx, "retl.yaml", projectYAML(url), map[string][]byte{"accounts.yaml": syncYAML(api, rows, prefix)})
+func loadProject(ctx context.Context, url, api string, rows int, prefix, dest string) (*config.Project, error) {
+	return config.Parse(ctx, "retl.yaml", projectYAML(url), map[string][]byte{"accounts.yaml": syncYAML(api, rows, prefix, dest)})
 }
 
 // genSource makes rows on the fly, so the client holds only the batches
@@ -184,7 +192,7 @@ func (g *genSource) Close() error { return nil }
 // REST. Cells follow the Bulk rules retl uploads by: an absent value is an
 // empty cell, a null is #N/A.
 func writePeerInput(ctx context.Context, dir, api string, rows, perFile int, prefix string) ([]string, int64, error) {
-	p, err := loadProject(ctx, "http://127.0.0.1:1", api, rows, prefix)
+	p, err := loadProject(ctx, "http://127.0.0.1:1", api, rows, prefix, "")
 	if err != nil {
 		return nil, 0, err
 	}

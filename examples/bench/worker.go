@@ -20,6 +20,7 @@ type job struct {
 	API    string `json:"api"`
 	Rows   int    `json:"rows"`
 	Prefix string `json:"prefix"`
+	Dest   string `json:"dest,omitempty"`
 }
 
 // workerResult is what a worker measured of itself.
@@ -68,7 +69,7 @@ func runWorker(spec string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	p, err := loadProject(ctx, j.URL, j.API, j.Rows, j.Prefix)
+	p, err := loadProject(ctx, j.URL, j.API, j.Rows, j.Prefix, j.Dest)
 	if err != nil {
 		return err
 	}
