@@ -310,6 +310,9 @@ func (t *transformStage) skipRows(b source.Batch, reason string) {
 // sink gets a Hint: whether these are all the records, so it can pick an
 // API for small or large loads without the whole result in memory.
 func (t *transformStage) send(final bool) error {
+	if c, ok := t.sink.(sink.Counter); ok && c.CountFirst() {
+		return t.sendCounted(final)
+	}
 	if !t.hinted {
 		t.hinted = true
 		if h, ok := t.sink.(sink.Hinter); ok {

@@ -1,0 +1,37 @@
+package reverseetl
+
+import (
+	"fmt"
+
+	"github.com/retl-go/retl/sink"
+)
+
+// sendCounted serves a sink.Counter: records wait in the buffer until the
+// source is read, then the sink's Hint gets the total with Final set, and
+// only when it accepts are the records handed to the writers, in batches.
+// A refused Hint leaves every record unsent, with the sink's reason.
+func (t *transformStage) sendCounted(final bool) error {
+	if !final {
+		return nil
+	}
+	t.hinted = true
+	if h, ok := t.sink.(sink.Hinter); ok {
+		if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: true}); err != nil {
+			t.rec.skipAll(t.buf, "not sent: "+err.Error())
+			t.buf = nil
+			return fmt.Errorf("hint: %w", err)
+		}
+	}
+	held := t.buf
+	t.buf = nil
+	for start := 0; start < len(held); start += t.batch {
+		recs := held[start:min(start+t.batch, len(held))]
+		select {
+		case t.out <- recs:
+		case <-t.ctx.Done():
+			t.rec.skipAll(held[start:], "not sent: run stopped")
+			return nil
+		}
+	}
+	return nil
+}
