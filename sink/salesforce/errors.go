@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -169,10 +170,15 @@ func looksLikeFields(s string) bool {
 
 // scrub removes secrets from a message, for errors whose text comes from
 // places we do not control (a login server's answer, a transport error).
+// A secret is also removed as it was encoded in the login form or a URL,
+// since an answer that echoes the request shows it that way.
 func scrub(msg string, secrets []string) string {
 	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[REDACTED]")
+		if s == "" {
+			continue
+		}
+		for _, form := range []string{s, url.QueryEscape(s), url.PathEscape(s)} {
+			msg = strings.ReplaceAll(msg, form, "[REDACTED]")
 		}
 	}
 	return msg
