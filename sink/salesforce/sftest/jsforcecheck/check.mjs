@@ -222,6 +222,14 @@ async function main() {
   eq(deleted.records.length, 1, 'queryAll sees the deleted record');
   eq(deleted.records[0].IsDeleted, true, 'IsDeleted');
 
+  step = 'Bulk 2.0 hardDelete';
+  const gone = await conn.sobject('Account').create({ Name: 'Purged', External_Id__c: 'A-9' });
+  res = await conn.bulk2.loadAndWaitForResults({ object: 'Account', operation: 'hardDelete', input: [{ Id: gone.id }] });
+  eq(res.successfulResults.length, 1, 'hard-deleted rows');
+  eq(res.successfulResults[0].sf__Id, gone.id, 'hard-deleted Id');
+  const purged = await conn.query("SELECT Id FROM Account WHERE External_Id__c = 'A-9'").scanAll(true);
+  eq(purged.records.length, 0, 'queryAll does not see a hard-deleted record');
+
   console.log('jsforcecheck: ok');
 }
 
