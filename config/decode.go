@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/goccy/go-yaml/ast"
 )
@@ -14,6 +15,14 @@ type fileDecoder struct {
 	file string
 	errs *Errors
 	red  *Redactor
+	// offline: values may hold unresolved references (WithOffline).
+	offline bool
+}
+
+// unresolved reports whether a value is left unresolved by WithOffline, so
+// that checks of its value are skipped.
+func (d *fileDecoder) unresolved(v string) bool {
+	return d.offline && strings.Contains(v, "${")
 }
 
 func (d *fileDecoder) errorf(n ast.Node, key, format string, args ...any) {

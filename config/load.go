@@ -29,6 +29,17 @@ type options struct {
 	factories   map[string]ResolverFactory
 	redactor    *Redactor
 	bad         []string
+	offline     bool
+}
+
+// WithOffline loads without reaching any secret store: ${NAME} references
+// to unset environment variables and every ${scheme:reference} are left as
+// written (a reference to an unknown scheme is still an error), and the
+// Project is marked Offline, so that sources and sinks check the structure
+// of what they are given but not values that may be unresolved. It is what
+// `retl validate` uses in a merge-request pipeline without credentials.
+func WithOffline() Option {
+	return func(o *options) { o.offline = true }
 }
 
 // WithProjectFile names the project file instead of looking for retl.yaml.
@@ -282,7 +293,7 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	if len(o.bad) > 0 {
 		return nil, fmt.Errorf("config: invalid secret resolver scheme %q", o.bad[0])
 	}
-	p := &Project{Connections: map[string]*Connection{}, Redactor: o.redactor}
+	p := &Project{Connections: map[string]*Connection{}, Redactor: o.redactor, Offline: o.offline}
 	var errs Errors
 	rr := newRefs(ctx, o, o.redactor)
 	var connRefs []connRef
@@ -291,7 +302,7 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	checkConns := false
 	if project != nil {
 		p.File = project.name
-		d := &fileDecoder{file: project.name, errs: &errs, red: o.redactor}
+		d := &fileDecoder{file: project.name, errs: &errs, red: o.redactor, offline: o.offline}
 		if body, ok := parseInput(project, &errs); ok {
 			connRefs = decodeProject(d, body, rr, p)
 			checkConns = true
@@ -313,7 +324,7 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 			unparsed = append(unparsed, defaultName)
 			continue
 		}
-		d := &fileDecoder{file: in.name, errs: &errs, red: o.redactor}
+		d := &fileDecoder{file: in.name, errs: &errs, red: o.redactor, offline: o.offline}
 		rr.walk(in.name, body, "", &errs)
 		s, meta := decodeSync(d, defaultName, body)
 		if s == nil {

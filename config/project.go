@@ -173,7 +173,7 @@ func (d *fileDecoder) alerts(f field, out *Alerts) (connRef, bool) {
 				continue
 			}
 			out.Webhook = &w
-			if d.requiredChild(x, "url", w.URL) {
+			if d.requiredChild(x, "url", w.URL) && !d.unresolved(w.URL) {
 				// The URL's text is not quoted: a webhook URL is a credential.
 				if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 					d.errorf(child(x.value, "url"), joinKey(x.path, "url"), "must be an http or https URL")

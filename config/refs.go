@@ -81,6 +81,9 @@ type refs struct {
 	// envOnly is set while resolving the secrets section, which configures
 	// the resolvers themselves.
 	envOnly bool
+	// offline leaves unset environment variables and secret references as
+	// written (see WithOffline).
+	offline bool
 }
 
 func newRefs(ctx context.Context, o *options, red *Redactor) *refs {
@@ -93,6 +96,7 @@ func newRefs(ctx context.Context, o *options, red *Redactor) *refs {
 		cache:     map[string]resolved{},
 		broken:    map[string]error{},
 		done:      map[ast.Node]bool{},
+		offline:   o.offline,
 	}
 	for k, v := range o.resolvers {
 		r.resolvers[k] = v
@@ -187,6 +191,9 @@ func (r *refs) lookup(ref, key string) (string, *Error) {
 			r.cache[ref] = res
 		}
 		if res.msg != "" {
+			if r.offline {
+				return "${" + ref + "}", nil
+			}
 			return "", &Error{Key: key, Msg: res.msg}
 		}
 		if secretKey(key) {
@@ -196,6 +203,14 @@ func (r *refs) lookup(ref, key string) (string, *Error) {
 	case isSecret && schemeRe.MatchString(scheme) && name != "":
 		if r.envOnly {
 			return "", &Error{Key: key, Msg: "only ${NAME} environment references are allowed here, as this section configures the secret resolvers"}
+		}
+		if r.offline {
+			if _, known := r.resolvers[scheme]; !known {
+				if _, known = r.factories[scheme]; !known {
+					return "", &Error{Key: key, Msg: fmt.Sprintf("no secret resolver for scheme %q", scheme)}
+				}
+			}
+			return "${" + ref + "}", nil
 		}
 		res, ok := r.cache[ref]
 		if !ok {

@@ -27,6 +27,9 @@ type Project struct {
 	Syncs   []*Sync
 	// Redactor knows every secret value resolved while loading.
 	Redactor *Redactor
+	// Offline is set when the project was loaded WithOffline: values may
+	// still hold unresolved ${...} references.
+	Offline bool
 }
 
 // Sync returns the sync with the given name, or nil.

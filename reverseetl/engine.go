@@ -160,7 +160,7 @@ func (e *Engine) Build(ctx context.Context, p *config.Project, s *config.Sync, s
 		return parts, err
 	}
 	parts.Transformer = tr
-	base := BuildContext{RunID: e.runID, Sync: s, Logger: log, Redactor: p.Redactor, Shared: shared}
+	base := BuildContext{RunID: e.runID, Sync: s, Logger: log, Redactor: p.Redactor, Shared: shared, Offline: p.Offline}
 	sb := base
 	sb.Connection = connection(p, s.Source.Connection)
 	if parts.Source, err = sf(ctx, sb); err != nil {
@@ -225,6 +225,9 @@ type RunOptions struct {
 // panics is reported and the others go on. Cancelling ctx stops the run
 // promptly; the report then says which syncs were cancelled.
 func (e *Engine) Run(ctx context.Context, p *config.Project, opts RunOptions) (*Report, error) {
+	if p.Offline {
+		return nil, errors.New("the project was loaded offline (config.WithOffline): it can be validated, not run")
+	}
 	selected, err := selectSyncs(p, opts.Only)
 	if err != nil {
 		return nil, err

@@ -521,3 +521,9 @@ func TestPlanCountsUnchangedAndKeptBack(t *testing.T) {
 	assert.Equal(t, reverseetl.Failed, rep.Sync("s").Status)
 	assert.Contains(t, rep.Sync("s").Error, `cannot plan`)
 }
+
+func TestOfflineProjectsAreNotRun(t *testing.T) {
+	f := newFixture()
+	_, err := f.engine().Run(context.Background(), &config.Project{Offline: true}, reverseetl.RunOptions{})
+	assert.ErrorContains(t, err, "loaded offline")
+}

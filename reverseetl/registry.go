@@ -27,6 +27,11 @@ type BuildContext struct {
 	// Shared holds objects that all syncs of a run share, such as one
 	// authenticated client per connection.
 	Shared *Shared
+	// Offline is set when the project was loaded without resolving its
+	// references (config.WithOffline): the factory checks the structure of
+	// the connection's keys but not their values, and the part it returns
+	// is only validated, never run.
+	Offline bool
 }
 
 // SourceFactory builds a source from its sync's source section.

@@ -120,8 +120,8 @@ func (c *common) logger(w io.Writer, red *config.Redactor) (*slog.Logger, error)
 	return slog.New(red.Handler(h)), nil
 }
 
-func (c *common) load(ctx context.Context) (*config.Project, error) {
-	var opts []config.Option
+func (c *common) load(ctx context.Context, extra ...config.Option) (*config.Project, error) {
+	opts := extra
 	if c.project != "" {
 		opts = append(opts, config.WithProjectFile(c.project))
 	}
@@ -139,10 +139,17 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, "info")
+	resolve := fs.Bool("resolve", false, "also resolve ${...} references (environment and secret stores) and check their values")
 	if err := fs.Parse(args); err != nil {
 		return exitInvalid
 	}
-	p, err := c.load(ctx)
+	var extra []config.Option
+	if !*resolve {
+		// A merge-request pipeline has no production credentials: check
+		// everything but the values that references would fill.
+		extra = append(extra, config.WithOffline())
+	}
+	p, err := c.load(ctx, extra...)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitInvalid
@@ -161,7 +168,11 @@ func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, 
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid
 	}
-	notifiers, closer, err := alert.Notifiers(p, emailNotifier)
+	build := emailNotifier
+	if p.Offline {
+		build = offlineEmailNotifier
+	}
+	notifiers, closer, err := alert.Notifiers(p, build)
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid

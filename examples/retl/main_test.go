@@ -367,3 +367,19 @@ func TestDescribeChange(t *testing.T) {
 	assert.Len(t, []rune(got), 160)
 	assert.True(t, strings.HasPrefix(got, "create K: A=xxx"))
 }
+
+// The shipped syncs and the deployment's project file validate in a
+// pipeline without credentials; --resolve also resolves the references.
+func TestValidateShippedExamplesOffline(t *testing.T) {
+	for _, k := range []string{"SNOWFLAKE_ACCOUNT", "SALESFORCE_LOGIN_URL"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	r := retl(t, "validate", "--configs", filepath.Join("..", "configs"), "--project", filepath.Join("..", "retl.yaml"))
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, "4 syncs valid, 2 alert notifiers\n", r.stdout)
+
+	r = retl(t, "validate", "--resolve", "--configs", filepath.Join("..", "configs"), "--project", filepath.Join("..", "retl.yaml"))
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, `retl.yaml:9:14: key "connections.warehouse.account": environment variable SNOWFLAKE_ACCOUNT is not set`)
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 
 	"github.com/retl-go/retl/config"
@@ -37,4 +39,20 @@ func loadOptions() []config.Option {
 // emailNotifier sends the project's alert emails through Snowflake.
 func emailNotifier(conn *config.Connection, e config.EmailAlert) (alert.Notifier, io.Closer, error) {
 	return snowflake.OpenEmailNotifier(conn, e.Integration, e.Recipients)
+}
+
+// offlineEmailNotifier checks an email alert's connection as an offline
+// validation can (its keys, not their values) and returns a notifier that
+// refuses to send.
+func offlineEmailNotifier(conn *config.Connection, _ config.EmailAlert) (alert.Notifier, io.Closer, error) {
+	if _, err := snowflake.DecodeSettings(conn); err != nil {
+		return nil, nil, err
+	}
+	return offlineNotifier{}, io.NopCloser(nil), nil
+}
+
+type offlineNotifier struct{}
+
+func (offlineNotifier) Notify(context.Context, string, string) error {
+	return errors.New("alert notifier built for offline validation cannot send")
 }

@@ -1,9 +1,11 @@
 package alert
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/retl-go/retl/config"
 )
@@ -39,7 +41,10 @@ func Notifiers(p *config.Project, email EmailFunc, opts ...WebhookOption) ([]Not
 		}
 		out = append(out, WithName(fmt.Sprintf("email via %s integration %s", e.Connection, e.Integration), n))
 	}
-	if w := a.Webhook; w != nil {
+	if w := a.Webhook; w != nil && p.Offline && strings.Contains(w.URL, "${") {
+		// An offline validation leaves the URL unresolved: nothing to check.
+		out = append(out, WithName("webhook (unresolved)", unresolvedNotifier{}))
+	} else if w != nil {
 		n, err := NewWebhook(w.URL, opts...)
 		if err != nil {
 			_ = closers.Close()
@@ -60,4 +65,12 @@ func (c closeAll) Close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unresolvedNotifier stands for a notifier whose settings an offline
+// validation left unresolved; it refuses to send.
+type unresolvedNotifier struct{}
+
+func (unresolvedNotifier) Notify(context.Context, string, string) error {
+	return errors.New("alert: notifier built from an offline validation cannot send")
 }

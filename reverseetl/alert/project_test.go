@@ -95,3 +95,14 @@ func TestCloseAllJoinsErrors(t *testing.T) {
 	assert.EqualError(t, err, "close failed")
 	assert.Equal(t, 1, cl.closed, "a failing closer does not stop the others")
 }
+
+func TestNotifiersOfflineLeaveUnresolvedWebhooks(t *testing.T) {
+	p, err := config.Parse(context.Background(), "retl.yaml", []byte("alerts:\n  on_sync_failure: true\n  webhook: {url: \"${aws-sm:alerts#url}\"}\n"), nil,
+		config.WithOffline(), config.WithResolver("aws-sm", config.ResolverFunc(func(context.Context, string) (string, error) { return "", errors.New("not reached") })))
+	require.NoError(t, err)
+	ns, c, err := Notifiers(p, nil)
+	require.NoError(t, err)
+	defer c.Close()
+	require.Len(t, ns, 1)
+	assert.ErrorContains(t, ns[0].Notify(context.Background(), "s", "b"), "offline validation")
+}

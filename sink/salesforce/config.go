@@ -78,6 +78,19 @@ var apiVersionRe = regexp.MustCompile(`^[0-9]{2,3}\.0$`)
 
 // ParseConfig decodes a connection's section strictly and checks it.
 func ParseConfig(c *config.Connection) (Config, error) {
+	cfg, err := decodeConnection(c)
+	if err != nil {
+		return cfg, err
+	}
+	if err := cfg.normalize(); err != nil {
+		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+	}
+	return cfg, nil
+}
+
+// decodeConnection decodes a connection's keys strictly, without checking
+// their values.
+func decodeConnection(c *config.Connection) (Config, error) {
 	var cfg Config
 	if c == nil {
 		return cfg, errors.New("salesforce: the destination names no connection")
@@ -86,9 +99,6 @@ func ParseConfig(c *config.Connection) (Config, error) {
 		return cfg, fmt.Errorf("salesforce: connection %q is of type %q, not salesforce", c.Name, c.Type)
 	}
 	if err := decodeSection(c.Section, &cfg); err != nil {
-		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
-	}
-	if err := cfg.normalize(); err != nil {
 		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
 	}
 	return cfg, nil

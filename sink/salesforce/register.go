@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 )
@@ -37,6 +39,14 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if err := dest.check(); err != nil {
 		return nil, err
 	}
+	if b.Offline {
+		// Offline validation (config.WithOffline): values may be
+		// unresolved references, which are not checked; no client is made.
+		if err := checkOffline(b.Connection); err != nil {
+			return nil, err
+		}
+		return offlineSink{}, nil
+	}
 	create := func() (any, error) {
 		cfg, err := ParseConfig(b.Connection)
 		if err != nil {
@@ -59,4 +69,32 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		return nil, err
 	}
 	return NewSink(v.(*Client), dest)
+}
+
+// offlineSink stands for a sink built from an offline validation: it was
+// checked, and it refuses to write, as its connection was never resolved.
+type offlineSink struct{}
+
+func (offlineSink) Write(context.Context, []sink.Record) ([]sink.Result, error) {
+	return nil, errors.New("salesforce: this sink was built for offline validation and cannot write")
+}
+
+func (offlineSink) Close(context.Context) error { return nil }
+
+// checkOffline checks a connection as an offline validation can: every key
+// and value, except values that are unresolved references.
+func checkOffline(c *config.Connection) error {
+	cfg, err := decodeConnection(c)
+	if err != nil {
+		return err
+	}
+	for _, u := range []*string{&cfg.LoginURL, &cfg.InstanceURL} {
+		if strings.Contains(*u, "${") {
+			*u = "https://unresolved.invalid"
+		}
+	}
+	if err := cfg.normalize(); err != nil {
+		return fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+	}
+	return nil
 }

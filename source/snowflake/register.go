@@ -49,7 +49,7 @@ func build(_ context.Context, b reverseetl.BuildContext) (source.Source, error) 
 	if b.Connection == nil {
 		return nil, &config.Error{Pos: spec.Pos, Key: "source.connection", Msg: "a snowflake source needs a connection of type snowflake"}
 	}
-	settings, err := SettingsFromConnection(b.Connection)
+	settings, err := settingsFrom(b.Connection, !b.Offline)
 	if err != nil {
 		return nil, err
 	}

@@ -261,6 +261,19 @@ func (s *Settings) driverConfig() (*sf.Config, error) {
 // SettingsFromConnection decodes a connection of type snowflake strictly
 // and validates it. Errors name the file, line and key.
 func SettingsFromConnection(c *config.Connection) (Settings, error) {
+	return settingsFrom(c, true)
+}
+
+// DecodeSettings decodes and checks a connection as an offline validation
+// (config.WithOffline) can: values that are unresolved references are not
+// parsed.
+func DecodeSettings(c *config.Connection) (Settings, error) {
+	return settingsFrom(c, false)
+}
+
+// settingsFrom decodes and checks a connection; with check false, an
+// unresolved reference in place of a private key is let through.
+func settingsFrom(c *config.Connection, check bool) (Settings, error) {
 	var s Settings
 	if c == nil {
 		return s, fmt.Errorf("snowflake: no connection")
@@ -275,7 +288,8 @@ func SettingsFromConnection(c *config.Connection) (Settings, error) {
 	if err := s.Validate(); err != nil {
 		return s, asConfigError(c, err)
 	}
-	if s.PrivateKey != "" {
+	// An unresolved reference is not a key to parse yet.
+	if s.PrivateKey != "" && (check || !strings.Contains(s.PrivateKey, "${")) {
 		// Parse an inline key now, so `retl validate` reports a bad one.
 		if _, err := s.privateKey(); err != nil {
 			return s, asConfigError(c, err)
