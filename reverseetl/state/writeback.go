@@ -1,0 +1,236 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
+)
+
+// Writeback is a reverseetl.Observer that writes a run's log to RUNS and
+// its row outcomes to RECORD_RESULTS while the syncs run, in the chunks the
+// Engine hands over: nothing is held back until the end. A failure is
+// returned to the Engine (a warning on the sync's report) and marks the
+// sync's report WritebackFailed; it never changes an outcome.
+type Writeback struct {
+	s     *Store
+	runID string
+
+	once    sync.Once
+	prepErr error
+
+	mu    sync.Mutex
+	syncs map[string]*syncLog
+}
+
+type syncLog struct {
+	started bool
+	failed  bool
+}
+
+// Writeback returns the observer that writes the run runID.
+func (s *Store) Writeback(runID string) *Writeback {
+	return &Writeback{s: s, runID: runID, syncs: map[string]*syncLog{}}
+}
+
+var _ reverseetl.Observer = (*Writeback)(nil)
+
+// prepare makes the tables and applies the retention, once per run.
+func (w *Writeback) prepare(ctx context.Context) error {
+	w.once.Do(func() {
+		if w.prepErr = w.s.ensure(ctx); w.prepErr != nil {
+			return
+		}
+		if days := w.s.opts.RetentionDays; days > 0 {
+			cutoff := w.s.now().UTC().AddDate(0, 0, -days).Format(timeLayout)
+			for _, t := range []struct{ table, col string }{{w.s.tResults, "RECORDED_AT"}, {w.s.tRuns, "STARTED_AT"}} {
+				q := "DELETE FROM " + t.table + " WHERE " + t.col + " < " + w.s.d.Timestamp(w.s.d.Placeholder(1))
+				if _, err := w.s.db.ExecContext(ctx, q, cutoff); err != nil {
+					w.prepErr = fmt.Errorf("retention: %w", err)
+					return
+				}
+			}
+		}
+	})
+	return w.prepErr
+}
+
+func (w *Writeback) log(syncName string) *syncLog {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	l, ok := w.syncs[syncName]
+	if !ok {
+		l = &syncLog{}
+		w.syncs[syncName] = l
+	}
+	return l
+}
+
+func (w *Writeback) fail(l *syncLog, err error) error {
+	w.mu.Lock()
+	l.failed = true
+	w.mu.Unlock()
+	return fmt.Errorf("warehouse writeback: %w", err)
+}
+
+type resultRow struct {
+	RunID      string `json:"RUN_ID"`
+	Sync       string `json:"SYNC"`
+	Seq        int64  `json:"SEQ"`
+	Key        string `json:"RECORD_KEY,omitempty"`
+	Operation  string `json:"OPERATION,omitempty"`
+	Outcome    string `json:"OUTCOME"`
+	ID         string `json:"SALESFORCE_ID,omitempty"`
+	Created    bool   `json:"CREATED"`
+	ErrCode    string `json:"ERROR_CODE,omitempty"`
+	ErrMessage string `json:"ERROR_MESSAGE,omitempty"`
+	ErrFields  string `json:"ERROR_FIELDS,omitempty"`
+	Reason     string `json:"REASON,omitempty"`
+	KeptBack   string `json:"KEPT_BACK,omitempty"`
+	Values     string `json:"VALUES_JSON,omitempty"`
+	RecordedAt string `json:"RECORDED_AT"`
+}
+
+// Outcomes writes the chunk's outcomes to RECORD_RESULTS (all, only the
+// failed ones, or none, as configured). The first chunk of a sync also
+// writes its RUNS row, with status running.
+func (w *Writeback) Outcomes(ctx context.Context, s *config.Sync, outs []reverseetl.Outcome) error {
+	l := w.log(s.Name)
+	if err := w.prepare(ctx); err != nil {
+		return w.fail(l, err)
+	}
+	if !l.started {
+		if err := w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{runRow{RunID: w.runID, Sync: s.Name,
+			StartedAt: w.s.stamp(), Status: "running"}}); err != nil {
+			return w.fail(l, fmt.Errorf("run log: %w", err))
+		}
+		l.started = true
+	}
+	if w.s.opts.Results == ResultsNone {
+		return nil
+	}
+	at := w.s.stamp()
+	rows := make([]any, 0, len(outs))
+	for i := range outs {
+		o := &outs[i]
+		if w.s.opts.Results == ResultsFailed && o.Kind != reverseetl.RowFailed {
+			continue
+		}
+		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: string(s.Destination.Operation),
+			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
+			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
+		if o.Err != nil {
+			r.ErrCode, r.ErrMessage, r.ErrFields = o.Err.Code, o.Err.Message, strings.Join(o.Err.Fields, ",")
+		}
+		r.Values = w.values(o.Record)
+		rows = append(rows, r)
+	}
+	if err := w.s.insert(ctx, w.s.tResults, resultCols, rows); err != nil {
+		return w.fail(l, fmt.Errorf("record results: %w", err))
+	}
+	return nil
+}
+
+// values is the record's values as a JSON object, without the excluded
+// fields: text as sent, null for a cleared field, absent fields left out.
+func (w *Writeback) values(r *sink.Record) string {
+	if r == nil || r.Layout == nil || len(r.Values) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteByte('{')
+	n := 0
+	for i, f := range r.Layout.Fields {
+		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || w.s.exclude[strings.ToLower(f)] {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		k, _ := json.Marshal(f)
+		b.Write(k)
+		b.WriteByte(':')
+		if r.Values[i].Kind == sink.Null {
+			b.WriteString("null")
+			continue
+		}
+		v, _ := json.Marshal(r.Values[i].S)
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+type runRow struct {
+	RunID            string `json:"RUN_ID"`
+	Sync             string `json:"SYNC"`
+	StartedAt        string `json:"STARTED_AT"`
+	EndedAt          string `json:"ENDED_AT,omitempty"`
+	Status           string `json:"STATUS"`
+	Read             int64  `json:"ROWS_READ"`
+	Created          int64  `json:"ROWS_CREATED"`
+	Updated          int64  `json:"ROWS_UPDATED"`
+	Unchanged        int64  `json:"ROWS_UNCHANGED"`
+	UnchangedNotRead int64  `json:"ROWS_UNCHANGED_NOT_READ"`
+	Failed           int64  `json:"ROWS_FAILED"`
+	Skipped          int64  `json:"ROWS_SKIPPED"`
+	KeptBack         int64  `json:"FIELDS_KEPT_BACK"`
+	API              string `json:"API,omitempty"`
+	BulkJobIDs       string `json:"BULK_JOB_IDS,omitempty"`
+	Error            string `json:"ERROR,omitempty"`
+	Warnings         string `json:"WARNINGS,omitempty"`
+}
+
+// SyncFinished writes the sync's RUNS row with its final counts and marks
+// the report when any of the sync's writeback failed.
+func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *reverseetl.SyncReport) {
+	l := w.log(s.Name)
+	err := w.prepare(ctx)
+	if err == nil {
+		r := runRow{RunID: w.runID, Sync: s.Name, StartedAt: rep.Started.UTC().Format(timeLayout),
+			EndedAt: rep.Started.Add(rep.Duration).UTC().Format(timeLayout), Status: string(rep.Status),
+			Read: rep.Read, Created: rep.Created, Updated: rep.Updated, Unchanged: rep.Unchanged,
+			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack,
+			Error: rep.Error, Warnings: strings.Join(rep.Warnings, "\n")}
+		r.API, r.BulkJobIDs = statsAPI(rep.Stats)
+		if err = w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{r}); err != nil {
+			err = fmt.Errorf("run log: %w", err)
+		}
+	}
+	w.mu.Lock()
+	failed := l.failed
+	w.mu.Unlock()
+	if err != nil {
+		failed = true
+		rep.Warnings = append(rep.Warnings, w.s.opts.Redact("warehouse writeback: "+err.Error()))
+	}
+	if failed {
+		rep.WritebackFailed = true
+	}
+}
+
+// RunFinished does nothing: each sync's row is complete when it finishes.
+func (w *Writeback) RunFinished(context.Context, *reverseetl.Report) {}
+
+func statsAPI(st map[string]any) (api, jobs string) {
+	if v, ok := st["api"].(string); ok {
+		api = v
+	}
+	switch j := st["bulk_jobs"].(type) {
+	case []string:
+		jobs = strings.Join(j, ",")
+	case []any:
+		var s []string
+		for _, x := range j {
+			s = append(s, fmt.Sprint(x))
+		}
+		jobs = strings.Join(s, ",")
+	}
+	return api, jobs
+}
