@@ -1,7 +1,7 @@
 // Command retl runs config-driven reverse ETL syncs: rows selected in a
 // warehouse are mapped and written into Salesforce.
 //
-//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--log-format text|json] [--log-level LEVEL]
+//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--full] [--log-format text|json] [--log-level LEVEL]
 //	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--changes N] [--log-format text|json] [--log-level LEVEL]
 //	retl validate [--configs DIR] [--project FILE]
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
@@ -193,6 +193,7 @@ type runFlags struct {
 	report   string
 	plan     bool
 	changes  int
+	full     bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
@@ -201,6 +202,8 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 	fs.StringVar(&f.report, "report", "", "write the JSON report to this file")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
+	} else {
+		fs.BoolVar(&f.full, "full", false, "send every row, ignoring change detection's state (the state is still saved)")
 	}
 	f.plan = plan
 }
@@ -263,7 +266,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
 	}
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan})
+	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full})
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
