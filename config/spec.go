@@ -162,6 +162,9 @@ type Sync struct {
 	// RunIfParentFailed runs the sync even when a sync it depends on failed.
 	RunIfParentFailed bool
 	ChangeDetection   *ChangeDetection
+	// OnRemoved acts on records the sync wrote whose keys its query no
+	// longer returns; nil does nothing.
+	OnRemoved *OnRemoved
 }
 
 // SourceSpec is a sync's source section.

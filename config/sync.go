@@ -10,7 +10,7 @@ import (
 
 var (
 	syncKeys = []string{"name", "source", "destination", "mapping", "key", "filter", "null_policy",
-		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection"}
+		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
 	sourceKeys      = []string{"type", "connection", "query"}
 	destinationKeys = []string{"type", "connection", "object", "operation", "external_id", "match_on"}
 	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "type", "format", "null"}
@@ -79,6 +79,8 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 			d.decode(f, &s.RunIfParentFailed)
 		case "change_detection":
 			s.ChangeDetection = d.changeDetection(f)
+		case "on_removed":
+			s.OnRemoved = d.onRemoved(f)
 		default:
 			// A typo of a required key is not also reported missing.
 			if typo := d.unknownKey(f, syncKeys); typo != "" {
@@ -105,6 +107,7 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 	if dest != nil && len(s.Mapping) > 0 {
 		d.operationRules(s, dest)
 	}
+	d.onRemovedRules(s)
 	return s, meta
 }
 
