@@ -2,9 +2,12 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -26,23 +29,37 @@ func (r *Redactor) Add(values ...string) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, v := range values {
-		if len(v) < minSecretLen {
+	for _, raw := range values {
+		if len(raw) < minSecretLen {
 			continue
 		}
-		dup := false
-		for _, s := range r.secrets {
-			if s == v {
-				dup = true
-				break
+		for _, v := range encodings(raw) {
+			if !slices.Contains(r.secrets, v) {
+				r.secrets = append(r.secrets, v)
 			}
-		}
-		if !dup {
-			r.secrets = append(r.secrets, v)
 		}
 	}
 	// Longest first, so a secret containing another is replaced whole.
 	sort.Slice(r.secrets, func(i, j int) bool { return len(r.secrets[i]) > len(r.secrets[j]) })
+}
+
+// encodings lists a secret as it is and as requests carry it: escaped in
+// JSON (with and without Go's escaping of <, > and &) and in URLs. A server
+// that echoes a request in its error shows the secret that way.
+func encodings(v string) []string {
+	out := []string{v, url.QueryEscape(v), url.PathEscape(v)}
+	var b strings.Builder
+	for _, html := range []bool{true, false} {
+		b.Reset()
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(v) == nil {
+			q := strings.TrimSuffix(b.String(), "\n")
+			out = append(out, q[1:len(q)-1])
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Redact returns s with every registered secret replaced by [REDACTED].
