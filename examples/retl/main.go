@@ -7,7 +7,9 @@
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
 // Exit codes: 0 every sync succeeded, 1 a sync failed or the run was
-// cancelled, 2 the configuration is invalid.
+// cancelled, 2 the configuration is invalid, 3 the syncs succeeded but the
+// warehouse writeback failed (the report and failed-rows files have every
+// outcome; the warehouse does not).
 package main
 
 import (
@@ -31,6 +33,8 @@ const (
 	exitOK      = 0
 	exitFailed  = 1
 	exitInvalid = 2
+	// exitWriteback: the syncs succeeded, the warehouse writeback did not.
+	exitWriteback = 3
 )
 
 func main() {
@@ -261,6 +265,13 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
 		}
 	}
+	wopts, wclose, err := warehouseState(p, runID, f.plan)
+	if err != nil {
+		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		return exitInvalid, nil
+	}
+	defer func() { _ = wclose.Close() }()
+	opts = append(opts, wopts...)
 	eng := reverseetl.New(newRegistry(), opts...)
 	if err := eng.Validate(ctx, p); err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
@@ -291,6 +302,8 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	code := exitOK
 	if errors.Is(ctx.Err(), context.Canceled) || !rep.OK() {
 		code = exitFailed
+	} else if rep.WritebackFailed() {
+		code = exitWriteback
 	}
 	if f.report != "" {
 		if err := reverseetl.WriteJSONFile(f.report, rep); err != nil {
