@@ -206,6 +206,24 @@ func scrubError(err error, secrets []string) error {
 	return &scrubbedError{msg: clean, err: err}
 }
 
+// maxMessage bounds a record error's message. Salesforce quotes the
+// rejected value in some messages (STRING_TOO_LONG), and a report keeps
+// the messages of up to a thousand failed rows.
+const maxMessage = 1024
+
+// clipMessage cuts a message longer than maxMessage on a rune boundary;
+// the result is a new string, so the long text can be freed.
+func clipMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + fmt.Sprintf("… (%d bytes cut)", len(msg)-cut)
+}
+
 func recordErr(code, format string, args ...any) *sink.RecordError {
 	return &sink.RecordError{Code: code, Message: fmt.Sprintf(format, args...)}
 }

@@ -2,9 +2,13 @@ package salesforce
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +25,7 @@ import (
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 	"github.com/retl-go/retl/source"
 	memsource "github.com/retl-go/retl/source/memory"
+	"github.com/retl-go/retl/source/sqlsource"
 )
 
 // The fault suite runs whole syncs through the Engine and the registered
@@ -607,4 +612,109 @@ func TestReliabilityFaults(t *testing.T) {
 			figs.add(name, r, extra)
 		})
 	}
+}
+
+// TestReliabilityHugeCell reads, through the sql source, a row whose text
+// cell is 10 MB, far past Salesforce's 131,072-character limit for any
+// text field. The row fails on its own with STRING_TOO_LONG, its
+// neighbours are written, and memory stays within a few copies of the
+// cell.
+func TestReliabilityHugeCell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves 10 MB cells")
+	}
+	const cell = 10_000_000
+	dbPath := filepath.Join(t.TempDir(), "warehouse.db")
+	db, err := sql.Open("sqlite", dbPath)
+	require.NoError(t, err)
+	for _, q := range []string{
+		"create table accounts (id text, name text, note text)",
+		"with recursive n(i) as (select 1 union all select i + 1 from n where i < 49) " +
+			"insert into accounts select printf('H-%02d', i), 'Account ' || i, 'short note' from n",
+		fmt.Sprintf("insert into accounts values ('H-50', 'Account 50', hex(randomblob(%d)))", cell/2),
+	} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	require.NoError(t, db.Close())
+
+	for _, api := range []string{APIBulk, APIREST} {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			reg := reverseetl.NewRegistry()
+			reg.RegisterSink("salesforce", relFactory(nil))
+			sqlsource.Register(reg)
+			project := fmt.Sprintf(`connections:
+  warehouse: {type: sql, driver: sqlite, dsn: %q}
+  crm:
+    type: salesforce
+    login_url: %s
+    auth: password
+    client_id: %s
+    client_secret: %s
+    username: %s
+    password: %s
+`, dbPath, srv.URL(), sftest.DefaultClientID, sftest.DefaultClientSecret, sftest.DefaultUsername, sftest.DefaultPassword)
+			syncYAML := fmt.Sprintf(`name: accounts
+key: ID
+source: {connection: warehouse, query: "select id, name, note from accounts order by id"}
+destination:
+  connection: crm
+  object: Account
+  operation: upsert
+  external_id: External_Id__c
+  api: %s
+  poll_max_wait: 10ms
+mapping:
+  - {from: ID, to: External_Id__c}
+  - {from: NAME, to: Name}
+  - {from: NOTE, to: Description}
+`, api)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			p, err := config.Parse(ctx, "retl.yaml", []byte(project), map[string][]byte{"accounts.yaml": []byte(syncYAML)})
+			require.NoError(t, err)
+			ledger := faultsuite.NewLedger()
+			runtime.GC()
+			var peak uint64
+			stop := samplePeakHeap(&peak)
+			rep, err := reverseetl.New(reg, reverseetl.WithLogger(quiet), reverseetl.WithObserver(ledger)).Run(ctx, p, reverseetl.RunOptions{})
+			stop()
+			require.NoError(t, err)
+			s := rep.Sync("accounts")
+			ledger.Check(t, s)
+			assert.EqualValues(t, 50, s.Read)
+			assert.EqualValues(t, 49, s.Created)
+			require.EqualValues(t, 1, s.Failed)
+			fr := s.FailedRows[0]
+			assert.Equal(t, "H-50", fr.Key)
+			assert.Equal(t, "STRING_TOO_LONG", fr.Err.Code)
+			assert.LessOrEqual(t, len(fr.Err.Message), 1100, "the report does not keep the value")
+			assert.Contains(t, fr.Err.Message, "bytes cut)")
+			assert.Len(t, byExt(srv, "Account"), 49)
+			assert.Less(t, peak, uint64(30*cell), "peak live heap")
+			t.Logf("%s: %s; %s: %.80s; peak live heap %.0f MiB (emulator included)", api, faultsuite.Summary(s, ledger.Codes("accounts")),
+				fr.Err.Code, fr.Err.Message, float64(peak)/(1<<20))
+		})
+	}
+}
+
+// samplePeakHeap records the peak of the live heap into *peak until the
+// returned func is called.
+func samplePeakHeap(peak *uint64) func() {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		for {
+			metrics.Read(s)
+			*peak = max(*peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }

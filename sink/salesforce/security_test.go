@@ -2,12 +2,14 @@ package salesforce
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,4 +99,14 @@ func TestSecurityLoginEchoIsScrubbed(t *testing.T) {
 func jsonEscape(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 	return r.Replace(s)
+}
+
+func TestClipMessage(t *testing.T) {
+	assert.Equal(t, "short", clipMessage("short"))
+	exact := strings.Repeat("x", maxMessage)
+	assert.Equal(t, exact, clipMessage(exact))
+	long := strings.Repeat("é", maxMessage) // two bytes a rune: the cut falls inside one
+	got := clipMessage(long)
+	assert.True(t, utf8.ValidString(got))
+	assert.Equal(t, strings.Repeat("é", maxMessage/2)+fmt.Sprintf("… (%d bytes cut)", maxMessage), got)
 }

@@ -253,6 +253,11 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 			res[i].KeptBack = kept[i]
 		}
 	}
+	for i := range res {
+		if e := res[i].Err; e != nil {
+			e.Message = clipMessage(e.Message)
+		}
+	}
 	return res, nil
 }
 
