@@ -283,7 +283,7 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 	if err := s.setState(ctx, id, stateUploadComplete); err != nil {
 		return err
 	}
-	final, err := s.poll(ctx, id)
+	final, err := s.poll(ctx, id, len(j.idx))
 	if err != nil {
 		return err
 	}
@@ -363,10 +363,12 @@ func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
 	}
 }
 
-// poll waits for a job to end, polling often at first and then less,
-// up to poll_max_wait between polls.
-func (s *Sink) poll(ctx context.Context, id string) (*jobInfo, error) {
-	wait := s.dest.Options.pollStart
+// poll waits for a job of rows records to end, polling often at first
+// and then less, up to poll_max_wait between polls.
+func (s *Sink) poll(ctx context.Context, id string, rows int) (*jobInfo, error) {
+	opt := s.dest.Options
+	start := time.Now()
+	wait := opt.pollStart
 	for {
 		info, err := s.jobInfo(ctx, id)
 		if err != nil {
@@ -376,11 +378,25 @@ func (s *Sink) poll(ctx context.Context, id string) (*jobInfo, error) {
 		case stateJobComplete, stateFailed, stateAborted:
 			return info, nil
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := sleepCtx(ctx, nextPoll(wait, time.Since(start), info.NumberRecordsProcessed, rows, opt.pollStart/10)); err != nil {
 			return nil, err
 		}
-		wait = min(wait*3/2, s.dest.Options.PollMaxWait)
+		wait = min(wait*3/2, opt.PollMaxWait)
 	}
+}
+
+// nextPoll is the pause before the next poll of a job that has processed
+// done of its rows after elapsed. Once the job reports progress, the pause
+// is about what the rest should take at the rate seen so far, rather than
+// a backoff step that can overshoot the end by half the time spent; it is
+// never below a twentieth of elapsed or floor, so a job that slows near
+// its end costs few extra polls.
+func nextPoll(wait, elapsed time.Duration, done, rows int, floor time.Duration) time.Duration {
+	if done <= 0 || done >= rows {
+		return wait
+	}
+	rest := time.Duration(float64(elapsed) * float64(rows-done) / float64(done))
+	return min(wait, max(rest, elapsed/20, floor))
 }
 
 // abort stops a job that will not be finished, with a context of its own
