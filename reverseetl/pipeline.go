@@ -17,6 +17,11 @@ import (
 // defaultWriteBatch is the records per Write for sinks that state no preference.
 const defaultWriteBatch = 1000
 
+// staggerMin is the smallest batch whose first Write is halved to stagger
+// concurrent writes (see transformStage.send); a smaller Write is a few
+// quick calls, and halving it would only add one.
+const staggerMin = 1000
+
 // errStopped marks rows that were not sent because the sync stopped early.
 var errStopped = errors.New("sync stopped")
 
@@ -98,7 +103,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		go func() {
 			defer wg.Done()
 			defer close(writes)
-			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, out: writes, ctx: pctx, sink: parts.Sink, cd: cd}
+			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, ctx: pctx, sink: parts.Sink, cd: cd}
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
@@ -227,7 +232,9 @@ type transformStage struct {
 	out    chan<- []sink.Record
 	seq    int64
 	hinted bool
-	buf    []sink.Record
+	// stagger halves the first Write (see send).
+	stagger bool
+	buf     []sink.Record
 	// cur and pos are the batch being transformed and its next row.
 	cur [][]any
 	pos int
@@ -328,6 +335,17 @@ func (t *transformStage) send(final bool) error {
 	}
 	recs := t.buf
 	t.buf = make([]sink.Record, 0, t.batch)
+	if t.stagger && !final {
+		// Equal batches started together end together, and then every
+		// writer reads its results and prepares its next batch while the
+		// destination has nothing to do. Half the first batch goes now
+		// and half waits for the next, which staggers the writes for the
+		// rest of the sync and reaches the destination sooner.
+		t.stagger = false
+		half := len(recs) / 2
+		t.buf = append(t.buf, recs[half:]...)
+		recs = recs[:half:half]
+	}
 	select {
 	case t.out <- recs:
 		return nil
