@@ -342,7 +342,18 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 		e.finish(ctx, s, rep)
 		return rep
 	}
-	parts, err := e.Build(ctx, p, s, shared)
+	var parts Parts
+	err := func() (err error) {
+		// A factory that panics fails its sync like one that errs, so
+		// that observers (alerts, report files) still hear of the sync.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		parts, err = e.Build(ctx, p, s, shared)
+		return err
+	}()
 	if err != nil {
 		rep.Status = Failed
 		rep.Error = redact(p, err.Error())

@@ -124,15 +124,9 @@ mapping:
 
 	for _, s := range rep.Syncs {
 		assert.Equal(t, reverseetl.Failed, s.Status, s.Name)
-		if s.Name == "panic_build" {
-			continue // below
-		}
+		// A sync whose factory panicked too ends once for observers.
 		ledger.Check(t, s)
 	}
-	t.Run("a factory that panics still ends its sync for observers", func(t *testing.T) {
-		t.Skip("Engine.runOne recovers a panic in Build without calling SyncFinished, so alerts and report files miss that sync")
-		ledger.Check(t, rep.Sync("panic_build"))
-	})
 	assert.Contains(t, rep.Sync("panic_source").Error, "source broke")
 	assert.Contains(t, rep.Sync("panic_sink").Error, "sink broke")
 	assert.Contains(t, rep.Sync("panic_build").Error, "factory broke")
