@@ -111,6 +111,22 @@ var (
 		return out
 	}()
 	epoch = time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	// Employee counts and sign-up times repeat (daily for the times), as
+	// warehouse values do.
+	employees = func() []any {
+		out := make([]any, 5000)
+		for i := range out {
+			out[i] = int64(i)
+		}
+		return out
+	}()
+	signedUp = func() []any {
+		out := make([]any, 86400)
+		for i := range out {
+			out[i] = epoch.Add(time.Duration(i) * time.Second)
+		}
+		return out
+	}()
 )
 
 func boxAll(s ...string) []any {
@@ -143,8 +159,8 @@ func (g *genSource) row(i int, r []any, buf []byte) []byte {
 	buf = append(buf, '.', byte('0'+i%10), '5')
 	arr := source.Decimal(text(buf[start:]))
 	r[0], r[1], r[2] = id, name, industries[i%len(industries)]
-	r[3], r[4] = int64(i%5000), arr
-	r[5] = epoch.Add(time.Duration(i) * time.Second)
+	r[3], r[4] = employees[i%len(employees)], arr
+	r[5] = signedUp[i%len(signedUp)]
 	r[6] = dates[i%len(dates)]
 	r[7] = nil
 	if i%2 == 1 {
