@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -50,10 +51,12 @@ func TestSecurityTLSIsVerified(t *testing.T) {
 		assert.ErrorContains(t, err, "unknown key", key)
 	}
 	hits := 0
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits++
 		_, _ = io.WriteString(w, `{"access_token":"t","instance_url":"https://127.0.0.1"}`)
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()
 	defer srv.Close()
 	cfg := Config{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", MaxRetries: -1}
 	c, err := NewClient(cfg, WithLogger(quiet))
