@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -448,4 +449,37 @@ func TestSQLiteComparesInRetl(t *testing.T) {
 	_, ok, err := pr.store.WrapQuery(context.Background(), reverseetl.ChangeQuery{Sync: "people", Connection: "wh", Query: "select 1", KeyColumn: "ID"})
 	require.NoError(t, err)
 	assert.False(t, ok, "SQLite cannot hash a whole row")
+}
+
+// TestLargeSQLiteSourceBesideItsState reads more rows than the pipeline
+// buffers from a SQLite file in its default journal mode while the state
+// and results go to the same file. Prepared before the run, the store has
+// switched the file to WAL, so reading and writing never wait on each
+// other (in rollback mode the writes would wait for the read to end).
+func TestLargeSQLiteSourceBesideItsState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wh.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	w := &warehouse{name: "sqlite", db: db, dialect: state.SQLite, conn: fmt.Sprintf("  wh: {type: sql, driver: sqlite, dsn: %q}\n", "file:"+path)}
+	const n = 40_000
+	w.load(t, n)
+	var mode string
+	require.NoError(t, db.QueryRow("PRAGMA journal_mode").Scan(&mode))
+	require.Equal(t, "delete", mode)
+
+	pr := newProject(t, w, "{connection: wh}", map[string]string{"people": "Name"})
+	wb := pr.store.Writeback("big")
+	require.NoError(t, wb.Prepare(context.Background()))
+	eng := reverseetl.New(pr.reg, reverseetl.WithRunID("big"), reverseetl.WithLogger(slog.New(slog.DiscardHandler)),
+		reverseetl.WithState(pr.store), reverseetl.WithObserver(wb))
+	start := time.Now()
+	rep, err := eng.Run(context.Background(), pr.p, reverseetl.RunOptions{})
+	require.NoError(t, err)
+	r := rep.Sync("people")
+	require.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
+	assert.Empty(t, r.Warnings)
+	assert.Equal(t, int64(n), r.Created)
+	assert.Less(t, time.Since(start), 20*time.Second, "no wait on a lock")
+	pr.checkTables(t, "big", r)
 }

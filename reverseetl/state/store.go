@@ -174,6 +174,11 @@ func (s *Store) Tables() (runs, results, state, version string) {
 // DB returns the database the store writes to.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// Prepare makes the tables now rather than on first use. On SQLite this
+// also switches the file to WAL before any source reads it, so that
+// reading and writing the same file never wait on each other.
+func (s *Store) Prepare(ctx context.Context) error { return s.ensure(ctx) }
+
 func (s *Store) stamp() string { return s.now().UTC().Format(timeLayout) }
 
 // ensure makes the tables once. A failure is kept for the rest of the run,

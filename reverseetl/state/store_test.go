@@ -286,9 +286,10 @@ func TestRetentionDeletesOldRowsAtRunStart(t *testing.T) {
 	st, err := state.New(db, state.SQLite, state.Options{RetentionDays: 30, Now: func() time.Time { return now }})
 	require.NoError(t, err)
 	wb = st.Writeback("new")
-	require.NoError(t, wb.Outcomes(ctx, writebackSync(), outcomes(1)))
+	require.NoError(t, wb.Prepare(ctx))
 	assert.Equal(t, 0, count(t, db, "SELECT COUNT(*) FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'old'"))
 	assert.Equal(t, 0, count(t, db, "SELECT COUNT(*) FROM RETL_RUNS WHERE RUN_ID = 'old'"))
+	require.NoError(t, wb.Outcomes(ctx, writebackSync(), outcomes(1)))
 	assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'new'"))
 	assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_STATE"), "state is kept")
 }
@@ -419,7 +420,8 @@ func TestOpen(t *testing.T) {
 	dir := t.TempDir()
 	st, err = state.Open(parse(fmt.Sprintf("connections: {wh: {type: sql, dsn: %q}}\nwriteback: {connection: wh, schema: AUDIT}\n", filepath.Join(dir, "s.db"))))
 	require.NoError(t, err)
-	require.NoError(t, st.SaveState(context.Background(), "r", "s", []reverseetl.StateRow{{Key: "k", Hash: "h"}}))
+	require.NoError(t, st.Prepare(context.Background()))
+	assert.Equal(t, 1, count(t, st.DB(), "SELECT COUNT(*) FROM AUDIT_SCHEMA_VERSION"))
 	var mode string
 	require.NoError(t, st.DB().QueryRow("PRAGMA journal_mode").Scan(&mode))
 	assert.Equal(t, "wal", mode)

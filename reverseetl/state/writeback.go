@@ -40,6 +40,12 @@ func (s *Store) Writeback(runID string) *Writeback {
 
 var _ reverseetl.Observer = (*Writeback)(nil)
 
+// Prepare makes the tables and applies the retention, as the first write
+// of the run otherwise does. Calling it before the run starts makes a
+// failure known early, and on SQLite readies the file before any source
+// reads it (see Store.Prepare).
+func (w *Writeback) Prepare(ctx context.Context) error { return w.prepare(ctx) }
+
 // prepare makes the tables and applies the retention, once per run.
 func (w *Writeback) prepare(ctx context.Context) error {
 	w.once.Do(func() {
