@@ -265,7 +265,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
 		}
 	}
-	wopts, wclose, err := warehouseState(p, runID, f.plan)
+	wopts, wclose, err := warehouseState(ctx, p, runID, f.plan, log)
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil

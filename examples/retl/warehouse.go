@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"io"
+	"log/slog"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
@@ -10,15 +12,23 @@ import (
 
 // warehouseState opens the store the project file's writeback section
 // names, if any: change detection compares against its state, and a run
-// (not a plan) writes its log and row outcomes to it.
-func warehouseState(p *config.Project, runID string, plan bool) ([]reverseetl.Option, io.Closer, error) {
+// (not a plan) writes its log and row outcomes to it. The tables are
+// readied, and old rows deleted, before any sync reads; a failure there is
+// logged, and reported again on every sync it affects.
+func warehouseState(ctx context.Context, p *config.Project, runID string, plan bool, log *slog.Logger) ([]reverseetl.Option, io.Closer, error) {
 	st, err := state.Open(p)
 	if err != nil || st == nil {
 		return nil, io.NopCloser(nil), err
 	}
 	opts := []reverseetl.Option{reverseetl.WithState(st)}
+	prepare := st.Prepare
 	if !plan {
-		opts = append(opts, reverseetl.WithObserver(st.Writeback(runID)))
+		wb := st.Writeback(runID)
+		opts = append(opts, reverseetl.WithObserver(wb))
+		prepare = wb.Prepare
+	}
+	if err := prepare(ctx); err != nil {
+		log.Warn("warehouse writeback", "error", p.Redactor.Redact(err.Error()))
 	}
 	return opts, st, nil
 }

@@ -68,6 +68,7 @@ func TestRefusingWritebackExits3WithEveryOutcomeInTheReport(t *testing.T) {
 	r := retl(t, "run", "--configs", s.configs, "--only", "accounts", "--only", "contacts", "--report", report)
 	assert.Equal(t, exitWriteback, r.code, r.stdout+r.stderr)
 	assert.Contains(t, r.stdout, "contacts: warning: warehouse writeback:")
+	assert.Contains(t, r.stderr, "warehouse writeback", "known before the syncs start")
 
 	rep := readReport(t, report)
 	assert.True(t, rep.OK())
