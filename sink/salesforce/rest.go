@@ -357,6 +357,48 @@ func isJSONLiteral(v sink.Value) bool {
 	if s == "" || !(s[0] == '-' || s[0] >= '0' && s[0] <= '9') {
 		return false
 	}
-	var n json.Number
-	return json.Unmarshal([]byte(s), &n) == nil
+	return jsonNumber(s)
+}
+
+// jsonNumber reports whether s is a JSON number, trailing white space
+// allowed as encoding/json allows it, without the allocations of asking
+// encoding/json for every number of every record.
+func jsonNumber(s string) bool {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		i = digits(i)
+	default:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return strings.TrimRight(s[i:], " \t\r\n") == ""
 }
