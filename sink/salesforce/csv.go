@@ -87,6 +87,12 @@ func (e *csvEncoder) view(cells []string) []byte {
 	return e.buf
 }
 
+// line is view without the line ending.
+func (e *csvEncoder) line(cells []string) []byte {
+	v := e.view(cells)
+	return v[:len(v)-1]
+}
+
 // Cell texts with a meaning in Bulk API 2.0.
 const (
 	// nullCell sets a field to null; an empty cell leaves it as it is.
@@ -258,6 +264,8 @@ func cutCell(rec []byte) (cell, rest []byte, ok bool) {
 type recordReader struct {
 	br  *bufio.Reader
 	buf []byte
+	// last is the record next returned last.
+	last []byte
 }
 
 func newRecordReader(r io.Reader) *recordReader {
@@ -271,6 +279,7 @@ func (rr *recordReader) next() ([]byte, error) {
 	for {
 		rec, err := rr.record()
 		if err != nil || len(rec) > 0 {
+			rr.last = rec
 			return rec, err
 		}
 	}
