@@ -295,7 +295,7 @@ func (e *Engine) Run(ctx context.Context, p *config.Project, opts RunOptions) (*
 	}
 	rep.Duration = time.Since(rep.Started)
 	for _, o := range e.observers {
-		o.RunFinished(context.WithoutCancel(ctx), rep)
+		e.observe("RunFinished", func() { o.RunFinished(context.WithoutCancel(ctx), rep) })
 	}
 	e.log.Info("run finished", "run_id", e.runID, "ok", rep.OK(), "duration", rep.Duration.Round(time.Millisecond))
 	return rep, nil
@@ -322,7 +322,7 @@ func (e *Engine) skippedSync(ctx context.Context, s *config.Sync, reason string)
 	rep := &SyncReport{Name: s.Name, File: s.File, Status: SkippedSync, Error: reason, Started: time.Now()}
 	e.log.Warn("sync skipped", "sync", s.Name, "reason", reason)
 	for _, o := range e.observers {
-		o.SyncFinished(context.WithoutCancel(ctx), s, rep)
+		e.observe("SyncFinished", func() { o.SyncFinished(context.WithoutCancel(ctx), s, rep) })
 	}
 	return rep
 }
@@ -374,7 +374,7 @@ func (e *Engine) RunSync(ctx context.Context, s *config.Sync, parts Parts) *Sync
 func (e *Engine) finish(ctx context.Context, s *config.Sync, rep *SyncReport) {
 	rep.Duration = time.Since(rep.Started)
 	for _, o := range e.observers {
-		o.SyncFinished(context.WithoutCancel(ctx), s, rep)
+		e.observe("SyncFinished", func() { o.SyncFinished(context.WithoutCancel(ctx), s, rep) })
 	}
 	attrs := []any{"sync", s.Name, "status", rep.Status, "read", rep.Read, "created", rep.Created,
 		"updated", rep.Updated, "failed", rep.Failed, "skipped", rep.Skipped, "kept_back", rep.KeptBack,
@@ -387,6 +387,18 @@ func (e *Engine) finish(ctx context.Context, s *config.Sync, rep *SyncReport) {
 	} else {
 		e.log.Error("sync finished", attrs...)
 	}
+}
+
+// observe calls an observer and logs a panic instead of passing it on: an
+// observer's bug (an alert, a report file) must not fail a sync that
+// succeeded, nor cost the run its report.
+func (e *Engine) observe(call string, f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.log.Error("observer panicked", "call", call, "panic", fmt.Sprint(r))
+		}
+	}()
+	f()
 }
 
 func redact(p *config.Project, s string) string {
