@@ -198,6 +198,11 @@ type changeStage struct {
 	mu sync.Mutex
 	// pending is the state of records sent and not yet answered, by Seq.
 	pending map[int64]StateRow
+
+	// seen holds the keys the query returned, for on_removed when retl
+	// compares; connection and query are the source's, for the warehouse.
+	seen              map[string]struct{}
+	connection, query string
 }
 
 type heldRecord struct {
@@ -216,12 +221,16 @@ func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.
 		return nil, errors.New("change_detection needs the warehouse state: configure writeback in the project file")
 	}
 	c := &changeStage{store: e.state, rec: rec, runID: e.runID, sync: s.Name, keyCol: s.ChangeDetection.Key,
-		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}}
+		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection}
+	if s.OnRemoved != nil {
+		c.seen = map[string]struct{}{}
+	}
 	pd, ok := e.state.(StatePushdown)
 	qr, ok2 := src.(source.QueryRewriter)
 	if !ok || !ok2 {
 		return c, nil
 	}
+	c.query = qr.Query()
 	q, ok, err := pd.WrapQuery(ctx, ChangeQuery{Sync: s.Name, Connection: s.Source.Connection, Query: qr.Query(),
 		KeyColumn: c.keyCol, Fingerprint: c.fp, Full: c.full})
 	switch {
@@ -251,6 +260,7 @@ func (c *changeStage) prepare(b source.Batch) (source.Batch, error) {
 		for _, row := range b.Rows {
 			c.keys = append(c.keys, KeyText(row[k]))
 		}
+		c.seeKeys(c.keys)
 		return b, nil
 	}
 	hc, kc, uc := findColumn(b.Columns, HashColumn), findColumn(b.Columns, KeyColumn), findColumn(b.Columns, UnchangedColumn)

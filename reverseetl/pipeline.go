@@ -132,6 +132,11 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 			}()
 		}
 		wg.Wait()
+		if fatal.get() == nil && ctx.Err() == nil {
+			if err := e.removeStale(pctx, s, parts.Sink, cd, rec, rep); err != nil {
+				fatal.set(err)
+			}
+		}
 	}
 	rec.flush()
 
@@ -433,6 +438,9 @@ func (r *recorder) add(o Outcome) {
 			r.rep.Created++
 		} else {
 			r.rep.Updated++
+		}
+		if op := r.sync.Destination.Operation; op == config.Delete || op == config.HardDelete {
+			r.rep.Deleted++
 		}
 	case RowFailed:
 		r.rep.Failed++

@@ -100,6 +100,12 @@ type SyncReport struct {
 	WritebackFailed bool `json:"writeback_failed,omitempty"`
 	// Stats is what the sink reported about itself (API used, Bulk job ids).
 	Stats map[string]any `json:"stats,omitempty"`
+	// Deleted counts the rows a delete or hard_delete sync deleted; they
+	// are part of Updated.
+	Deleted int64 `json:"deleted,omitempty"`
+	// Removed is what on_removed did, nil when the sync has none or did
+	// not get that far.
+	Removed *RemovedReport `json:"removed,omitempty"`
 }
 
 // Written returns the rows written (created plus updated).

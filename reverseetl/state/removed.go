@@ -1,0 +1,94 @@
+package state
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/retl-go/retl/reverseetl"
+)
+
+var (
+	_ reverseetl.StateLister     = (*Store)(nil)
+	_ reverseetl.RemovedPushdown = (*Store)(nil)
+)
+
+// StateRows implements reverseetl.StateLister: every state row of a sync,
+// read as a stream.
+func (s *Store) StateRows(ctx context.Context, syncName string, fn func(reverseetl.StateRow) error) error {
+	if err := s.ensure(ctx); err != nil {
+		return err
+	}
+	q := "SELECT RECORD_KEY, ROW_HASH, SALESFORCE_ID FROM " + s.tState + " WHERE SYNC = " + s.d.Placeholder(1)
+	return s.scanState(ctx, q, []any{syncName}, fn)
+}
+
+func (s *Store) scanState(ctx context.Context, q string, args []any, fn func(reverseetl.StateRow) error) error {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var h, id sql.NullString
+		if err := rows.Scan(&k, &h, &id); err != nil {
+			return err
+		}
+		if err := fn(reverseetl.StateRow{Key: k, Hash: h.String, ID: id.String}); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ForgetState implements reverseetl.StateLister: it deletes the state rows
+// of keys, up to 500 keys a statement.
+func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string) error {
+	if err := s.ensure(ctx); err != nil {
+		return err
+	}
+	for start := 0; start < len(keys); start += lookupKeys {
+		part := keys[start:min(start+lookupKeys, len(keys))]
+		ph := make([]string, len(part))
+		args := make([]any, 0, len(part)+1)
+		args = append(args, syncName)
+		for i, k := range part {
+			ph[i] = s.d.Placeholder(i + 2)
+			args = append(args, k)
+		}
+		q := "DELETE FROM " + s.tState + " WHERE SYNC = " + s.d.Placeholder(1) + " AND RECORD_KEY IN (" + strings.Join(ph, ", ") + ")"
+		if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemovedRows implements reverseetl.RemovedPushdown: when the source reads
+// the store's own connection, the warehouse lists the state rows of the
+// sync whose key the query no longer returns (keys compared as text, as
+// WrapQuery keeps them). The query runs once more for it.
+func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]reverseetl.StateRow, bool, error) {
+	if s.opts.Connection == "" || q.Connection != s.opts.Connection {
+		return nil, false, nil
+	}
+	if err := s.ensure(ctx); err != nil {
+		return nil, false, err
+	}
+	query := trimStatementEnd(q.Query)
+	key := s.d.CastText("q." + s.d.Ident(q.KeyColumn))
+	// The query goes in on its own lines, so that a trailing comment
+	// cannot swallow what follows.
+	stmt := "WITH __RETL_Q AS (\n" + query + "\n) SELECT s.RECORD_KEY, s.ROW_HASH, s.SALESFORCE_ID FROM " + s.tState +
+		" s WHERE s.SYNC = " + s.d.Placeholder(1) + " AND NOT EXISTS (SELECT 1 FROM __RETL_Q q WHERE " + key + " = s.RECORD_KEY)"
+	var out []reverseetl.StateRow
+	err := s.scanState(ctx, stmt, []any{q.Sync}, func(r reverseetl.StateRow) error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
