@@ -134,6 +134,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 	var jobs []*jobPlan
 	var cur *jobPlan
 	cells := make([]string, len(bl.cols))
+	pending, groups := s.groupOrder(records, pending)
 	for k, ri := range pending {
 		vals := records[ri].Values
 		for c, fi := range bl.from {
@@ -148,7 +149,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			out[ri] = sink.Result{Err: recordErr("RETL_ROW_TOO_LARGE", "the record's CSV row is %d bytes, more than max_upload_bytes (%d)", len(row), opt.MaxUploadBytes)}
 			continue
 		}
-		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes {
+		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes || s.groupBreak(groups, k, len(cur.idx)) {
 			// Sized from this row for the records the job will take, so
 			// the body is not copied as it grows; an unusually long first
 			// row cannot make it reserve more than presizeMax.
@@ -166,7 +167,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 
 // writeBulk writes records through Bulk API 2.0 jobs, several in flight
 // up to max_jobs_in_flight across all Writes, and retries rows that failed
-// with UNABLE_TO_LOCK_ROW in later jobs.
+// with UNABLE_TO_LOCK_ROW in later jobs, then once through REST.
 func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(records))
 	pending := make([]int, len(records))
@@ -182,6 +183,7 @@ func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sin
 		if err := s.runJobs(ctx, bl, jobs, out); err != nil {
 			return nil, err
 		}
+		s.noteLocks(jobs, out)
 		if round >= s.dest.Options.LockRetries {
 			break
 		}
@@ -200,6 +202,9 @@ func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sin
 		if err := s.c.sleep(ctx, s.dest.Options.lockBackoff*time.Duration(round+1)); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.lockFallback(ctx, layout, records, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

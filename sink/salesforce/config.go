@@ -281,6 +281,17 @@ type Options struct {
 	LockRetries int `yaml:"lock_retries"`
 	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB).
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// OnNotFound is what an update or delete whose match_on value matches
+	// no record gets: skip (default) or fail.
+	OnNotFound string `yaml:"on_not_found"`
+	// MaxDeletes bounds the records one run deletes, or acts on through
+	// on_removed: a count, or a percentage of the object's records.
+	MaxDeletes DeleteLimit `yaml:"max_deletes"`
+	// GroupBy names a field, such as AccountId or Account.External_Id__c,
+	// whose records go to one Bulk job together.
+	GroupBy string `yaml:"group_by"`
+	// Serial runs one Bulk job, or one REST call, at a time.
+	Serial bool `yaml:"serial"`
 
 	// pollStart is the first pause between polls; tests shorten it.
 	pollStart time.Duration
@@ -323,6 +334,19 @@ func (o *Options) normalize() error {
 	def(&o.BulkBatchSize, defaultBulkBatch)
 	def(&o.MaxJobsInFlight, defaultJobsInFlight)
 	def(&o.RESTConcurrency, defaultRESTConc)
+	if o.Serial {
+		o.MaxJobsInFlight, o.RESTConcurrency = 1, 1
+	}
+	switch o.OnNotFound {
+	case "":
+		o.OnNotFound = NotFoundSkip
+	case NotFoundSkip, NotFoundFail:
+	default:
+		return fmt.Errorf("on_not_found %q: want skip or fail", o.OnNotFound)
+	}
+	if o.GroupBy != "" && !isFieldPath(o.GroupBy) {
+		return fmt.Errorf("group_by %q is not a field name", o.GroupBy)
+	}
 	switch o.LockRetries {
 	case 0:
 		o.LockRetries = defaultLockRetries

@@ -151,6 +151,9 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 	if layout == nil {
 		return nil, errors.New("record without a layout")
 	}
+	if s.dest.matching() && !s.isResolved(layout) {
+		return s.viaMatch(ctx, records, s.planGroup)
+	}
 	desc, err := s.c.describeForPlan(ctx, s.dest.Object)
 	if err != nil {
 		return nil, err

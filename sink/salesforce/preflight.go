@@ -44,8 +44,14 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 			add("%s is not deletable", obj)
 		}
 	}
-	if key := s.dest.keyField(); key != "" && layout.Index(key) < 0 {
+	switch key := s.dest.keyField(); {
+	case s.dest.matching():
+		s.checkMatchOn(desc, layout, add)
+	case key != "" && layout.Index(key) < 0:
 		add("operation %s needs the %s field in the mapping", op, key)
+	}
+	if by := s.dest.Options.GroupBy; by != "" && layout.Index(by) < 0 {
+		add("group_by %s is not a field of the mapping", by)
 	}
 	if op == config.Upsert {
 		f := desc.Field(s.dest.ExternalID)
@@ -70,7 +76,7 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 			continue
 		}
 		switch {
-		case op == config.Update && strings.EqualFold(f.Name, "Id"):
+		case op == config.Update && (strings.EqualFold(f.Name, "Id") || strings.EqualFold(f.Name, s.dest.MatchOn)):
 			// Update's key is matched, not written.
 		case op == config.Upsert && strings.EqualFold(f.Name, s.dest.ExternalID):
 			// Upsert's key is written only when it creates a record.

@@ -25,9 +25,6 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		return nil, errors.New("salesforce: no sync to build a sink for")
 	}
 	d := b.Sync.Destination
-	if d.MatchOn != "" {
-		return nil, fmt.Errorf("salesforce: match_on is not supported by the salesforce sink yet; use operation update with an Id mapping, or upsert with external_id")
-	}
 	if b.Connection == nil {
 		return nil, errors.New("salesforce: the destination names no connection")
 	}
@@ -35,7 +32,7 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if err := decodeSection(d.Section, &opts); err != nil {
 		return nil, fmt.Errorf("salesforce: destination: %w", err)
 	}
-	dest := Destination{Object: d.Object, Operation: d.Operation, ExternalID: d.ExternalID, Options: opts}
+	dest := Destination{Object: d.Object, Operation: d.Operation, ExternalID: d.ExternalID, MatchOn: d.MatchOn, Options: opts}
 	if err := dest.check(); err != nil {
 		return nil, err
 	}

@@ -84,7 +84,10 @@ func TestFactoryErrors(t *testing.T) {
 	}{
 		{"no sync", func(b *reverseetl.BuildContext) { b.Sync = nil }, "no sync"},
 		{"no connection", func(b *reverseetl.BuildContext) { b.Connection = nil }, "names no connection"},
-		{"match_on", func(b *reverseetl.BuildContext) { b.Sync.Destination.MatchOn = "Email" }, "match_on is not supported by the salesforce sink yet"},
+		{"match_on on an upsert", func(b *reverseetl.BuildContext) { b.Sync.Destination.MatchOn = "Email" }, "match_on applies to update, delete and hard_delete, not upsert"},
+		{"bad on_not_found", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "on_not_found: ignore\n") }, `on_not_found "ignore": want skip or fail`},
+		{"bad max_deletes", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "max_deletes: lots\n") }, `sync.yaml:1:14: key "max_deletes": invalid value: [value]: want a count of records such as 500, or a percentage such as 10%`},
+		{"bad group_by", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "group_by: Account Id\n") }, `group_by "Account Id" is not a field name`},
 		{"unknown option", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "batch: 3\n") }, `sync.yaml:1:1: key "batch"`},
 		{"bad api", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "api: soap\n") }, `api "soap"`},
 		{"upsert without external_id", func(b *reverseetl.BuildContext) { b.Sync.Destination.ExternalID = "" }, "upsert needs external_id"},

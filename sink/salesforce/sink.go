@@ -20,7 +20,10 @@ type Destination struct {
 	Operation config.Operation
 	// ExternalID is the upsert key field.
 	ExternalID string
-	Options    Options
+	// MatchOn, for update, delete and hard_delete, names the field whose
+	// value finds each record's Id, instead of an Id in the records.
+	MatchOn string
+	Options Options
 }
 
 // Sink writes records to one Salesforce object through the Bulk API 2.0 or
@@ -38,6 +41,8 @@ type Sink struct {
 	mu   sync.Mutex
 	api  string // bulk or rest, once decided
 	jobs []string
+
+	x extras
 }
 
 var (
@@ -46,6 +51,7 @@ var (
 	_ sink.Hinter      = (*Sink)(nil)
 	_ sink.Preflighter = (*Sink)(nil)
 	_ sink.Stats       = (*Sink)(nil)
+	_ sink.Counter     = (*Sink)(nil)
 )
 
 // NewSink returns a sink writing through c. It does no I/O.
@@ -86,6 +92,9 @@ func (d *Destination) check() error {
 	default:
 		return fmt.Errorf("salesforce: operation %s is not supported by the salesforce sink", d.Operation)
 	}
+	if err := d.checkMatch(); err != nil {
+		return err
+	}
 	if err := d.Options.normalize(); err != nil {
 		return fmt.Errorf("salesforce: %w", err)
 	}
@@ -110,15 +119,24 @@ func (d *Destination) keyField() string {
 // fits in one batch anyway.
 func (s *Sink) Batching() (maxRecords, concurrency int) {
 	if s.dest.Options.API == APIREST && s.dest.Operation != config.HardDelete {
-		return restBatch * s.dest.Options.RESTConcurrency, 2
+		return restBatch * s.dest.Options.RESTConcurrency, s.writeConcurrency(2)
 	}
-	return s.dest.Options.BulkBatchSize, s.dest.Options.MaxJobsInFlight
+	if s.dest.Options.GroupBy != "" {
+		return s.groupedBatch(), 1
+	}
+	return s.dest.Options.BulkBatchSize, s.writeConcurrency(s.dest.Options.MaxJobsInFlight)
 }
 
 // Hint decides the API for api: auto: REST when all records are known to
 // be fewer than auto_threshold, Bulk otherwise. For bulk or rest it does
-// nothing.
-func (s *Sink) Hint(_ context.Context, h sink.Hint) error {
+// nothing. For a delete with max_deletes (see CountFirst) it applies the
+// limit to the total first.
+func (s *Sink) Hint(ctx context.Context, h sink.Hint) error {
+	if s.CountFirst() && h.Final {
+		if err := s.checkDeletes(withCallCounter(ctx, &s.calls), h.Records, "the sync would delete", "nothing was deleted"); err != nil {
+			return fmt.Errorf("salesforce: %w", err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.api != "" {
@@ -150,11 +168,13 @@ func (s *Sink) Stats() map[string]any {
 	if api == "" {
 		api = APIBulk
 	}
-	return map[string]any{
+	st := map[string]any{
 		"api":       api,
 		"bulk_jobs": append([]string{}, s.jobs...),
 		"api_calls": s.calls.Load(),
 	}
+	s.extraStats(st)
+	return st
 }
 
 func (s *Sink) addJob(id string) {
@@ -234,6 +254,13 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 	layout := records[0].Layout
 	if layout == nil {
 		return nil, errors.New("salesforce: write: record without a layout")
+	}
+	if s.dest.matching() && !s.isResolved(layout) {
+		res, err := s.viaMatch(ctx, records, s.writeGroup)
+		if err != nil {
+			return nil, s.writeErr(ctx, err)
+		}
+		return res, nil
 	}
 	records, kept, err := s.guard(ctx, layout, records)
 	if err != nil {

@@ -1,0 +1,126 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/retl-go/retl/config"
+)
+
+// DeleteLimit is max_deletes: the most records one run of a sync may
+// delete, or act on through on_removed. It is a count ("500") or a
+// percentage ("10%") of the object's records, counted with SELECT COUNT()
+// FROM the object when the run is about to delete (records in the Recycle
+// Bin are not counted).
+type DeleteLimit struct {
+	// Count is the limit when Percent is false.
+	Count int
+	// Share is the percentage when Percent is true.
+	Share   float64
+	Percent bool
+	// Set says max_deletes was given.
+	Set bool
+}
+
+// ParseDeleteLimit reads a count such as "500" or a percentage such as
+// "10%".
+func ParseDeleteLimit(s string) (DeleteLimit, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(f) || f < 0 || f > 100 {
+			return DeleteLimit{}, errors.New("want a percentage between 0% and 100%, such as 10%")
+		}
+		return DeleteLimit{Share: f, Percent: true, Set: true}, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return DeleteLimit{}, errors.New("want a count of records such as 500, or a percentage such as 10%")
+	}
+	return DeleteLimit{Count: n, Set: true}, nil
+}
+
+// UnmarshalText lets max_deletes be written as 500 or 10%.
+func (l *DeleteLimit) UnmarshalText(b []byte) error {
+	v, err := ParseDeleteLimit(string(b))
+	if err != nil {
+		// Quoted, so that the config's error finds the value's line (and
+		// shows it as [value]).
+		return fmt.Errorf("%q: %w", string(b), err)
+	}
+	*l = v
+	return nil
+}
+
+func (l DeleteLimit) String() string {
+	if l.Percent {
+		return strconv.FormatFloat(l.Share, 'f', -1, 64) + "%"
+	}
+	return strconv.Itoa(l.Count)
+}
+
+// CountFirst implements sink.Counter: a delete or hard delete with
+// max_deletes needs the number of deletes before the first. The Engine
+// then holds the records of the run until it is read; a delete's record
+// is its Id or match_on value, a few dozen bytes.
+func (s *Sink) CountFirst() bool {
+	op := s.dest.Operation
+	return (op == config.Delete || op == config.HardDelete) && s.dest.Options.MaxDeletes.Set
+}
+
+// checkDeletes applies max_deletes to n deletes (or on_removed actions)
+// before the first; what says who acts ("the sync would delete"), none
+// what a breach leaves undone ("nothing was deleted"). Over the limit, the error names the
+// numbers; the caller then removes nothing. The verdict goes to Stats
+// either way, so that a plan shows it.
+func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error {
+	l := s.dest.Options.MaxDeletes
+	if !l.Set {
+		return nil
+	}
+	limit, basis := l.Count, strconv.Itoa(l.Count)
+	if l.Percent {
+		total, err := s.c.count(ctx, s.dest.Object)
+		if err != nil {
+			return fmt.Errorf("max_deletes: counting the %s records: %w", s.dest.Object, err)
+		}
+		limit = int(math.Floor(l.Share * float64(total) / 100))
+		basis = fmt.Sprintf("%d: %s of %d %s records", limit, l, total, s.dest.Object)
+	}
+	ok := n <= limit
+	verdict := fmt.Sprintf("%s %d %s records, within max_deletes (%s)", what, n, s.dest.Object, basis)
+	if !ok {
+		verdict = fmt.Sprintf("%s %d %s records, more than max_deletes allows (%s); %s", what, n, s.dest.Object, basis, none)
+	}
+	s.x.mu.Lock()
+	s.x.verdict = verdict
+	s.x.mu.Unlock()
+	if !ok {
+		return errors.New("max_deletes: " + verdict)
+	}
+	return nil
+}
+
+// count returns how many records of object exist, deleted ones left out.
+func (c *Client) count(ctx context.Context, object string) (int, error) {
+	if !identRe.MatchString(object) {
+		return 0, fmt.Errorf("salesforce: %q is not an object name", object)
+	}
+	b, err := c.get(ctx, c.dataPath("query")+"?"+url.Values{"q": {"SELECT COUNT() FROM " + object}}.Encode())
+	if err != nil {
+		return 0, err
+	}
+	var page struct {
+		TotalSize *int `json:"totalSize"`
+	}
+	if err := json.Unmarshal(b, &page); err != nil || page.TotalSize == nil {
+		return 0, fmt.Errorf("SELECT COUNT() FROM %s: the answer holds no totalSize", object)
+	}
+	return *page.TotalSize, nil
+}

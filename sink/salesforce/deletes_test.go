@@ -1,0 +1,204 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/sink/salesforce/sftest"
+)
+
+func TestParseDeleteLimit(t *testing.T) {
+	for in, want := range map[string]DeleteLimit{
+		"500":    {Count: 500, Set: true},
+		"0":      {Set: true},
+		"10%":    {Share: 10, Percent: true, Set: true},
+		" 2.5 %": {Share: 2.5, Percent: true, Set: true},
+		"100%":   {Share: 100, Percent: true, Set: true},
+	} {
+		got, err := ParseDeleteLimit(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	assert.Equal(t, "2.5%", DeleteLimit{Share: 2.5, Percent: true}.String())
+	assert.Equal(t, "500", DeleteLimit{Count: 500}.String())
+	for _, in := range []string{"-1", "lots", "", "1.5"} {
+		_, err := ParseDeleteLimit(in)
+		assert.ErrorContains(t, err, "want a count of records such as 500", in)
+	}
+	for _, in := range []string{"101%", "-1%", "x%", "NaN%"} {
+		_, err := ParseDeleteLimit(in)
+		assert.ErrorContains(t, err, "want a percentage between 0% and 100%", in)
+	}
+}
+
+// queryAllIDs returns the Ids queryAll finds for a SOQL condition.
+func queryAllIDs(t *testing.T, c *Client, soql string) []string {
+	t.Helper()
+	b, err := c.get(context.Background(), c.dataPath("queryAll")+"?"+url.Values{"q": {soql}}.Encode())
+	require.NoError(t, err)
+	var page struct {
+		Records []struct {
+			ID string `json:"Id"`
+		} `json:"records"`
+	}
+	require.NoError(t, json.Unmarshal(b, &page))
+	var out []string
+	for _, r := range page.Records {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// Delete and hard delete by match_on remove exactly the records found, and
+// nothing else; a hard-deleted record is not in queryAll either.
+func TestDeleteByMatchOn(t *testing.T) {
+	for _, tc := range []struct {
+		api string
+		op  config.Operation
+	}{{APIBulk, config.Delete}, {APIREST, config.Delete}, {APIBulk, config.HardDelete}} {
+		t.Run(tc.api+"/"+string(tc.op), func(t *testing.T) {
+			srv := emulator(t)
+			ids := map[string]string{}
+			for _, k := range []string{"A-1", "A-2", "A-3"} {
+				ids[k] = seed(t, srv, "Account", map[string]any{"Name": k, "External_Id__c": k})
+			}
+			hand := seed(t, srv, "Account", map[string]any{"Name": "by hand"})
+			c := emuClient(t, srv)
+			s := matchSink(t, c, tc.op, "External_Id__c", fastOptions(tc.api))
+			res := write(t, s, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"}, []any{"a-2"}, []any{"A-404"}))
+			assert.Equal(t, ids["A-1"], ID18(res[0].ID))
+			assert.Nil(t, res[0].Err)
+			assert.Nil(t, res[1].Err)
+			assert.Equal(t, ReasonNotFound, res[2].Skipped)
+
+			got := map[string]bool{}
+			for _, r := range live(srv, "Account") {
+				got[r["Id"].(string)] = true
+			}
+			assert.Equal(t, map[string]bool{ids["A-3"]: true, hand: true}, got, "exactly the matched records are gone")
+			all := queryAllIDs(t, c, "SELECT Id FROM Account WHERE Name IN ('A-1', 'A-2')")
+			if tc.op == config.HardDelete {
+				assert.Empty(t, all, "hard-deleted records are not in queryAll")
+				assert.Len(t, srv.Records("Account"), 2)
+			} else {
+				assert.ElementsMatch(t, []string{ids["A-1"], ids["A-2"]}, all, "soft-deleted records are in queryAll")
+			}
+		})
+	}
+}
+
+// deleteSync deletes the accounts whose external ids the rows list.
+func deleteSync(api, limit string) string {
+	return `name: cleanup
+source: {type: rows}
+destination:
+  connection: crm
+  object: Account
+  operation: delete
+  match_on: External_Id__c
+  api: ` + api + `
+  poll_max_wait: 20ms
+  max_deletes: "` + limit + `"
+mapping:
+  - {from: EXT, to: External_Id__c}
+`
+}
+
+func extRows(keys ...string) table {
+	t := table{cols: []string{"EXT"}}
+	for _, k := range keys {
+		t.rows = append(t.rows, []any{k})
+	}
+	return t
+}
+
+// max_deletes stops a delete sync before the first deletion when the run
+// would delete more: the sync fails naming the numbers, and every record
+// is still there. Within the limit, the records go.
+func TestMaxDeletesGuardrail(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			for i := range 30 {
+				seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": fmt.Sprintf("A-%02d", i)})
+			}
+			r := &engineRun{srv: srv, tables: map[string]table{"cleanup": extRows("A-00", "A-01", "A-02", "A-03")}}
+
+			for _, tc := range []struct{ limit, msg string }{
+				{"3", "max_deletes: the sync would delete 4 Account records, more than max_deletes allows (3); nothing was deleted"},
+				{"10%", "max_deletes: the sync would delete 4 Account records, more than max_deletes allows (3: 10% of 30 Account records); nothing was deleted"},
+			} {
+				for _, plan := range []bool{true, false} {
+					rep := r.run(t, map[string]string{"cleanup.yaml": deleteSync(api, tc.limit)}, reverseetl.RunOptions{Plan: plan})
+					sr := rep.Sync("cleanup")
+					assert.Equal(t, reverseetl.Failed, sr.Status)
+					assert.Contains(t, sr.Error, tc.msg)
+					assert.EqualValues(t, 4, sr.Skipped)
+					assert.Zero(t, sr.Written())
+					assert.Len(t, live(srv, "Account"), 30, "nothing was deleted")
+					assert.Contains(t, sr.Stats["max_deletes"], "more than max_deletes allows")
+				}
+			}
+
+			rep := r.run(t, map[string]string{"cleanup.yaml": deleteSync(api, "20%")}, reverseetl.RunOptions{Plan: true})
+			sr := rep.Sync("cleanup")
+			assert.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+			assert.Equal(t, "the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)", sr.Stats["max_deletes"])
+			assert.EqualValues(t, 4, sr.Deleted)
+			assert.Len(t, live(srv, "Account"), 30, "a plan deletes nothing")
+
+			rep = r.run(t, map[string]string{"cleanup.yaml": deleteSync(api, "20%")}, reverseetl.RunOptions{})
+			sr = rep.Sync("cleanup")
+			assert.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+			assert.EqualValues(t, 4, sr.Updated)
+			assert.EqualValues(t, 4, sr.Deleted)
+			assert.Len(t, live(srv, "Account"), 26)
+		})
+	}
+}
+
+// A percentage needs the object's count; when it cannot be read nothing is
+// deleted.
+func TestMaxDeletesCountErrors(t *testing.T) {
+	srv := emulator(t)
+	seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	opt := fastOptions(APIREST)
+	opt.MaxDeletes = DeleteLimit{Share: 50, Percent: true, Set: true}
+	s := matchSink(t, c, config.Delete, "External_Id__c", opt)
+	require.True(t, s.CountFirst())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
+	err := s.Hint(ctx, sink.Hint{Records: 1, Final: true})
+	assert.ErrorContains(t, err, "max_deletes: counting the Account records")
+
+	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Path: "/query", Times: 1})
+	err = s.Hint(ctx, sink.Hint{Records: 1, Final: true})
+	assert.ErrorContains(t, err, "SELECT COUNT() FROM Account: the answer holds no totalSize")
+
+	_, err = c.count(ctx, "Bad Object")
+	assert.ErrorContains(t, err, `"Bad Object" is not an object name`)
+
+	// A count that is read: 50% of 1 record is none.
+	err = s.Hint(ctx, sink.Hint{Records: 1, Final: true})
+	assert.ErrorContains(t, err, "more than max_deletes allows (0: 50% of 1 Account records)")
+	require.NoError(t, s.Hint(ctx, sink.Hint{Records: 0, Final: true}))
+	assert.Len(t, live(srv, "Account"), 1)
+
+	// Without max_deletes the sink needs no count.
+	assert.False(t, matchSink(t, c, config.Delete, "External_Id__c", fastOptions(APIREST)).CountFirst())
+	assert.True(t, strings.HasPrefix(s.Stats()["max_deletes"].(string), "the sync would delete 0 Account records, within"))
+}

@@ -1,0 +1,173 @@
+package salesforce
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+// codeLocked is Salesforce's answer for a record whose row, or whose
+// parent's row, another transaction holds.
+const codeLocked = "UNABLE_TO_LOCK_ROW"
+
+// extras is the sink's state for match_on, max_deletes, group_by and
+// on_removed.
+type extras struct {
+	mu sync.Mutex
+	// resolved maps a layout to the one its records are written with once
+	// match_on found their Ids; a layout of found records maps to nil.
+	resolved map[*sink.Layout]*matchLayout
+	// verdict is max_deletes' verdict, for Stats.
+	verdict string
+	// removal is the sink on_removed wrote through.
+	removal *Sink
+	// lockFailures counts rows Bulk jobs answered UNABLE_TO_LOCK_ROW,
+	// retries included; lockREST the rows then sent through REST.
+	lockFailures, lockREST atomic.Int64
+}
+
+// writeConcurrency is how many Writes may run at once. Writes under
+// group_by or serial run one at a time: jobs of different Writes then
+// never hold rows at the same time, and group_by keeps the children of
+// one parent in one job within each Write.
+func (s *Sink) writeConcurrency(conc int) int {
+	if s.dest.Options.GroupBy != "" || s.dest.Options.Serial {
+		return 1
+	}
+	return conc
+}
+
+// groupedBatch is the records per Write under group_by: enough for one job
+// per job slot, so the jobs of a Write still run side by side, each with
+// parents of its own.
+func (s *Sink) groupedBatch() int {
+	o := s.dest.Options
+	return o.BulkBatchSize * o.MaxJobsInFlight
+}
+
+// groupOrder sorts the pending positions by their group_by value, stably,
+// so that the children of one parent are next to each other. groups[k] is
+// the size of the group starting at position k of the result, 0 inside a
+// group; it is nil without group_by.
+func (s *Sink) groupOrder(records []sink.Record, pending []int) (sorted []int, groups []int) {
+	by := s.dest.Options.GroupBy
+	if by == "" || len(pending) == 0 {
+		return pending, nil
+	}
+	gi := records[pending[0]].Layout.Index(by)
+	if gi < 0 {
+		return pending, nil
+	}
+	keys := make(map[int]string, len(pending))
+	for _, ri := range pending {
+		keys[ri] = groupKey(&records[ri], gi)
+	}
+	sorted = slices.Clone(pending)
+	slices.SortStableFunc(sorted, func(a, b int) int { return cmp.Compare(keys[a], keys[b]) })
+	groups = make([]int, len(sorted))
+	start := 0
+	for k := 1; k <= len(sorted); k++ {
+		if k == len(sorted) || keys[sorted[k]] != keys[sorted[start]] {
+			groups[start] = k - start
+			start = k
+		}
+	}
+	return sorted, groups
+}
+
+// groupKey is a record's group_by value as Salesforce tells parents apart:
+// Ids in their 18-character form, external ids without regard to case. An
+// empty value is a group of its own.
+func groupKey(r *sink.Record, i int) string {
+	if i >= len(r.Values) || r.Values[i].IsEmpty() {
+		return ""
+	}
+	return strings.ToLower(ID18(r.Values[i].S))
+}
+
+// groupBreak reports whether the group starting at position k should open
+// a new job: it would not fit in the current job of n records, and the
+// job holds some already. A group larger than a job is split anyway.
+func (s *Sink) groupBreak(groups []int, k, n int) bool {
+	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.dest.Options.BulkBatchSize
+}
+
+// noteLocks counts the rows of jobs answered UNABLE_TO_LOCK_ROW.
+func (s *Sink) noteLocks(jobs []*jobPlan, out []sink.Result) {
+	n := 0
+	for _, j := range jobs {
+		for _, ri := range j.idx {
+			if e := out[ri].Err; e != nil && e.Code == codeLocked {
+				n++
+			}
+		}
+	}
+	s.x.lockFailures.Add(int64(n))
+}
+
+// lockFallback sends once through REST the records that still failed with
+// UNABLE_TO_LOCK_ROW after the Bulk retries. A REST call saves at most 200
+// records in one transaction and needs no job, so it waits on fewer locks.
+// Salesforce did not write those records, so sending them again is safe.
+// Hard deletes have no REST call and keep their failure.
+func (s *Sink) lockFallback(ctx context.Context, layout *sink.Layout, records []sink.Record, out []sink.Result) error {
+	if s.dest.Operation == config.HardDelete {
+		return nil
+	}
+	var again []int
+	for i := range out {
+		if e := out[i].Err; e != nil && e.Code == codeLocked {
+			again = append(again, i)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	s.x.lockREST.Add(int64(len(again)))
+	s.log.Info("salesforce: sending rows still locked after the Bulk retries through REST", "object", s.dest.Object, "rows", len(again))
+	part := make([]sink.Record, len(again))
+	for k, i := range again {
+		part[k] = records[i]
+	}
+	res, err := s.restRound(ctx, s.newJSONShape(layout), part)
+	if err != nil {
+		return err
+	}
+	for k, i := range again {
+		out[i] = res[k]
+	}
+	return nil
+}
+
+// extraStats adds what match_on, max_deletes, group_by and on_removed did
+// to the sink's Stats.
+func (s *Sink) extraStats(st map[string]any) {
+	if n := s.x.lockFailures.Load(); n > 0 {
+		st["lock_failures"] = n
+	}
+	if n := s.x.lockREST.Load(); n > 0 {
+		st["lock_rest_retries"] = n
+	}
+	s.x.mu.Lock()
+	verdict, removal := s.x.verdict, s.x.removal
+	s.x.mu.Unlock()
+	if verdict != "" {
+		st["max_deletes"] = verdict
+	}
+	if removal != nil {
+		rs := removal.Stats()
+		st["on_removed_api"] = rs["api"]
+		if jobs, _ := rs["bulk_jobs"].([]string); len(jobs) > 0 {
+			st["on_removed_bulk_jobs"] = jobs
+		}
+		if n, _ := rs["api_calls"].(int64); n > 0 {
+			st["api_calls"] = st["api_calls"].(int64) + n
+		}
+	}
+}
