@@ -23,11 +23,13 @@ import (
 // failed rows, up to maxRows of them.
 func WriteSummary(w io.Writer, rep *Report, maxRows int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SYNC\tSTATUS\tREAD\tCREATED\tUPDATED\tFAILED\tSKIPPED\tKEPT BACK\tDURATION\tAPI\tJOBS")
+	fmt.Fprintln(tw, "SYNC\tSTATUS\tREAD\tCREATED\tUPDATED\tUNCHANGED\tFAILED\tSKIPPED\tKEPT BACK\tDURATION\tAPI\tJOBS")
 	for _, s := range rep.Syncs {
 		api, jobs := statsAPI(s.Stats)
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Status, s.Read, s.Created,
-			s.Updated, s.Failed, s.Skipped, s.KeptBack, s.Duration.Round(time.Millisecond), api, jobs)
+		// Unchanged rows that were read are skips too; show them once.
+		other := s.Skipped - (s.Unchanged - s.UnchangedNotRead)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", s.Name, s.Status, s.Read, s.Created,
+			s.Updated, s.Unchanged, s.Failed, other, s.KeptBack, s.Duration.Round(time.Millisecond), api, jobs)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -283,6 +283,17 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "\n== What Salesforce holds now ==\n")
 	showRecords(stdout, env.srv, p)
 
+	// Change detection: the second run sends only what changed since the
+	// first (here nothing but the rows Salesforce rejected).
+	fmt.Fprintf(stdout, "\n== retl run, again: only rows that changed since Salesforce accepted them are sent ==\n")
+	code2, rep2 := execute(ctx, p, log, runFlags{}, stdout, stderr)
+	if rep2 == nil {
+		return code2
+	}
+	if err := showRunLog(ctx, stdout, env.DSN()); err != nil {
+		fmt.Fprintln(stderr, "demo: reading the run log:", err)
+	}
+
 	if !*keep {
 		if c.configs == "" {
 			fmt.Fprintln(stdout, "\nThe sync files are in examples/configs. With --keep the emulator stays up, to plan and run them yourself.")
@@ -452,4 +463,37 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// runLogQuery is what a user would run in the warehouse to see the runs.
+const runLogQuery = `select RUN_ID, SYNC, STATUS, ROWS_READ, ROWS_CREATED, ROWS_UPDATED, ROWS_UNCHANGED, ROWS_FAILED
+from RETL_RUNS order by STARTED_AT, SYNC`
+
+// showRunLog prints the run table that the writeback keeps in the warehouse.
+func showRunLog(ctx context.Context, w io.Writer, dsn string) error {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, runLogQuery)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	fmt.Fprintf(w, "\n== The run log in the warehouse ==\n\n%s;\n\n", runLogQuery)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN_ID\tSYNC\tSTATUS\tREAD\tCREATED\tUPDATED\tUNCHANGED\tFAILED")
+	for rows.Next() {
+		var run, syncName, status string
+		var read, created, updated, unchanged, failed int64
+		if err := rows.Scan(&run, &syncName, &status, &read, &created, &updated, &unchanged, &failed); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", run, syncName, status, read, created, updated, unchanged, failed)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tw.Flush()
 }

@@ -38,10 +38,10 @@ func TestDemoShowsRealOutcomes(t *testing.T) {
 	assert.Regexp(t, `(?m)^contacts\s+120\s+112\s+5\s+0\s+5\s+3\s+0\s+succeeded$`, plan)
 	assert.Contains(t, plan, "Nothing was written.")
 	runOut := out[strings.Index(out, "== retl run"):strings.Index(out, "== What Salesforce holds now")]
-	assert.Regexp(t, `(?m)^accounts\s+succeeded\s+50\s+40\s+10\s+0\s+0\s+7\s`, runOut)
-	assert.Regexp(t, `(?m)^account_health\s+succeeded\s+10\s+0\s+10\s+0\s+0\s+0\s`, runOut)
-	assert.Regexp(t, `(?m)^contacts\s+succeeded\s+120\s+112\s+5\s+3\s+0\s+5\s`, runOut)
-	assert.Regexp(t, `(?m)^renewals\s+succeeded\s+6\s+6\s+0\s+0\s+0\s+0\s`, runOut)
+	assert.Regexp(t, `(?m)^accounts\s+succeeded\s+50\s+40\s+10\s+0\s+0\s+0\s+7\s`, runOut)
+	assert.Regexp(t, `(?m)^account_health\s+succeeded\s+10\s+0\s+10\s+0\s+0\s+0\s+0\s`, runOut)
+	assert.Regexp(t, `(?m)^contacts\s+succeeded\s+120\s+112\s+5\s+0\s+3\s+0\s+5\s`, runOut)
+	assert.Regexp(t, `(?m)^renewals\s+succeeded\s+6\s+6\s+0\s+0\s+0\s+0\s+0\s`, runOut)
 
 	// The failed rows, with Salesforce's own codes.
 	assert.Regexp(t, `(?m)^  C-0042\s+STRING_TOO_LONG\s+Last Name: data value too large`, runOut)
@@ -50,7 +50,7 @@ func TestDemoShowsRealOutcomes(t *testing.T) {
 
 	// What the emulator holds: the kept-back owner emails and phones
 	// survive, the rest follows the warehouse.
-	held := out[strings.Index(out, "== What Salesforce holds now"):]
+	held := out[strings.Index(out, "== What Salesforce holds now"):strings.Index(out, "== retl run, again")]
 	assert.Contains(t, held, "Account: 50 records")
 	assert.Contains(t, held, "Contact: 117 records")
 	assert.Contains(t, held, "Opportunity: 6 records")
@@ -58,6 +58,18 @@ func TestDemoShowsRealOutcomes(t *testing.T) {
 	assert.Regexp(t, `(?m)^  C-0001\s+A-004\s+\S+\s+\+1 555 0100\s`, held)
 	assert.Contains(t, held, "  … 45 more")
 	assert.Contains(t, out, "The sync files are in examples/configs.")
+
+	// The second run sends only the rows Salesforce rejected the first time.
+	again := out[strings.Index(out, "== retl run, again"):strings.Index(out, "== The run log")]
+	assert.Regexp(t, `(?m)^accounts\s+succeeded\s+50\s+0\s+0\s+50\s+0\s+0\s`, again)
+	assert.Regexp(t, `(?m)^contacts\s+succeeded\s+120\s+0\s+0\s+117\s+3\s+0\s`, again)
+	assert.Regexp(t, `(?m)^renewals\s+succeeded\s+6\s+0\s+0\s+6\s+0\s+0\s`, again)
+
+	// Both runs are in the warehouse's run table.
+	runLog := out[strings.Index(out, "== The run log"):]
+	assert.Contains(t, runLog, "from RETL_RUNS order by STARTED_AT, SYNC;")
+	assert.Regexp(t, `(?m)^\S+\s+contacts\s+succeeded\s+120\s+112\s+5\s+0\s+3$`, runLog)
+	assert.Regexp(t, `(?m)^\S+\s+contacts\s+succeeded\s+120\s+0\s+0\s+117\s+3$`, runLog)
 }
 
 func TestDemoWithOwnConfigs(t *testing.T) {

@@ -105,6 +105,12 @@ func newDemoSetup(t *testing.T, extra string, edit func(name, text string) strin
 	t.Setenv(envDemoDSN, env.DSN())
 	project, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
 	require.NoError(t, err)
+	if strings.Contains(extra, "writeback:") {
+		// The test brings its own writeback section in place of the demo's.
+		i := bytes.Index(project, []byte("\nwriteback:"))
+		require.Positive(t, i)
+		project = project[:i+1]
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "retl.yaml"), append(project, []byte(extra)...), 0o600))
 	return &demoSetup{env: env, dir: dir, configs: copyConfigs(t, dir, edit)}
 }

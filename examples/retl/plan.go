@@ -18,7 +18,7 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 	fmt.Fprintln(tw, "SYNC\tREAD\tWOULD CREATE\tWOULD UPDATE\tUNCHANGED\tKEPT BACK\tWOULD FAIL\tSKIPPED\tSTATUS")
 	for _, s := range rep.Syncs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Read, s.Created, s.Updated,
-			s.Unchanged, s.KeptBack, s.Failed, s.Skipped-s.Unchanged, planStatus(s))
+			s.Unchanged, s.KeptBack, s.Failed, s.Skipped-(s.Unchanged-s.UnchangedNotRead), planStatus(s))
 	}
 	_ = tw.Flush() // errors are kept by w
 	for _, s := range rep.Syncs {
@@ -46,7 +46,7 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 			_ = tw.Flush()
 		}
 	}
-	fmt.Fprintln(w, "\nNothing was written. A run sends unchanged records too; Salesforce counts them as updated.")
+	fmt.Fprintln(w, "\nNothing was written. A run also sends records whose values Salesforce already holds, unless change detection\nhas seen them accepted before; Salesforce counts those as updated.")
 	return w.err
 }
 

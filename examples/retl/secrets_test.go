@@ -109,6 +109,8 @@ alerts:
   failed_rows_above: 0
   webhook:
     url: ${aws-sm:prod/retl/alerts#webhook_url}
+writeback:
+  connection: warehouse
 reports:
   dir: %s
 secrets:

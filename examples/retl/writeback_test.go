@@ -11,17 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// withChangeDetection adds change detection to the accounts and contacts
-// syncs.
-func withChangeDetection(name, text string) string {
-	switch name {
-	case "accounts.yaml":
-		return text + "change_detection: {key: ACCOUNT_ID}\n"
-	case "contacts.yaml":
-		return text + "change_detection: {key: CONTACT_ID}\n"
-	}
-	return text
-}
+// withChangeDetection keeps the shipped syncs as they are: they detect
+// changes by their key already.
+func withChangeDetection(_, text string) string { return text }
 
 func TestChangeDetectionThroughTheCommand(t *testing.T) {
 	s := newDemoSetup(t, "writeback: {connection: warehouse, exclude_fields: [Email, Phone]}\n", withChangeDetection)
