@@ -26,7 +26,7 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 	}
 	ctx = withCallCounter(ctx, &s.calls)
 	if err := s.checkDeletes(ctx, len(r.IDs), "on_removed would act on", "nothing was removed"); err != nil {
-		return nil, fmt.Errorf("salesforce: on_removed: %w", err)
+		return nil, fmt.Errorf("salesforce: %w", err)
 	}
 	d := Destination{Object: s.dest.Object, Operation: config.Delete, Options: s.dest.Options}
 	d.Options.GroupBy, d.Options.MaxDeletes = "", DeleteLimit{}
@@ -37,16 +37,14 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 		fields = append(fields, r.Set.Layout.Fields...)
 		set = r.Set.Values
 	}
-	sub, err := NewSink(s.c, d)
-	if err != nil {
-		return nil, err
-	}
+	// The sync's destination was checked, and this one differs only in
+	// its operation and in keys the removal does not use.
+	sub := newSink(s.c, d)
 	s.x.mu.Lock()
 	s.x.removal = sub
 	s.x.mu.Unlock()
-	if err := sub.Hint(ctx, sink.Hint{Records: len(r.IDs), Final: true}); err != nil {
-		return nil, err
-	}
+	// Picks the API for auto; without max_deletes it refuses nothing.
+	_ = sub.Hint(ctx, sink.Hint{Records: len(r.IDs), Final: true})
 	layout := sink.NewLayout(fields, nil)
 	recs := make([]sink.Record, len(r.IDs))
 	for i, id := range r.IDs {
@@ -55,13 +53,14 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 		recs[i] = sink.Record{Seq: int64(i + 1), Key: id, Layout: layout, Values: vals}
 	}
 	var res []sink.Result
+	var err error
 	if r.Plan {
 		res, err = sub.Plan(ctx, recs)
 	} else {
 		res, err = sub.Write(ctx, recs)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: on_removed: %w", err)
+		return nil, err
 	}
 	for i := range res {
 		if e := res[i].Err; e != nil && (e.Code == "ENTITY_IS_DELETED" || e.Code == "INVALID_CROSS_REFERENCE_KEY") {

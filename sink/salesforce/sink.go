@@ -59,6 +59,11 @@ func NewSink(c *Client, d Destination) (*Sink, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
+	return newSink(c, d), nil
+}
+
+// newSink builds a sink for a checked destination.
+func newSink(c *Client, d Destination) *Sink {
 	s := &Sink{
 		c: c, dest: d, log: c.log,
 		jobSlots:  make(chan struct{}, d.Options.MaxJobsInFlight),
@@ -71,7 +76,7 @@ func NewSink(c *Client, d Destination) (*Sink, error) {
 	case d.Options.API != APIAuto:
 		s.api = d.Options.API
 	}
-	return s, nil
+	return s
 }
 
 func (d *Destination) check() error {
