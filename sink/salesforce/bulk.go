@@ -46,6 +46,13 @@ type jobPlan struct {
 	head int    // length of the header
 }
 
+// line returns the encoded row of a position without its line ending,
+// as the index of a matcher holds it.
+func (j *jobPlan) line(p int) []byte {
+	r := j.row(p)
+	return r[:len(r)-1]
+}
+
 // row returns the encoded row of a position, newline included; rows are
 // kept once, inside the upload body.
 func (j *jobPlan) row(p int) []byte {
@@ -444,7 +451,7 @@ type matcher struct {
 
 func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
 	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seed: maphash.MakeSeed(), keyCol: keyCol, norm: norm}
-	m.rows = m.newIndex(j.row)
+	m.rows = m.newIndex(j.line)
 	return m
 }
 
@@ -504,7 +511,7 @@ func (m *matcher) pop(ix *index, want []byte) int {
 
 func (m *matcher) match(cells []string, complete bool) int {
 	if complete {
-		if p := m.pop(m.rows, m.enc.view(cells)); p >= 0 {
+		if p := m.pop(m.rows, m.enc.line(cells)); p >= 0 {
 			return p
 		}
 	}
@@ -527,11 +534,11 @@ func (m *matcher) match(cells []string, complete bool) int {
 			// Inserts have no key; a trimmed echo is the last resort.
 			trimmed := make([][]byte, len(m.j.idx))
 			for p := range trimmed {
-				trimmed[p] = appendRow(nil, trimCells(m.j.cells(p)))
+				trimmed[p] = bytes.Clone(m.enc.line(trimCells(m.j.cells(p))))
 			}
 			m.trims = m.newIndex(func(p int) []byte { return trimmed[p] })
 		}
-		return m.pop(m.trims, m.enc.view(trimCells(cells)))
+		return m.pop(m.trims, m.enc.line(trimCells(cells)))
 	}
 	return -1
 }
@@ -543,7 +550,7 @@ func (m *matcher) untake(ps []int32) {
 	}
 	// Chains dropped taken positions from their front; rebuilding them is
 	// rare enough (a damaged file) to be simple.
-	m.rows = m.newIndex(m.j.row)
+	m.rows = m.newIndex(m.j.line)
 	m.keys, m.trims = nil, nil
 }
 
@@ -563,13 +570,15 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 	done := make([]bool, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
+		// Successful rows that echo the upload are matched undecoded.
+		raw := kind == "successfulResults"
 		var matched []int32
 		n := 0
 		// Rows are applied as the file arrives; a file read only in part
 		// gives back what it gave, so that it can be read again.
 		read := func(body io.Reader) error {
 			matched, n = matched[:0], 0
-			err := s.applyResults(body, bl, m, done, out, j, fn, &matched, &n)
+			err := s.applyResults(body, bl, m, done, out, j, raw, fn, &matched, &n)
 			if err == nil {
 				return nil
 			}
@@ -661,10 +670,33 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // record its result. matched collects the positions it filled, unmatched
 // counts the rows that belong to no record.
 func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
-	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
+	raw bool, fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
 	rf, err := readResults(body, bl.cols)
 	if err != nil {
 		return err
+	}
+	// Rows that echo their upload are found by their bytes, without
+	// decoding or encoding them again; the first row that is not found so
+	// sends it and the rest down the decoding path below.
+	for raw && rf.echo && rf.createdCol == 1 {
+		id, created, rest, ok, err := rf.nextRaw()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		p := m.pop(m.rows, rest)
+		if p < 0 {
+			rf.unread(rf.raw.last)
+			break
+		}
+		out[j.idx[p]] = sink.Result{ID: string(id), Created: bytes.EqualFold(created, []byte("true"))}
+		done[p] = true
+		*matched = append(*matched, int32(p))
 	}
 	for {
 		row, err := rf.next()
