@@ -62,6 +62,17 @@ func (r Rules) Check(rep *reverseetl.Report) []string {
 		if len(names) > 0 {
 			reasons = append(reasons, fmt.Sprintf("%s did not succeed: %s", plural(len(names), "sync", "syncs"), strings.Join(names, ", ")))
 		}
+		// Outcomes that did not reach the warehouse are a failure of the
+		// run even when Salesforce took every row.
+		var lost []string
+		for _, s := range rep.Syncs {
+			if s.WritebackFailed {
+				lost = append(lost, s.Name)
+			}
+		}
+		if len(lost) > 0 {
+			reasons = append(reasons, "the warehouse writeback failed for "+strings.Join(lost, ", "))
+		}
 	}
 	if r.FailedRowsAbove != nil {
 		limit := int64(*r.FailedRowsAbove)

@@ -90,6 +90,9 @@ func TestRulesCheck(t *testing.T) {
 	ok := &reverseetl.Report{Syncs: []*reverseetl.SyncReport{{Name: "a", Status: reverseetl.Succeeded, Failed: 3}}}
 	assert.Nil(t, Rules{OnSyncFailure: true}.Check(ok))
 	assert.Len(t, Rules{OnSyncFailure: true, FailedRowsAbove: intp(0)}.Check(ok), 1, "0 fires on any failed row")
+
+	lost := &reverseetl.Report{Syncs: []*reverseetl.SyncReport{{Name: "a", Status: reverseetl.Succeeded, WritebackFailed: true}}}
+	assert.Equal(t, []string{"the warehouse writeback failed for a"}, Rules{OnSyncFailure: true}.Check(lost))
 }
 
 func TestRulesFrom(t *testing.T) {
