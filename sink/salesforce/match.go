@@ -252,6 +252,6 @@ func (s *Sink) checkMatchOn(desc *ObjectDescribe, layout *sink.Layout, add func(
 	case f == nil:
 		add("match_on %s is not a field of %s", name, desc.Name)
 	case !slices.Contains(matchTypes, f.Type):
-		add("match_on %s.%s is a %s field; match_on takes a text, email, phone, url, picklist, Id or lookup field", desc.Name, f.Name, f.Type)
+		add("match_on %s.%s is of type %s; match_on takes a text, email, phone, url, picklist, Id or lookup field", desc.Name, f.Name, f.Type)
 	}
 }
