@@ -103,6 +103,9 @@ func TestMatchOnChunksItsQueries(t *testing.T) {
 		seed(t, srv, "Account", map[string]any{"Name": "old", "External_Id__c": k})
 		rows[i] = []any{k, "new"}
 	}
+	// The same key in another case sorts into another query, which finds
+	// the same record once more: still one match.
+	rows = append(rows, []any{strings.ToLower(rows[0][0].(string)), "new"})
 	srv.ResetRequests()
 	s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", fastOptions(APIBulk))
 	res := write(t, s, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), rows...))
@@ -157,7 +160,17 @@ func TestMatchOnErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "finding records by Nope__c")
 	assert.Equal(t, "One", byExt(srv, "Account")["A-1"]["Name"])
 
+	// The write after the look-up fails as a whole.
+	srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Path: "/composite/sobjects", Delay: 5 * time.Second, Times: 1})
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	s = matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
+	_, err = s.Write(short, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), []any{"A-1", "x"}))
+	assert.ErrorContains(t, err, "context deadline exceeded")
+	srv.ClearFaults()
+
 	// Plans see the same errors.
+	s = matchSink(t, c, config.Update, "Nope__c", fastOptions(APIREST))
 	_, err = s.Plan(ctx, recs(sink.NewLayout([]string{"Nope__c", "Name"}, nil), []any{"A-1", "x"}))
 	assert.ErrorContains(t, err, "finding records by Nope__c")
 
