@@ -75,6 +75,14 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		// writer, so no more than conc+1 batches are held at once; a
 		// Bulk-sized batch is tens of megabytes.
 		writes := make(chan []sink.Record)
+		// free holds a token for each writer that is or will be free for
+		// the next batch; the transformer takes one before filling a
+		// batch, so it does not hold a full batch nobody can take yet.
+		// The first batch needs none.
+		free := make(chan struct{}, conc)
+		for range conc - 1 {
+			free <- struct{}{}
+		}
 		var wg sync.WaitGroup
 
 		// Reader.
@@ -103,7 +111,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		go func() {
 			defer wg.Done()
 			defer close(writes)
-			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, ctx: pctx, sink: parts.Sink, cd: cd}
+			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, free: free, ctx: pctx, sink: parts.Sink, cd: cd}
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
@@ -127,6 +135,10 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 					if err := e.write(pctx, write, recs, rec); err != nil {
 						fatal.set(err)
 						cancel(err)
+					}
+					select {
+					case free <- struct{}{}:
+					default:
 					}
 				}
 			}()
@@ -235,6 +247,7 @@ type transformStage struct {
 	sink   sink.Sink
 	batch  int
 	out    chan<- []sink.Record
+	free   <-chan struct{}
 	seq    int64
 	hinted bool
 	// stagger halves the first Write (see send).
@@ -353,11 +366,18 @@ func (t *transformStage) send(final bool) error {
 	}
 	select {
 	case t.out <- recs:
-		return nil
 	case <-t.ctx.Done():
 		t.rec.skipAll(recs, "not sent: run stopped")
 		return nil
 	}
+	if !final && t.free != nil {
+		// The next batch is filled once a writer is free to take it.
+		select {
+		case <-t.free:
+		case <-t.ctx.Done():
+		}
+	}
+	return nil
 }
 
 // safeCall turns a panic into an error, so a broken plugin fails its sync
