@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -362,3 +363,17 @@ func (p *removedPushdown) RemovedRows(_ context.Context, q reverseetl.ChangeQuer
 
 // plainPushdown compares in the warehouse but cannot list removed keys.
 type plainPushdown struct{ pushdownState }
+
+// The run's summary says what on_removed did.
+func TestSummaryShowsRemovals(t *testing.T) {
+	rep := &reverseetl.Report{Syncs: []*reverseetl.SyncReport{
+		{Name: "accounts", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "delete", Found: 3, Done: 2, Failed: 1}},
+		{Name: "flags", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "set", Found: 1, Skipped: 1}},
+		{Name: "quiet", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "delete"}},
+	}}
+	var out strings.Builder
+	require.NoError(t, reverseetl.WriteSummary(&out, rep, 20))
+	assert.Contains(t, out.String(), "accounts: on_removed: 3 records no longer in the query: deleted 2, failed 1, skipped 0\n")
+	assert.Contains(t, out.String(), "flags: on_removed: 1 records no longer in the query: updated 0, failed 0, skipped 1\n")
+	assert.NotContains(t, out.String(), "quiet: on_removed")
+}

@@ -41,6 +41,13 @@ func WriteSummary(w io.Writer, rep *Report, maxRows int) error {
 		for _, warn := range s.Warnings {
 			fmt.Fprintf(w, "%s: warning: %s\n", s.Name, warn)
 		}
+		if r := s.Removed; r != nil && r.Found > 0 {
+			done := "deleted"
+			if r.Action == "set" {
+				done = "updated"
+			}
+			fmt.Fprintf(w, "%s: on_removed: %d records no longer in the query: %s %d, failed %d, skipped %d\n", s.Name, r.Found, done, r.Done, r.Failed, r.Skipped)
+		}
 		if len(s.SkipReasons) > 0 {
 			reasons := make([]string, 0, len(s.SkipReasons))
 			for r, n := range s.SkipReasons {

@@ -17,7 +17,7 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SYNC\tREAD\tWOULD CREATE\tWOULD UPDATE\tUNCHANGED\tKEPT BACK\tWOULD FAIL\tSKIPPED\tSTATUS")
 	for _, s := range rep.Syncs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Read, s.Created, s.Updated,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Read, s.Created, s.Updated-s.Deleted,
 			s.Unchanged, s.KeptBack, s.Failed, s.Skipped-(s.Unchanged-s.UnchangedNotRead), planStatus(s))
 	}
 	_ = tw.Flush() // errors are kept by w
@@ -25,6 +25,7 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 		if s.Error != "" {
 			fmt.Fprintf(w, "\n%s: %s\n", s.Name, s.Error)
 		}
+		writeDeletes(w, s)
 		if len(s.Changes) > 0 && changes > 0 {
 			n := min(changes, len(s.Changes))
 			fmt.Fprintf(w, "\n%s: sample changes (%d of %d records):\n", s.Name, n, s.Created+s.Updated)
