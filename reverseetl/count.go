@@ -1,6 +1,7 @@
 package reverseetl
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/retl-go/retl/sink"
@@ -29,7 +30,7 @@ func (t *transformStage) sendCounted(final bool) error {
 		select {
 		case t.out <- recs:
 		case <-t.ctx.Done():
-			t.rec.skipAll(held[start:], "not sent: run stopped")
+			t.rec.skipAll(held[start:], stopReason(t.parent, context.Cause(t.ctx)))
 			return nil
 		}
 	}

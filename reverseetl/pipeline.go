@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/retl-go/retl/config"
@@ -111,7 +112,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		go func() {
 			defer wg.Done()
 			defer close(writes)
-			t := &transformStage{tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, free: free, ctx: pctx, sink: parts.Sink, cd: cd}
+			t := &transformStage{parent: ctx, tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, free: free, ctx: pctx, sink: parts.Sink, cd: cd}
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
@@ -241,6 +242,9 @@ func (e *Engine) write(ctx context.Context, write writeFunc, recs []sink.Record,
 }
 
 type transformStage struct {
+	// parent is the run's context: it tells a cancelled run from a sync
+	// stopped by its own error.
+	parent context.Context
 	ctx    context.Context
 	tr     transform.Transformer
 	rec    *recorder
@@ -263,7 +267,7 @@ type transformStage struct {
 func (t *transformStage) run(batches <-chan source.Batch) error {
 	for b := range batches {
 		if cause := context.Cause(t.ctx); cause != nil {
-			t.skipRows(b, "not sent: run stopped")
+			t.skipRows(b, stopReason(t.parent, cause))
 			continue
 		}
 		b, err := t.cd.prepare(b)
@@ -367,7 +371,7 @@ func (t *transformStage) send(final bool) error {
 	select {
 	case t.out <- recs:
 	case <-t.ctx.Done():
-		t.rec.skipAll(recs, "not sent: run stopped")
+		t.rec.skipAll(recs, stopReason(t.parent, context.Cause(t.ctx)))
 		return nil
 	}
 	if !final && t.free != nil {
@@ -554,10 +558,21 @@ func (r *recorder) flushLocked() {
 	outs := r.pending
 	r.pending = nil
 	for _, o := range r.observers {
-		if err := o.Outcomes(r.ctx, r.sync, outs); err != nil {
-			r.warnLocked(err.Error())
+		// A broken observer costs a warning, never an outcome or the process.
+		err := safeCall(func() error { return o.Outcomes(r.ctx, r.sync, outs) })
+		if err != nil {
+			r.warnLocked(firstLine(err.Error()))
 		}
 	}
+}
+
+// firstLine keeps a warning to its first line: a panic's stack does not
+// belong in a report.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // warnLocked adds a warning to the report once per message, up to 10.
