@@ -268,7 +268,9 @@ type Options struct {
 	API string `yaml:"api"`
 	// AutoThreshold is the record count from which auto uses Bulk (default 2000).
 	AutoThreshold int `yaml:"auto_threshold"`
-	// BulkBatchSize is the most records one Bulk job holds (default 100000).
+	// BulkBatchSize is the most records one Bulk job holds (default 30000).
+	// It is also the records per Write: a sync holds about 2 KB of memory
+	// per record of each job in flight.
 	BulkBatchSize int `yaml:"bulk_batch_size"`
 	// MaxJobsInFlight bounds the Bulk jobs open at once (default 2).
 	MaxJobsInFlight int `yaml:"max_jobs_in_flight"`
@@ -301,14 +303,18 @@ type Options struct {
 
 const (
 	defaultAutoThreshold = 2000
-	defaultBulkBatch     = 100_000
-	defaultJobsInFlight  = 2
-	defaultRESTConc      = 4
-	defaultPollMaxWait   = 5 * time.Second
-	defaultPollStart     = 250 * time.Millisecond
-	defaultLockRetries   = 2
-	defaultMaxUpload     = 100 << 20
-	defaultLockBackoff   = time.Second
+	// defaultBulkBatch keeps a sync of any size near 120 MB with two jobs
+	// in flight (examples/bench), in a multiple of the 10,000-record batches that
+	// Salesforce splits Bulk API 2.0 jobs into (and counts against the
+	// daily batch limit).
+	defaultBulkBatch    = 30_000
+	defaultJobsInFlight = 2
+	defaultRESTConc     = 4
+	defaultPollMaxWait  = 5 * time.Second
+	defaultPollStart    = 250 * time.Millisecond
+	defaultLockRetries  = 2
+	defaultMaxUpload    = 100 << 20
+	defaultLockBackoff  = time.Second
 	// restBatch is the sObject Collections limit.
 	restBatch = 200
 )

@@ -117,7 +117,7 @@ func TestAudience(t *testing.T) {
 func TestOptions(t *testing.T) {
 	var o Options
 	require.NoError(t, o.normalize())
-	assert.Equal(t, Options{API: APIBulk, AutoThreshold: 2000, BulkBatchSize: 100_000, MaxJobsInFlight: 2, RESTConcurrency: 4,
+	assert.Equal(t, Options{API: APIBulk, AutoThreshold: 2000, BulkBatchSize: 30_000, MaxJobsInFlight: 2, RESTConcurrency: 4,
 		PollMaxWait: 5 * time.Second, LockRetries: 2, MaxUploadBytes: 100 << 20, OnNotFound: NotFoundSkip,
 		pollStart: 250 * time.Millisecond, lockBackoff: time.Second}, o)
 	o = Options{LockRetries: -1, PollMaxWait: 100 * time.Millisecond}

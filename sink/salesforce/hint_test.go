@@ -46,7 +46,7 @@ func TestBatching(t *testing.T) {
 	srv := emulator(t)
 	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{})
 	n, conc := s.Batching()
-	assert.Equal(t, 100_000, n)
+	assert.Equal(t, 30_000, n)
 	assert.Equal(t, 2, conc)
 	rest := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIREST, RESTConcurrency: 3})
 	n, conc = rest.Batching()
@@ -54,7 +54,7 @@ func TestBatching(t *testing.T) {
 	assert.Equal(t, 2, conc)
 	hard := emuSink(t, emuClient(t, srv), "Account", config.HardDelete, "", Options{API: APIREST})
 	n, _ = hard.Batching()
-	assert.Equal(t, 100_000, n, "hard delete goes through Bulk")
+	assert.Equal(t, 30_000, n, "hard delete goes through Bulk")
 	assert.NoError(t, s.Close(context.Background()))
 }
 
