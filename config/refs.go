@@ -34,9 +34,9 @@ var (
 )
 
 // secretWords mark a key whose value is secret even when it comes from the
-// environment. Other environment values are not registered for redaction:
+// environment (a DSN may carry a password). Other environment values are not registered for redaction:
 // replacing common short values (a region, a user name) would garble logs.
-var secretWords = []string{"password", "secret", "token", "private_key", "passphrase", "api_key", "apikey", "credential", "webhook"}
+var secretWords = []string{"password", "secret", "token", "private_key", "passphrase", "api_key", "apikey", "credential", "webhook", "dsn"}
 
 func secretKey(path string) bool {
 	segs := strings.Split(path, ".")

@@ -276,6 +276,7 @@ func TestSecretKey(t *testing.T) {
 		"connections.x.headers[0]":        false,
 		"connections.x.tokens[1]":         true,
 		"alerts.webhook.url":              true,
+		"connections.wh.dsn":              true,
 		"connections.x.url":               false,
 		"connections.x.account":           false,
 		"key":                             false,

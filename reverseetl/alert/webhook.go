@@ -50,6 +50,10 @@ func NewWebhook(rawURL string, opts ...WebhookOption) (*Webhook, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, errors.New("webhook: the URL must be an absolute http or https URL")
 	}
+	// The URL is the credential: plain http only to this machine.
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, fmt.Errorf("webhook: %s: plain http is allowed only to a loopback host; use https", u.Hostname())
+	}
 	w := &Webhook{url: rawURL, host: u.Hostname(), client: &http.Client{Timeout: DefaultWebhookTimeout}}
 	for _, o := range opts {
 		o(w)
@@ -103,4 +107,12 @@ func (w *Webhook) cause(ctx context.Context, err error) error {
 		return oe
 	}
 	return errors.New("request failed")
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -100,12 +100,18 @@ func TestWebhookTransportErrors(t *testing.T) {
 }
 
 func TestWebhookOtherTransportFailures(t *testing.T) {
-	w, err := NewWebhook("http://no-such-host.invalid/" + token)
+	w, err := NewWebhook("https://no-such-host.invalid/" + token)
 	require.NoError(t, err)
 	err = w.Notify(context.Background(), "s", "b")
 	require.Error(t, err)
 	assert.True(t, strings.HasPrefix(err.Error(), "webhook to no-such-host.invalid: "), err.Error())
 	assert.NotContains(t, err.Error(), token)
+
+	// The URL is the credential: plain http leaves only for loopback.
+	_, err = NewWebhook("http://hooks.example.com/" + token)
+	assert.EqualError(t, err, "webhook: hooks.example.com: plain http is allowed only to a loopback host; use https")
+	_, err = NewWebhook("http://localhost:9/" + token)
+	assert.NoError(t, err)
 
 	// A transport failing in its own way is reported without its text,
 	// which could hold the URL.
