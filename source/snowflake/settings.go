@@ -27,6 +27,9 @@ const (
 // DefaultStatementTimeout bounds how long Snowflake runs one query.
 const DefaultStatementTimeout = time.Hour
 
+// DefaultLoginTimeout bounds the driver's login retries.
+const DefaultLoginTimeout = time.Minute
+
 // maxQueryTag is Snowflake's limit on QUERY_TAG.
 const maxQueryTag = 2000
 
@@ -65,6 +68,10 @@ type Settings struct {
 	// StatementTimeout is a Go duration such as "30m" (default 1h), set as
 	// the session's STATEMENT_TIMEOUT_IN_SECONDS.
 	StatementTimeout string `yaml:"statement_timeout"`
+	// LoginTimeout is a Go duration (default 60s) bounding the driver's
+	// login retries, so an unreachable account fails a sync in a minute,
+	// not after the driver's own five.
+	LoginTimeout string `yaml:"login_timeout"`
 }
 
 // settingError is a problem with one key of the settings.
@@ -154,7 +161,21 @@ func (s *Settings) Validate() error {
 	if _, err := s.statementTimeout(); err != nil {
 		return err
 	}
+	if _, err := s.loginTimeout(); err != nil {
+		return err
+	}
 	return nil
+}
+
+func (s *Settings) loginTimeout() (time.Duration, error) {
+	if s.LoginTimeout == "" {
+		return DefaultLoginTimeout, nil
+	}
+	d, err := time.ParseDuration(s.LoginTimeout)
+	if err != nil || d < time.Second {
+		return 0, bad("login_timeout", "must be a duration of at least 1s, such as 30s")
+	}
+	return d, nil
 }
 
 // only rejects keys that belong to other authenticators.
@@ -224,21 +245,23 @@ func (s *Settings) driverConfig() (*sf.Config, error) {
 		return nil, err
 	}
 	timeout, _ := s.statementTimeout()
+	login, _ := s.loginTimeout()
 	seconds := strconv.FormatInt(int64((timeout+time.Second-1)/time.Second), 10)
 	cfg := &sf.Config{
-		Account:     s.Account,
-		User:        s.User,
-		Password:    s.Password,
-		Warehouse:   s.Warehouse,
-		Role:        s.Role,
-		Database:    s.Database,
-		Schema:      s.Schema,
-		Host:        s.Host,
-		Port:        s.Port,
-		Protocol:    s.Protocol,
-		Application: "retl",
-		Params:      map[string]*string{"STATEMENT_TIMEOUT_IN_SECONDS": &seconds},
-		Token:       s.Token,
+		Account:      s.Account,
+		User:         s.User,
+		Password:     s.Password,
+		Warehouse:    s.Warehouse,
+		Role:         s.Role,
+		Database:     s.Database,
+		Schema:       s.Schema,
+		Host:         s.Host,
+		Port:         s.Port,
+		Protocol:     s.Protocol,
+		Application:  "retl",
+		LoginTimeout: login,
+		Params:       map[string]*string{"STATEMENT_TIMEOUT_IN_SECONDS": &seconds},
+		Token:        s.Token,
 		// Revocation checks only; TLS itself is always verified.
 		DisableOCSPChecks: s.InsecureMode,
 	}

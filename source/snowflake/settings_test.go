@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	sf "github.com/snowflakedb/gosnowflake"
 	"github.com/stretchr/testify/assert"
@@ -54,6 +55,7 @@ func TestValidate(t *testing.T) {
 		{"timeout", func(s *Settings) { s.StatementTimeout = "10m" }, ""},
 		{"timeout text", func(s *Settings) { s.StatementTimeout = "ten minutes" }, "statement_timeout: must be a duration of at least 1s"},
 		{"timeout short", func(s *Settings) { s.StatementTimeout = "10ms" }, "statement_timeout"},
+		{"login timeout text", func(s *Settings) { s.LoginTimeout = "soon" }, "login_timeout: must be a duration of at least 1s"},
 	}
 	for _, c := range cases {
 		s := passwordSettings()
@@ -87,6 +89,12 @@ func TestDriverConfig(t *testing.T) {
 	cfg, err = s.driverConfig()
 	require.NoError(t, err)
 	assert.Equal(t, "3600", *cfg.Params["STATEMENT_TIMEOUT_IN_SECONDS"], "one hour by default")
+	assert.Equal(t, DefaultLoginTimeout, cfg.LoginTimeout)
+	s.LoginTimeout = "15s"
+	cfg, err = s.driverConfig()
+	require.NoError(t, err)
+	assert.Equal(t, 15*time.Second, cfg.LoginTimeout)
+	s.LoginTimeout = ""
 
 	s.Host, s.Port, s.Protocol, s.InsecureMode = "127.0.0.1", 8080, "http", true
 	cfg, err = s.driverConfig()
