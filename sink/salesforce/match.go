@@ -115,10 +115,12 @@ func (s *Sink) isResolved(l *sink.Layout) bool {
 // found" (failed RETL_NOT_FOUND with on_not_found: fail), failed
 // RETL_MULTIPLE_MATCHES naming the Ids when several records match, failed
 // RETL_NO_MATCH_VALUE when the value is empty. Nothing is ever created.
-func (s *Sink) viaMatch(ctx context.Context, records []sink.Record, do func(context.Context, []sink.Record) ([]sink.Result, error)) ([]sink.Result, error) {
+// wrap gives the look-up's own errors the context do gives its errors.
+func (s *Sink) viaMatch(ctx context.Context, records []sink.Record, do func(context.Context, []sink.Record) ([]sink.Result, error),
+	wrap func(error) error) ([]sink.Result, error) {
 	m, err := s.matchLayoutFor(records[0].Layout)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	keys := make([]string, 0, len(records))
 	for i := range records {
@@ -128,7 +130,7 @@ func (s *Sink) viaMatch(ctx context.Context, records []sink.Record, do func(cont
 	}
 	ids, err := s.matchIDs(ctx, keys)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	out := make([]sink.Result, len(records))
 	var found []sink.Record

@@ -152,7 +152,7 @@ func TestMatchOnErrors(t *testing.T) {
 	// The records lack the match_on field.
 	s := matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
 	_, err := s.Write(ctx, recs(sink.NewLayout([]string{"Name"}, nil), []any{"x"}))
-	assert.ErrorContains(t, err, "match_on External_Id__c is not a field of the records")
+	assert.EqualError(t, err, "salesforce: write update Account: match_on External_Id__c is not a field of the records")
 
 	// Salesforce refuses the query: the Write fails, nothing is written.
 	s = matchSink(t, c, config.Update, "Nope__c", fastOptions(APIREST))
@@ -167,6 +167,7 @@ func TestMatchOnErrors(t *testing.T) {
 	s = matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
 	_, err = s.Write(short, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), []any{"A-1", "x"}))
 	assert.ErrorContains(t, err, "context deadline exceeded")
+	assert.Equal(t, 1, strings.Count(err.Error(), "write update Account"), err.Error())
 	srv.ClearFaults()
 
 	// Plans see the same errors.

@@ -152,7 +152,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		return nil, errors.New("record without a layout")
 	}
 	if s.dest.matching() && !s.isResolved(layout) {
-		return s.viaMatch(ctx, records, s.planGroup)
+		return s.viaMatch(ctx, records, s.planGroup, func(err error) error { return err })
 	}
 	desc, err := s.c.describeForPlan(ctx, s.dest.Object)
 	if err != nil {

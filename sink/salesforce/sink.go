@@ -261,11 +261,7 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 		return nil, errors.New("salesforce: write: record without a layout")
 	}
 	if s.dest.matching() && !s.isResolved(layout) {
-		res, err := s.viaMatch(ctx, records, s.writeGroup)
-		if err != nil {
-			return nil, s.writeErr(ctx, err)
-		}
-		return res, nil
+		return s.viaMatch(ctx, records, s.writeGroup, func(err error) error { return s.writeErr(ctx, err) })
 	}
 	records, kept, err := s.guard(ctx, layout, records)
 	if err != nil {
