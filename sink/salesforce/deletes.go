@@ -68,7 +68,7 @@ func (l DeleteLimit) String() string {
 // CountFirst implements sink.Counter: a delete or hard delete with
 // max_deletes needs the number of deletes before the first. The Engine
 // then holds the records of the run until it is read; a delete's record
-// is its Id or match_on value, a few dozen bytes.
+// is its Id or match_on value and its key, under 200 bytes held.
 func (s *Sink) CountFirst() bool {
 	op := s.dest.Operation
 	return (op == config.Delete || op == config.HardDelete) && s.dest.Options.MaxDeletes.Set
