@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
-
-	"golang.org/x/sync/errgroup"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
@@ -202,30 +199,14 @@ func (s *Sink) matchIDs(ctx context.Context, keys []string) (matches, error) {
 	m := matches{exact: map[string][]string{}, folded: map[string][]string{}}
 	// check made field a plain name; keys are quoted by chunkLiterals.
 	field := s.dest.MatchOn
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
 	head := "SELECT Id, " + field + " FROM " + s.dest.Object + " WHERE " + field + " IN ("
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(queryConcurrency)
-	for _, chunk := range chunkLiterals(keys, maxINBytes) {
-		soql := head + strings.Join(chunk, ", ") + ")"
-		g.Go(func() error {
-			for row, err := range s.c.Query(gctx, soql) {
-				if err != nil {
-					return err
-				}
-				id, v := ID18(row.String("Id")), row.String(field)
-				mu.Lock()
-				m.exact[v] = appendNew(m.exact[v], id)
-				f := strings.ToLower(v)
-				m.folded[f] = appendNew(m.folded[f], id)
-				mu.Unlock()
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err := s.c.queryIn(ctx, head, keys, func(row Row) {
+		id, v := ID18(row.String("Id")), row.String(field)
+		m.exact[v] = appendNew(m.exact[v], id)
+		f := strings.ToLower(v)
+		m.folded[f] = appendNew(m.folded[f], id)
+	})
+	if err != nil {
 		return m, fmt.Errorf("finding records by %s: %w", field, err)
 	}
 	return m, nil

@@ -103,8 +103,8 @@ func TestMatchOnChunksItsQueries(t *testing.T) {
 		seed(t, srv, "Account", map[string]any{"Name": "old", "External_Id__c": k})
 		rows[i] = []any{k, "new"}
 	}
-	// The same key in another case sorts into another query, which finds
-	// the same record once more: still one match.
+	// The same key in another case goes in another query, which finds the
+	// same record once more: still one match.
 	rows = append(rows, []any{strings.ToLower(rows[0][0].(string)), "new"})
 	srv.ResetRequests()
 	s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", fastOptions(APIBulk))

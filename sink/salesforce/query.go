@@ -312,6 +312,17 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 	}
 	head := "SELECT " + strings.Join(sel, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
 	out := map[string]Row{}
+	if err := c.queryIn(ctx, head, keys, func(row Row) { out[row.String(keyField)] = row }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// queryIn runs head (a SOQL query up to its "IN (") for the distinct
+// non-empty keys, quoted and split so that each query stays under
+// maxINBytes, a few queries at once, and calls each with every row, one
+// call at a time.
+func (c *Client) queryIn(ctx context.Context, head string, keys []string, each func(Row)) error {
 	uniq := make([]string, 0, len(keys))
 	dup := map[string]bool{}
 	for _, k := range keys {
@@ -332,16 +343,13 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 					return err
 				}
 				mu.Lock()
-				out[row.String(keyField)] = row
+				each(row)
 				mu.Unlock()
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return g.Wait()
 }
 
 // queryConcurrency bounds the queries CurrentValues runs at once.
