@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"database/sql"
-	"strings"
 
 	"github.com/retl-go/retl/reverseetl"
 )
@@ -48,21 +47,10 @@ func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string)
 	if err := s.ensure(ctx); err != nil {
 		return err
 	}
-	for start := 0; start < len(keys); start += lookupKeys {
-		part := keys[start:min(start+lookupKeys, len(keys))]
-		ph := make([]string, len(part))
-		args := make([]any, 0, len(part)+1)
-		args = append(args, syncName)
-		for i, k := range part {
-			ph[i] = s.d.Placeholder(i + 2)
-			args = append(args, k)
-		}
-		q := "DELETE FROM " + s.tState + " WHERE SYNC = " + s.d.Placeholder(1) + " AND RECORD_KEY IN (" + strings.Join(ph, ", ") + ")"
-		if _, err := s.db.ExecContext(ctx, q, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.keyLists(syncName, keys, func(where string, args []any) error {
+		_, err := s.db.ExecContext(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...)
+		return err
+	})
 }
 
 // RemovedRows implements reverseetl.RemovedPushdown: when the source reads

@@ -326,6 +326,18 @@ func (s *Store) StoredHashes(ctx context.Context, syncName string, keys []string
 		return nil, err
 	}
 	out := make(map[string]string, len(keys))
+	err := s.keyLists(syncName, keys, func(where string, args []any) error {
+		return s.scanHashes(ctx, "SELECT RECORD_KEY, ROW_HASH FROM "+s.tState+" WHERE "+where, args, out)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keyLists calls do with a condition on a sync and up to lookupKeys of
+// keys, and its arguments, until every key was given.
+func (s *Store) keyLists(syncName string, keys []string, do func(where string, args []any) error) error {
 	for start := 0; start < len(keys); start += lookupKeys {
 		part := keys[start:min(start+lookupKeys, len(keys))]
 		ph := make([]string, len(part))
@@ -335,13 +347,11 @@ func (s *Store) StoredHashes(ctx context.Context, syncName string, keys []string
 			ph[i] = s.d.Placeholder(i + 2)
 			args = append(args, k)
 		}
-		q := "SELECT RECORD_KEY, ROW_HASH FROM " + s.tState + " WHERE SYNC = " + s.d.Placeholder(1) +
-			" AND RECORD_KEY IN (" + strings.Join(ph, ", ") + ")"
-		if err := s.scanHashes(ctx, q, args, out); err != nil {
-			return nil, err
+		if err := do("SYNC = "+s.d.Placeholder(1)+" AND RECORD_KEY IN ("+strings.Join(ph, ", ")+")", args); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (s *Store) scanHashes(ctx context.Context, q string, args []any, out map[string]string) error {
