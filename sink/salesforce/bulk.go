@@ -440,7 +440,7 @@ func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader
 type matcher struct {
 	j      *jobPlan
 	taken  []bool
-	seed   maphash.Seed
+	seeds  [2]maphash.Seed
 	rows   *index
 	keys   *index
 	trims  *index
@@ -450,63 +450,77 @@ type matcher struct {
 }
 
 func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
-	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seed: maphash.MakeSeed(), keyCol: keyCol, norm: norm}
+	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, keyCol: keyCol, norm: norm}
 	m.rows = m.newIndex(j.line)
 	return m
 }
 
-// index finds positions by a text of theirs (a row, a key) through its
-// hash: each hash heads a chain of positions in upload order. It holds no
-// copy of the texts, and costs no allocation per position.
+// index finds positions by a text of theirs (a row, a key). A text is
+// known by two independent 64-bit hashes, which texts that differ share
+// with odds of about one in 2^128: a lookup then reads a few small arrays
+// instead of the text, which for result rows arriving in any order would
+// miss the cache on almost every row. The first hash places a text in an
+// open-addressed table whose slots head chains of the positions sharing
+// it, in upload order. No allocation per position.
 type index struct {
-	text func(p int) []byte // nil: the position is not indexed
-	head map[uint64]int32
-	next []int32
+	slots  []int32 // chain head + 1, 0 for an empty slot
+	mask   uint64
+	h1, h2 []uint64
+	next   []int32 // next position with the same text, -1 at the end
 }
 
 func (m *matcher) newIndex(text func(p int) []byte) *index {
 	n := len(m.j.idx)
-	ix := &index{text: text, head: make(map[uint64]int32, n), next: make([]int32, n)}
+	size := 16
+	for size < 2*n {
+		size <<= 1
+	}
+	ix := &index{slots: make([]int32, size), mask: uint64(size - 1), h1: make([]uint64, n), h2: make([]uint64, n), next: make([]int32, n)}
+	// Backwards, so that each chain, grown at its head, lists positions
+	// in upload order.
 	for p := n - 1; p >= 0; p-- {
 		t := text(p)
 		if t == nil {
-			continue
+			continue // not indexed
 		}
-		h := maphash.Bytes(m.seed, t)
-		if q, ok := ix.head[h]; ok {
-			ix.next[p] = q
-		} else {
-			ix.next[p] = -1
-		}
-		ix.head[h] = int32(p)
+		ix.h1[p], ix.h2[p] = maphash.Bytes(m.seeds[0], t), maphash.Bytes(m.seeds[1], t)
+		i := ix.find(ix.h1[p], ix.h2[p])
+		ix.next[p] = ix.slots[i] - 1
+		ix.slots[i] = int32(p) + 1
 	}
 	return ix
 }
 
+// find returns the slot of the chain of a text's hashes, or the empty
+// slot where that chain would begin.
+func (ix *index) find(h1, h2 uint64) uint64 {
+	for i := h1 & ix.mask; ; i = (i + 1) & ix.mask {
+		q := ix.slots[i] - 1
+		if q < 0 || ix.h1[q] == h1 && ix.h2[q] == h2 {
+			return i
+		}
+	}
+}
+
 // pop takes the first free position whose text is want, or returns -1.
 func (m *matcher) pop(ix *index, want []byte) int {
-	h := maphash.Bytes(m.seed, want)
-	p, ok := ix.head[h]
-	if !ok {
-		return -1
-	}
+	i := ix.find(maphash.Bytes(m.seeds[0], want), maphash.Bytes(m.seeds[1], want))
+	p := ix.slots[i] - 1
 	// Taken positions leave the front of the chain, so a run of identical
 	// rows costs one step each.
 	for p >= 0 && m.taken[p] {
+		if ix.next[p] < 0 {
+			// Keep the last one: the slot stays in the table.
+			break
+		}
 		p = ix.next[p]
+		ix.slots[i] = p + 1
 	}
-	if p < 0 {
-		delete(ix.head, h)
+	if p < 0 || m.taken[p] {
 		return -1
 	}
-	ix.head[h] = p
-	for ; p >= 0; p = ix.next[p] {
-		if !m.taken[p] && bytes.Equal(ix.text(int(p)), want) {
-			m.taken[p] = true
-			return int(p)
-		}
-	}
-	return -1
+	m.taken[p] = true
+	return int(p)
 }
 
 func (m *matcher) match(cells []string, complete bool) int {
