@@ -55,18 +55,22 @@ func needsQuotes(c string) bool {
 	if c == "" {
 		return false
 	}
-	if c == `\.` {
-		return true
-	}
 	for i := 0; i < len(c); i++ {
-		switch c[i] {
-		case ',', '"', '\n', '\r':
+		if quoted[c[i]] {
 			return true
 		}
+	}
+	if c[0] < utf8.RuneSelf {
+		return asciiSpace[c[0]] || c == `\.`
 	}
 	r, _ := utf8.DecodeRuneInString(c)
 	return unicode.IsSpace(r)
 }
+
+// quoted marks the bytes that make a cell quoted; asciiSpace the ASCII
+// spaces unicode.IsSpace knows. Tables, as this runs for every cell.
+var quoted, asciiSpace = [256]bool{',': true, '"': true, '\n': true, '\r': true},
+	[256]bool{' ': true, '\t': true, '\n': true, '\v': true, '\f': true, '\r': true}
 
 // csvEncoder encodes rows into a buffer of its own.
 type csvEncoder struct {
