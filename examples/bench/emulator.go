@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -24,11 +23,11 @@ type emulator struct {
 }
 
 // buildEmulator builds examples/sfemulator into dir.
-func buildEmulator(root, dir string) (string, error) {
+func buildEmulator(root, dir string, stderr io.Writer) (string, error) {
 	bin := filepath.Join(dir, "sfemulator")
 	cmd := exec.Command("go", "build", "-o", bin, "./examples/sfemulator")
 	cmd.Dir = root
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("building the emulator: %w", err)
 	}

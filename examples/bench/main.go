@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(); err != nil {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -79,8 +80,12 @@ func parseRows(s string) ([]int, error) {
 	return out, nil
 }
 
-func run() error {
+// run measures the loads args ask for; the tables go to stdout, progress
+// and the children's messages to stderr.
+func run(args []string, stdout, stderr io.Writer) error {
 	var o options
+	flag := flag.NewFlagSet("bench", flag.ContinueOnError)
+	flag.SetOutput(stderr)
 	bulk := flag.String("rows", "100000", "Bulk API 2.0 loads: row counts, comma separated (e.g. 100000,1000000,5000000)")
 	rest := flag.String("rest-rows", "10000", "REST loads: row counts, comma separated (e.g. 10000,100000); empty for none")
 	flag.IntVar(&o.repeat, "repeat", 1, "runs of each load; figures are medians with the range")
@@ -90,7 +95,9 @@ func run() error {
 	flag.StringVar(&o.jsonOut, "json", "", "also write every measurement to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (peer input files)")
 	flag.StringVar(&o.dest, "dest", "", "extra keys for retl's destination section, e.g. \"bulk_batch_size: 50000, max_jobs_in_flight: 3\"")
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return err
+	}
 	var err error
 	if o.bulkRows, err = parseRows(*bulk); err != nil {
 		return err
@@ -111,7 +118,7 @@ func run() error {
 		return err
 	}
 	if o.keep {
-		fmt.Fprintln(os.Stderr, "bench: files in", dir)
+		fmt.Fprintln(stderr, "bench: files in", dir)
 	} else {
 		defer os.RemoveAll(dir)
 	}
@@ -119,7 +126,7 @@ func run() error {
 	if err := os.WriteFile(schema, schemaYAML, 0o644); err != nil {
 		return err
 	}
-	emuBin, err := buildEmulator(root, dir)
+	emuBin, err := buildEmulator(root, dir, stderr)
 	if err != nil {
 		return err
 	}
@@ -130,10 +137,10 @@ func run() error {
 	var peer *jsforce
 	if o.peer {
 		if peer, err = findJSForce(root, o.jsPoll); err != nil {
-			fmt.Fprintln(os.Stderr, "bench: no peer:", err)
+			fmt.Fprintln(stderr, "bench: no peer:", err)
 		}
 	}
-	fmt.Printf("retl bench: %s, GOMAXPROCS=%s, %d CPUs; repeat %d\n", goVersion(), envOr("GOMAXPROCS", "default"), numCPU(), o.repeat)
+	fmt.Fprintf(stdout, "retl bench: %s, GOMAXPROCS=%s, %d CPUs; repeat %d\n", goVersion(), envOr("GOMAXPROCS", "default"), numCPU(), o.repeat)
 
 	var all []measurement
 	for _, load := range []struct {
@@ -154,26 +161,26 @@ func run() error {
 					return err
 				}
 				retl := func() error {
-					m, err := runRetl(self, emu, load.api, n, o.dest)
+					m, err := runRetl(self, emu, load.api, n, o.dest, stderr)
 					if err != nil {
 						return err
 					}
 					m.Rep = r
 					all = append(all, m)
-					report(m)
+					report(stderr, m)
 					return nil
 				}
 				js := func() error {
 					if peer == nil {
 						return nil
 					}
-					m, err := peer.run(emu, load.api, n, files)
+					m, err := peer.run(emu, load.api, n, files, stderr)
 					if err != nil {
 						return err
 					}
 					m.Rep = r
 					all = append(all, m)
-					report(m)
+					report(stderr, m)
 					return nil
 				}
 				// Alternate which goes first, so that neither always meets
@@ -196,8 +203,8 @@ func run() error {
 			}
 		}
 	}
-	fmt.Println()
-	printTables(os.Stdout, all, o)
+	fmt.Fprintln(stdout)
+	printTables(stdout, all, o)
 	if o.jsonOut != "" {
 		b, _ := json.MarshalIndent(all, "", "  ")
 		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
@@ -271,7 +278,7 @@ func (a *around) after(m *measurement) error {
 	return nil
 }
 
-func runRetl(self string, emu *emulator, api string, rows int, dest string) (measurement, error) {
+func runRetl(self string, emu *emulator, api string, rows int, dest string, stderr io.Writer) (measurement, error) {
 	m := measurement{Tool: "retl", API: api, Rows: rows}
 	a, err := before(emu)
 	if err != nil {
@@ -280,7 +287,7 @@ func runRetl(self string, emu *emulator, api string, rows int, dest string) (mea
 	spec, _ := json.Marshal(job{URL: emu.url, API: api, Rows: rows, Prefix: "R", Dest: dest})
 	cmd := exec.Command(self, "-worker", string(spec))
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cmd.Stdout, cmd.Stderr = &out, stderr
 	if err := cmd.Run(); err != nil {
 		return m, fmt.Errorf("retl %s %d rows: %w", api, rows, err)
 	}
@@ -321,7 +328,7 @@ func findJSForce(root string, poll int) (*jsforce, error) {
 	return &jsforce{node: node, script: filepath.Join(root, "examples", "bench", "jsforce", "load.cjs"), modules: mods, poll: poll}, nil
 }
 
-func (j *jsforce) run(emu *emulator, api string, rows int, files []string) (measurement, error) {
+func (j *jsforce) run(emu *emulator, api string, rows int, files []string, stderr io.Writer) (measurement, error) {
 	m := measurement{Tool: "jsforce", API: api, Rows: rows}
 	a, err := before(emu)
 	if err != nil {
@@ -331,7 +338,7 @@ func (j *jsforce) run(emu *emulator, api string, rows int, files []string) (meas
 	cmd := exec.Command(j.node, args...)
 	cmd.Env = append(os.Environ(), "NODE_PATH="+j.modules)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cmd.Stdout, cmd.Stderr = &out, stderr
 	if err := cmd.Run(); err != nil {
 		return m, fmt.Errorf("jsforce %s %d rows: %w", api, rows, err)
 	}
@@ -353,13 +360,13 @@ func (j *jsforce) run(emu *emulator, api string, rows int, files []string) (meas
 	return m, a.after(&m)
 }
 
-func report(m measurement) {
-	fmt.Fprintf(os.Stderr, "bench: %-7s %-4s %9d rows  %6.2fs  %9.0f rows/s  cpu %6.2fs  rss %5.0f MB  calls %d",
+func report(w io.Writer, m measurement) {
+	fmt.Fprintf(w, "bench: %-7s %-4s %9d rows  %6.2fs  %9.0f rows/s  cpu %6.2fs  rss %5.0f MB  calls %d",
 		m.Tool, m.API, m.Rows, m.Wall, m.rowsPerSec(), m.CPU, mb(m.PeakRSS), m.Calls)
 	if m.EmuBusy > 0 {
-		fmt.Fprintf(os.Stderr, "  emulator %.2fs (wall/emulator %.2f)", m.EmuBusy, m.Wall/m.EmuBusy)
+		fmt.Fprintf(w, "  emulator %.2fs (wall/emulator %.2f)", m.EmuBusy, m.Wall/m.EmuBusy)
 	}
-	fmt.Fprintln(os.Stderr)
+	fmt.Fprintln(w)
 }
 
 func mb(b uint64) float64 { return float64(b) / 1e6 }
