@@ -73,46 +73,9 @@ func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, 
 	return results, nil
 }
 
-// planDescribe is the part of a describe Plan needs, beyond ObjectDescribe.
-type planDescribe struct {
-	Name   string      `json:"name"`
-	Fields []planField `json:"fields"`
-}
-
-type planField struct {
-	Name               string   `json:"name"`
-	Label              string   `json:"label"`
-	Type               string   `json:"type"`
-	Length             int      `json:"length"`
-	Scale              int      `json:"scale"`
-	Nillable           bool     `json:"nillable"`
-	Createable         bool     `json:"createable"`
-	Updateable         bool     `json:"updateable"`
-	DefaultedOnCreate  bool     `json:"defaultedOnCreate"`
-	ExternalID         bool     `json:"externalId"`
-	IDLookup           bool     `json:"idLookup"`
-	CaseSensitive      bool     `json:"caseSensitive"`
-	ReferenceTo        []string `json:"referenceTo"`
-	RelationshipName   string   `json:"relationshipName"`
-	RestrictedPicklist bool     `json:"restrictedPicklist"`
-	PicklistValues     []struct {
-		Value  string `json:"value"`
-		Active bool   `json:"active"`
-	} `json:"picklistValues"`
-}
-
-func (d *planDescribe) field(name string) *planField {
-	for i := range d.Fields {
-		if strings.EqualFold(d.Fields[i].Name, name) {
-			return &d.Fields[i]
-		}
-	}
-	return nil
-}
-
 // lookup resolves a lookup path's relationship: by relationship name
 // (Account, Parent__r) or by the reference field's own name (AccountId).
-func (d *planDescribe) lookup(rel string) *planField {
+func (d *ObjectDescribe) lookup(rel string) *FieldDescribe {
 	for i := range d.Fields {
 		f := &d.Fields[i]
 		if f.Type == "reference" && (strings.EqualFold(f.RelationshipName, rel) || strings.EqualFold(f.Name, rel)) {
@@ -122,28 +85,14 @@ func (d *planDescribe) lookup(rel string) *planField {
 	return nil
 }
 
-// describeForPlan reads the describe with lengths, scales and picklist
-// values, which the shared ObjectDescribe leaves out.
-func (c *Client) describeForPlan(ctx context.Context, object string) (*planDescribe, error) {
-	b, err := c.get(ctx, c.dataPath("sobjects", object, "describe"))
-	if err != nil {
-		return nil, fmt.Errorf("describe %s: %w", object, err)
-	}
-	d := &planDescribe{}
-	if err := json.Unmarshal(b, d); err != nil {
-		return nil, fmt.Errorf("describe %s: decoding the answer: %w", object, err)
-	}
-	return d, nil
-}
-
 // planColumn is one layout field as Plan reads and compares it.
 type planColumn struct {
-	name  string     // as in the layout
-	soql  string     // path to select, "" when not read
-	field *planField // the field, or the reference field of a lookup
+	name  string         // as in the layout
+	soql  string         // path to select, "" when not read
+	field *FieldDescribe // the field, or the reference field of a lookup
 	// lookup: the parent object and its external id field.
 	parent, parentKey string
-	parentField       *planField
+	parentField       *FieldDescribe
 }
 
 func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
@@ -154,7 +103,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 	if s.dest.matching() && !s.isResolved(layout) {
 		return s.viaMatch(ctx, records, s.planGroup, func(err error) error { return err })
 	}
-	desc, err := s.c.describeForPlan(ctx, s.dest.Object)
+	desc, err := s.c.Describe(ctx, s.dest.Object)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +124,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 				c.field, c.parent, c.parentKey = ref, ref.ReferenceTo[0], sub
 				c.soql = ref.RelationshipName + "." + sub
 			}
-		} else if f := desc.field(name); f != nil {
+		} else if f := desc.Field(name); f != nil {
 			c.field, c.soql = f, f.Name
 		}
 		cols[i] = c
@@ -337,7 +286,7 @@ func (s *Sink) planLookups(ctx context.Context, records []sink.Record, j int, c 
 }
 
 // planCheckValue applies the field's own limits to a value.
-func planCheckValue(f *planField, v sink.Value) (code, msg string) {
+func planCheckValue(f *FieldDescribe, v sink.Value) (code, msg string) {
 	if v.IsEmpty() {
 		return "", ""
 	}
@@ -380,7 +329,7 @@ func planEmailOK(s string) bool {
 
 // planMissingRequired checks that a record to be created sets every field
 // Salesforce requires on create.
-func planMissingRequired(desc *planDescribe, rec *sink.Record, cols []planColumn) (code, msg string, fields []string) {
+func planMissingRequired(desc *ObjectDescribe, rec *sink.Record, cols []planColumn) (code, msg string, fields []string) {
 	set := map[string]bool{}
 	for j, c := range cols {
 		if c.field != nil && j < len(rec.Values) && !rec.Values[j].IsEmpty() {
@@ -579,7 +528,7 @@ func planIDShape(s string) (string, bool) {
 
 // remember notes the external ids of records the plan would create, so
 // that lookups planned later in the run find them.
-func (s *Sink) remember(desc *planDescribe, records []sink.Record, res []sink.Result, cols []planColumn) {
+func (s *Sink) remember(desc *ObjectDescribe, records []sink.Record, res []sink.Result, cols []planColumn) {
 	var ext []int
 	for j, c := range cols {
 		if c.parent == "" && c.field != nil && (c.field.ExternalID || c.field.IDLookup) {

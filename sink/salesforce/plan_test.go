@@ -346,11 +346,13 @@ func TestPlanErrors(t *testing.T) {
 	nope := planSink(t, c, "Nope__c", config.Insert, "", APIREST)
 	_, err = nope.Plan(context.Background(), recs)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "salesforce: plan insert Nope__c: describe Nope__c: ")
+	assert.Contains(t, err.Error(), "salesforce: plan insert Nope__c: salesforce: describe Nope__c: ")
 	assert.Contains(t, err.Error(), "NOT_FOUND")
 
+	// The describe is read once per client: a fresh client meets the fault.
 	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Path: "/describe", Times: 1})
-	_, err = s.Plan(context.Background(), recs)
+	fresh := planSink(t, planClient(t, srv), "Account", config.Upsert, "External_Id__c", APIREST)
+	_, err = fresh.Plan(context.Background(), recs)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "describe Account: decoding the answer")
 
@@ -368,7 +370,7 @@ func TestPlanErrors(t *testing.T) {
 
 func TestPlanSame(t *testing.T) {
 	field := func(typ string, scale int) planColumn {
-		return planColumn{field: &planField{Type: typ, Scale: scale}}
+		return planColumn{field: &FieldDescribe{Type: typ, Scale: scale}}
 	}
 	for _, tc := range []struct {
 		col  planColumn
@@ -431,9 +433,9 @@ func TestPlanHelpers(t *testing.T) {
 	}
 
 	// A field checked only by its type: numbers are not text.
-	code, _ := planCheckValue(&planField{Type: "double", Length: 1}, num("12345"))
+	code, _ := planCheckValue(&FieldDescribe{Type: "double", Length: 1}, num("12345"))
 	assert.Empty(t, code)
-	code, msg := planCheckValue(&planField{Name: "Name", Type: "string", Length: 3}, sink.TextValue("abcd"))
+	code, msg := planCheckValue(&FieldDescribe{Name: "Name", Type: "string", Length: 3}, sink.TextValue("abcd"))
 	assert.Equal(t, "STRING_TOO_LONG", code)
 	assert.Equal(t, "Name: data value too large: abcd (max length=3)", msg)
 }

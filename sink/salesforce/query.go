@@ -217,15 +217,28 @@ type ObjectDescribe struct {
 
 // FieldDescribe is one field of an ObjectDescribe.
 type FieldDescribe struct {
-	Name             string   `json:"name"`
-	Type             string   `json:"type"`
-	Createable       bool     `json:"createable"`
-	Updateable       bool     `json:"updateable"`
-	Nillable         bool     `json:"nillable"`
-	ExternalID       bool     `json:"externalId"`
-	IDLookup         bool     `json:"idLookup"`
-	ReferenceTo      []string `json:"referenceTo"`
-	RelationshipName string   `json:"relationshipName"`
+	Name               string          `json:"name"`
+	Label              string          `json:"label"`
+	Type               string          `json:"type"`
+	Length             int             `json:"length"`
+	Scale              int             `json:"scale"`
+	Createable         bool            `json:"createable"`
+	Updateable         bool            `json:"updateable"`
+	Nillable           bool            `json:"nillable"`
+	DefaultedOnCreate  bool            `json:"defaultedOnCreate"`
+	ExternalID         bool            `json:"externalId"`
+	IDLookup           bool            `json:"idLookup"`
+	CaseSensitive      bool            `json:"caseSensitive"`
+	ReferenceTo        []string        `json:"referenceTo"`
+	RelationshipName   string          `json:"relationshipName"`
+	RestrictedPicklist bool            `json:"restrictedPicklist"`
+	PicklistValues     []PicklistValue `json:"picklistValues"`
+}
+
+// PicklistValue is one value of a picklist field.
+type PicklistValue struct {
+	Value  string `json:"value"`
+	Active bool   `json:"active"`
 }
 
 // Field returns the field named name, matched without regard to case, or nil.
