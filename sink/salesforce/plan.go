@@ -2,7 +2,6 @@ package salesforce
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -388,26 +387,12 @@ func planUpdate(rec *sink.Record, cols []planColumn, ki int, row Row) sink.Resul
 		if planSame(c, v, cur) {
 			continue
 		}
-		r.Changes = append(r.Changes, sink.FieldChange{Field: c.name, From: planText(cur), To: v.S})
+		r.Changes = append(r.Changes, sink.FieldChange{Field: c.name, From: valueText(cur), To: v.S})
 	}
 	if len(r.Changes) == 0 {
 		r.Skipped = sink.ReasonUnchanged
 	}
 	return r
-}
-
-func planText(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return ""
-	case string:
-		return x
-	case json.Number:
-		return x.String()
-	case bool:
-		return strconv.FormatBool(x)
-	}
-	return fmt.Sprint(v)
 }
 
 // planSame reports whether sending v would leave the field as it is.
@@ -418,7 +403,7 @@ func planSame(c planColumn, v sink.Value, cur any) bool {
 	if isEmptyValue(cur) {
 		return false
 	}
-	have := planText(cur)
+	have := valueText(cur)
 	if c.parent != "" {
 		// External ids match without regard to case.
 		return strings.EqualFold(have, v.S)

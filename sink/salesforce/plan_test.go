@@ -415,10 +415,10 @@ func TestPlanSame(t *testing.T) {
 }
 
 func TestPlanHelpers(t *testing.T) {
-	assert.Equal(t, "", planText(nil))
-	assert.Equal(t, "1.5", planText(json.Number("1.5")))
-	assert.Equal(t, "true", planText(true))
-	assert.Equal(t, "map[]", planText(map[string]int{}))
+	assert.Equal(t, "", valueText(nil))
+	assert.Equal(t, "1.5", valueText(json.Number("1.5")))
+	assert.Equal(t, "true", valueText(true))
+	assert.Equal(t, "map[]", valueText(map[string]int{}))
 
 	_, ok := planIDShape("001000000000001")
 	assert.True(t, ok)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -138,6 +139,11 @@ func (r Row) lookup(name string) (any, bool) {
 // String returns the value at path as text: "" for null or missing.
 func (r Row) String(path string) string {
 	v, _ := r.Get(path)
+	return valueText(v)
+}
+
+// valueText is a decoded JSON value as Salesforce would show it as text.
+func valueText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -146,10 +152,7 @@ func (r Row) String(path string) string {
 	case json.Number:
 		return x.String()
 	case bool:
-		if x {
-			return "true"
-		}
-		return "false"
+		return strconv.FormatBool(x)
 	}
 	return fmt.Sprint(v)
 }
