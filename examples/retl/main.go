@@ -124,6 +124,22 @@ func (c *common) logger(w io.Writer, red *config.Redactor) (*slog.Logger, error)
 	return slog.New(red.Handler(h)), nil
 }
 
+// setup loads the project and builds its logger, printing what went wrong;
+// ok is false when the configuration is unusable.
+func (c *common) setup(ctx context.Context, stderr io.Writer, extra ...config.Option) (*config.Project, *slog.Logger, bool) {
+	p, err := c.load(ctx, extra...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, false
+	}
+	log, err := c.logger(stderr, p.Redactor)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, nil, false
+	}
+	return p, log, true
+}
+
 func (c *common) load(ctx context.Context, extra ...config.Option) (*config.Project, error) {
 	opts := extra
 	if c.project != "" {
@@ -153,14 +169,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// everything but the values that references would fill.
 		extra = append(extra, config.WithOffline())
 	}
-	p, err := c.load(ctx, extra...)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInvalid
-	}
-	log, err := c.logger(stderr, p.Redactor)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	p, log, ok := c.setup(ctx, stderr, extra...)
+	if !ok {
 		return exitInvalid
 	}
 	return validate(ctx, p, log, stdout, stderr)
@@ -226,14 +236,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	if err := fs.Parse(args); err != nil {
 		return exitInvalid
 	}
-	p, err := c.load(ctx)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInvalid
-	}
-	log, err := c.logger(stderr, p.Redactor)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	p, log, ok := c.setup(ctx, stderr)
+	if !ok {
 		return exitInvalid
 	}
 	code, _ := execute(ctx, p, log, f, stdout, stderr)
