@@ -225,3 +225,28 @@ type Planner interface {
 type Stats interface {
 	Stats() map[string]any
 }
+
+// Screener is optionally implemented by a sink that can tell, before a
+// record is sent, that the destination must not receive it: a key it
+// cannot match, a key another record of the sync already took, a value the
+// destination would misread. The Engine calls Screen once per batch, in
+// input order and from one goroutine, before the batch reaches Write or
+// Plan, in a run and in a plan alike; so decisions that depend on order
+// (which of two records with one key comes first) are the same in every
+// run and in its plan. Screen returns nil when every record may be sent,
+// or one Result per record: the zero Result sends the record, a Result
+// with Err or Skipped is that record's outcome and it is not sent. An
+// error stops the sync; no record of the batch is sent.
+type Screener interface {
+	Screen(ctx context.Context, records []Record) ([]Result, error)
+}
+
+// KeyFolder is optionally implemented by a sink whose destination matches
+// a record's key loosely, as Salesforce matches external ids without
+// regard to case and Ids in their 15- or 18-character forms. FoldKey
+// returns the form under which two keys find the same record, so that the
+// Engine's state and on_removed compare keys as the destination does. It
+// is valid once Preflight has run.
+type KeyFolder interface {
+	FoldKey(key string) string
+}
