@@ -16,6 +16,18 @@ func (t *transformStage) sendCounted(final bool) error {
 		return nil
 	}
 	t.hinted = true
+	// Records the sink holds back are not counted: they are never sent.
+	var kept []sink.Record
+	for start := 0; start < len(t.buf); start += t.batch {
+		recs, err := t.screen(t.buf[start:min(start+t.batch, len(t.buf))])
+		if err != nil {
+			t.rec.skipAll(t.buf[min(start+t.batch, len(t.buf)):], "not sent: sync stopped after an error")
+			t.buf = nil
+			return err
+		}
+		kept = append(kept, recs...)
+	}
+	t.buf = kept
 	if h, ok := t.sink.(sink.Hinter); ok {
 		if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: true}); err != nil {
 			t.rec.skipAll(t.buf, "not sent: "+err.Error())

@@ -368,6 +368,13 @@ func (t *transformStage) send(final bool) error {
 		t.buf = append(t.buf, recs[half:]...)
 		recs = recs[:half:half]
 	}
+	recs, err := t.screen(recs)
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return nil
+	}
 	select {
 	case t.out <- recs:
 	case <-t.ctx.Done():
@@ -382,6 +389,56 @@ func (t *transformStage) send(final bool) error {
 		}
 	}
 	return nil
+}
+
+// screen asks a sink.Screener which records must not be sent, records
+// their outcomes and returns the others. It runs on the transformer's one
+// goroutine, batch after batch in input order, so its decisions are the
+// same in every run. A Screener's error gives every record of the batch
+// an outcome and stops the sync.
+func (t *transformStage) screen(recs []sink.Record) ([]sink.Record, error) {
+	sc, ok := t.sink.(sink.Screener)
+	if !ok || len(recs) == 0 {
+		return recs, nil
+	}
+	var res []sink.Result
+	err := safeCall(func() error {
+		var err error
+		res, err = sc.Screen(t.ctx, recs)
+		return err
+	})
+	switch {
+	case err != nil:
+		reason := "not sent: " + err.Error()
+		if t.ctx.Err() != nil {
+			reason = stopReason(t.parent, context.Cause(t.ctx))
+		}
+		t.rec.skipAll(recs, reason)
+		return nil, fmt.Errorf("screen: %w", err)
+	case res == nil:
+		return recs, nil
+	case len(res) != len(recs):
+		t.rec.failAll(recs, CodeSinkResult, fmt.Sprintf("the sink screened %d records and returned %d results", len(recs), len(res)))
+		return nil, fmt.Errorf("screen: the sink returned %d results for %d records", len(res), len(recs))
+	}
+	// Held-back records keep their own slice: the recorder may hold
+	// pointers to them after this batch is handed on.
+	var held []sink.Record
+	var heldRes []sink.Result
+	send := recs[:0:0]
+	for i := range recs {
+		if res[i].Err == nil && res[i].Skipped == "" {
+			send = append(send, recs[i])
+			continue
+		}
+		held = append(held, recs[i])
+		heldRes = append(heldRes, res[i])
+	}
+	if len(held) == 0 {
+		return recs, nil
+	}
+	t.rec.results(held, heldRes)
+	return send, nil
 }
 
 // safeCall turns a panic into an error, so a broken plugin fails its sync

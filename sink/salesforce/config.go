@@ -294,6 +294,10 @@ type Options struct {
 	GroupBy string `yaml:"group_by"`
 	// Serial runs one Bulk job, or one REST call, at a time.
 	Serial bool `yaml:"serial"`
+	// OnDuplicateKey is what a record gets whose key an earlier record of
+	// the sync has: fail (default, RETL_DUPLICATE_KEY) or skip. The first
+	// record with a key is written either way.
+	OnDuplicateKey string `yaml:"on_duplicate_key"`
 
 	// pollStart is the first pause between polls; tests shorten it.
 	pollStart time.Duration

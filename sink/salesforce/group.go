@@ -30,6 +30,9 @@ type extras struct {
 	// lockFailures counts rows Bulk jobs answered UNABLE_TO_LOCK_ROW,
 	// retries included; lockREST the rows then sent through REST.
 	lockFailures, lockREST atomic.Int64
+	// viaREST counts records of a Bulk sync sent through REST because
+	// they hold the text "#N/A".
+	viaREST atomic.Int64
 }
 
 // writeConcurrency is how many Writes may run at once. Writes under
@@ -153,6 +156,9 @@ func (s *Sink) extraStats(st map[string]any) {
 	}
 	if n := s.x.lockREST.Load(); n > 0 {
 		st["lock_rest_retries"] = n
+	}
+	if n := s.x.viaREST.Load(); n > 0 {
+		st["null_marker_rest"] = n
 	}
 	s.x.mu.Lock()
 	verdict, removal := s.x.verdict, s.x.removal

@@ -36,7 +36,11 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 	for i, g := range layout.Guarded {
 		if g && i < len(layout.Fields) {
 			guarded = append(guarded, i)
-			names = append(names, layout.Fields[i])
+			name, err := s.guardedField(ctx, layout.Fields[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			names = append(names, name)
 		}
 	}
 	keys := make([]string, 0, len(records))
@@ -71,11 +75,11 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 			continue // a new record gets every field
 		}
 		var vals []sink.Value
-		for _, gi := range guarded {
+		for g, gi := range guarded {
 			if gi >= len(records[i].Values) || records[i].Values[gi].Kind == sink.Absent {
 				continue
 			}
-			cur, _ := row.Get(layout.Fields[gi])
+			cur, _ := row.Get(names[g])
 			if isEmptyValue(cur) {
 				continue
 			}
@@ -97,6 +101,26 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 		}
 	}
 	return out, kept, nil
+}
+
+// guardedField is the field whose current value decides whether a
+// guarded target is empty: the field itself, or for a lookup by external
+// id (Account.External_Id__c) the reference field it sets (AccountId). A
+// record whose parent has no external id value still has a parent.
+func (s *Sink) guardedField(ctx context.Context, target string) (string, error) {
+	rel, _, ok := cutPath(target)
+	if !ok {
+		return target, nil
+	}
+	desc, err := s.c.Describe(ctx, s.dest.Object)
+	if err != nil {
+		return "", fmt.Errorf("set_if_empty: %w", err)
+	}
+	ref := desc.lookup(rel)
+	if ref == nil {
+		return "", fmt.Errorf("set_if_empty: %s is not a relationship of %s", rel, s.dest.Object)
+	}
+	return ref.Name, nil
 }
 
 // recordKey is the record's key value as Salesforce would hold it.

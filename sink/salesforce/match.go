@@ -200,7 +200,7 @@ func (s *Sink) matchIDs(ctx context.Context, keys []string) (matches, error) {
 	// check made field a plain name; keys are quoted by chunkLiterals.
 	field := s.dest.MatchOn
 	head := "SELECT Id, " + field + " FROM " + s.dest.Object + " WHERE " + field + " IN ("
-	err := s.c.queryIn(ctx, head, keys, func(row Row) {
+	err := s.c.queryIn(ctx, head, keys, QuoteSOQL, func(row Row) {
 		id, v := ID18(row.String("Id")), row.String(field)
 		m.exact[v] = appendNew(m.exact[v], id)
 		f := strings.ToLower(v)

@@ -92,6 +92,10 @@ type planColumn struct {
 	// lookup: the parent object and its external id field.
 	parent, parentKey string
 	parentField       *FieldDescribe
+	// guardSOQL is what set_if_empty reads when it is not soql: a
+	// lookup's reference field, which holds the parent whether or not
+	// the parent has an external id.
+	guardSOQL string
 }
 
 func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
@@ -122,6 +126,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			if ref := desc.lookup(rel); ref != nil && len(ref.ReferenceTo) > 0 {
 				c.field, c.parent, c.parentKey = ref, ref.ReferenceTo[0], sub
 				c.soql = ref.RelationshipName + "." + sub
+				c.guardSOQL = ref.Name
 			}
 		} else if f := desc.Field(name); f != nil {
 			c.field, c.soql = f, f.Name
@@ -181,6 +186,9 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			for j, c := range cols {
 				if j != ki && c.soql != "" {
 					sel = append(sel, c.soql)
+				}
+				if j != ki && c.guardSOQL != "" && layout.Guarded[j] {
+					sel = append(sel, c.guardSOQL)
 				}
 			}
 		}
@@ -379,9 +387,15 @@ func planUpdate(rec *sink.Record, cols []planColumn, ki int, row Row) sink.Resul
 			continue
 		}
 		cur, _ := row.Get(c.soql)
-		if rec.Layout.Guarded[j] && !isEmptyValue(cur) {
-			r.KeptBack = append(r.KeptBack, c.name)
-			continue
+		if rec.Layout.Guarded[j] {
+			held := cur
+			if c.guardSOQL != "" {
+				held, _ = row.Get(c.guardSOQL)
+			}
+			if !isEmptyValue(held) {
+				r.KeptBack = append(r.KeptBack, c.name)
+				continue
+			}
 		}
 		v := rec.Values[j]
 		if planSame(c, v, cur) {

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"math/big"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -328,17 +330,88 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 	}
 	head := "SELECT " + strings.Join(sel, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
 	out := map[string]Row{}
-	if err := c.queryIn(ctx, head, keys, func(row Row) { out[row.String(keyField)] = row }); err != nil {
+	numeric, err := c.numericField(ctx, object, keyField)
+	if err != nil {
+		return nil, err
+	}
+	if !numeric {
+		if err := c.queryIn(ctx, head, keys, QuoteSOQL, func(row Row) { out[row.String(keyField)] = row }); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// A number field is compared with unquoted literals, and its values
+	// come back in Salesforce's form (1001.0): each row is keyed by every
+	// key, as given, that equals it as a number.
+	byValue := map[string][]string{}
+	var lits []string
+	for _, k := range keys {
+		if n, ok := canonicalNumber(k); ok {
+			if byValue[n] == nil {
+				lits = append(lits, n)
+			}
+			byValue[n] = append(byValue[n], k)
+		}
+	}
+	err = c.queryIn(ctx, head, lits, func(n string) string { return n }, func(row Row) {
+		if n, ok := canonicalNumber(row.String(keyField)); ok {
+			for _, k := range byValue[n] {
+				out[k] = row
+			}
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// numberTypes are the field types SOQL compares with unquoted numbers.
+var numberTypes = []string{"int", "double", "currency", "percent", "long"}
+
+// numericField reports whether field of object is a number, from its
+// describe; a field the describe does not list is taken as text.
+func (c *Client) numericField(ctx context.Context, object, field string) (bool, error) {
+	if strings.EqualFold(field, "Id") || strings.Contains(field, ".") {
+		return false, nil
+	}
+	d, err := c.Describe(ctx, object)
+	if err != nil {
+		return false, err
+	}
+	f := d.Field(field)
+	return f != nil && slices.Contains(numberTypes, f.Type), nil
+}
+
+// canonicalNumber is s as a SOQL number literal in one canonical form
+// ("1001", "-2.5"), or false when s is not a decimal number: such a key
+// can match no record of a number field.
+func canonicalNumber(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, "/_") {
+		return "", false
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return "", false
+	}
+	if r.IsInt() {
+		return r.Num().String(), true
+	}
+	// An exact decimal prints as one: trailing zeros go, and a value with
+	// no finite decimal form (1/3) was not a decimal to begin with.
+	exact, ok := r.FloatPrec()
+	if !ok {
+		return "", false
+	}
+	return r.FloatString(exact), true
 }
 
 // queryIn runs head (a SOQL query up to its "IN (") for the distinct
 // non-empty keys, quoted and split so that each query stays under
 // maxINBytes, a few queries at once, and calls each with every row, one
 // call at a time.
-func (c *Client) queryIn(ctx context.Context, head string, keys []string, each func(Row)) error {
+func (c *Client) queryIn(ctx context.Context, head string, keys []string, lit func(string) string, each func(Row)) error {
 	uniq := make([]string, 0, len(keys))
 	dup := map[string]bool{}
 	for _, k := range keys {
@@ -351,7 +424,7 @@ func (c *Client) queryIn(ctx context.Context, head string, keys []string, each f
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(queryConcurrency)
-	for _, chunk := range chunkLiterals(uniq, maxINBytes) {
+	for _, chunk := range chunkLits(uniq, lit, maxINBytes) {
 		soql := head + strings.Join(chunk, ", ") + ")"
 		g.Go(func() error {
 			for row, err := range c.Query(gctx, soql) {
@@ -384,11 +457,16 @@ func isFieldPath(s string) bool {
 // group's URL-encoded length stays under limit. A single key longer than
 // the limit still gets its own group.
 func chunkLiterals(keys []string, limit int) [][]string {
+	return chunkLits(keys, QuoteSOQL, limit)
+}
+
+// chunkLits is chunkLiterals with the literal form lit makes of each key.
+func chunkLits(keys []string, literal func(string) string, limit int) [][]string {
 	var out [][]string
 	var cur []string
 	size := 0
 	for _, k := range keys {
-		lit := QuoteSOQL(k)
+		lit := literal(k)
 		n := len(url.QueryEscape(lit)) + len(url.QueryEscape(", "))
 		if len(cur) > 0 && size+n > limit {
 			out = append(out, cur)

@@ -43,6 +43,8 @@ type Sink struct {
 	jobs []string
 
 	x extras
+	// scr is what Screen keeps across a sync's batches.
+	scr screenState
 }
 
 var (
@@ -92,6 +94,13 @@ func (d *Destination) check() error {
 		if !identRe.MatchString(d.ExternalID) {
 			return fmt.Errorf("salesforce: external_id %q is not a field name", d.ExternalID)
 		}
+		if strings.EqualFold(d.ExternalID, "Id") {
+			// REST upserts by external id fields only ("upsert uses
+			// external ids, not record ids"), and the same rows must write
+			// the same data through either API.
+			return errors.New("salesforce: upsert takes an external id field, not Id: Salesforce's REST API upserts by external ids only; " +
+				"to write records by their Salesforce Id use operation: update (a row without an Id then fails RETL_MISSING_KEY)")
+		}
 	case "":
 		return errors.New("salesforce: operation is required")
 	default:
@@ -101,6 +110,10 @@ func (d *Destination) check() error {
 		return err
 	}
 	if err := d.Options.normalize(); err != nil {
+		return fmt.Errorf("salesforce: %w", err)
+	}
+	var err error
+	if d.Options.OnDuplicateKey, err = checkDuplicateOption(d.Options.OnDuplicateKey, d.Operation); err != nil {
 		return fmt.Errorf("salesforce: %w", err)
 	}
 	return nil
@@ -268,9 +281,12 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 		return nil, s.writeErr(ctx, err)
 	}
 	var res []sink.Result
-	if s.chosenAPI() == APIREST {
+	switch {
+	case s.chosenAPI() == APIREST:
 		res, err = s.writeREST(ctx, layout, records)
-	} else {
+	case s.dest.Operation != config.HardDelete && anyNullMarker(records):
+		res, err = s.writeSplit(ctx, layout, records)
+	default:
 		res, err = s.writeBulk(ctx, layout, records)
 	}
 	if err != nil {
@@ -313,4 +329,66 @@ func requestFailure(err error) *sink.RecordError {
 		return re
 	}
 	return recordErr(CodeRequestFailed, "%s", strings.TrimPrefix(err.Error(), "salesforce: "))
+}
+
+// isNullMarker reports whether a text value would read as Bulk's null
+// marker: in a Bulk CSV "#N/A" sets the field to null ("Valid CSV Record
+// Rows"), so the text itself cannot travel through Bulk.
+func isNullMarker(v sink.Value) bool {
+	if v.Kind != sink.Text || len(v.S) < 4 {
+		return false
+	}
+	return strings.EqualFold(strings.TrimSpace(v.S), nullCell)
+}
+
+func anyNullMarker(records []sink.Record) bool {
+	for i := range records {
+		for _, v := range records[i].Values {
+			if isNullMarker(v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// writeSplit writes through REST the records holding the text "#N/A",
+// which Bulk would store as null, and the others through Bulk, so that
+// both APIs store the same data. Results keep the input order.
+func (s *Sink) writeSplit(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+	var bulk, rest []sink.Record
+	var bulkAt, restAt []int
+	for i := range records {
+		marked := false
+		for _, v := range records[i].Values {
+			if isNullMarker(v) {
+				marked = true
+				break
+			}
+		}
+		if marked {
+			rest, restAt = append(rest, records[i]), append(restAt, i)
+		} else {
+			bulk, bulkAt = append(bulk, records[i]), append(bulkAt, i)
+		}
+	}
+	s.x.viaREST.Add(int64(len(rest)))
+	out := make([]sink.Result, len(records))
+	for _, part := range []struct {
+		recs  []sink.Record
+		at    []int
+		write func(context.Context, *sink.Layout, []sink.Record) ([]sink.Result, error)
+	}{{bulk, bulkAt, s.writeBulk}, {rest, restAt, s.writeREST}} {
+		if len(part.recs) == 0 {
+			continue
+		}
+		res, err := part.write(ctx, layout, part.recs)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range part.at {
+			out[i] = res[k]
+		}
+	}
+	return out, nil
 }

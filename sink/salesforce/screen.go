@@ -1,0 +1,393 @@
+package salesforce
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
+)
+
+var _ sink.Screener = (*Sink)(nil)
+
+// Codes of records refused before anything is sent.
+const (
+	// CodeDuplicateKey fails a record whose key an earlier record of the
+	// sync already has, compared as Salesforce matches keys.
+	CodeDuplicateKey = "RETL_DUPLICATE_KEY"
+	// CodeMissingKey fails a record without the value of the field that
+	// finds its Salesforce record (the external id of an upsert, the Id of
+	// an update or delete).
+	CodeMissingKey = "RETL_MISSING_KEY"
+	// CodeInvalidID fails a record with a value that is not a Salesforce
+	// Id in an Id or lookup field: not 15 or 18 letters and digits, or 18
+	// characters whose last three do not encode the case of the first 15.
+	CodeInvalidID = "RETL_INVALID_ID"
+	// CodeOutOfRange fails a record with a date or date-time outside the
+	// range Salesforce stores, 1700-01-01 through 4000-12-31 (UTC).
+	CodeOutOfRange = "RETL_OUT_OF_RANGE"
+)
+
+// On duplicate key choices.
+const (
+	// DuplicateFail: the first record with a key is sent; each later one
+	// fails with CodeDuplicateKey (the default).
+	DuplicateFail = "fail"
+	// DuplicateSkip: the first record with a key is sent; each later one
+	// is skipped with ReasonDuplicateKey.
+	DuplicateSkip = "skip"
+)
+
+// ReasonDuplicateKey is the skip reason of a later record with the key of
+// an earlier one, under on_duplicate_key: skip.
+const ReasonDuplicateKey = "duplicate key (an earlier row has it)"
+
+// screenState is what Screen keeps across the batches of a sync: a plan
+// per layout and the keys seen so far.
+type screenState struct {
+	mu    sync.Mutex
+	plans map[*sink.Layout]*screenPlan
+	seen  keySet
+	buf   []byte
+}
+
+// screenPlan is what Screen checks in the records of one layout.
+type screenPlan struct {
+	key   int // the field that finds the record, -1 for none
+	rule  keyRule
+	field string // its name, for messages
+	// needKey: a record without a key value fails (the key is not a
+	// match_on field, whose empty values viaMatch reports).
+	needKey bool
+	ids     []int // Id and lookup-by-Id fields
+	dates   []int // date fields
+	times   []int // date-time fields
+}
+
+// Screen fails, before anything is sent, the records Salesforce would
+// misread or that would write one record twice: a missing key, a value in
+// an Id field that is not an Id, a date out of Salesforce's range, and a
+// key an earlier record of the sync already has. It runs in input order
+// (see sink.Screener), so the first record with a key is the one written,
+// in every run and in the plan.
+func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+	if len(records) == 0 {
+		return nil, nil
+	}
+	st := &s.scr
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []sink.Result
+	fail := func(i int, r sink.Result) {
+		if out == nil {
+			out = make([]sink.Result, len(records))
+		}
+		out[i] = r
+	}
+	var p *screenPlan
+	var pl *sink.Layout
+	for i := range records {
+		r := &records[i]
+		if p == nil || r.Layout != pl {
+			var err error
+			if p, err = s.screenPlanFor(ctx, r.Layout); err != nil {
+				return nil, err
+			}
+			pl = r.Layout
+		}
+		if e := p.check(r); e != nil {
+			fail(i, sink.Result{Err: e})
+			continue
+		}
+		if p.key < 0 || p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "" {
+			continue
+		}
+		st.buf = appendFolded(st.buf[:0], p.rule, r.Values[p.key].S)
+		first, dup := st.seen.add(maphash.Bytes(keySeed, st.buf), r.Seq)
+		if !dup {
+			continue
+		}
+		if s.dest.Options.OnDuplicateKey == DuplicateSkip {
+			fail(i, sink.Result{Skipped: ReasonDuplicateKey})
+			continue
+		}
+		fail(i, sink.Result{Err: &sink.RecordError{Code: CodeDuplicateKey,
+			Message: fmt.Sprintf("row %d already has %s %s (as Salesforce matches it); the first row with a key is written, later ones are not",
+				first, p.field, r.Values[p.key].S),
+			Fields: []string{p.field}}})
+	}
+	return out, nil
+}
+
+// keySeed hashes keys for the duplicate check. A random seed per process:
+// two keys that collide (odds about 1 in 3.6e7 at a million keys) do not
+// collide again in the next run.
+var keySeed = maphash.MakeSeed()
+
+// screenPlanFor returns the checks for a layout, from the describe that
+// Preflight fetched.
+func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, error) {
+	st := &s.scr
+	if p := st.plans[l]; p != nil {
+		return p, nil
+	}
+	desc, err := s.c.Describe(ctx, s.dest.Object)
+	if err != nil {
+		return nil, fmt.Errorf("salesforce: screening records: %w", err)
+	}
+	p := &screenPlan{key: -1, rule: s.keyRule()}
+	if field := s.dest.matchField(); field != "" {
+		p.key, p.field = l.Index(field), field
+		p.needKey = !s.dest.matching()
+	}
+	for i, name := range l.Fields {
+		if strings.Contains(name, ".") {
+			continue // a lookup by external id: the parent's field, not ours
+		}
+		f := desc.Field(name)
+		switch {
+		case strings.EqualFold(name, "Id"), f != nil && (f.Type == "id" || f.Type == "reference"):
+			p.ids = append(p.ids, i)
+		case f != nil && f.Type == "date":
+			p.dates = append(p.dates, i)
+		case f != nil && f.Type == "datetime":
+			p.times = append(p.times, i)
+		}
+	}
+	if st.plans == nil {
+		st.plans = map[*sink.Layout]*screenPlan{}
+	}
+	st.plans[l] = p
+	return p, nil
+}
+
+// check returns why a record must not be sent, or nil.
+func (p *screenPlan) check(r *sink.Record) *sink.RecordError {
+	if p.needKey && p.key >= 0 && (p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "") {
+		return &sink.RecordError{Code: CodeMissingKey, Fields: []string{p.field},
+			Message: fmt.Sprintf("%s is empty: Salesforce cannot find the record without it (an upsert would create a new record on every run)", p.field)}
+	}
+	for _, i := range p.ids {
+		if i >= len(r.Values) || r.Values[i].IsEmpty() {
+			continue
+		}
+		if msg := idProblem(r.Values[i].S); msg != "" {
+			return &sink.RecordError{Code: CodeInvalidID, Message: r.Layout.Fields[i] + ": " + msg, Fields: []string{r.Layout.Fields[i]}}
+		}
+	}
+	for _, i := range p.dates {
+		if i < len(r.Values) && !r.Values[i].IsEmpty() && !dateInRange(r.Values[i].S, false) {
+			return outOfRange(r.Layout.Fields[i], r.Values[i].S)
+		}
+	}
+	for _, i := range p.times {
+		if i < len(r.Values) && !r.Values[i].IsEmpty() && !dateInRange(r.Values[i].S, true) {
+			return outOfRange(r.Layout.Fields[i], r.Values[i].S)
+		}
+	}
+	return nil
+}
+
+func outOfRange(field, v string) *sink.RecordError {
+	return &sink.RecordError{Code: CodeOutOfRange, Fields: []string{field},
+		Message: fmt.Sprintf("%s: %s is outside the dates Salesforce accepts (1700-01-01 through 4000-12-31)", field, v)}
+}
+
+// idProblem says why s is not a Salesforce Id, or "".
+func idProblem(s string) string {
+	if len(s) != 15 && len(s) != 18 {
+		return fmt.Sprintf("%q is not a Salesforce Id (15 or 18 letters and digits)", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) {
+			return fmt.Sprintf("%q is not a Salesforce Id (15 or 18 letters and digits)", s)
+		}
+	}
+	if len(s) == 15 || ID18(s[:15]) == s {
+		return ""
+	}
+	if fixed, ok := restoreIDCase(s); ok {
+		return fmt.Sprintf("%s has lost the case of its letters (its last three characters say it is %s); a warehouse that changes the case of text changes Ids", s, fixed)
+	}
+	return fmt.Sprintf("%s: its last three characters do not match the first 15", s)
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// restoreIDCase rebuilds an 18-character Id from its suffix, which records
+// which of the first 15 characters are upper case.
+func restoreIDCase(s string) (string, bool) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	b := []byte(s)
+	for block := 0; block < 3; block++ {
+		bits := strings.IndexByte(alphabet, upper(s[15+block]))
+		if bits < 0 {
+			return "", false
+		}
+		for i := 0; i < 5; i++ {
+			c := &b[block*5+i]
+			if bits&(1<<i) != 0 {
+				*c = upper(*c)
+			} else if *c >= 'A' && *c <= 'Z' {
+				*c += 'a' - 'A'
+			}
+		}
+		b[15+block] = upper(s[15+block])
+	}
+	out := string(b)
+	return out, ID18(out[:15]) == out
+}
+
+func upper(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
+}
+
+// dateInRange reports whether a date (yyyy-mm-dd) or date-time lies in
+// 1700-01-01 .. 4000-12-31, date-times in UTC. A value it cannot read is
+// left for Salesforce to judge.
+func dateInRange(v string, datetime bool) bool {
+	if v != "" && (v[0] == '-' || v[0] == '+') {
+		return false // signed years: before year 0 or beyond 9999
+	}
+	n := 0
+	for n < len(v) && v[n] >= '0' && v[n] <= '9' {
+		n++
+	}
+	if n == 0 || n >= len(v) || v[n] != '-' {
+		return true
+	}
+	if n > 4 {
+		return false
+	}
+	year, _ := strconv.Atoi(v[:n])
+	switch {
+	case year > 1700 && year < 4000:
+		return true
+	case year < 1699 || year > 4001:
+		return false
+	case !datetime:
+		return year >= 1700 && year <= 4000
+	}
+	// A date-time near an edge: its zone may move it across.
+	t, ok := planInstant(v)
+	if !ok {
+		if d, ok := planDate(v); ok {
+			return d >= "1700-01-01" && d <= "4000-12-31"
+		}
+		return true
+	}
+	u := t.UTC()
+	return u.Year() >= 1700 && u.Year() <= 4000
+}
+
+// appendFolded appends the key as Salesforce compares it (see foldKey),
+// without allocating for ASCII keys.
+func appendFolded(b []byte, r keyRule, key string) []byte {
+	switch r {
+	case keyID:
+		if len(key) == 15 {
+			key = ID18(key)
+		}
+		for i := 0; i < len(key); i++ {
+			b = append(b, upper(key[i]))
+		}
+		return b
+	case keyFold:
+		for i := 0; i < len(key); i++ {
+			if key[i] >= utf8.RuneSelf {
+				return append(b[:0], strings.ToLower(key)...)
+			}
+			c := key[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+		}
+		return b
+	}
+	return append(b, key...)
+}
+
+// keySet is an open-addressed table of 64-bit key hashes and the row
+// that first had each: 16 bytes a slot, at most three quarters full, so
+// a sync's duplicate check holds 21 to 43 bytes per distinct key (about
+// 34 at a million keys) and no key text.
+type keySet struct {
+	slots []keySlot
+	n     int
+}
+
+type keySlot struct {
+	h   uint64
+	seq int64
+}
+
+// add records h for the row seq and reports the first row that had h, if
+// any. Hash 0 marks a free slot, so it is stored as 1.
+func (k *keySet) add(h uint64, seq int64) (first int64, dup bool) {
+	if h == 0 {
+		h = 1
+	}
+	if (k.n+1)*4 > len(k.slots)*3 {
+		k.grow()
+	}
+	mask := uint64(len(k.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		sl := &k.slots[i]
+		switch sl.h {
+		case 0:
+			sl.h, sl.seq = h, seq
+			k.n++
+			return 0, false
+		case h:
+			return sl.seq, true
+		}
+	}
+}
+
+func (k *keySet) grow() {
+	old := k.slots
+	size := max(len(old)*2, 1024)
+	k.slots = make([]keySlot, size)
+	k.n = 0
+	mask := uint64(size - 1)
+	for _, sl := range old {
+		if sl.h == 0 {
+			continue
+		}
+		for i := sl.h & mask; ; i = (i + 1) & mask {
+			if k.slots[i].h == 0 {
+				k.slots[i] = sl
+				k.n++
+				break
+			}
+		}
+	}
+}
+
+// checkDuplicateOption validates on_duplicate_key.
+func checkDuplicateOption(v string, op config.Operation) (string, error) {
+	switch v {
+	case "":
+		if op == config.Insert {
+			return "", nil // insert finds no record by a key
+		}
+		return DuplicateFail, nil
+	case DuplicateFail, DuplicateSkip:
+		if op == config.Insert {
+			return "", fmt.Errorf("on_duplicate_key applies to operations that find records by a key, not insert")
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("on_duplicate_key %q: want fail or skip", v)
+}
