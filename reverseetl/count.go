@@ -21,6 +21,7 @@ func (t *transformStage) sendCounted(final bool) error {
 	for start := 0; start < len(t.buf); start += t.batch {
 		recs, err := t.screen(t.buf[start:min(start+t.batch, len(t.buf))])
 		if err != nil {
+			t.rec.skipAll(kept, "not sent: sync stopped after an error")
 			t.rec.skipAll(t.buf[min(start+t.batch, len(t.buf)):], "not sent: sync stopped after an error")
 			t.buf = nil
 			return err
