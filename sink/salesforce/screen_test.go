@@ -69,13 +69,15 @@ func TestDateInRange(t *testing.T) {
 
 func TestKeySetGrowsAndFindsFirstRow(t *testing.T) {
 	var k keySet
-	for i := range 5000 {
-		_, dup := k.add(uint64(i)*0x9E3779B97F4A7C15, int64(i+1))
+	const mul = 0x9E3779B97F4A7C15
+	h := func(i uint64) uint64 { return i * mul }
+	for i := 1; i <= 5000; i++ {
+		_, dup := k.add(h(uint64(i)), int64(i))
 		require.False(t, dup)
 	}
-	first, dup := k.add(uint64(1234)*0x9E3779B97F4A7C15, 9999)
+	first, dup := k.add(h(1234), 9999)
 	assert.True(t, dup)
-	assert.Equal(t, int64(1235), first)
+	assert.Equal(t, int64(1234), first)
 	_, dup = k.add(0, 1)
 	assert.False(t, dup, "hash 0 is stored")
 	first, dup = k.add(0, 2)
