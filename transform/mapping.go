@@ -36,7 +36,9 @@ func WithLocation(loc *time.Location) Option {
 
 // WithExprOptions adds expr options, such as expr.Function, to every
 // expression of the sync. Options that set the environment are overridden:
-// expressions always see the row's columns.
+// expressions always see the row's columns. A function added this way is
+// called with NULL arguments as nil, so that it decides what NULL means to
+// it; built-in functions return NULL for them.
 func WithExprOptions(opts ...expr.Option) Option {
 	return func(o *options) { o.exprOpts = append(o.exprOpts, opts...) }
 }
@@ -81,7 +83,11 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // float64's precision are lost there, while a field copied with from keeps
 // the exact text. Dates, times of day and JSON appear as strings (date()
 // and fromJSON() parse them), timestamps as time.Time, NULL as nil. $env
-// holds every column under the name the query gives it. An expression
+// holds every column under the name the query gives it.
+//
+// NULL behaves as in SQL (docs/expressions.md): comparisons, arithmetic
+// and built-in functions given NULL give NULL, and, or and not follow
+// three-valued logic, == and != compare NULL as a value. An expression
 // result of nil is a NULL under the field's null policy; a when or filter
 // condition that is nil counts as false.
 type Mapping struct {
