@@ -250,7 +250,7 @@ func compileField(e *config.Mapping, key, file string, syncNull sink.Kind, o *op
 			if err != nil {
 				return fail(".value", err.Error())
 			}
-			f.konst = v
+			f.konst = f.emptyIsNull(v)
 		}
 	default:
 		p, err := compileExpr(e.Expr, false, pos, key+".expr", o.exprOpts)
@@ -267,6 +267,19 @@ func compileField(e *config.Mapping, key, file string, syncNull sink.Kind, o *op
 		f.when = p
 	}
 	return f, nil
+}
+
+// emptyIsNull makes empty text the field's NULL. Bulk API 2.0 ignores an
+// empty CSV cell on update while REST clears a field sent "", so "" would
+// change different data depending on the API a batch's size picks; as a
+// NULL it clears (clear) or is not sent (ignore) in both. Text of spaces
+// is kept: both APIs send it as it is ("Field values aren't trimmed",
+// Valid CSV Record Rows).
+func (f *field) emptyIsNull(v sink.Value) sink.Value {
+	if v.Kind == sink.Text && v.S == "" {
+		return sink.Value{Kind: f.onNull}
+	}
+	return v
 }
 
 // nullKind maps a null policy to the kind a NULL becomes; "" inherits def.
@@ -490,7 +503,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		if err != nil {
 			return sink.Record{}, &FieldError{Field: f.name, Err: err}
 		}
-		vals[i] = val
+		vals[i] = f.emptyIsNull(val)
 	}
 
 	rec := sink.Record{Layout: m.layout, Values: vals}
