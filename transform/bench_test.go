@@ -71,3 +71,26 @@ func BenchmarkTransformParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkTransformExprNull is BenchmarkTransformExpr on a row whose
+// expression columns are NULL, for the cost of the NULL rules.
+func BenchmarkTransformExprNull(b *testing.B) {
+	m, cols, row := benchMapping(b)
+	s := &config.Sync{File: "syncs/accounts.yaml", Name: "accounts"}
+	for i, c := range cols {
+		s.Mapping = append(s.Mapping, &config.Mapping{From: c, To: m.layout.Fields[i]})
+	}
+	s.Mapping[2].When = "IS_ACTIVE and EMPLOYEES > 10"
+	s.Mapping = append(s.Mapping, &config.Mapping{Expr: "EMPLOYEES > 1000 ? 'large' : 'small'", To: "Size__c"})
+	m, err := Compile(s)
+	require.NoError(b, err)
+	row = append([]any(nil), row...)
+	row[3], row[7] = nil, nil // EMPLOYEES, IS_ACTIVE
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Transform(Row{Columns: cols, Values: row}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}

@@ -39,7 +39,7 @@ type program struct {
 func compileExpr(code string, cond bool, pos config.Pos, key string, user []expr.Option) (*program, error) {
 	opts := make([]expr.Option, 0, len(user)+3)
 	opts = append(opts, user...)
-	opts = append(opts, expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
+	opts = append(opts, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.Patch(&nullPatch{}))
 	fail := func(msg string) error { return &CompileError{Pos: pos, Key: key, Msg: msg} }
 	if strings.TrimSpace(code) == "" {
 		return nil, fail("expression is empty")

@@ -36,7 +36,9 @@ func WithLocation(loc *time.Location) Option {
 
 // WithExprOptions adds expr options, such as expr.Function, to every
 // expression of the sync. Options that set the environment are overridden:
-// expressions always see the row's columns.
+// expressions always see the row's columns. A function added this way is
+// called with NULL arguments as nil, so that it decides what NULL means to
+// it; built-in functions return NULL for them.
 func WithExprOptions(opts ...expr.Option) Option {
 	return func(o *options) { o.exprOpts = append(o.exprOpts, opts...) }
 }
@@ -81,7 +83,11 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // float64's precision are lost there, while a field copied with from keeps
 // the exact text. Dates, times of day and JSON appear as strings (date()
 // and fromJSON() parse them), timestamps as time.Time, NULL as nil. $env
-// holds every column under the name the query gives it. An expression
+// holds every column under the name the query gives it.
+//
+// NULL behaves as in SQL (docs/expressions.md): comparisons, arithmetic
+// and built-in functions given NULL give NULL, and, or and not follow
+// three-valued logic, == and != compare NULL as a value. An expression
 // result of nil is a NULL under the field's null policy; a when or filter
 // condition that is nil counts as false.
 type Mapping struct {
@@ -244,7 +250,7 @@ func compileField(e *config.Mapping, key, file string, syncNull sink.Kind, o *op
 			if err != nil {
 				return fail(".value", err.Error())
 			}
-			f.konst = v
+			f.konst = f.emptyIsNull(v)
 		}
 	default:
 		p, err := compileExpr(e.Expr, false, pos, key+".expr", o.exprOpts)
@@ -261,6 +267,19 @@ func compileField(e *config.Mapping, key, file string, syncNull sink.Kind, o *op
 		f.when = p
 	}
 	return f, nil
+}
+
+// emptyIsNull makes empty text the field's NULL. Bulk API 2.0 ignores an
+// empty CSV cell on update while REST clears a field sent "", so "" would
+// change different data depending on the API a batch's size picks; as a
+// NULL it clears (clear) or is not sent (ignore) in both. Text of spaces
+// is kept: both APIs send it as it is ("Field values aren't trimmed",
+// Valid CSV Record Rows).
+func (f *field) emptyIsNull(v sink.Value) sink.Value {
+	if v.Kind == sink.Text && v.S == "" {
+		return sink.Value{Kind: f.onNull}
+	}
+	return v
 }
 
 // nullKind maps a null policy to the kind a NULL becomes; "" inherits def.
@@ -484,7 +503,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		if err != nil {
 			return sink.Record{}, &FieldError{Field: f.name, Err: err}
 		}
-		vals[i] = val
+		vals[i] = f.emptyIsNull(val)
 	}
 
 	rec := sink.Record{Layout: m.layout, Values: vals}
