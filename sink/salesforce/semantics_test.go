@@ -314,3 +314,46 @@ func TestSemanticsUpsertOnIDRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "upsert takes an external id field, not Id")
 	assert.Contains(t, err.Error(), "operation: update")
 }
+
+// 2. An empty string has one meaning in both APIs, the field's null
+// policy: clear (the default) clears the field, ignore leaves it.
+func TestSemanticsEmptyStringFollowsTheNullPolicy(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			_, err := srv.Insert("Account", map[string]any{"Name": "A", "External_Id__c": "A-1", "Description": "old", "Website": "https://kept.example"})
+			require.NoError(t, err)
+			rows := table{cols: []string{"K", "N", "D", "W"}, rows: [][]any{{"A-1", "A", "", ""}}}
+			sync := syncFile("Account", "upsert", "External_Id__c", api, "",
+				"  - {from: K, to: External_Id__c}\n  - {from: N, to: Name}\n  - {from: D, to: Description}\n  - {from: W, to: Website, null: ignore}\n")
+			_, ran := planRunPlan(t, srv, rows, sync)
+			assert.Equal(t, map[string]string{"A-1": "updated"}, ran.rows)
+			got := byExt(srv, "Account")["A-1"]
+			assert.Nil(t, got["Description"], "clear: the empty string clears the field")
+			assert.Equal(t, "https://kept.example", got["Website"], "ignore: the empty string leaves the field")
+		})
+	}
+}
+
+// 13. NULL in an expression does not fail the row: a comparison with
+// NULL is false, as in SQL.
+func TestSemanticsNullInExpressions(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			rows := table{cols: []string{"K", "EMP"}, rows: [][]any{{"A-1", nil}, {"A-2", int64(500)}}}
+			sync := syncFile("Account", "upsert", "External_Id__c", api, "",
+				"  - {from: K, to: External_Id__c}\n  - {from: K, to: Name}\n"+
+					"  - {to: Type, value: Customer - Direct, when: \"EMP > 100\"}\n"+
+					"  - {to: NumberOfEmployees, expr: \"EMP * 2\", type: integer}\n")
+			rep, ran := planRunPlan(t, srv, rows, sync)
+			assert.Equal(t, map[string]string{"A-1": "created", "A-2": "created"}, ran.rows)
+			assert.Zero(t, rep.Failed)
+			got := byExt(srv, "Account")
+			assert.Nil(t, got["A-1"]["Type"], "NULL > 100 is false: the field is not set")
+			assert.Nil(t, got["A-1"]["NumberOfEmployees"], "NULL * 2 is NULL")
+			assert.Equal(t, "Customer - Direct", got["A-2"]["Type"])
+			assert.EqualValues(t, 1000, got["A-2"]["NumberOfEmployees"])
+		})
+	}
+}
