@@ -50,7 +50,10 @@ func (s *Server) handleCollections(c *reqCtx) {
 			writeErrors(c.w, http.StatusNotFound, errNotFound)
 		case ext == nil:
 			writeErrors(c.w, http.StatusNotFound, newErr("NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+segs[1]))
-		case ext.sys != sysID && !ext.ExternalID:
+		case ext.sys == sysID:
+			// "Only external ids are supported. Don't use record ids."
+			writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+ext.Name+" is a record id; upsert through sObject Collections needs an External ID field of "+obj.name))
+		case !ext.ExternalID:
 			writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+ext.Name+" does not match an External ID, Salesforce Id, or indexed field for "+obj.name))
 		default:
 			s.collectionSave(c, "upsert", obj, ext)

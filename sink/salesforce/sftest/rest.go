@@ -265,6 +265,12 @@ func (s *Server) handleSObjects(c *reqCtx) {
 			methodNotAllowed(c.w, c.r.Method, "GET", "POST", "HEAD")
 		}
 	case 3:
+		if c.r.Method == http.MethodPost && strings.EqualFold(segs[2], "Id") && c.ver.major >= 37 {
+			// POST /sobjects/{Obj}/Id upserts with Id as the key and no
+			// value: it always creates (API 37.0 and later).
+			s.createOne(c, obj)
+			return
+		}
 		if segs[2] == "describe" {
 			if c.r.Method != http.MethodGet {
 				methodNotAllowed(c.w, c.r.Method, "GET", "HEAD")
@@ -491,7 +497,14 @@ func (s *Server) byExternalID(c *reqCtx, obj *objectDef, fieldName, value string
 }
 
 func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string) {
-	if f.sys != sysID && !f.ExternalID {
+	if f.sys == sysID {
+		// "In REST API, upsert uses external ids, not record ids": a record
+		// is updated through /sobjects/{Obj}/{id}, created through a POST to
+		// /sobjects/{Obj}/Id.
+		writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, Id is a record id; upsert needs an External ID field of "+obj.name))
+		return
+	}
+	if !f.ExternalID {
 		writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+f.Name+" does not match an External ID, Salesforce Id, or indexed field for "+obj.name))
 		return
 	}
@@ -505,13 +518,10 @@ func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string)
 			return
 		}
 	}
-	var key any = value
-	if f.sys != sysID {
-		var err *apiError
-		if key, err = coerceText(f, value); err != nil {
-			writeErrors(c.w, http.StatusBadRequest, err)
-			return
-		}
+	key, kerr := coerceText(f, value)
+	if kerr != nil {
+		writeErrors(c.w, http.StatusBadRequest, kerr)
+		return
 	}
 	s.org.mu.Lock()
 	defer s.org.mu.Unlock()
@@ -521,10 +531,6 @@ func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string)
 	}
 	id, created, err := s.org.upsert(obj, f, key, in, nil)
 	if err != nil {
-		if f.sys == sysID && (err == errInvalidCrossRf || err == errEntityDeleted) {
-			writeErrors(c.w, http.StatusNotFound, errNotFound)
-			return
-		}
 		writeErrors(c.w, http.StatusBadRequest, err)
 		return
 	}

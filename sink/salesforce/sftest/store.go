@@ -207,6 +207,8 @@ type org struct {
 	lockShare float64
 	lockSeed  uint64
 	lockSeq   uint64
+
+	readOnly map[string]bool // records the API user may read but not edit
 }
 
 func newOrg() *org {
@@ -517,8 +519,15 @@ func (o *org) live(obj *objectDef, rawID string) (*record, *apiError) {
 	return r, nil
 }
 
+// errNoAccess is what Salesforce answers for a save on a record the user
+// can see but not edit ("insufficient access rights on object id").
+var errNoAccess = newErr("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+
 // update changes a record. Callers hold o.mu.
 func (o *org) update(obj *objectDef, r *record, in *input, tx *txn) *apiError {
+	if o.readOnly[r.id] {
+		return errNoAccess
+	}
 	vals, err := o.build(obj, in, r)
 	if err != nil {
 		return err
@@ -561,6 +570,9 @@ func (o *org) upsert(obj *objectDef, ext *fieldDef, key any, in *input, tx *txn)
 
 // remove soft- or hard-deletes a record.
 func (o *org) remove(obj *objectDef, r *record, hard bool, tx *txn) *apiError {
+	if o.readOnly[r.id] {
+		return errNoAccess
+	}
 	if o.lockFault() {
 		return newErr("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: "+r.id)
 	}
