@@ -151,16 +151,23 @@ func (s *Server) collectionSave(c *reqCtx, op string, upsertObj *objectDef, ext 
 	results := make([]saveResult, len(recs))
 	failed := false
 	tx := &txn{}
+	contention := s.lockContention()
+	ins := make([]*input, len(recs))
+	for i := range recs {
+		ins[i] = recs[i].in
+	}
+	s.waitParents(contention, ins...)
 	s.org.mu.Lock()
 	for i, pr := range recs {
 		var id string
 		var created bool
-		var err *apiError
-		switch op {
-		case "insert":
+		err := s.restLock(contention, pr.in)
+		switch {
+		case err != nil:
+		case op == "insert":
 			id, err = s.org.insert(pr.obj, pr.in, tx)
 			created = err == nil
-		case "update":
+		case op == "update":
 			if pr.in.id == "" {
 				err = newErr("MISSING_ARGUMENT", "Id not specified in an update call")
 				break
@@ -170,7 +177,7 @@ func (s *Server) collectionSave(c *reqCtx, op string, upsertObj *objectDef, ext 
 				id = r.id
 				err = s.org.update(pr.obj, r, pr.in, tx)
 			}
-		case "upsert":
+		case op == "upsert":
 			if pr.key != nil && dupKeys[indexKey(ext, pr.key)] > 1 {
 				err = newErr("DUPLICATE_VALUE", "Duplicate external id specified: "+pr.raw, ext.Name)
 				break

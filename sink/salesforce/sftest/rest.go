@@ -336,8 +336,14 @@ func (s *Server) createOne(c *reqCtx, obj *objectDef) {
 	if !ok {
 		return
 	}
+	contention := s.lockContention()
+	s.waitParents(contention, in)
 	s.org.mu.Lock()
-	id, err := s.org.insert(obj, in, nil)
+	err := s.restLock(contention, in)
+	var id string
+	if err == nil {
+		id, err = s.org.insert(obj, in, nil)
+	}
 	s.org.mu.Unlock()
 	if err != nil {
 		writeErrors(c.w, http.StatusBadRequest, err)
@@ -352,11 +358,15 @@ func (s *Server) updateOne(c *reqCtx, obj *objectDef, rawID string) {
 	if !ok {
 		return
 	}
+	contention := s.lockContention()
+	s.waitParents(contention, in)
 	s.org.mu.Lock()
 	defer s.org.mu.Unlock()
 	r, err := s.org.live(obj, rawID)
 	if err == nil {
-		err = s.org.update(obj, r, in, nil)
+		if err = s.restLock(contention, in); err == nil {
+			err = s.org.update(obj, r, in, nil)
+		}
 	} else if err == errInvalidCrossRf || err == errEntityDeleted {
 		// A single-record PATCH on an unknown or deleted Id is a missing
 		// resource, not a save error.
@@ -523,10 +533,16 @@ func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string)
 		writeErrors(c.w, http.StatusBadRequest, kerr)
 		return
 	}
+	contention := s.lockContention()
+	s.waitParents(contention, in)
 	s.org.mu.Lock()
 	defer s.org.mu.Unlock()
 	if found := s.org.findByExt(obj, f, key); len(found) > 1 {
 		writeMultipleChoices(c, obj, found)
+		return
+	}
+	if err := s.restLock(contention, in); err != nil {
+		writeErrors(c.w, http.StatusBadRequest, err)
 		return
 	}
 	id, created, err := s.org.upsert(obj, f, key, in, nil)

@@ -54,7 +54,8 @@ type Server struct {
 	cursors    map[string]*cursor
 	cursorIDs  []string
 	contention bool
-	owners     map[string]*job // parent record id -> in-progress job holding it
+	owners     map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
+	freed      chan struct{}   // closed when a job releases its parents; guarded by org.mu
 
 	apiCalls atomic.Int64
 	closed   chan struct{}
@@ -96,7 +97,7 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
-		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}),
+		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}), freed: make(chan struct{}),
 		contention: cfg.lockContention}
 	for _, path := range cfg.schemaFiles {
 		sf, err := loadSchemaFile(path)

@@ -548,7 +548,18 @@ func (o *org) upsert(obj *objectDef, ext *fieldDef, key any, in *input, tx *txn)
 		id, err := o.insert(obj, in, tx)
 		return id, err == nil, err
 	}
-	found := o.findByExt(obj, ext, key)
+	return o.upsertFound(obj, ext, key, o.findByExt(obj, ext, key), in, tx)
+}
+
+// upsertFound is upsert with the records the key matched already looked up.
+func (o *org) upsertFound(obj *objectDef, ext *fieldDef, key any, found []*record, in *input, tx *txn) (string, bool, *apiError) {
+	if key == nil {
+		if ext.sys != sysID {
+			in.vals = append(in.vals, inVal{f: ext})
+		}
+		id, err := o.insert(obj, in, tx)
+		return id, err == nil, err
+	}
 	switch len(found) {
 	case 0:
 		if ext.sys == sysID {
