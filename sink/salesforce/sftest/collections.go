@@ -156,8 +156,7 @@ func (s *Server) collectionSave(c *reqCtx, op string, upsertObj *objectDef, ext 
 	for i := range recs {
 		ins[i] = recs[i].in
 	}
-	s.waitParents(contention, ins...)
-	s.org.mu.Lock()
+	s.lockForREST(contention, ins...)
 	for i, pr := range recs {
 		var id string
 		var created bool

@@ -465,18 +465,19 @@ func (s *Server) restLock(contention bool, in *input) *apiError {
 	return nil
 }
 
-// waitParents waits, before a REST save takes the org, until no Bulk job in
+// lockForREST takes the org for a REST save. It waits until no Bulk job in
 // progress holds a parent the save points to, at most s.cfg.lockWait (a
-// request waits up to 10 seconds for a record lock on Salesforce). What is
-// still held afterwards fails in restLock.
-func (s *Server) waitParents(contention bool, ins ...*input) {
+// request waits up to 10 seconds for a record lock on Salesforce), and
+// returns holding org.mu, so no job takes the parent in between. What is
+// still held after the wait fails in restLock.
+func (s *Server) lockForREST(contention bool, ins ...*input) {
+	s.org.mu.Lock()
 	if !contention || s.cfg.lockWait <= 0 {
 		return
 	}
 	t := time.NewTimer(s.cfg.lockWait)
 	defer t.Stop()
 	for {
-		s.org.mu.RLock()
 		held := false
 		for _, in := range ins {
 			if s.restLock(true, in) != nil {
@@ -484,18 +485,21 @@ func (s *Server) waitParents(contention bool, ins ...*input) {
 				break
 			}
 		}
-		freed := s.freed
-		s.org.mu.RUnlock()
 		if !held {
 			return
 		}
+		freed := s.freed
+		s.org.mu.Unlock()
 		select {
 		case <-freed:
 		case <-t.C:
+			s.org.mu.Lock()
 			return
 		case <-s.closed:
+			s.org.mu.Lock()
 			return
 		}
+		s.org.mu.Lock()
 	}
 }
 

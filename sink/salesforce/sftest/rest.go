@@ -337,8 +337,7 @@ func (s *Server) createOne(c *reqCtx, obj *objectDef) {
 		return
 	}
 	contention := s.lockContention()
-	s.waitParents(contention, in)
-	s.org.mu.Lock()
+	s.lockForREST(contention, in)
 	err := s.restLock(contention, in)
 	var id string
 	if err == nil {
@@ -359,8 +358,7 @@ func (s *Server) updateOne(c *reqCtx, obj *objectDef, rawID string) {
 		return
 	}
 	contention := s.lockContention()
-	s.waitParents(contention, in)
-	s.org.mu.Lock()
+	s.lockForREST(contention, in)
 	defer s.org.mu.Unlock()
 	r, err := s.org.live(obj, rawID)
 	if err == nil {
@@ -534,8 +532,7 @@ func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string)
 		return
 	}
 	contention := s.lockContention()
-	s.waitParents(contention, in)
-	s.org.mu.Lock()
+	s.lockForREST(contention, in)
 	defer s.org.mu.Unlock()
 	if found := s.org.findByExt(obj, f, key); len(found) > 1 {
 		writeMultipleChoices(c, obj, found)

@@ -242,3 +242,35 @@ func TestGoneVersusReadOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexedLookups(t *testing.T) {
+	srv, c := start(t, WithObject(keyObject))
+	a := mustInsert(t, srv, "Key__c", map[string]any{"Name": "a", "Folded__c": "AbC", "Shared__c": "s"})
+	b := mustInsert(t, srv, "Key__c", map[string]any{"Name": "b", "Folded__c": "x", "Shared__c": "S"})
+	gone := mustInsert(t, srv, "Key__c", map[string]any{"Name": "gone", "Folded__c": "g"})
+	st, _ := c.call("DELETE", v+"/sobjects/Key__c/"+gone, nil)
+	require.Equal(t, 204, st)
+	ids := func(path, soql string) []string {
+		st, body := c.call("GET", v+"/"+path+"?q="+q(soql), nil)
+		require.Equal(t, 200, st, "%v", body)
+		var out []string
+		for _, r := range obj(body)["records"].([]any) {
+			out = append(out, obj(r)["Id"].(string))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		path, soql string
+		want       []string
+	}{
+		{"query", "SELECT Id FROM Key__c WHERE Folded__c IN ('x', 'abc', 'none')", []string{a, b}},
+		{"query", "SELECT Id FROM Key__c WHERE Id IN ('" + b + "', '" + a + "')", []string{a, b}},
+		{"query", "SELECT Id FROM Key__c WHERE Folded__c IN ('x', 'abc') AND Name = 'b'", []string{b}},
+		{"query", "SELECT Id FROM Key__c WHERE Shared__c = 's'", []string{a, b}},
+		{"query", "SELECT Id FROM Key__c WHERE Folded__c = 'g'", nil},
+		{"queryAll", "SELECT Id FROM Key__c WHERE Folded__c = 'g'", []string{gone}},
+		{"queryAll", "SELECT Id FROM Key__c WHERE Id = '" + gone + "'", []string{gone}},
+	} {
+		assert.Equal(t, tc.want, ids(tc.path, tc.soql), tc.soql)
+	}
+}

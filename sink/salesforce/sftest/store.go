@@ -10,6 +10,7 @@ import (
 )
 
 type record struct {
+	seq      int // creation order within the table
 	id       string
 	vals     []any // never mutated in place: updates swap in a new slice
 	created  int64 // unix nanoseconds
@@ -497,6 +498,9 @@ func (o *org) insert(obj *objectDef, in *input, tx *txn) (string, *apiError) {
 	// Index before appending: an index built lazily here scans t.recs and
 	// must not find the new record there too.
 	t.reindex(r, nil, vals)
+	if n := len(t.recs); n > 0 {
+		r.seq = t.recs[n-1].seq + 1
+	}
 	t.recs = append(t.recs, r)
 	t.byID[r.id] = r
 	tx.push(undo{t: t, r: r, inserted: true})
