@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"hash/fnv"
 	"io"
 	"math/rand/v2"
@@ -71,22 +69,28 @@ type resultSet struct {
 func (rs *resultSet) begin() { rs.offs = append(rs.offs, len(rs.buf)) }
 
 type job struct {
-	info   JobInfo // guarded by mu
-	obj    *objectDef
-	ext    *fieldDef
-	delim  rune
-	eol    string
-	seed   uint64
-	mu     sync.Mutex
-	data   []byte
-	header []byte
-	puts   int
-	succ   resultSet
-	fail   resultSet
-	unproc int // offset into data of the first unprocessed row; -1 when none
-	parsed bool
-	held   []string // parent ids held for lock contention
-	start  time.Time
+	info      JobInfo // guarded by mu
+	obj       *objectDef
+	ext       *fieldDef
+	delim     rune
+	eol       string
+	seed      uint64
+	mu        sync.Mutex
+	data      []byte
+	header    []string
+	rawHeader []byte // the header line as uploaded, kept for unprocessedrecords
+	puts      int
+	succ      resultSet
+	fail      resultSet
+	// What processing reached: the rows of the upload, which 200-row
+	// chunks are saved, where an unreadable rest starts (-1: none).
+	spans     []span
+	chunkDone []bool
+	tail      int
+	parsed    bool
+	allDone   bool
+	held      []string // parent ids held for lock contention
+	start     time.Time
 }
 
 func (j *job) snapshot() JobInfo {
@@ -235,7 +239,7 @@ func (s *Server) createJob(c *reqCtx) {
 	}
 	now := formatDateTime(time.Now())
 	id := s.org.ids.next("750")
-	j := &job{obj: obj, ext: ext, delim: delimiters[b.ColumnDelimiter], eol: "\n", unproc: -1}
+	j := &job{obj: obj, ext: ext, delim: delimiters[b.ColumnDelimiter], eol: "\n", tail: -1}
 	if b.LineEnding == "CRLF" {
 		j.eol = "\r\n"
 	}
@@ -361,9 +365,6 @@ func (s *Server) patchJob(c *reqCtx, j *job) {
 	case b.State == StateAborted && (cur == StateOpen || cur == StateUploadComplete || cur == StateInProgress):
 		j.info.State = StateAborted
 		j.info.SystemModstamp = formatDateTime(time.Now())
-		if !j.parsed {
-			j.unproc = 0
-		}
 		j.mu.Unlock()
 	case b.State != StateUploadComplete && b.State != StateAborted:
 		j.mu.Unlock()
@@ -459,9 +460,9 @@ func (j *job) finish(state, msg string, started time.Time) {
 	j.info.TotalProcessingTime = ms
 	j.info.APIActiveProcessingTime = ms
 	j.info.SystemModstamp = formatDateTime(time.Now())
-	if j.unproc < 0 {
+	if j.allDone {
 		// Every row was processed: the upload is no longer needed.
-		j.data = nil
+		j.data, j.spans = nil, nil
 	}
 }
 
@@ -517,158 +518,6 @@ func appendQuoted(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// process runs an UploadComplete job to completion in the background.
-func (s *Server) process(j *job) {
-	defer s.wg.Done()
-	started := time.Now()
-	if !s.sleep(s.cfg.jobDelay / 2) {
-		return
-	}
-	j.mu.Lock()
-	if j.info.State != StateUploadComplete {
-		j.mu.Unlock()
-		return
-	}
-	j.info.State = StateInProgress
-	data := j.data
-	j.mu.Unlock()
-	defer s.release(j)
-	if !s.sleep(s.cfg.jobDelay - s.cfg.jobDelay/2) {
-		return
-	}
-
-	s.mu.Lock()
-	var failMsg string
-	if len(s.failJobs) > 0 {
-		failMsg, s.failJobs = s.failJobs[0], s.failJobs[1:]
-	}
-	contention := s.contention
-	s.mu.Unlock()
-
-	headerEnd := bytes.IndexByte(data, '\n')
-	hdrLine := data
-	if headerEnd >= 0 {
-		hdrLine = data[:headerEnd]
-	}
-	hasCR := bytes.HasSuffix(hdrLine, []byte("\r"))
-	rowsFrom := len(data)
-	if headerEnd >= 0 {
-		rowsFrom = headerEnd + 1
-	}
-	j.mu.Lock()
-	j.header = bytes.TrimSuffix(hdrLine, []byte("\r"))
-	j.parsed = true
-	j.unproc = rowsFrom
-	j.mu.Unlock()
-	switch {
-	case len(data) == 0:
-		j.finish(StateFailed, "InvalidBatch : No data was uploaded for this job", started)
-		return
-	case failMsg != "":
-		j.finish(StateFailed, failMsg, started)
-		return
-	case headerEnd >= 0 && hasCR && j.eol == "\n":
-		j.finish(StateFailed, "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF", started)
-		return
-	case headerEnd >= 0 && !hasCR && j.eol == "\r\n":
-		j.finish(StateFailed, "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is CRLF", started)
-		return
-	}
-
-	rd := bytes.NewReader(data)
-	cr := csv.NewReader(rd)
-	cr.Comma = j.delim
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err != nil {
-		// An unreadable header is not echoed into the result files.
-		j.mu.Lock()
-		j.header = nil
-		j.mu.Unlock()
-		j.finish(StateFailed, "ClientInputError : Failed to parse the CSV header: "+err.Error(), started)
-		return
-	}
-	header = append([]string(nil), header...)
-	cols, msg := s.columns(j, header)
-	if msg != "" {
-		j.finish(StateFailed, msg, started)
-		return
-	}
-	j.mu.Lock()
-	j.unproc = int(cr.InputOffset())
-	j.mu.Unlock()
-
-	sep := string(j.delim)
-	p := &rowProc{s: s, j: j, cols: cols, sep: sep, contention: contention, extCol: -1}
-	if j.ext != nil {
-		for i, col := range cols {
-			if col.f == j.ext {
-				p.extCol = i
-			}
-		}
-	}
-	var cells []string
-	var rows []pendingRow
-	for {
-		if j.state() == StateAborted {
-			return
-		}
-		// Read a chunk first (outside the org lock), then save it at once.
-		cells, rows = cells[:0], rows[:0]
-		var parseErr error
-		for len(rows) < chunkSize {
-			start := cr.InputOffset()
-			rec, err := cr.Read()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				parseErr = err
-				break
-			}
-			raw := data[start:cr.InputOffset()]
-			raw = bytes.TrimLeft(bytes.TrimRight(raw, "\r\n"), "\r\n")
-			rows = append(rows, pendingRow{from: len(cells), to: len(cells) + len(rec), raw: raw})
-			cells = append(cells, rec...)
-		}
-		end := int(cr.InputOffset())
-		p.beginChunk(rows, cells)
-		s.org.mu.Lock()
-		for _, r := range rows {
-			p.row(cells[r.from:r.to], r.raw)
-		}
-		s.org.mu.Unlock()
-		j.mu.Lock()
-		j.succ.buf, j.succ.offs = p.succ.buf, p.succ.offs
-		j.fail.buf, j.fail.offs = p.fail.buf, p.fail.offs
-		j.info.NumberRecordsProcessed += len(rows)
-		j.info.NumberRecordsFailed += p.failedInChunk
-		j.unproc = end
-		j.mu.Unlock()
-		if parseErr != nil {
-			// Rows before the bad line were saved; the rest is unprocessed.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(parseErr, &pe) {
-				line = pe.Line
-			}
-			j.finish(StateFailed, "ClientInputError : Failed to parse the CSV data at line "+strconv.Itoa(line)+": "+parseErr.Error(), started)
-			return
-		}
-		if len(rows) == 0 {
-			break
-		}
-		if s.cfg.recordDelay > 0 && !s.sleep(s.cfg.recordDelay*time.Duration(len(rows))) {
-			return
-		}
-	}
-	j.mu.Lock()
-	j.unproc = -1
-	j.mu.Unlock()
-	j.finish(StateJobComplete, "", started)
-}
-
 // release frees the parent records a job held for lock contention.
 func (s *Server) release(j *job) {
 	s.org.mu.Lock()
@@ -679,302 +528,57 @@ func (s *Server) release(j *job) {
 		}
 	}
 	j.held = nil
-}
-
-type pendingRow struct {
-	from, to int // cells of the row
-	raw      []byte
-}
-
-// rowProc saves the rows of one job. Its methods run with org.mu held.
-type rowProc struct {
-	extCol        int
-	s             *Server
-	j             *job
-	cols          []colSpec
-	sep           string
-	contention    bool
-	succ, fail    resultSet
-	failedInChunk int
-	chunkKeys     map[string]int
-	in            input
-}
-
-// beginChunk counts the upsert keys of a chunk: a key that occurs twice in
-// one chunk fails every row that carries it.
-func (p *rowProc) beginChunk(rows []pendingRow, cells []string) {
-	p.failedInChunk = 0
-	p.chunkKeys = nil
-	if p.extCol < 0 && !(p.j.ext != nil && p.j.ext.sys == sysID) {
-		return
-	}
-	p.chunkKeys = map[string]int{}
-	for _, r := range rows {
-		if k, ok := p.rowKey(cells[r.from:r.to]); ok {
-			p.chunkKeys[k]++
-		}
-	}
-}
-
-func (p *rowProc) rowKey(rec []string) (string, bool) {
-	ext := p.j.ext
-	col := p.extCol
-	if ext.sys == sysID {
-		for i, c := range p.cols {
-			if c.id {
-				col = i
-			}
-		}
-	}
-	if col < 0 || col >= len(rec) || rec[col] == "" || rec[col] == "#N/A" {
-		return "", false
-	}
-	if ext.sys == sysID {
-		id, ok := normalizeID(rec[col])
-		return id, ok
-	}
-	v, err := coerceText(ext, rec[col])
-	if err != nil {
-		return "", false
-	}
-	return indexKey(ext, v), true
-}
-
-func (p *rowProc) ok(id string, created bool, raw []byte) {
-	rs := &p.succ
-	rs.begin()
-	rs.buf = appendQuoted(rs.buf, id)
-	rs.buf = append(rs.buf, p.sep...)
-	rs.buf = appendQuoted(rs.buf, strconv.FormatBool(created))
-	rs.buf = append(rs.buf, p.sep...)
-	rs.buf = append(rs.buf, raw...)
-	rs.buf = append(rs.buf, p.j.eol...)
-}
-
-func (p *rowProc) failed(id string, err *apiError, raw []byte) {
-	p.failedInChunk++
-	rs := &p.fail
-	rs.begin()
-	rs.buf = appendQuoted(rs.buf, id)
-	rs.buf = append(rs.buf, p.sep...)
-	rs.buf = appendQuoted(rs.buf, err.bulkString())
-	rs.buf = append(rs.buf, p.sep...)
-	rs.buf = append(rs.buf, raw...)
-	rs.buf = append(rs.buf, p.j.eol...)
-}
-
-// lockParents implements row-lock contention between concurrent jobs: a row
-// whose parent is held by another job still in progress cannot be saved.
-func (p *rowProc) lockParents() *apiError {
-	s, j := p.s, p.j
-	for _, iv := range p.in.vals {
-		if iv.f.Type != TypeReference || iv.v == nil {
-			continue
-		}
-		id, ok := normalizeID(iv.v.(string))
-		if !ok {
-			continue
-		}
-		if err := p.hold(id); err != nil {
-			return err
-		}
-	}
-	for _, rv := range p.in.refs {
-		if rv.key == nil {
-			continue
-		}
-		if found := s.org.findByExt(rv.ref.target, rv.ext, rv.key); len(found) == 1 {
-			if err := p.hold(found[0].id); err != nil {
-				return err
-			}
-		}
-	}
-	_ = j
-	return nil
-}
-
-func (p *rowProc) hold(id string) *apiError {
-	s, j := p.s, p.j
-	if owner := s.owners[id]; owner != nil && owner != j {
-		if st := owner.state(); st == StateInProgress || st == StateUploadComplete {
-			return newErr("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: "+id)
-		}
-	}
-	if s.owners[id] != j {
-		s.owners[id] = j
-		j.held = append(j.held, id)
-	}
-	return nil
-}
-
-func (p *rowProc) row(rec []string, raw []byte) {
-	j := p.j
-	obj := j.obj
-	op := j.info.Operation
-	in := &p.in
-	in.vals, in.refs, in.id = in.vals[:0], in.refs[:0], ""
-	var key any
-	var keyRaw string
-	var rowErr *apiError
-	if len(rec) != len(p.cols) {
-		rowErr = newErr("INVALID_FIELD", "The number of values ("+strconv.Itoa(len(rec))+") does not match the number of columns ("+strconv.Itoa(len(p.cols))+")")
-	}
-	for i := 0; rowErr == nil && i < len(rec); i++ {
-		cell, col := rec[i], p.cols[i]
-		if cell == "" {
-			// An empty cell leaves the field as it is (null on insert).
-			continue
-		}
-		null := cell == "#N/A"
-		switch {
-		case col.id:
-			in.id = cell
-		case col.ref != nil:
-			if null {
-				in.refs = append(in.refs, refVal{ref: col.ref, ext: col.ext})
-				continue
-			}
-			if col.ext.sys == sysID {
-				in.vals = append(in.vals, inVal{f: col.ref, v: cell})
-				continue
-			}
-			v, err := coerceText(col.ext, cell)
-			if err != nil {
-				rowErr = err
-				break
-			}
-			in.refs = append(in.refs, refVal{ref: col.ref, ext: col.ext, key: v, raw: cell})
-		case op == "upsert" && col.f == j.ext:
-			if null {
-				continue
-			}
-			v, err := coerceText(col.f, cell)
-			if err != nil {
-				rowErr = err
-				break
-			}
-			key, keyRaw = v, cell
-		default:
-			if null {
-				in.vals = append(in.vals, inVal{f: col.f})
-				continue
-			}
-			v, err := coerceText(col.f, cell)
-			if err != nil {
-				rowErr = err
-				break
-			}
-			in.vals = append(in.vals, inVal{f: col.f, v: v})
-		}
-	}
-	failID := ""
-	if op == "update" || op == "delete" || op == "hardDelete" {
-		if id, ok := normalizeID(in.id); ok {
-			failID = id
-		}
-	}
-	if rowErr == nil && p.contention {
-		rowErr = p.lockParents()
-	}
-	if rowErr != nil {
-		p.failed(failID, rowErr, raw)
-		return
-	}
-	org := p.s.org
-	switch op {
-	case "insert":
-		id, err := org.insert(obj, in, nil)
-		if err != nil {
-			p.failed("", err, raw)
-			return
-		}
-		p.ok(id, true, raw)
-	case "update", "delete", "hardDelete":
-		if in.id == "" {
-			p.failed("", newErr("MISSING_ARGUMENT", "Id not specified in an update call"), raw)
-			return
-		}
-		r, err := org.live(obj, in.id)
-		if err == nil {
-			if op == "update" {
-				err = org.update(obj, r, in, nil)
-			} else {
-				err = org.remove(obj, r, op == "hardDelete", nil)
-			}
-		}
-		if err != nil {
-			p.failed(failID, err, raw)
-			return
-		}
-		p.ok(r.id, false, raw)
-	case "upsert":
-		if j.ext.sys == sysID {
-			if in.id != "" {
-				key, keyRaw = in.id, in.id
-			}
-			in.id = ""
-		}
-		if k, ok := p.rowKey(rec); ok && p.chunkKeys[k] > 1 {
-			// Within one 200-row chunk the same key twice is ambiguous.
-			p.failed("", newErr("DUPLICATE_VALUE", "Duplicate external id specified: "+keyRaw, j.ext.Name), raw)
-			return
-		}
-		id, created, err := org.upsert(obj, j.ext, key, in, nil)
-		if err != nil {
-			p.failed(id, err, raw)
-			return
-		}
-		p.ok(id, created, raw)
-	}
+	// Wake REST saves waiting for a parent.
+	close(s.freed)
+	s.freed = make(chan struct{})
 }
 
 func (s *Server) serveResults(c *reqCtx, j *job, kind string) {
 	j.mu.Lock()
 	header := j.header
 	var rs resultSet
-	var first string
+	var first []string
 	switch kind {
 	case "successfulResults":
-		rs, first = j.succ, `"sf__Id"`+string(j.delim)+`"sf__Created"`
+		rs, first = j.succ, []string{"sf__Id", "sf__Created"}
 	case "failedResults":
-		rs, first = j.fail, `"sf__Id"`+string(j.delim)+`"sf__Error"`
+		rs, first = j.fail, []string{"sf__Id", "sf__Error"}
 	}
-	var unproc []byte
-	if kind == "unprocessedrecords" && j.unproc >= 0 && j.unproc <= len(j.data) {
-		unproc = j.data[j.unproc:]
+	var rawHeader, unproc []byte
+	if kind == "unprocessedrecords" {
+		unproc = j.unprocessed()
+		rawHeader = j.rawHeader
+		if rawHeader == nil {
+			if i := bytes.IndexByte(j.data, '\n'); i >= 0 {
+				rawHeader = bytes.TrimSuffix(j.data[:i], []byte("\r"))
+			} else {
+				rawHeader = j.data
+			}
+		}
 	}
-	parsed := j.parsed
-	data := j.data
+	if !j.parsed && j.data != nil && header == nil {
+		// Not processed yet: the header is still in the upload.
+		sc := &scanner{data: j.data, delim: byte(j.delim)}
+		if _, row, fatal := sc.next(nil); fatal == "" && row.rowErr == "" {
+			header = row.cells
+		}
+	}
 	eol, seed, ordered := j.eol, j.seed, s.cfg.ordered
 	j.mu.Unlock()
-	if !parsed && data != nil {
-		// Not processed yet: the header is still in the upload.
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			header = bytes.TrimSuffix(data[:i], []byte("\r"))
-		} else {
-			header = data
-		}
-		if kind == "unprocessedrecords" {
-			unproc = data[min(len(data), len(header)+len(eol)):]
-		}
-	}
 	c.w.Header().Set("Content-Type", "text/csv")
 	c.w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(c.w, 64<<10)
 	defer bw.Flush()
 	if kind == "unprocessedrecords" {
-		if header != nil {
-			bw.Write(header)
+		// Unprocessed rows are returned as they were uploaded.
+		if rawHeader != nil {
+			bw.Write(rawHeader)
 			bw.WriteString(eol)
-			bw.Write(bytes.TrimLeft(unproc, "\r\n"))
+			bw.Write(unproc)
 		}
 		return
 	}
-	bw.WriteString(first)
-	if len(header) > 0 {
-		bw.WriteString(string(j.delim))
-		bw.Write(header)
-	}
+	bw.WriteString(resultsHeader(first, header, j.delim))
 	bw.WriteString(eol)
 	n := len(rs.offs)
 	row := func(i int) []byte {

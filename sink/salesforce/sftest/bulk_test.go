@@ -122,8 +122,8 @@ func TestBulkInsert(t *testing.T) {
 
 	raw, ok := c.resultRows(id, "successfulResults")
 	lines := strings.Split(raw, "\n")
-	assert.Equal(t, `"sf__Id","sf__Created",FirstName,LastName,Email,Birthdate,HasOptedOutOfEmail,Account.External_Id__c,AccountId`, lines[0])
-	assert.Equal(t, `"Bob, Jr.","Jo""nes",,,0,,`, strings.SplitN(lines[2], ",", 3)[2], "rows are echoed as uploaded")
+	assert.Equal(t, `"sf__Id","sf__Created","FirstName","LastName","Email","Birthdate","HasOptedOutOfEmail","Account.External_Id__c","AccountId"`, lines[0])
+	assert.Equal(t, `"Bob, Jr.","Jo""nes","","","0","",""`, strings.SplitN(lines[2], ",", 3)[2], "every cell is quoted")
 	require.Len(t, ok, 5)
 	for _, r := range ok[1:] {
 		assert.True(t, strings.HasPrefix(r[0], "003"))
@@ -383,7 +383,7 @@ func TestBulkFailedJobs(t *testing.T) {
 		{"relationship to a non-external field", map[string]any{"object": "Contact", "operation": "insert"}, "LastName,Account.Name\nx,y\n", "InvalidBatch : Field name not found : Account.Name", 2},
 		{"CRLF data in an LF job", map[string]any{"object": "Account", "operation": "insert"}, "Name\r\nx\r\n", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is LF", 2},
 		{"LF data in a CRLF job", map[string]any{"object": "Account", "operation": "insert", "lineEnding": "CRLF"}, "Name\nx\n", "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is CRLF", 2},
-		{"bad quoting", map[string]any{"object": "Account", "operation": "insert"}, "Name\nok\n\"unterminated\nx\n", "ClientInputError : Failed to parse the CSV data at line", 1},
+		{"bad quoting", map[string]any{"object": "Account", "operation": "insert"}, "Name\nok\n\"unterminated\nx\n", "ClientInputError : Failed to parse the CSV data at line 3", -1},
 		{"bad header", map[string]any{"object": "Account", "operation": "insert"}, "\"Name\n", "ClientInputError : Failed to parse the CSV header", -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -432,11 +432,11 @@ func TestBulkDelimitersAndLineEndings(t *testing.T) {
 			assert.Equal(t, tc.ending, info["lineEnding"])
 			assert.Equal(t, tc.delim, info["columnDelimiter"])
 			_, body := c.do("GET", ingest+"/"+id+"/successfulResults", nil)
-			want := `"sf__Id"` + tc.sep + `"sf__Created"` + tc.sep + "Name" + tc.sep + "Description" + tc.eol
+			want := `"sf__Id"` + tc.sep + `"sf__Created"` + tc.sep + `"Name"` + tc.sep + `"Description"` + tc.eol
 			assert.True(t, strings.HasPrefix(string(body), want), "%q", body)
 			assert.True(t, strings.HasSuffix(string(body), tc.sep+"\"Multi"+tc.sep+"Line\""+tc.sep+"\"a\nb\""+tc.eol), "%q", body)
 			_, body = c.do("GET", ingest+"/"+id+"/failedResults", nil)
-			assert.True(t, strings.HasPrefix(string(body), `"sf__Id"`+tc.sep+`"sf__Error"`+tc.sep+"Name"), "%q", body)
+			assert.True(t, strings.HasPrefix(string(body), `"sf__Id"`+tc.sep+`"sf__Error"`+tc.sep+`"Name"`), "%q", body)
 		})
 	}
 	last := srv.Records("Account")

@@ -50,7 +50,10 @@ func (s *Server) handleCollections(c *reqCtx) {
 			writeErrors(c.w, http.StatusNotFound, errNotFound)
 		case ext == nil:
 			writeErrors(c.w, http.StatusNotFound, newErr("NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+segs[1]))
-		case ext.sys != sysID && !ext.ExternalID:
+		case ext.sys == sysID:
+			// "Only external ids are supported. Don't use record ids."
+			writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+ext.Name+" is a record id; upsert through sObject Collections needs an External ID field of "+obj.name))
+		case !ext.ExternalID:
 			writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+ext.Name+" does not match an External ID, Salesforce Id, or indexed field for "+obj.name))
 		default:
 			s.collectionSave(c, "upsert", obj, ext)
@@ -148,16 +151,22 @@ func (s *Server) collectionSave(c *reqCtx, op string, upsertObj *objectDef, ext 
 	results := make([]saveResult, len(recs))
 	failed := false
 	tx := &txn{}
-	s.org.mu.Lock()
+	contention := s.lockContention()
+	ins := make([]*input, len(recs))
+	for i := range recs {
+		ins[i] = recs[i].in
+	}
+	s.lockForREST(contention, ins...)
 	for i, pr := range recs {
 		var id string
 		var created bool
-		var err *apiError
-		switch op {
-		case "insert":
+		err := s.restLock(contention, pr.in)
+		switch {
+		case err != nil:
+		case op == "insert":
 			id, err = s.org.insert(pr.obj, pr.in, tx)
 			created = err == nil
-		case "update":
+		case op == "update":
 			if pr.in.id == "" {
 				err = newErr("MISSING_ARGUMENT", "Id not specified in an update call")
 				break
@@ -167,7 +176,7 @@ func (s *Server) collectionSave(c *reqCtx, op string, upsertObj *objectDef, ext 
 				id = r.id
 				err = s.org.update(pr.obj, r, pr.in, tx)
 			}
-		case "upsert":
+		case op == "upsert":
 			if pr.key != nil && dupKeys[indexKey(ext, pr.key)] > 1 {
 				err = newErr("DUPLICATE_VALUE", "Duplicate external id specified: "+pr.raw, ext.Name)
 				break

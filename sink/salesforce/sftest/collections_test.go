@@ -198,18 +198,15 @@ func TestCollectionUpsert(t *testing.T) {
 	assert.Equal(t, "DUPLICATE_EXTERNAL_ID", code)
 	assert.Contains(t, msg, "Legacy: more than one record found for external id field: [001")
 
-	// Upsert by Id.
+	// Upsert keyed on Id is refused: "Only external ids are supported.
+	// Don't use record ids."
 	st, body = c.call("PATCH", v+"/composite/sobjects/Account/Id", map[string]any{"records": []any{
 		typed("Account", map[string]any{"Id": existing, "Phone": "9"}),
-		typed("Account", map[string]any{"Name": "By Id insert"}),
-		typed("Account", map[string]any{"Id": "001000000000000AAA", "Phone": "9"}),
 	}})
-	require.Equal(t, 200, st)
-	res = results(t, body)
-	assert.Equal(t, false, res[0]["created"])
-	assert.Equal(t, true, res[1]["created"])
-	code, _ = firstError(res[2])
-	assert.Equal(t, "INVALID_CROSS_REFERENCE_KEY", code)
+	require.Equal(t, 400, st)
+	code, _ = restErr(t, body)
+	assert.Equal(t, "INVALID_FIELD", code)
+	assert.NotEqual(t, "9", srv.Records("Account")[0]["Phone"])
 
 	// allOrNone.
 	before := len(srv.Records("Account"))

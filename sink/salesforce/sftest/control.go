@@ -67,6 +67,23 @@ func (s *Server) Records(object string) []map[string]any {
 	return out
 }
 
+// ReadOnly makes records readable but not editable by the API user, as
+// sharing rules or a record lock do on a real org: an update, upsert or
+// delete of one of them fails with INSUFFICIENT_ACCESS_OR_READONLY, which
+// tells a client the record still exists. Ids may have 15 or 18 characters.
+func (s *Server) ReadOnly(ids ...string) {
+	s.org.mu.Lock()
+	defer s.org.mu.Unlock()
+	if s.org.readOnly == nil {
+		s.org.readOnly = map[string]bool{}
+	}
+	for _, id := range ids {
+		if n, ok := normalizeID(id); ok {
+			s.org.readOnly[n] = true
+		}
+	}
+}
+
 // control serves the /__sftest/ endpoints: the same switches and views as
 // the Go methods, for clients in other processes.
 func (s *Server) control(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +164,16 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.SetLockContention(in.Enabled)
+		w.WriteHeader(http.StatusNoContent)
+	case head == "read-only" && r.Method == http.MethodPost:
+		var in struct {
+			IDs []string `json:"ids"`
+		}
+		if err := strictJSON(r.Body, &in); err != nil {
+			bad(err)
+			return
+		}
+		s.ReadOnly(in.IDs...)
 		w.WriteHeader(http.StatusNoContent)
 	case head == "fail-jobs" && r.Method == http.MethodPost:
 		var in struct {

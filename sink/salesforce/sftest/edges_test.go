@@ -151,7 +151,7 @@ func TestBulkEdges(t *testing.T) {
 	raw, _ = c.resultRows(id, "unprocessedrecords")
 	assert.Equal(t, "Name\n", raw)
 	raw, _ = c.resultRows(id, "failedResults")
-	assert.Equal(t, "\"sf__Id\",\"sf__Error\",Name\n", raw)
+	assert.Equal(t, "\"sf__Id\",\"sf__Error\",\"Name\"\n", raw)
 	// Hard-deleted records leave Records; deleted=false hides soft-deleted ones.
 	x := mustInsert(t, srv, "Account", map[string]any{"Name": "x"})
 	y := mustInsert(t, srv, "Account", map[string]any{"Name": "y"})

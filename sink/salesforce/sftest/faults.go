@@ -179,6 +179,9 @@ func (s *Server) applyFaults(w *statusWriter, r *http.Request) (handled, dropped
 			n = 1
 		}
 		_, _ = io.CopyN(io.Discard, r.Body, n)
+		// Logged before the connection closes, so a client that sees the
+		// failure also sees the request in the log.
+		s.logRequest(w, r, 0)
 		s.hijackClose(w, nil)
 		return true, true
 	case FaultDropResponse, FaultMalformed:
@@ -212,6 +215,7 @@ func (s *Server) applyFaults(w *statusWriter, r *http.Request) (handled, dropped
 		_ = res.Header.Write(&head)
 		head.WriteString("\r\n")
 		head.Write(body[:len(body)/2])
+		s.logRequest(w, r, 0)
 		s.hijackClose(w, head.Bytes())
 		return true, true
 	}

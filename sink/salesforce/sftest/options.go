@@ -16,6 +16,8 @@ type config struct {
 	queryBatch             int
 	jobDelay, recordDelay  time.Duration
 	maxUpload              int64
+	internalBatch          int
+	lockWait               time.Duration
 	ordered                bool
 	lockContention         bool
 	addr                   string
@@ -32,6 +34,9 @@ func defaultConfig() config {
 		apiLimit:   1_000_000,
 		queryBatch: 2000,
 		maxUpload:  150 * 1024 * 1024,
+
+		internalBatch: defaultInternalBatch,
+		lockWait:      10 * time.Second,
 	}
 }
 
@@ -116,6 +121,34 @@ func WithMaxUploadBytes(n int64) Option {
 			return errors.New("upload limit must be positive")
 		}
 		c.maxUpload = n
+		return nil
+	}
+}
+
+// WithInternalBatchSize sets how many records one internal batch of a Bulk
+// API 2.0 ingest job holds (default 10,000, as on Salesforce). It must be a
+// positive multiple of 200; tests use small values to reach several
+// internal batches with few rows.
+func WithInternalBatchSize(n int) Option {
+	return func(c *config) error {
+		if n <= 0 || n%chunkSize != 0 {
+			return errors.New("internal batch size must be a positive multiple of 200")
+		}
+		c.internalBatch = n
+		return nil
+	}
+}
+
+// WithRowLockWait sets how long a REST save waits for a parent record that
+// a Bulk API 2.0 job in progress holds before it fails with
+// UNABLE_TO_LOCK_ROW (default 10s, as on Salesforce; 0 fails at once).
+// Only with lock contention on.
+func WithRowLockWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return errors.New("row lock wait must not be negative")
+		}
+		c.lockWait = d
 		return nil
 	}
 }

@@ -206,10 +206,82 @@ func (o *org) match(obj *objectDef, r *record, c cond) bool {
 	return false
 }
 
+// indexedCond returns a condition of the WHERE clause that an index can
+// answer: Id or an indexed field compared with = or IN, at the top level or
+// in a top-level AND.
+func indexedCond(where cond, all bool) (cmpCond, bool) {
+	usable := func(c cmpCond) bool {
+		if (c.op != "=" && c.op != "in") || len(c.path.rels) > 0 {
+			return false
+		}
+		for _, l := range c.vals {
+			if l.kind == litNull || l.kind == litRange {
+				return false
+			}
+		}
+		f := c.path.f
+		if f.sys == sysID {
+			return true
+		}
+		// The index must compare as SOQL does (text ignores case unless the
+		// field is case-sensitive) and hold every record the query may see
+		// (deleted records leave the index).
+		return indexed(f) && !all && (!f.isText() || foldsCase(f) || f.CaseSensitive)
+	}
+	switch x := where.(type) {
+	case cmpCond:
+		return x, usable(x)
+	case andCond:
+		for _, p := range x.parts {
+			if c, ok := p.(cmpCond); ok && usable(c) {
+				return c, true
+			}
+		}
+	}
+	return cmpCond{}, false
+}
+
+// candidates looks the records an indexed condition can match up by index,
+// in creation order; the whole WHERE clause still decides.
+func (o *org) candidates(t *table, c cmpCond) []*record {
+	seen := map[*record]bool{}
+	var out []*record
+	for _, l := range c.vals {
+		v := litValue(l)
+		var found []*record
+		if c.path.f.sys == sysID {
+			s, _ := v.(string)
+			if r := t.byID[s]; r != nil {
+				found = []*record{r}
+			}
+		} else {
+			// Read without creating: queries hold the org for reading, and
+			// a field without an index has no value on any record.
+			if ix := t.idx[c.path.f]; ix != nil {
+				found = ix.lookup(indexKey(c.path.f, v))
+			}
+		}
+		for _, r := range found {
+			if !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *record) int { return cmp.Compare(a.seq, b.seq) })
+	return out
+}
+
 // run evaluates a query to a snapshot. Callers hold o.mu for reading.
 func (o *org) run(q *soqlQuery, all bool) []record {
 	var rows []record
-	for _, r := range q.obj.tbl.recs {
+	recs := q.obj.tbl.recs
+	if c, ok := indexedCond(q.where, all); ok {
+		// Id and external id lookups use the index, as Salesforce's
+		// query optimizer does, instead of scanning the object.
+		recs = o.candidates(q.obj.tbl, c)
+	}
+	for _, r := range recs {
 		if r.purged || (r.deleted && !all) {
 			continue
 		}

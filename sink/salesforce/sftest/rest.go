@@ -265,6 +265,12 @@ func (s *Server) handleSObjects(c *reqCtx) {
 			methodNotAllowed(c.w, c.r.Method, "GET", "POST", "HEAD")
 		}
 	case 3:
+		if c.r.Method == http.MethodPost && strings.EqualFold(segs[2], "Id") && c.ver.major >= 37 {
+			// POST /sobjects/{Obj}/Id upserts with Id as the key and no
+			// value: it always creates (API 37.0 and later).
+			s.createOne(c, obj)
+			return
+		}
 		if segs[2] == "describe" {
 			if c.r.Method != http.MethodGet {
 				methodNotAllowed(c.w, c.r.Method, "GET", "HEAD")
@@ -330,8 +336,13 @@ func (s *Server) createOne(c *reqCtx, obj *objectDef) {
 	if !ok {
 		return
 	}
-	s.org.mu.Lock()
-	id, err := s.org.insert(obj, in, nil)
+	contention := s.lockContention()
+	s.lockForREST(contention, in)
+	err := s.restLock(contention, in)
+	var id string
+	if err == nil {
+		id, err = s.org.insert(obj, in, nil)
+	}
 	s.org.mu.Unlock()
 	if err != nil {
 		writeErrors(c.w, http.StatusBadRequest, err)
@@ -346,11 +357,14 @@ func (s *Server) updateOne(c *reqCtx, obj *objectDef, rawID string) {
 	if !ok {
 		return
 	}
-	s.org.mu.Lock()
+	contention := s.lockContention()
+	s.lockForREST(contention, in)
 	defer s.org.mu.Unlock()
 	r, err := s.org.live(obj, rawID)
 	if err == nil {
-		err = s.org.update(obj, r, in, nil)
+		if err = s.restLock(contention, in); err == nil {
+			err = s.org.update(obj, r, in, nil)
+		}
 	} else if err == errInvalidCrossRf || err == errEntityDeleted {
 		// A single-record PATCH on an unknown or deleted Id is a missing
 		// resource, not a save error.
@@ -491,7 +505,14 @@ func (s *Server) byExternalID(c *reqCtx, obj *objectDef, fieldName, value string
 }
 
 func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string) {
-	if f.sys != sysID && !f.ExternalID {
+	if f.sys == sysID {
+		// "In REST API, upsert uses external ids, not record ids": a record
+		// is updated through /sobjects/{Obj}/{id}, created through a POST to
+		// /sobjects/{Obj}/Id.
+		writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, Id is a record id; upsert needs an External ID field of "+obj.name))
+		return
+	}
+	if !f.ExternalID {
 		writeErrors(c.w, http.StatusBadRequest, newErr("INVALID_FIELD", "Field name provided, "+f.Name+" does not match an External ID, Salesforce Id, or indexed field for "+obj.name))
 		return
 	}
@@ -505,26 +526,24 @@ func (s *Server) upsertOne(c *reqCtx, obj *objectDef, f *fieldDef, value string)
 			return
 		}
 	}
-	var key any = value
-	if f.sys != sysID {
-		var err *apiError
-		if key, err = coerceText(f, value); err != nil {
-			writeErrors(c.w, http.StatusBadRequest, err)
-			return
-		}
+	key, kerr := coerceText(f, value)
+	if kerr != nil {
+		writeErrors(c.w, http.StatusBadRequest, kerr)
+		return
 	}
-	s.org.mu.Lock()
+	contention := s.lockContention()
+	s.lockForREST(contention, in)
 	defer s.org.mu.Unlock()
 	if found := s.org.findByExt(obj, f, key); len(found) > 1 {
 		writeMultipleChoices(c, obj, found)
 		return
 	}
+	if err := s.restLock(contention, in); err != nil {
+		writeErrors(c.w, http.StatusBadRequest, err)
+		return
+	}
 	id, created, err := s.org.upsert(obj, f, key, in, nil)
 	if err != nil {
-		if f.sys == sysID && (err == errInvalidCrossRf || err == errEntityDeleted) {
-			writeErrors(c.w, http.StatusNotFound, errNotFound)
-			return
-		}
 		writeErrors(c.w, http.StatusBadRequest, err)
 		return
 	}

@@ -280,11 +280,17 @@ func TestUpsertByExternalID(t *testing.T) {
 	st, _ = c.call("GET", v+"/sobjects/Account/External_Id__c/none", nil)
 	assert.Equal(t, 404, st)
 
-	// Upsert by Id updates; an unknown Id is not found.
+	// REST upsert uses external ids, not record ids; a POST to
+	// /sobjects/{Obj}/Id creates (API 37.0 and later).
 	st, body = c.call("PATCH", v+"/sobjects/Account/Id/"+id, map[string]any{"Phone": "1"})
-	require.Equal(t, 200, st, "%v", body)
-	st, _ = c.call("PATCH", v+"/sobjects/Account/Id/001000000000000AAA", map[string]any{"Phone": "1"})
-	assert.Equal(t, 404, st)
+	require.Equal(t, 400, st, "%v", body)
+	code0, _ := restErr(t, body)
+	assert.Equal(t, "INVALID_FIELD", code0)
+	st, body = c.call("POST", v+"/sobjects/Account/Id", map[string]any{"Name": "Created through Id"})
+	require.Equal(t, 201, st, "%v", body)
+	assert.Equal(t, true, obj(body)["success"])
+	st, _ = c.call("POST", "/services/data/v36.0/sobjects/Account/Id", map[string]any{"Name": "Too old"})
+	assert.Equal(t, 405, st, "before API 37.0 there is no create through Id")
 	st, _ = c.call("GET", v+"/sobjects/Account/Id/"+id, nil)
 	assert.Equal(t, 200, st)
 

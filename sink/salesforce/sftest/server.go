@@ -54,7 +54,8 @@ type Server struct {
 	cursors    map[string]*cursor
 	cursorIDs  []string
 	contention bool
-	owners     map[string]*job // parent record id -> in-progress job holding it
+	owners     map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
+	freed      chan struct{}   // closed when a job releases its parents; guarded by org.mu
 
 	apiCalls atomic.Int64
 	closed   chan struct{}
@@ -96,7 +97,7 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
-		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}),
+		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}), freed: make(chan struct{}),
 		contention: cfg.lockContention}
 	for _, path := range cfg.schemaFiles {
 		sf, err := loadSchemaFile(path)
@@ -227,6 +228,8 @@ func (s *Server) ExpireSessions() {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	start  time.Time
+	logged bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -251,27 +254,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.control(w, r)
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
-	start := time.Now()
-	dropped := false
+	sw := &statusWriter{ResponseWriter: w, start: time.Now()}
 	defer func() {
-		st := sw.status
-		if dropped {
-			st = 0
+		if !sw.logged {
+			s.logRequest(sw, r, sw.status)
 		}
-		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: st, Time: start})
-		s.mu.Unlock()
 	}()
 	if strings.HasPrefix(r.URL.Path, "/services/data/v") {
 		n := s.apiCalls.Add(1)
 		sw.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(n, 10)+"/"+strconv.Itoa(s.cfg.apiLimit))
 	}
-	if handled, drop := s.applyFaults(sw, r); handled {
-		dropped = drop
+	if handled, _ := s.applyFaults(sw, r); handled {
 		return
 	}
 	s.route(sw, r)
+}
+
+// logRequest records a request once; status 0 marks a dropped connection.
+func (s *Server) logRequest(sw *statusWriter, r *http.Request, status int) {
+	sw.logged = true
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Time: sw.start})
+	s.mu.Unlock()
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {

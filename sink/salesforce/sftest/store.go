@@ -10,6 +10,7 @@ import (
 )
 
 type record struct {
+	seq      int // creation order within the table
 	id       string
 	vals     []any // never mutated in place: updates swap in a new slice
 	created  int64 // unix nanoseconds
@@ -207,6 +208,8 @@ type org struct {
 	lockShare float64
 	lockSeed  uint64
 	lockSeq   uint64
+
+	readOnly map[string]bool // records the API user may read but not edit
 }
 
 func newOrg() *org {
@@ -495,6 +498,9 @@ func (o *org) insert(obj *objectDef, in *input, tx *txn) (string, *apiError) {
 	// Index before appending: an index built lazily here scans t.recs and
 	// must not find the new record there too.
 	t.reindex(r, nil, vals)
+	if n := len(t.recs); n > 0 {
+		r.seq = t.recs[n-1].seq + 1
+	}
 	t.recs = append(t.recs, r)
 	t.byID[r.id] = r
 	tx.push(undo{t: t, r: r, inserted: true})
@@ -517,8 +523,15 @@ func (o *org) live(obj *objectDef, rawID string) (*record, *apiError) {
 	return r, nil
 }
 
+// errNoAccess is what Salesforce answers for a save on a record the user
+// can see but not edit ("insufficient access rights on object id").
+var errNoAccess = newErr("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id")
+
 // update changes a record. Callers hold o.mu.
 func (o *org) update(obj *objectDef, r *record, in *input, tx *txn) *apiError {
+	if o.readOnly[r.id] {
+		return errNoAccess
+	}
 	vals, err := o.build(obj, in, r)
 	if err != nil {
 		return err
@@ -539,7 +552,18 @@ func (o *org) upsert(obj *objectDef, ext *fieldDef, key any, in *input, tx *txn)
 		id, err := o.insert(obj, in, tx)
 		return id, err == nil, err
 	}
-	found := o.findByExt(obj, ext, key)
+	return o.upsertFound(obj, ext, key, o.findByExt(obj, ext, key), in, tx)
+}
+
+// upsertFound is upsert with the records the key matched already looked up.
+func (o *org) upsertFound(obj *objectDef, ext *fieldDef, key any, found []*record, in *input, tx *txn) (string, bool, *apiError) {
+	if key == nil {
+		if ext.sys != sysID {
+			in.vals = append(in.vals, inVal{f: ext})
+		}
+		id, err := o.insert(obj, in, tx)
+		return id, err == nil, err
+	}
 	switch len(found) {
 	case 0:
 		if ext.sys == sysID {
@@ -561,6 +585,9 @@ func (o *org) upsert(obj *objectDef, ext *fieldDef, key any, in *input, tx *txn)
 
 // remove soft- or hard-deletes a record.
 func (o *org) remove(obj *objectDef, r *record, hard bool, tx *txn) *apiError {
+	if o.readOnly[r.id] {
+		return errNoAccess
+	}
 	if o.lockFault() {
 		return newErr("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: "+r.id)
 	}

@@ -39,6 +39,24 @@ func parseDateTime(s string) (string, bool) {
 	return "", false
 }
 
+// Salesforce stores dates from 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z
+// ("Minimum and Maximum Dates", SOQL and SOSL Reference; "Data Import
+// Dates", Data Loader Guide). Stored values are fixed-width text, so the
+// bounds compare as strings.
+const (
+	minDate     = "1700-01-01"
+	maxDate     = "4000-12-31"
+	minDateTime = "1700-01-01T00:00:00.000+0000"
+	maxDateTime = "4000-12-31T00:00:00.000+0000"
+)
+
+func inDateRange(f *fieldDef, v string) bool {
+	if f.Type == TypeDate {
+		return v >= minDate && v <= maxDate
+	}
+	return v >= minDateTime && v <= maxDateTime
+}
+
 func formatDateTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000+0000")
 }
@@ -237,6 +255,9 @@ func checkValue(f *fieldDef, v any) (any, *apiError) {
 		if f.Type == TypeEmail && !isEmail(x) {
 			return nil, newErr("INVALID_EMAIL_ADDRESS", f.Label+": invalid email address: "+x, f.Name)
 		}
+		if (f.Type == TypeDate || f.Type == TypeDateTime) && !inDateRange(f, x) {
+			return nil, newErr("FIELD_INTEGRITY_EXCEPTION", f.Label+": date value out of range: "+x, f.Name)
+		}
 		if f.Type == TypePicklist && f.valueSet != nil {
 			if canon, ok := f.valueSet[strings.ToLower(x)]; ok {
 				return canon, nil
@@ -256,11 +277,17 @@ func checkValue(f *fieldDef, v any) (any, *apiError) {
 	return v, nil
 }
 
+// foldsCase says whether values of f match without regard to case: only a
+// unique field that is not case-sensitive does ("Upserting Records", Apex
+// Developer Guide: matching is case-insensitive only if the field has the
+// Unique and the case-insensitive duplicate attributes).
+func foldsCase(f *fieldDef) bool { return f.Unique && !f.CaseSensitive }
+
 // indexKey is the key under which a unique or external id value is indexed.
 func indexKey(f *fieldDef, v any) string {
 	switch x := v.(type) {
 	case string:
-		if f.CaseSensitive {
+		if !foldsCase(f) {
 			return x
 		}
 		return strings.ToLower(x)
