@@ -117,7 +117,7 @@ func (s *Sink) planColumns(layout *sink.Layout, records []sink.Record, pending [
 }
 
 func (s *Sink) normKey(v string) string {
-	if s.dest.Operation == config.Upsert {
+	if s.dest.Operation == config.Upsert && !s.dest.upsertByID() {
 		// External ids match without regard to case unless the field is
 		// case-sensitive; lower case pairs either way, as an echo keeps case.
 		return strings.ToLower(v)

@@ -129,7 +129,7 @@ func (s *Sink) recordKey(r *sink.Record, ki int) string {
 		return ""
 	}
 	v := r.Values[ki].S
-	if s.dest.Operation == config.Update {
+	if s.dest.Operation == config.Update || s.dest.upsertByID() {
 		return ID18(v)
 	}
 	return v

@@ -58,6 +58,11 @@ func (s *Sink) keyRule() keyRule {
 				return keyID
 			case f.CaseSensitive:
 				return keyExact
+			case s.dest.Operation == config.Upsert && !f.Unique:
+				// Upsert matches without case only on a unique field
+				// that is not case-sensitive (Apex "Upserting Records",
+				// SOAP upsert()); SOQL, which match_on uses, always does.
+				return keyExact
 			}
 		}
 	}

@@ -238,6 +238,9 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		row, exists := current[s.normKey(key)]
 		exists = exists && key != ""
 		switch {
+		case !exists && op == config.Upsert && s.dest.upsertByID() && key != "":
+			// Bulk's upsert on Id updates only records that exist.
+			failed(i, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 		case !exists && op == config.Upsert:
 			res[i] = sink.Result{Created: true, Changes: planCreation(rec, cols)}
 			if code, msg, fields := planMissingRequired(desc, rec, cols); code != "" {

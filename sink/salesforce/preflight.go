@@ -78,6 +78,8 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 		switch {
 		case op == config.Update && (strings.EqualFold(f.Name, "Id") || strings.EqualFold(f.Name, s.dest.MatchOn)):
 			// Update's key is matched, not written.
+		case s.dest.upsertByID() && strings.EqualFold(f.Name, "Id"):
+			// The key of an upsert on Id is matched, never written.
 		case op == config.Upsert && strings.EqualFold(f.Name, s.dest.ExternalID):
 			// Upsert's key is written only when it creates a record.
 			checkWritable(config.Insert, obj+"."+f.Name, f, add)

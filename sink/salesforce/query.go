@@ -234,6 +234,7 @@ type FieldDescribe struct {
 	ExternalID         bool            `json:"externalId"`
 	IDLookup           bool            `json:"idLookup"`
 	CaseSensitive      bool            `json:"caseSensitive"`
+	Unique             bool            `json:"unique"`
 	ReferenceTo        []string        `json:"referenceTo"`
 	RelationshipName   string          `json:"relationshipName"`
 	RestrictedPicklist bool            `json:"restrictedPicklist"`

@@ -296,12 +296,14 @@ func TestSemanticsDatesOutOfRange(t *testing.T) {
 	}
 }
 
-// 12. An upsert keyed on Id is refused when the sync is built, with the reason.
-func TestSemanticsUpsertOnIDRefused(t *testing.T) {
+// 12. An upsert keyed on Id goes through Bulk, which takes it ("Upsert
+// Records ... based on an ID"); REST does not, and api: rest is refused
+// when the sync is built, with the reason.
+func TestSemanticsUpsertOnID(t *testing.T) {
 	srv := emulator(t)
 	r := &engineRun{srv: srv}
 	p, err := config.Parse(context.Background(), "retl.yaml", []byte(r.project()), map[string][]byte{
-		"configs/s.yaml": []byte(syncFile("Account", "upsert", "Id", "bulk", "", "  - {from: ID, to: Id}\n  - {from: N, to: Name}\n")),
+		"configs/s.yaml": []byte(syncFile("Account", "upsert", "Id", "rest", "", "  - {from: ID, to: Id}\n  - {from: N, to: Name}\n")),
 	})
 	require.NoError(t, err)
 	reg := reverseetl.NewRegistry()
@@ -311,8 +313,29 @@ func TestSemanticsUpsertOnIDRefused(t *testing.T) {
 	})
 	err = reverseetl.New(reg, reverseetl.WithLogger(quiet)).Validate(context.Background(), p)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "upsert takes an external id field, not Id")
-	assert.Contains(t, err.Error(), "operation: update")
+	assert.Contains(t, err.Error(), "upsert on Id goes through the Bulk API only")
+
+	for _, api := range []string{APIBulk, APIAuto} {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			a, err := srv.Insert("Account", map[string]any{"Name": "Before"})
+			require.NoError(t, err)
+			_, err = srv.Insert("Account", map[string]any{"Name": "Gone"})
+			require.NoError(t, err)
+			rows := table{cols: []string{"K", "ID", "N"}, rows: [][]any{{"known", a[:15], "After"}, {"new", nil, "Fresh"}, {"unknown", "001000000000zzzAAA", "Nobody"}}}
+			sync := syncFile("Account", "upsert", "Id", api, "", "  - {from: ID, to: Id}\n  - {from: N, to: Name}\n")
+			rep, ran := planRunPlan(t, srv, rows, sync)
+			assert.Equal(t, "bulk", rep.Stats["api"])
+			assert.Equal(t, "updated", ran.rows["known"])
+			assert.Equal(t, "failed "+CodeMissingKey, ran.rows["new"], "a row without an Id would create a record on every run")
+			assert.True(t, strings.HasPrefix(ran.rows["unknown"], "failed "), ran.rows["unknown"])
+			names := map[string]bool{}
+			for _, r := range live(srv, "Account") {
+				names[r["Name"].(string)] = true
+			}
+			assert.Equal(t, map[string]bool{"After": true, "Gone": true}, names)
+		})
+	}
 }
 
 // 2. An empty string has one meaning in both APIs, the field's null

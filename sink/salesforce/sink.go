@@ -72,8 +72,8 @@ func newSink(c *Client, d Destination) *Sink {
 		restSlots: make(chan struct{}, d.Options.RESTConcurrency),
 	}
 	switch {
-	case d.Operation == config.HardDelete:
-		// REST has no hard delete.
+	case d.Operation == config.HardDelete, d.upsertByID():
+		// REST has no hard delete, and upserts by external ids only.
 		s.api = APIBulk
 	case d.Options.API != APIAuto:
 		s.api = d.Options.API
@@ -94,12 +94,12 @@ func (d *Destination) check() error {
 		if !identRe.MatchString(d.ExternalID) {
 			return fmt.Errorf("salesforce: external_id %q is not a field name", d.ExternalID)
 		}
-		if strings.EqualFold(d.ExternalID, "Id") {
+		if d.upsertByID() && d.Options.API == APIREST {
 			// REST upserts by external id fields only ("upsert uses
-			// external ids, not record ids"), and the same rows must write
-			// the same data through either API.
-			return errors.New("salesforce: upsert takes an external id field, not Id: Salesforce's REST API upserts by external ids only; " +
-				"to write records by their Salesforce Id use operation: update (a row without an Id then fails RETL_MISSING_KEY)")
+			// external ids, not record ids"; Collections: "Don't use
+			// record ids"); Bulk API 2.0 upserts "based on an ID".
+			return errors.New("salesforce: upsert on Id goes through the Bulk API only: Salesforce's REST API upserts by external id fields, not record Ids; " +
+				"use api: bulk (or auto, which then always uses Bulk), or operation: update")
 		}
 	case "":
 		return errors.New("salesforce: operation is required")
@@ -119,6 +119,13 @@ func (d *Destination) check() error {
 	return nil
 }
 
+// upsertByID reports an upsert keyed on the record Id, which only the Bulk
+// API takes. A row without an Id fails (RETL_MISSING_KEY) as for any
+// upsert: it would create a new record on every run.
+func (d *Destination) upsertByID() bool {
+	return d.Operation == config.Upsert && strings.EqualFold(d.ExternalID, "Id")
+}
+
 // keyField is the field that identifies a record for the operation, or "".
 func (d *Destination) keyField() string {
 	switch d.Operation {
@@ -136,7 +143,7 @@ func (d *Destination) keyField() string {
 // Engine asks before its Hint, and auto picks REST only for a load that
 // fits in one batch anyway.
 func (s *Sink) Batching() (maxRecords, concurrency int) {
-	if s.dest.Options.API == APIREST && s.dest.Operation != config.HardDelete {
+	if s.dest.Options.API == APIREST && s.chosenAPI() == APIREST {
 		return restBatch * s.dest.Options.RESTConcurrency, s.writeConcurrency(2)
 	}
 	if s.dest.Options.GroupBy != "" {
@@ -284,7 +291,7 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 	switch {
 	case s.chosenAPI() == APIREST:
 		res, err = s.writeREST(ctx, layout, records)
-	case s.dest.Operation != config.HardDelete && anyNullMarker(records):
+	case s.dest.Operation != config.HardDelete && !s.dest.upsertByID() && anyNullMarker(records):
 		res, err = s.writeSplit(ctx, layout, records)
 	default:
 		res, err = s.writeBulk(ctx, layout, records)
