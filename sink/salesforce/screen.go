@@ -31,6 +31,9 @@ const (
 	// CodeOutOfRange fails a record with a date or date-time outside the
 	// range Salesforce stores, 1700-01-01 through 4000-12-31 (UTC).
 	CodeOutOfRange = "RETL_OUT_OF_RANGE"
+	// CodeNullMarker fails a record holding the text "#N/A" that only
+	// Bulk can write (an upsert on Id): Bulk would store it as null.
+	CodeNullMarker = "RETL_NULL_MARKER"
 )
 
 // On duplicate key choices.
@@ -67,6 +70,8 @@ type screenPlan struct {
 	ids     []int // Id and lookup-by-Id fields
 	dates   []int // date fields
 	times   []int // date-time fields
+	// bulkOnly: records cannot take REST, so the text #N/A cannot be sent.
+	bulkOnly bool
 }
 
 // Screen fails, before anything is sent, the records Salesforce would
@@ -140,7 +145,7 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 	if err != nil {
 		return nil, fmt.Errorf("salesforce: screening records: %w", err)
 	}
-	p := &screenPlan{key: -1, rule: s.keyRule()}
+	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID()}
 	if field := s.dest.matchField(); field != "" {
 		p.key, p.field = l.Index(field), field
 		p.needKey = !s.dest.matching()
@@ -178,6 +183,14 @@ func (p *screenPlan) check(r *sink.Record) *sink.RecordError {
 		}
 		if msg := idProblem(r.Values[i].S); msg != "" {
 			return &sink.RecordError{Code: CodeInvalidID, Message: r.Layout.Fields[i] + ": " + msg, Fields: []string{r.Layout.Fields[i]}}
+		}
+	}
+	if p.bulkOnly {
+		for i, v := range r.Values {
+			if isNullMarker(v) {
+				return &sink.RecordError{Code: CodeNullMarker, Fields: []string{r.Layout.Fields[i]},
+					Message: fmt.Sprintf("%s holds the text %q, which the Bulk API stores as null, and an upsert on Id cannot go through REST", r.Layout.Fields[i], v.S)}
+			}
 		}
 	}
 	for _, i := range p.dates {

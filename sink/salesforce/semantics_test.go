@@ -322,18 +322,22 @@ func TestSemanticsUpsertOnID(t *testing.T) {
 			require.NoError(t, err)
 			_, err = srv.Insert("Account", map[string]any{"Name": "Gone"})
 			require.NoError(t, err)
-			rows := table{cols: []string{"K", "ID", "N"}, rows: [][]any{{"known", a[:15], "After"}, {"new", nil, "Fresh"}, {"unknown", "001000000000zzzAAA", "Nobody"}}}
+			b, err := srv.Insert("Account", map[string]any{"Name": "Kept"})
+			require.NoError(t, err)
+			rows := table{cols: []string{"K", "ID", "N"}, rows: [][]any{{"known", a[:15], "After"}, {"new", nil, "Fresh"},
+				{"unknown", "001000000000zzzAAA", "Nobody"}, {"marker", b, "#N/A"}}}
 			sync := syncFile("Account", "upsert", "Id", api, "", "  - {from: ID, to: Id}\n  - {from: N, to: Name}\n")
 			rep, ran := planRunPlan(t, srv, rows, sync)
 			assert.Equal(t, "bulk", rep.Stats["api"])
 			assert.Equal(t, "updated", ran.rows["known"])
 			assert.Equal(t, "failed "+CodeMissingKey, ran.rows["new"], "a row without an Id would create a record on every run")
 			assert.True(t, strings.HasPrefix(ran.rows["unknown"], "failed "), ran.rows["unknown"])
+			assert.Equal(t, "failed "+CodeNullMarker, ran.rows["marker"], "#N/A is never stored as null")
 			names := map[string]bool{}
 			for _, r := range live(srv, "Account") {
 				names[r["Name"].(string)] = true
 			}
-			assert.Equal(t, map[string]bool{"After": true, "Gone": true}, names)
+			assert.Equal(t, map[string]bool{"After": true, "Gone": true, "Kept": true}, names)
 		})
 	}
 }
