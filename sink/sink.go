@@ -177,6 +177,10 @@ type Sink interface {
 	// never an error return. The error is for failures of the whole call
 	// (authentication, network after retries, cancellation); then the
 	// outcome of every record of the call is treated as failed with it.
+	// When ctx ends, a sink that can tell what the destination holds
+	// returns Results instead of an error: written for what was written,
+	// Skipped for records it knows were not, and Err for the rest, so a
+	// stopped run reports the truth and its state keeps what was written.
 	// Write may be called concurrently up to the sink's Batching concurrency.
 	Write(ctx context.Context, records []Record) ([]Result, error)
 	// Close releases what the sink holds; it is called once after the last Write.

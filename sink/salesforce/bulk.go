@@ -191,6 +191,10 @@ func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sin
 			return nil, err
 		}
 		s.noteLocks(jobs, out)
+		if ctx.Err() != nil {
+			// Stopped: what the jobs did is known; nothing more is sent.
+			return out, nil
+		}
 		if round >= s.dest.Options.LockRetries {
 			break
 		}
@@ -207,7 +211,7 @@ func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sin
 		}
 		s.log.Info("salesforce: retrying rows locked by other work", "object", s.dest.Object, "rows", len(pending), "retry", round+1)
 		if err := s.c.sleep(ctx, s.dest.Options.lockBackoff*time.Duration(round+1)); err != nil {
-			return nil, err
+			return out, nil // stopped: the locked rows stay failed, unwritten
 		}
 	}
 	if err := s.lockFallback(ctx, layout, records, out); err != nil {
@@ -232,21 +236,18 @@ func (s *Sink) runJobs(ctx context.Context, bl *bulkLayout, jobs []*jobPlan, out
 			if err == nil {
 				return
 			}
-			if fatal(ctx, err) {
+			if errors.Is(err, ErrLogin) {
 				once.Do(func() { first = err; cancel() })
 				return
 			}
-			re := requestFailure(err)
+			r := s.jobFailure(ctx, err)
 			for _, ri := range j.idx {
-				out[ri] = sink.Result{Err: re}
+				out[ri] = r
 			}
 		}()
 	}
 	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
+	return first
 }
 
 func (s *Sink) jobPath(id string, rest ...string) string {
@@ -254,11 +255,15 @@ func (s *Sink) jobPath(id string, rest ...string) string {
 }
 
 // runJob takes a job slot and runs one job from creation to its results.
+// Once the job may have processed records, a stop or a lost job is
+// salvaged: the job is aborted and its results read, so that every
+// record it wrote is reported written. Failures before that are
+// notSentErrors: no record was written.
 func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) error {
 	select {
 	case s.jobSlots <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nothingSent(ctx.Err())
 	}
 	defer func() { <-s.jobSlots }()
 
@@ -270,13 +275,14 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 			break
 		}
 		if id != "" {
+			// Not UploadComplete: the job processes nothing.
 			s.abort(id)
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nothingSent(ctx.Err())
 		}
 		if !errors.Is(err, ErrOutcomeUnknown) || attempt >= s.c.cfg.MaxRetries {
-			return err
+			return nothingSent(err)
 		}
 		// A job takes one upload, and one whose upload may have landed
 		// cannot be told apart from one whose did not: it was aborted
@@ -286,21 +292,36 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 			return err
 		}
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			s.abort(id)
-		}
-	}()
 	if err := s.setState(ctx, id, stateUploadComplete); err != nil {
-		return err
+		var ae *APIError
+		if errors.Is(err, ErrLogin) || (errors.As(err, &ae) && !errors.Is(err, ErrOutcomeUnknown)) {
+			// Refused: the job stays Open and processes nothing.
+			s.abort(id)
+			return nothingSent(err)
+		}
+		// The change may have landed and the job be processing.
+		return s.salvage(ctx, bl, j, id, err, out)
 	}
 	final, err := s.poll(ctx, id, len(j.idx))
 	if err != nil {
-		return err
+		if errors.Is(err, ErrLogin) {
+			s.abort(id)
+			return err
+		}
+		return s.salvage(ctx, bl, j, id, err, out)
 	}
-	finished = true
-	return s.collect(ctx, bl, j, final, out)
+	if err := s.collect(ctx, bl, j, final, out); err != nil {
+		if errors.Is(err, ErrLogin) {
+			return err
+		}
+		if ctx.Err() == nil {
+			// The job ran; what it wrote cannot be read.
+			return fmt.Errorf("%w: reading the results of job %s: %w", ErrOutcomeUnknown, id, err)
+		}
+		// Stopped while reading the results: read them again.
+		return s.salvage(ctx, bl, j, id, err, out)
+	}
+	return nil
 }
 
 // createAndUpload creates a job and uploads its CSV. It returns the job

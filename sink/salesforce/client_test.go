@@ -215,7 +215,7 @@ func TestBulkResultMapping(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,\"broken\n", "", "")
 		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
 		res := write(t, s, in)
-		assert.Equal(t, CodeRequestFailed, res[0].Err.Code)
+		assert.Equal(t, CodeOutcomeUnknown, res[0].Err.Code)
 	})
 }
 

@@ -128,8 +128,10 @@ func TestUnrecoveredFaults(t *testing.T) {
 		{"503 past max_retries", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.MaxRetries = 2 }, "SERVER_UNAVAILABLE"},
 		{"503 past retry_max_wait", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.retryBase = 50 * time.Millisecond; c.RetryMaxWait = 60 * time.Millisecond }, "SERVER_UNAVAILABLE"},
 		{"bulk create 400", APIBulk, sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "POST", Path: "/jobs/ingest"}, nil, "UNKNOWN_EXCEPTION"},
-		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = 1 }, CodeOutcomeUnknown},
-		{"bulk poll malformed every time", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeRequestFailed},
+		// Each job was aborted before UploadComplete: nothing was written.
+		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = 1 }, CodeRequestFailed},
+		// The job ran, and neither its state nor its results can be read.
+		{"bulk poll malformed every time", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeOutcomeUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -156,9 +158,12 @@ func TestMalformedResultsAreFetchedAgainOnce(t *testing.T) {
 	res := write(t, s, nameRecs(3, "K"))
 	for _, r := range res {
 		require.NotNil(t, r.Err)
-		assert.Equal(t, CodeRequestFailed, r.Err.Code)
+		// The job ran: the records are written, and the report must not
+		// call them failed.
+		assert.Equal(t, CodeOutcomeUnknown, r.Err.Code)
 		assert.Contains(t, r.Err.Message, "successfulResults")
 	}
+	assert.Len(t, live(srv, "Account"), 3)
 	assert.Equal(t, 2, countRequests(srv, "GET", "/successfulResults"))
 }
 
@@ -234,8 +239,10 @@ func TestCancelAbortsJobs(t *testing.T) {
 	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	var res []sink.Result
 	go func() {
-		_, err := s.Write(ctx, nameRecs(10, "K"))
+		var err error
+		res, err = s.Write(ctx, nameRecs(10, "K"))
 		done <- err
 	}()
 	require.Eventually(t, func() bool {
@@ -245,12 +252,16 @@ func TestCancelAbortsJobs(t *testing.T) {
 	cancel()
 	select {
 	case err := <-done:
-		require.ErrorIs(t, err, context.Canceled)
+		require.NoError(t, err, "a stopped job's records get their outcomes")
 	case <-time.After(5 * time.Second):
 		t.Fatal("Write did not return after cancel")
 	}
-	require.Eventually(t, func() bool { return srv.Jobs()[0].State == sftest.StateAborted }, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
 	assert.Empty(t, live(srv, "Account"))
+	require.Len(t, res, 10)
+	for _, r := range res {
+		assert.Equal(t, ReasonStopped, r.Skipped, "the aborted job processed nothing: known not written")
+	}
 }
 
 // Rows that fail with UNABLE_TO_LOCK_ROW are retried in later jobs.
@@ -344,8 +355,9 @@ func TestRESTLockRetries(t *testing.T) {
 	stop := errors.New("stop")
 	c.sleep = func(context.Context, time.Duration) error { return stop }
 	waiting := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIREST))
-	_, err := waiting.Write(context.Background(), nameRecs(1, "W"))
-	assert.ErrorIs(t, err, stop)
+	res, err := waiting.Write(context.Background(), nameRecs(1, "W"))
+	require.NoError(t, err, "a retry round that cannot wait leaves the locked records failed")
+	assert.Equal(t, "UNABLE_TO_LOCK_ROW", res[0].Err.Code)
 
 	// A login that fails during the retry round ends the Write.
 	c2 := emuClient(t, srv)

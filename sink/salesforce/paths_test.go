@@ -207,10 +207,12 @@ func TestBulkPaths(t *testing.T) {
 		code  string
 	}{
 		{"closing refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "PATCH", Path: "/jobs/ingest/"}, nameRecs(2, "K"), "UNKNOWN_EXCEPTION"},
-		{"polling refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "GET", Path: "/jobs/ingest/"}, nameRecs(2, "K"), "UNKNOWN_EXCEPTION"},
-		{"results refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/successfulResults"}, nameRecs(2, "K"), "UNKNOWN_EXCEPTION"},
+		// Once the job may have run, records whose results cannot be read
+		// have an unknown outcome, never a guessed failure.
+		{"polling refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "GET", Path: "/jobs/ingest/"}, nameRecs(2, "K"), CodeOutcomeUnknown},
+		{"results refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/successfulResults"}, nameRecs(2, "K"), CodeOutcomeUnknown},
 		{"failed results refused", sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/failedResults"},
-			recs(nameLayout, []any{"K", "x"}, []any{"L", nil}), "UNKNOWN_EXCEPTION"},
+			recs(nameLayout, []any{"K", "x"}, []any{"L", nil}), CodeOutcomeUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -234,7 +236,8 @@ func TestBulkPaths(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,sf__Created,External_Id__c,Name\n", "", "ERR")
 		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
-		assert.Equal(t, "HTTP_400", res[0].Err.Code)
+		assert.Equal(t, CodeOutcomeUnknown, res[0].Err.Code)
+		assert.Contains(t, res[0].Err.Message, "HTTP_400")
 	})
 	t.Run("failed job without message", func(t *testing.T) {
 		c := fakeBulk(t, stateFailed, "", "", "", "")
@@ -255,22 +258,35 @@ func TestBulkPaths(t *testing.T) {
 func TestBulkCancelPaths(t *testing.T) {
 	t.Run("waiting for a job slot", func(t *testing.T) {
 		srv := emulator(t, sftest.WithBulkDelay(10*time.Second, 0))
-		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIBulk, BulkBatchSize: 2, MaxJobsInFlight: 1})
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		c := emuClient(t, srv)
+		s := emuSink(t, c, "Account", config.Insert, "", Options{API: APIBulk, BulkBatchSize: 2, MaxJobsInFlight: 1})
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		_, err := s.Write(ctx, nameRecs(4, "K"))
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		// Stopped while the first job runs and the second waits.
+		c.http = &http.Client{Transport: cancelOn{base: http.DefaultTransport, path: "/jobs/ingest/", method: "GET", cancel: cancel}}
+		res, err := s.Write(ctx, nameRecs(4, "K"))
+		require.NoError(t, err)
 		require.Len(t, srv.Jobs(), 1, "the second job never started")
+		assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
+		for _, r := range res {
+			assert.Equal(t, ReasonStopped, r.Skipped, "nothing was processed: known not written")
+		}
+		assert.Empty(t, live(srv, "Account"))
 	})
 	t.Run("during the upload", func(t *testing.T) {
 		srv := emulator(t)
-		srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Delay: 5 * time.Second, Method: "PUT"})
-		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		c := emuClient(t, srv)
+		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		_, err := s.Write(ctx, nameRecs(2, "K"))
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.Eventually(t, func() bool { return srv.Jobs()[0].State == sftest.StateAborted }, 5*time.Second, 5*time.Millisecond)
+		c.http = &http.Client{Transport: cancelOn{base: http.DefaultTransport, path: "/batches", method: "PUT", cancel: cancel}}
+		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		res, err := s.Write(ctx, nameRecs(2, "K"))
+		require.NoError(t, err)
+		assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
+		for _, r := range res {
+			assert.Equal(t, ReasonStopped, r.Skipped)
+		}
+		assert.Empty(t, live(srv, "Account"))
 	})
 	t.Run("waiting to restart an upload", func(t *testing.T) {
 		srv := emulator(t)
@@ -290,8 +306,9 @@ func TestBulkCancelPaths(t *testing.T) {
 		c.sleep = func(context.Context, time.Duration) error { return stop }
 		srv.LockRows(1, 1)
 		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
-		_, err := s.Write(context.Background(), nameRecs(1, "K"))
-		assert.ErrorIs(t, err, stop)
+		res, err := s.Write(context.Background(), nameRecs(1, "K"))
+		require.NoError(t, err)
+		assert.Equal(t, "UNABLE_TO_LOCK_ROW", res[0].Err.Code, "a retry that cannot wait leaves the row failed")
 	})
 }
 
@@ -302,16 +319,36 @@ func TestRESTCancelPaths(t *testing.T) {
 		s.restSlots <- struct{}{} // another Write holds the only slot
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
-		_, err := s.Write(ctx, nameRecs(3, "K"))
-		require.ErrorIs(t, err, context.DeadlineExceeded)
+		res, err := s.Write(ctx, nameRecs(3, "K"))
+		require.NoError(t, err)
+		for _, r := range res {
+			assert.Equal(t, ReasonStopped, r.Skipped)
+		}
 	})
+	// The call in flight when the write stops runs to its answer; the
+	// calls not yet sent are not sent.
 	srv := emulator(t)
-	srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Delay: 5 * time.Second, Path: "/composite"})
-	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	c := emuClient(t, srv)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := s.Write(ctx, nameRecs(450, "K"))
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	c.http = &http.Client{Transport: cancelOn{base: http.DefaultTransport, path: "/composite", cancel: cancel}}
+	s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
+	res, err := s.Write(ctx, nameRecs(450, "K"))
+	require.NoError(t, err)
+	written, stopped := 0, 0
+	for _, r := range res {
+		switch {
+		case r.Err == nil && r.Skipped == "":
+			written++
+		case r.Skipped == ReasonStopped:
+			stopped++
+		}
+	}
+	// One call was in flight (of 200 or of the last 50 records, whichever
+	// took the slot first); the others were never sent.
+	assert.Contains(t, []int{50, 200}, written, "the call in flight")
+	assert.Equal(t, 450, written+stopped)
+	assert.Len(t, live(srv, "Account"), written, "Salesforce holds exactly what the results say")
 }
 
 func TestSinkPaths(t *testing.T) {

@@ -63,6 +63,14 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 		return nil, err
 	}
 	for i := range res {
+		if res[i].Skipped == ReasonStopped {
+			// A removal's skip means "gone", and its state is then
+			// forgotten: a stopped removal is an error, so the next run
+			// tries the records again.
+			return nil, fmt.Errorf("salesforce: on_removed stopped before every record was removed: %w", context.Cause(ctx))
+		}
+	}
+	for i := range res {
 		if e := res[i].Err; e != nil && (e.Code == "ENTITY_IS_DELETED" || e.Code == "INVALID_CROSS_REFERENCE_KEY") {
 			res[i] = sink.Result{ID: r.IDs[i], Skipped: ReasonAlreadyDeleted}
 		}

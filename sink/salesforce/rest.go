@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -37,7 +38,7 @@ func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sin
 	if err != nil {
 		return nil, err
 	}
-	for round := 0; round < s.dest.Options.LockRetries; round++ {
+	for round := 0; round < s.dest.Options.LockRetries && ctx.Err() == nil; round++ {
 		var again []int
 		for i := range out {
 			if e := out[i].Err; e != nil && e.Code == "UNABLE_TO_LOCK_ROW" {
@@ -49,7 +50,7 @@ func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sin
 		}
 		s.log.Info("salesforce: retrying records locked by other work", "object", s.dest.Object, "records", len(again), "retry", round+1)
 		if err := s.c.sleep(ctx, s.dest.Options.lockBackoff*time.Duration(round+1)); err != nil {
-			return nil, err
+			return out, nil // stopped: the locked records stay failed, unwritten
 		}
 		part := make([]sink.Record, len(again))
 		for k, i := range again {
@@ -66,11 +67,17 @@ func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sin
 	return out, nil
 }
 
-// restRound sends records in calls of 200, in parallel.
+// restRound sends records in calls of 200, in parallel. When ctx ends,
+// calls not yet sent are not sent (their records are skipped
+// ReasonStopped), and calls in flight run to their answer, with a context
+// of their own bounded by salvageTimeout, so that what Salesforce did is
+// reported rather than guessed.
 func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(records))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	flight, flightCancel := context.WithTimeout(context.WithoutCancel(ctx), salvageTimeout)
+	defer flightCancel()
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
@@ -82,14 +89,19 @@ func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Rec
 			select {
 			case s.restSlots <- struct{}{}:
 			case <-ctx.Done():
+				copy(out[off:end], stoppedResults(end-off))
 				return
 			}
 			defer func() { <-s.restSlots }()
-			err := s.restCall(ctx, enc, records[off:end], out[off:end])
+			if ctx.Err() != nil {
+				copy(out[off:end], stoppedResults(end-off))
+				return
+			}
+			err := s.restCall(flight, enc, records[off:end], out[off:end])
 			if err == nil {
 				return
 			}
-			if fatal(ctx, err) {
+			if errors.Is(err, ErrLogin) {
 				once.Do(func() { first = err; cancel() })
 				return
 			}
@@ -102,9 +114,6 @@ func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Rec
 	wg.Wait()
 	if first != nil {
 		return nil, first
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	return out, nil
 }

@@ -223,8 +223,9 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 	if len(records) == 0 {
 		return []sink.Result{}, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("salesforce: write: %w", err)
+	if ctx.Err() != nil {
+		// Stopped before anything was sent: known not written.
+		return stoppedResults(len(records)), nil
 	}
 	ctx = withCallCounter(ctx, &s.calls)
 	// Records normally share one layout and are written as they come,
@@ -281,10 +282,18 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 		return nil, errors.New("salesforce: write: record without a layout")
 	}
 	if s.dest.matching() && !s.isResolved(layout) {
-		return s.viaMatch(ctx, records, s.writeGroup, func(err error) error { return s.writeErr(ctx, err) })
+		res, err := s.viaMatch(ctx, records, s.writeGroup, func(err error) error { return s.writeErr(ctx, err) })
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrLogin) {
+			// Stopped while finding the records: none was sent.
+			return stoppedResults(len(records)), nil
+		}
+		return res, err
 	}
 	records, kept, err := s.guard(ctx, layout, records)
 	if err != nil {
+		if ctx.Err() != nil && !errors.Is(err, ErrLogin) {
+			return stoppedResults(len(records)), nil
+		}
 		return nil, s.writeErr(ctx, err)
 	}
 	var res []sink.Result
@@ -299,6 +308,7 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 	if err != nil {
 		return nil, s.writeErr(ctx, err)
 	}
+	s.resolveInserts(ctx, layout, records, res)
 	for i := range kept {
 		if len(kept[i]) > 0 && res[i].Err == nil {
 			res[i].KeptBack = kept[i]
