@@ -178,3 +178,33 @@ func TestRemoveEdges(t *testing.T) {
 	_, err = s.Remove(done, sink.Removal{IDs: []string{id}})
 	assert.ErrorContains(t, err, "context canceled")
 }
+
+// max_deletes of on_removed counts the records still there: one deleted
+// by hand does not count, and is skipped.
+func TestMirrorLimitCountsPresentRecords(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			r := &engineRun{srv: srv, opts: []reverseetl.Option{reverseetl.WithState(stateStore(t))}}
+			sync := map[string]string{"accounts.yaml": mirrorSync(api, "delete", "  max_deletes: 1\n")}
+			r.tables = map[string]table{"accounts": accountRows("A-1", "A-2", "A-3")}
+			sr := r.run(t, sync, reverseetl.RunOptions{}).Sync("accounts")
+			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+			c := emuClient(t, srv)
+			s := emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST))
+			requireOK(t, write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{byExt(srv, "Account")["A-3"]["Id"].(string)})))
+
+			r.tables = map[string]table{"accounts": accountRows("A-1")}
+			for _, plan := range []bool{true, false} {
+				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 1, Skipped: 1}, sr.Removed)
+				assert.Equal(t, "on_removed would act on 1 Account records, within max_deletes (1)", sr.Stats["max_deletes"])
+			}
+			assert.Len(t, live(srv, "Account"), 1)
+			sr = r.run(t, sync, reverseetl.RunOptions{Plan: true}).Sync("accounts")
+			assert.Equal(t, &reverseetl.RemovedReport{Action: "delete"}, sr.Removed)
+			assert.Zero(t, sr.Written())
+		})
+	}
+}

@@ -21,7 +21,8 @@ const ReasonAlreadyDeleted = "already deleted"
 // Remove implements sink.Remover for a sync's on_removed: it deletes the
 // records with the given Ids, or updates each with r.Set, through the
 // sync's api (auto: REST below auto_threshold records). max_deletes
-// applies to the whole list before anything is done.
+// applies, before anything is done, to the records of the list that
+// Salesforce still holds.
 //
 // A record is skipped "already deleted" only when it is gone: Salesforce
 // answers ENTITY_IS_DELETED for a record in the Recycle Bin, but
@@ -35,8 +36,14 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 		return []sink.Result{}, nil
 	}
 	ctx = withCallCounter(ctx, &s.calls)
-	if err := s.checkDeletes(ctx, len(r.IDs), "on_removed would act on", "nothing was removed"); err != nil {
-		return nil, fmt.Errorf("salesforce: %w", err)
+	if s.dest.Options.MaxDeletes.Set {
+		n, err := s.countIDs(ctx, r.IDs)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: max_deletes: %w", err)
+		}
+		if err := s.checkDeletes(ctx, n, "on_removed would act on", "nothing was removed"); err != nil {
+			return nil, fmt.Errorf("salesforce: %w", err)
+		}
 	}
 	d := Destination{Object: s.dest.Object, Operation: config.Delete, Options: s.dest.Options}
 	d.Options.GroupBy, d.Options.MaxDeletes = "", DeleteLimit{}
