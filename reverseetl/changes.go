@@ -165,6 +165,12 @@ func KeyText(v any) string {
 	return fmt.Sprint(v)
 }
 
+// ReasonAlreadyInserted is the skip reason of a row of an insert sync
+// with change detection whose key Salesforce already accepted from the
+// sync: insert cannot update the record it made, and sending the row
+// again would make a second one.
+const ReasonAlreadyInserted = "already inserted (insert does not update; use upsert)"
+
 // stateLookup is how many records wait for one look-up of their stored
 // hashes: it bounds the memory of comparing in retl, whatever the size of
 // the state.
@@ -187,6 +193,9 @@ type changeStage struct {
 	full     bool
 	plan     bool
 	pushdown bool
+	// insert: the sync inserts, so a key the state holds is never sent
+	// again, changed or not, --full or not.
+	insert bool
 
 	// keys and hashes are those of the rows of the batch being transformed.
 	keys, hashes []string
@@ -221,7 +230,8 @@ func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.
 		return nil, errors.New("change_detection needs the warehouse state: configure writeback in the project file")
 	}
 	c := &changeStage{store: e.state, rec: rec, runID: e.runID, sync: s.Name, keyCol: s.ChangeDetection.Key,
-		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection}
+		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection,
+		insert: s.Destination.Operation == config.Insert}
 	if s.OnRemoved != nil {
 		c.seen = map[string]struct{}{}
 	}
@@ -322,15 +332,24 @@ func findColumn(cols []string, name string) int {
 }
 
 // admit takes the record of the batch's i-th row towards the sink. With
-// change detection in retl it waits in held until its stored hash is known.
+// change detection in retl, or for an insert sync, it waits in held until
+// its stored hash is known.
 func (t *transformStage) admit(r sink.Record, i int) error {
 	c := t.cd
 	if c != nil {
 		key := c.keys[i]
-		if c.pushdown {
+		if c.pushdown && !c.insert {
 			c.track(r.Seq, key, c.hashes[i])
 		} else {
-			c.held = append(c.held, heldRecord{rec: r, key: key, hash: RecordHash(c.fp, &r)})
+			h := heldRecord{rec: r, key: key}
+			if c.pushdown {
+				// The warehouse found the row changed or new; whether
+				// its key was inserted before is in the state.
+				h.hash = c.hashes[i]
+			} else {
+				h.hash = RecordHash(c.fp, &r)
+			}
+			c.held = append(c.held, h)
 			if len(c.held) >= stateLookup {
 				return t.releaseHeld()
 			}
@@ -345,21 +364,36 @@ func (t *transformStage) admit(r sink.Record, i int) error {
 }
 
 // releaseHeld looks up the stored hashes of the held records, skips those
-// that match as unchanged and passes the others on.
+// that match as unchanged, and for an insert sync those whose key the
+// state holds, and passes the others on.
 func (t *transformStage) releaseHeld() error {
 	c := t.cd
 	if c == nil || len(c.held) == 0 {
 		return nil
 	}
 	held := c.held
-	c.held = nil
 	var stored map[string]string
-	if !c.full {
+	switch {
+	case c.insert:
+		// Sending a row whose key may have been inserted could make a
+		// second record: without the state, nothing is sent.
+		var err error
+		if stored, err = c.lookup(t.ctx, held); err != nil {
+			return fmt.Errorf("change detection: reading the state of an insert sync: %w", err)
+		}
+	case !c.full:
 		stored = c.stored(t.ctx, held)
 	}
+	c.held = nil
 	for i, h := range held {
-		if old, ok := stored[h.key]; ok && h.key != "" && old == h.hash {
+		old, known := stored[h.key]
+		known = known && h.key != ""
+		switch {
+		case known && old == h.hash && !c.full:
 			t.rec.skip(h.rec.Seq, "", sink.ReasonUnchanged, &h.rec)
+			continue
+		case known && c.insert:
+			t.rec.skip(h.rec.Seq, "", ReasonAlreadyInserted, &h.rec)
 			continue
 		}
 		c.track(h.rec.Seq, h.key, h.hash)
@@ -375,8 +409,21 @@ func (t *transformStage) releaseHeld() error {
 }
 
 // stored returns the stored hashes of the held records' keys. When the
-// state cannot be read every record is sent, which is never wrong.
+// state cannot be read every record is sent, which is never wrong for a
+// sync that finds its records by a key.
 func (c *changeStage) stored(ctx context.Context, held []heldRecord) map[string]string {
+	m, err := c.lookup(ctx, held)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.rec.writebackFailed("reading change-detection state: " + err.Error() + " (rows are sent as changed)")
+		}
+		return nil
+	}
+	return m
+}
+
+// lookup reads the stored hashes of the held records' keys.
+func (c *changeStage) lookup(ctx context.Context, held []heldRecord) (map[string]string, error) {
 	seen := make(map[string]bool, len(held))
 	keys := make([]string, 0, len(held))
 	for _, h := range held {
@@ -386,16 +433,9 @@ func (c *changeStage) stored(ctx context.Context, held []heldRecord) map[string]
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
-	m, err := c.store.StoredHashes(ctx, c.sync, keys)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.rec.writebackFailed("reading change-detection state: " + err.Error() + " (rows are sent as changed)")
-		}
-		return nil
-	}
-	return m
+	return c.store.StoredHashes(ctx, c.sync, keys)
 }
 
 // track remembers the state to save for a record once it is accepted.
