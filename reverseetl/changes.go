@@ -208,9 +208,12 @@ type changeStage struct {
 	// pending is the state of records sent and not yet answered, by Seq.
 	pending map[int64]StateRow
 
-	// seen holds the keys the query returned, for on_removed when retl
-	// compares; connection and query are the source's, for the warehouse.
+	// seen holds the keys the query returned, for on_removed: all of them
+	// when retl compares, the changed rows' when the warehouse does.
+	// wrote holds the destination ids this run's results name (under mu).
+	// connection and query are the source's, for the warehouse.
 	seen              map[string]struct{}
+	wrote             map[string]struct{}
 	connection, query string
 }
 
@@ -234,6 +237,7 @@ func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.
 		insert: s.Destination.Operation == config.Insert}
 	if s.OnRemoved != nil {
 		c.seen = map[string]struct{}{}
+		c.wrote = map[string]struct{}{}
 	}
 	pd, ok := e.state.(StatePushdown)
 	qr, ok2 := src.(source.QueryRewriter)
@@ -299,6 +303,7 @@ func (c *changeStage) prepare(b source.Batch) (source.Batch, error) {
 		}
 		c.keys = append(c.keys, KeyText(row[kc]))
 		c.hashes = append(c.hashes, KeyText(row[hc]))
+		c.seeKeys(c.keys[len(c.keys)-1:])
 		if tail {
 			rows = append(rows, row[:len(keep):len(keep)])
 			continue
@@ -462,13 +467,20 @@ func (c *changeStage) abandon(rec *recorder, reason string) {
 }
 
 // wrap saves the state of the records each write's results say the
-// destination accepted. A plan saves nothing.
+// destination accepted, and notes the ids they name for on_removed. A
+// plan saves nothing.
 func (c *changeStage) wrap(w writeFunc) writeFunc {
-	if c == nil || c.plan {
+	if c == nil || (c.plan && c.wrote == nil) {
 		return w
 	}
 	return func(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
 		res, err := w(ctx, recs)
+		if err == nil && len(res) == len(recs) {
+			c.noteIDs(res)
+		}
+		if c.plan {
+			return res, err
+		}
 		rows := c.accepted(recs, res, err)
 		if len(rows) == 0 {
 			return res, err
