@@ -52,6 +52,7 @@ func TestInsertSendsAKeyOnce(t *testing.T) {
 	c.data = append(c.data, []any{"NEW", "new"})
 	r = c.run(t, reverseetl.RunOptions{Plan: true})
 	assert.EqualValues(t, 1, c.snk.planned.Load())
+	assert.EqualValues(t, 20, r.SkipReasons[reverseetl.ReasonAlreadyInserted])
 	r = c.run(t, reverseetl.RunOptions{})
 	require.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
 	sent, keys := c.snk.take()

@@ -61,9 +61,6 @@ type RemovedReport struct {
 	FailedRows []Outcome `json:"failed_rows,omitempty"`
 }
 
-// Skip reason of a removed key whose state holds no destination id.
-const reasonNoID = "no destination id in the state"
-
 // seeKeys notes the keys a batch's rows carry, for on_removed: every key
 // of the query when retl compares, the keys of changed rows when the
 // warehouse does.
