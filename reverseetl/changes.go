@@ -165,6 +165,12 @@ func KeyText(v any) string {
 	return fmt.Sprint(v)
 }
 
+// ReasonAlreadyInserted is the skip reason of a row of an insert sync
+// with change detection whose key Salesforce already accepted from the
+// sync: insert cannot update the record it made, and sending the row
+// again would make a second one.
+const ReasonAlreadyInserted = "already inserted (insert does not update; use upsert)"
+
 // stateLookup is how many records wait for one look-up of their stored
 // hashes: it bounds the memory of comparing in retl, whatever the size of
 // the state.
@@ -187,6 +193,9 @@ type changeStage struct {
 	full     bool
 	plan     bool
 	pushdown bool
+	// insert: the sync inserts, so a key the state holds is never sent
+	// again, changed or not, --full or not.
+	insert bool
 
 	// keys and hashes are those of the rows of the batch being transformed.
 	keys, hashes []string
@@ -199,9 +208,12 @@ type changeStage struct {
 	// pending is the state of records sent and not yet answered, by Seq.
 	pending map[int64]StateRow
 
-	// seen holds the keys the query returned, for on_removed when retl
-	// compares; connection and query are the source's, for the warehouse.
+	// seen holds the keys the query returned, for on_removed: all of them
+	// when retl compares, the changed rows' when the warehouse does.
+	// wrote holds the destination ids this run's results name (under mu).
+	// connection and query are the source's, for the warehouse.
 	seen              map[string]struct{}
+	wrote             map[string]struct{}
 	connection, query string
 }
 
@@ -221,9 +233,11 @@ func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.
 		return nil, errors.New("change_detection needs the warehouse state: configure writeback in the project file")
 	}
 	c := &changeStage{store: e.state, rec: rec, runID: e.runID, sync: s.Name, keyCol: s.ChangeDetection.Key,
-		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection}
+		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection,
+		insert: s.Destination.Operation == config.Insert}
 	if s.OnRemoved != nil {
 		c.seen = map[string]struct{}{}
+		c.wrote = map[string]struct{}{}
 	}
 	pd, ok := e.state.(StatePushdown)
 	qr, ok2 := src.(source.QueryRewriter)
@@ -289,6 +303,7 @@ func (c *changeStage) prepare(b source.Batch) (source.Batch, error) {
 		}
 		c.keys = append(c.keys, KeyText(row[kc]))
 		c.hashes = append(c.hashes, KeyText(row[hc]))
+		c.seeKeys(c.keys[len(c.keys)-1:])
 		if tail {
 			rows = append(rows, row[:len(keep):len(keep)])
 			continue
@@ -322,15 +337,24 @@ func findColumn(cols []string, name string) int {
 }
 
 // admit takes the record of the batch's i-th row towards the sink. With
-// change detection in retl it waits in held until its stored hash is known.
+// change detection in retl, or for an insert sync, it waits in held until
+// its stored hash is known.
 func (t *transformStage) admit(r sink.Record, i int) error {
 	c := t.cd
 	if c != nil {
 		key := c.keys[i]
-		if c.pushdown {
+		if c.pushdown && !c.insert {
 			c.track(r.Seq, key, c.hashes[i])
 		} else {
-			c.held = append(c.held, heldRecord{rec: r, key: key, hash: RecordHash(c.fp, &r)})
+			h := heldRecord{rec: r, key: key}
+			if c.pushdown {
+				// The warehouse found the row changed or new; whether
+				// its key was inserted before is in the state.
+				h.hash = c.hashes[i]
+			} else {
+				h.hash = RecordHash(c.fp, &r)
+			}
+			c.held = append(c.held, h)
 			if len(c.held) >= stateLookup {
 				return t.releaseHeld()
 			}
@@ -345,21 +369,36 @@ func (t *transformStage) admit(r sink.Record, i int) error {
 }
 
 // releaseHeld looks up the stored hashes of the held records, skips those
-// that match as unchanged and passes the others on.
+// that match as unchanged, and for an insert sync those whose key the
+// state holds, and passes the others on.
 func (t *transformStage) releaseHeld() error {
 	c := t.cd
 	if c == nil || len(c.held) == 0 {
 		return nil
 	}
 	held := c.held
-	c.held = nil
 	var stored map[string]string
-	if !c.full {
+	switch {
+	case c.insert:
+		// Sending a row whose key may have been inserted could make a
+		// second record: without the state, nothing is sent.
+		var err error
+		if stored, err = c.lookup(t.ctx, held); err != nil {
+			return fmt.Errorf("change detection: reading the state of an insert sync: %w", err)
+		}
+	case !c.full:
 		stored = c.stored(t.ctx, held)
 	}
+	c.held = nil
 	for i, h := range held {
-		if old, ok := stored[h.key]; ok && h.key != "" && old == h.hash {
+		old, known := stored[h.key]
+		known = known && h.key != ""
+		switch {
+		case known && old == h.hash && !c.full:
 			t.rec.skip(h.rec.Seq, "", sink.ReasonUnchanged, &h.rec)
+			continue
+		case known && c.insert:
+			t.rec.skip(h.rec.Seq, "", ReasonAlreadyInserted, &h.rec)
 			continue
 		}
 		c.track(h.rec.Seq, h.key, h.hash)
@@ -375,8 +414,21 @@ func (t *transformStage) releaseHeld() error {
 }
 
 // stored returns the stored hashes of the held records' keys. When the
-// state cannot be read every record is sent, which is never wrong.
+// state cannot be read every record is sent, which is never wrong for a
+// sync that finds its records by a key.
 func (c *changeStage) stored(ctx context.Context, held []heldRecord) map[string]string {
+	m, err := c.lookup(ctx, held)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.rec.writebackFailed("reading change-detection state: " + err.Error() + " (rows are sent as changed)")
+		}
+		return nil
+	}
+	return m
+}
+
+// lookup reads the stored hashes of the held records' keys.
+func (c *changeStage) lookup(ctx context.Context, held []heldRecord) (map[string]string, error) {
 	seen := make(map[string]bool, len(held))
 	keys := make([]string, 0, len(held))
 	for _, h := range held {
@@ -386,16 +438,9 @@ func (c *changeStage) stored(ctx context.Context, held []heldRecord) map[string]
 		}
 	}
 	if len(keys) == 0 {
-		return nil
+		return nil, nil
 	}
-	m, err := c.store.StoredHashes(ctx, c.sync, keys)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.rec.writebackFailed("reading change-detection state: " + err.Error() + " (rows are sent as changed)")
-		}
-		return nil
-	}
-	return m
+	return c.store.StoredHashes(ctx, c.sync, keys)
 }
 
 // track remembers the state to save for a record once it is accepted.
@@ -422,13 +467,20 @@ func (c *changeStage) abandon(rec *recorder, reason string) {
 }
 
 // wrap saves the state of the records each write's results say the
-// destination accepted. A plan saves nothing.
+// destination accepted, and notes the ids they name for on_removed. A
+// plan saves nothing.
 func (c *changeStage) wrap(w writeFunc) writeFunc {
-	if c == nil || c.plan {
+	if c == nil || (c.plan && c.wrote == nil) {
 		return w
 	}
 	return func(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
 		res, err := w(ctx, recs)
+		if err == nil && len(res) == len(recs) {
+			c.noteIDs(res)
+		}
+		if c.plan {
+			return res, err
+		}
 		rows := c.accepted(recs, res, err)
 		if len(rows) == 0 {
 			return res, err

@@ -8,9 +8,10 @@ import (
 )
 
 // sendCounted serves a sink.Counter: records wait in the buffer until the
-// source is read, then the sink's Hint gets the total with Final set, and
-// only when it accepts are the records handed to the writers, in batches.
-// A refused Hint leaves every record unsent, with the sink's reason.
+// source is read, then a sink.CountChecker checks them all and the sink's
+// Hint gets the total with Final set, and only when both accept are the
+// records handed to the writers, in batches. A refusal leaves every
+// record unsent, with the sink's reason.
 func (t *transformStage) sendCounted(final bool) error {
 	if !final {
 		return nil
@@ -29,6 +30,13 @@ func (t *transformStage) sendCounted(final bool) error {
 		kept = append(kept, recs...)
 	}
 	t.buf = kept
+	if cc, ok := t.sink.(sink.CountChecker); ok {
+		if err := cc.CheckCount(t.ctx, t.buf); err != nil {
+			t.rec.skipAll(t.buf, "not sent: "+err.Error())
+			t.buf = nil
+			return fmt.Errorf("count: %w", err)
+		}
+	}
 	if h, ok := t.sink.(sink.Hinter); ok {
 		if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: true}); err != nil {
 			t.rec.skipAll(t.buf, "not sent: "+err.Error())

@@ -118,3 +118,59 @@ func TestCounterCancelledWhileSendingAccountsForEveryRow(t *testing.T) {
 	assert.EqualValues(t, 200, r.Read)
 	assert.Zero(t, r.Created)
 }
+
+// checkingSink counts the records whose NAME is "found" and refuses more
+// than limit of them, as a delete guardrail counts the records a delete
+// would find.
+type checkingSink struct {
+	totalFirstSink
+	found   int
+	checked []int
+}
+
+func (c *checkingSink) CheckCount(_ context.Context, recs []sink.Record) error {
+	found := 0
+	for i := range recs {
+		if v, _ := recs[i].Get("Name"); v.S == "found" {
+			found++
+		}
+	}
+	c.mu.Lock()
+	c.checked = append(c.checked, len(recs))
+	c.mu.Unlock()
+	if found > c.found {
+		return fmt.Errorf("%d records found, more than %d", found, c.found)
+	}
+	return nil
+}
+
+// A CountChecker sees every held record before Hint; its refusal leaves
+// every row unsent.
+func TestCountCheckerSeesEveryRecord(t *testing.T) {
+	data := [][]any{{int64(1), "found"}, {int64(2), "found"}, {int64(3), "gone"}, {int64(4), "gone"}}
+	for _, tc := range []struct {
+		limit int
+		err   string
+	}{{2, ""}, {1, "count: 2 records found, more than 1"}} {
+		f := newFixture()
+		snk := &checkingSink{totalFirstSink: totalFirstSink{limit: 10}, found: tc.limit}
+		f.sources["s"] = memsource.New([]string{"ID", "NAME"}, data)
+		f.sinks["s"] = snk
+		rep, err := f.engine().Run(context.Background(), &config.Project{Syncs: []*config.Sync{spec("s")}}, reverseetl.RunOptions{})
+		require.NoError(t, err)
+		r := rep.Sync("s")
+		assert.True(t, r.Accounted())
+		assert.Equal(t, []int{4}, snk.checked)
+		if tc.err == "" {
+			assert.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
+			assert.EqualValues(t, 4, r.Created)
+			require.Len(t, snk.hints, 1, "Hint follows the check")
+			continue
+		}
+		assert.Equal(t, reverseetl.Failed, r.Status)
+		assert.Contains(t, r.Error, tc.err)
+		assert.Empty(t, snk.hints, "no Hint after a refused check")
+		assert.Empty(t, snk.batches)
+		assert.EqualValues(t, 4, r.Skipped)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
@@ -21,11 +22,23 @@ type StateLister interface {
 
 // RemovedPushdown is optionally implemented by a StatePushdown: it lists,
 // in the warehouse, the state rows of q.Sync whose keys q.Query no longer
-// returns. on_removed needs it when the warehouse compares, since the keys
+// returns (compared as text, as WrapQuery compares them), each marked Held
+// when a key the query does return holds the same destination id in the
+// state. on_removed needs it when the warehouse compares, since the keys
 // of unchanged rows never reach retl then. It returns false when it cannot
 // run there.
 type RemovedPushdown interface {
-	RemovedRows(ctx context.Context, q ChangeQuery) ([]StateRow, bool, error)
+	RemovedRows(ctx context.Context, q ChangeQuery) ([]RemovedRow, bool, error)
+}
+
+// RemovedRow is a state row whose key a sync's query no longer returns.
+type RemovedRow struct {
+	StateRow
+	// Held says that another key of the sync, one the query still
+	// returns, holds the same destination id in the state: the record is
+	// still in the query under that key, and only this key's state is
+	// stale.
+	Held bool
 }
 
 // RemovedReport is what on_removed did: records the sync wrote in earlier
@@ -48,10 +61,9 @@ type RemovedReport struct {
 	FailedRows []Outcome `json:"failed_rows,omitempty"`
 }
 
-// Skip reason of a removed key whose state holds no destination id.
-const reasonNoID = "no destination id in the state"
-
-// seeKeys notes the keys a batch's rows carry, for on_removed.
+// seeKeys notes the keys a batch's rows carry, for on_removed: every key
+// of the query when retl compares, the keys of changed rows when the
+// warehouse does.
 func (c *changeStage) seeKeys(keys []string) {
 	if c == nil || c.seen == nil {
 		return
@@ -63,11 +75,26 @@ func (c *changeStage) seeKeys(keys []string) {
 	}
 }
 
+// noteIDs notes the destination ids a write's results name, for
+// on_removed: those records are in this run's query.
+func (c *changeStage) noteIDs(res []sink.Result) {
+	if c.wrote == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range res {
+		if r.ID != "" {
+			c.wrote[r.ID] = struct{}{}
+		}
+	}
+}
+
 // removed lists the state rows whose keys this run's query did not
 // return: in the warehouse when it compares, otherwise from the state,
 // leaving out the keys seen. Keeping the seen keys costs memory for every
 // row of the query (the key and a map entry, some tens of bytes).
-func (c *changeStage) removed(ctx context.Context) ([]StateRow, error) {
+func (c *changeStage) removed(ctx context.Context) ([]RemovedRow, error) {
 	if c.pushdown {
 		rp, ok := c.store.(RemovedPushdown)
 		if !ok {
@@ -84,14 +111,64 @@ func (c *changeStage) removed(ctx context.Context) ([]StateRow, error) {
 	if !ok {
 		return nil, errors.New("the state store cannot list a sync's keys")
 	}
-	var out []StateRow
+	var out []RemovedRow
+	ids := map[string][]int{} // id of removed rows → their indexes in out
 	err := sl.StateRows(ctx, c.sync, func(r StateRow) error {
 		if _, ok := c.seen[r.Key]; !ok {
-			out = append(out, r)
+			if r.ID != "" {
+				ids[r.ID] = append(ids[r.ID], len(out))
+			}
+			out = append(out, RemovedRow{StateRow: r})
+		}
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	// A second pass marks the removed rows whose id a returned key holds,
+	// so that memory stays with the removed rows rather than the state.
+	err = sl.StateRows(ctx, c.sync, func(r StateRow) error {
+		if _, ok := c.seen[r.Key]; ok {
+			for _, i := range ids[r.ID] {
+				out[i].Held = true
+			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// keyFold returns how the sink compares the sync's keys, or nil to compare
+// them as they are. State keys are values of change_detection.key; they
+// compare as the destination compares its match field (sink.KeyFolder)
+// only when that column is mapped as it is to that field. A key column
+// the destination does not match on keeps two keys that differ only in
+// case apart: they are two rows, and may be two records.
+func keyFold(s *config.Sync, k sink.Sink) func(string) string {
+	kf, ok := k.(sink.KeyFolder)
+	if !ok || s.ChangeDetection == nil {
+		return nil
+	}
+	d := s.Destination
+	var field string
+	switch d.Operation {
+	case config.Upsert:
+		field = d.ExternalID
+	case config.Update, config.Delete, config.HardDelete:
+		field = d.MatchOn
+		if field == "" {
+			field = "Id"
+		}
+	}
+	if field == "" {
+		return nil
+	}
+	for _, m := range s.Mapping {
+		if m.Expr == "" && !m.HasValue && m.When == "" && strings.EqualFold(m.From, s.ChangeDetection.Key) && strings.EqualFold(m.To, field) {
+			return kf.FoldKey
+		}
+	}
+	return nil
 }
 
 // removeStale carries out the sync's on_removed once every row has its
@@ -114,22 +191,50 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 	if err != nil {
 		return fmt.Errorf("on_removed: listing the records the query no longer returns: %w", err)
 	}
-	rr := &RemovedReport{Action: "delete", Found: int64(len(rows))}
+	rr := &RemovedReport{Action: "delete"}
 	var set *sink.Record
 	if !o.Delete {
 		rr.Action = "set"
 		set = setRecord(o)
 	}
 	rep.Removed = rr
-	var ids, keys, forget []string
+	fold := keyFold(s, k)
+	var folded map[string]struct{}
+	if fold != nil {
+		folded = make(map[string]struct{}, len(cd.seen))
+		for key := range cd.seen {
+			folded[fold(key)] = struct{}{}
+		}
+	}
+	var ids, forget []string
+	keys := map[string][]string{} // id → the removed keys that hold it
 	for _, r := range rows {
-		if r.ID == "" {
+		_, wrote := cd.wrote[r.ID]
+		switch {
+		case r.ID != "" && (r.Held || wrote):
+			// The record is in the query under another key: this key's
+			// state is stale, the record stays.
+			forget = append(forget, r.Key)
+			continue
+		case fold != nil:
+			if _, ok := folded[fold(r.Key)]; ok {
+				// The query returns the key in a form the destination
+				// takes for the same record.
+				continue
+			}
+		}
+		switch {
+		case r.ID == "":
+			rr.Found++
 			rr.Skipped++
 			forget = append(forget, r.Key)
 			continue
+		case len(keys[r.ID]) == 0:
+			// Two keys may hold one record: it is acted on once.
+			rr.Found++
+			ids = append(ids, r.ID)
 		}
-		ids = append(ids, r.ID)
-		keys = append(keys, r.Key)
+		keys[r.ID] = append(keys[r.ID], r.Key)
 	}
 	var res []sink.Result
 	if len(ids) > 0 {
@@ -150,14 +255,14 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 			if len(rr.FailedRows) < MaxFailedRowsInReport {
 				e := *x.Err
 				e.Message = rec.redact(e.Message)
-				rr.FailedRows = append(rr.FailedRows, Outcome{Sync: s.Name, Key: keys[i], Kind: RowFailed, ID: ids[i], Err: &e})
+				rr.FailedRows = append(rr.FailedRows, Outcome{Sync: s.Name, Key: keys[ids[i]][0], Kind: RowFailed, ID: ids[i], Err: &e})
 			}
 		case x.Skipped != "":
 			rr.Skipped++
-			forget = append(forget, keys[i])
+			forget = append(forget, keys[ids[i]]...)
 		default:
 			rr.Done++
-			forget = append(forget, keys[i])
+			forget = append(forget, keys[ids[i]]...)
 		}
 	}
 	if len(forget) > 0 && !cd.plan {

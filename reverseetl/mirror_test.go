@@ -306,7 +306,7 @@ func TestOnRemovedInTheWarehouse(t *testing.T) {
 	f := newFixture()
 	st := &removedPushdown{pushdownState: pushdownState{memState: newMemState()}}
 	st.memState.rows["s"] = map[string]reverseetl.StateRow{"K8": {Key: "K8", ID: "id8"}, "K9": {Key: "K9", ID: "id9"}}
-	st.removed = []reverseetl.StateRow{{Key: "K9", ID: "id9"}}
+	st.removed = []reverseetl.RemovedRow{{StateRow: reverseetl.StateRow{Key: "K9", ID: "id9"}}}
 	src := &rewriting{query: "select * from t"}
 	src.Columns = []string{"ID", "NAME", reverseetl.HashColumn, reverseetl.KeyColumn, reverseetl.UnchangedColumn}
 	src.Rows = [][]any{{"K1", "n", "h1", "K1", int64(1)}}
@@ -348,12 +348,12 @@ func TestOnRemovedInTheWarehouse(t *testing.T) {
 // removedPushdown is a pushdownState that lists removed keys as told.
 type removedPushdown struct {
 	pushdownState
-	removed      []reverseetl.StateRow
+	removed      []reverseetl.RemovedRow
 	removedAsked []reverseetl.ChangeQuery
 	cannot       bool
 }
 
-func (p *removedPushdown) RemovedRows(_ context.Context, q reverseetl.ChangeQuery) ([]reverseetl.StateRow, bool, error) {
+func (p *removedPushdown) RemovedRows(_ context.Context, q reverseetl.ChangeQuery) ([]reverseetl.RemovedRow, bool, error) {
 	p.removedAsked = append(p.removedAsked, q)
 	if p.cannot {
 		return nil, false, nil

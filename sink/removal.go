@@ -34,3 +34,13 @@ type Remover interface {
 	// error, or skipped with a reason (a record already gone).
 	Remove(ctx context.Context, r Removal) ([]Result, error)
 }
+
+// CountChecker is optionally implemented by a Counter whose limit counts
+// what the records find at the destination rather than the records, so
+// that a record whose key finds nothing (already deleted, say) does not
+// count. Once the source is read, the Engine calls CheckCount with every
+// held record, before Hint; an error leaves every record unsent, with
+// the sink's reason. A plan calls it as a run does.
+type CountChecker interface {
+	CheckCount(ctx context.Context, records []Record) error
+}

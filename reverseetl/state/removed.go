@@ -56,8 +56,9 @@ func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string)
 // RemovedRows implements reverseetl.RemovedPushdown: when the source reads
 // the store's own connection, the warehouse lists the state rows of the
 // sync whose key the query no longer returns (keys compared as text, as
-// WrapQuery keeps them). The query runs once more for it.
-func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]reverseetl.StateRow, bool, error) {
+// WrapQuery keeps them), each marked Held when a key the query returns
+// holds the same Salesforce id. The query runs once more for it.
+func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]reverseetl.RemovedRow, bool, error) {
 	if s.opts.Connection == "" || q.Connection != s.opts.Connection {
 		return nil, false, nil
 	}
@@ -67,15 +68,29 @@ func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]re
 	query := trimStatementEnd(q.Query)
 	key := s.d.CastText("q." + s.d.Ident(q.KeyColumn))
 	// The query goes in on its own lines, so that a trailing comment
-	// cannot swallow what follows.
-	stmt := "WITH __RETL_Q AS (\n" + query + "\n) SELECT s.RECORD_KEY, s.ROW_HASH, s.SALESFORCE_ID FROM " + s.tState +
-		" s WHERE s.SYNC = " + s.d.Placeholder(1) + " AND NOT EXISTS (SELECT 1 FROM __RETL_Q q WHERE " + key + " = s.RECORD_KEY)"
-	var out []reverseetl.StateRow
-	err := s.scanState(ctx, stmt, []any{q.Sync}, func(r reverseetl.StateRow) error {
-		out = append(out, r)
-		return nil
-	})
+	// cannot swallow what follows. __RETL_K holds the keys it returns,
+	// __RETL_P the ids their state holds.
+	stmt := "WITH __RETL_Q AS (\n" + query + "\n), __RETL_K AS (SELECT DISTINCT " + key + " AS K FROM __RETL_Q q)" +
+		", __RETL_P AS (SELECT DISTINCT p.SALESFORCE_ID AS ID FROM " + s.tState + " p JOIN __RETL_K k ON k.K = p.RECORD_KEY" +
+		" WHERE p.SYNC = " + s.d.Placeholder(1) + " AND p.SALESFORCE_ID IS NOT NULL)" +
+		" SELECT s.RECORD_KEY, s.ROW_HASH, s.SALESFORCE_ID, h.ID FROM " + s.tState + " s" +
+		" LEFT JOIN __RETL_P h ON h.ID = s.SALESFORCE_ID" +
+		" WHERE s.SYNC = " + s.d.Placeholder(2) + " AND NOT EXISTS (SELECT 1 FROM __RETL_K k WHERE k.K = s.RECORD_KEY)"
+	rows, err := s.db.QueryContext(ctx, stmt, q.Sync, q.Sync)
 	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var out []reverseetl.RemovedRow
+	for rows.Next() {
+		var k string
+		var h, id, held sql.NullString
+		if err := rows.Scan(&k, &h, &id, &held); err != nil {
+			return nil, false, err
+		}
+		out = append(out, reverseetl.RemovedRow{StateRow: reverseetl.StateRow{Key: k, Hash: h.String, ID: id.String}, Held: held.Valid})
+	}
+	if err := rows.Err(); err != nil {
 		return nil, false, err
 	}
 	return out, true, nil

@@ -32,11 +32,13 @@ func TestStoreListsAndForgetsRemovedKeys(t *testing.T) {
 		w.load(t, 3) // PEOPLE holds ID 1, 2 and 3
 		st, err := state.New(w.db, w.dialect, state.Options{Schema: "RM", Connection: "wh"})
 		require.NoError(t, err)
+		// Key 6 holds the record of key 1, which the query returns: its
+		// row is held. Key 4's record is held by another sync's key only.
 		rows := []reverseetl.StateRow{{Key: "1", Hash: "h", ID: "001A"}, {Key: "2", Hash: "h", ID: "001B"},
-			{Key: "4", Hash: "h", ID: "001D"}, {Key: "5", Hash: "h"}}
+			{Key: "4", Hash: "h", ID: "001D"}, {Key: "5", Hash: "h"}, {Key: "6", Hash: "h", ID: "001A"}}
 		require.NoError(t, st.SaveState(ctx, "run1", "people", rows))
-		require.NoError(t, st.SaveState(ctx, "run1", "other", []reverseetl.StateRow{{Key: "9", Hash: "h", ID: "001Z"}}))
-		assert.Equal(t, []string{"1=001A", "2=001B", "4=001D", "5="}, stateKeys(t, st, "people"))
+		require.NoError(t, st.SaveState(ctx, "run1", "other", []reverseetl.StateRow{{Key: "9", Hash: "h", ID: "001Z"}, {Key: "3", Hash: "h", ID: "001D"}}))
+		assert.Equal(t, []string{"1=001A", "2=001B", "4=001D", "5=", "6=001A"}, stateKeys(t, st, "people"))
 
 		// Creating the schema on Snowflake makes it the session's.
 		people := "PEOPLE"
@@ -47,8 +49,13 @@ func TestStoreListsAndForgetsRemovedKeys(t *testing.T) {
 			Query: "select ID, NAME from " + people + " where ID <> 2; -- a comment", KeyColumn: "ID"})
 		require.NoError(t, err)
 		require.True(t, ok)
-		slices.SortFunc(got, func(a, b reverseetl.StateRow) int { return cmpString(a.Key, b.Key) })
-		assert.Equal(t, []reverseetl.StateRow{{Key: "2", Hash: "h", ID: "001B"}, {Key: "4", Hash: "h", ID: "001D"}, {Key: "5", Hash: "h"}}, got)
+		slices.SortFunc(got, func(a, b reverseetl.RemovedRow) int { return cmpString(a.Key, b.Key) })
+		assert.Equal(t, []reverseetl.RemovedRow{
+			{StateRow: reverseetl.StateRow{Key: "2", Hash: "h", ID: "001B"}},
+			{StateRow: reverseetl.StateRow{Key: "4", Hash: "h", ID: "001D"}},
+			{StateRow: reverseetl.StateRow{Key: "5", Hash: "h"}},
+			{StateRow: reverseetl.StateRow{Key: "6", Hash: "h", ID: "001A"}, Held: true},
+		}, got)
 
 		_, ok, err = st.RemovedRows(ctx, reverseetl.ChangeQuery{Sync: "people", Connection: "elsewhere", Query: "select 1", KeyColumn: "ID"})
 		require.NoError(t, err)
@@ -57,9 +64,9 @@ func TestStoreListsAndForgetsRemovedKeys(t *testing.T) {
 		_, _, err = st.RemovedRows(ctx, reverseetl.ChangeQuery{Sync: "people", Connection: "wh", Query: "select ID from NO_SUCH_TABLE", KeyColumn: "ID"})
 		assert.Error(t, err)
 
-		require.NoError(t, st.ForgetState(ctx, "people", []string{"2", "4", "5", "7"}))
+		require.NoError(t, st.ForgetState(ctx, "people", []string{"2", "4", "5", "6", "7"}))
 		assert.Equal(t, []string{"1=001A"}, stateKeys(t, st, "people"))
-		assert.Equal(t, []string{"9=001Z"}, stateKeys(t, st, "other"), "another sync's state stays")
+		assert.Equal(t, []string{"3=001D", "9=001Z"}, stateKeys(t, st, "other"), "another sync's state stays")
 	})
 }
 

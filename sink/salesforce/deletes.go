@@ -11,13 +11,16 @@ import (
 	"strings"
 
 	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
 )
 
 // DeleteLimit is max_deletes: the most records one run of a sync may
 // delete, or act on through on_removed. It is a count ("500") or a
 // percentage ("10%") of the object's records, counted with SELECT COUNT()
 // FROM the object when the run is about to delete (records in the Recycle
-// Bin are not counted).
+// Bin are not counted). What it limits are the records the run would
+// find, not its rows: a row whose Id or match_on value finds no record
+// (already deleted, say) does not count.
 type DeleteLimit struct {
 	// Count is the limit when Percent is false.
 	Count int
@@ -68,10 +71,100 @@ func (l DeleteLimit) String() string {
 // CountFirst implements sink.Counter: a delete or hard delete with
 // max_deletes needs the number of deletes before the first. The Engine
 // then holds the records of the run until it is read; a delete's record
-// is its Id or match_on value and its key, under 200 bytes held.
+// is its Id or match_on value and its key, under 200 bytes held. Once
+// CheckCount has applied the limit to the records found, it reports
+// false, so that Hint does not apply it again to the number of rows.
 func (s *Sink) CountFirst() bool {
 	op := s.dest.Operation
-	return (op == config.Delete || op == config.HardDelete) && s.dest.Options.MaxDeletes.Set
+	if (op != config.Delete && op != config.HardDelete) || !s.dest.Options.MaxDeletes.Set {
+		return false
+	}
+	s.x.mu.Lock()
+	defer s.x.mu.Unlock()
+	return !s.x.counted
+}
+
+var _ sink.CountChecker = (*Sink)(nil)
+
+// CheckCount implements sink.CountChecker: max_deletes applies to the
+// records the sync's records find, counted before the first delete. By Id
+// they are the Ids Salesforce holds (deleted ones left out); by match_on,
+// the records that a value matches alone (a value matching several fails
+// and deletes nothing). Each record counts once, however many rows name
+// it. A plan counts the same way, so that it agrees with the run.
+func (s *Sink) CheckCount(ctx context.Context, records []sink.Record) error {
+	op := s.dest.Operation
+	if (op != config.Delete && op != config.HardDelete) || !s.dest.Options.MaxDeletes.Set {
+		return nil
+	}
+	ctx = withCallCounter(ctx, &s.calls)
+	n, err := s.countMatched(ctx, records)
+	if err != nil {
+		return fmt.Errorf("salesforce: max_deletes: counting the %s records the rows find: %w", s.dest.Object, err)
+	}
+	s.x.mu.Lock()
+	s.x.counted = true
+	s.x.mu.Unlock()
+	if err := s.checkDeletes(ctx, n, "the sync would delete", "nothing was deleted"); err != nil {
+		return fmt.Errorf("salesforce: %w", err)
+	}
+	return nil
+}
+
+// countMatched counts the distinct records that records find.
+func (s *Sink) countMatched(ctx context.Context, records []sink.Record) (int, error) {
+	field := "Id"
+	if s.dest.matching() {
+		field = s.dest.MatchOn
+	}
+	var keys []string
+	for i := range records {
+		r := &records[i]
+		if r.Layout == nil {
+			continue
+		}
+		if j := r.Layout.Index(field); j >= 0 {
+			if v := matchValue(r, j); v != "" {
+				keys = append(keys, v)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	if !s.dest.matching() {
+		return s.countIDs(ctx, keys)
+	}
+	m, err := s.matchIDs(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	found := map[string]bool{}
+	for _, k := range keys {
+		if ids := m.lookup(k); len(ids) == 1 {
+			found[ids[0]] = true
+		}
+	}
+	return len(found), nil
+}
+
+// countIDs returns how many distinct records of the object ids name that
+// Salesforce holds, deleted ones left out. A malformed Id names none.
+func (s *Sink) countIDs(ctx context.Context, ids []string) (int, error) {
+	valid := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := planIDShape(id); ok {
+			valid = append(valid, id)
+		}
+	}
+	if len(valid) == 0 {
+		return 0, nil
+	}
+	rows, err := s.c.CurrentValues(ctx, s.dest.Object, "Id", valid, nil)
+	if err != nil {
+		return 0, err
+	}
+	return len(rows), nil
 }
 
 // checkDeletes applies max_deletes to n deletes (or on_removed actions)

@@ -202,3 +202,140 @@ func TestMaxDeletesCountErrors(t *testing.T) {
 	assert.False(t, matchSink(t, c, config.Delete, "External_Id__c", fastOptions(APIREST)).CountFirst())
 	assert.True(t, strings.HasPrefix(s.Stats()["max_deletes"].(string), "the sync would delete 0 Account records, within"))
 }
+
+// max_deletes counts the records a delete sync's rows find, not its rows:
+// rows whose records are gone do not count, so re-running a delete sync
+// whose records were deleted succeeds, by match_on and by Id, and its
+// plan says the same.
+func TestMaxDeletesCountsMatchedRecords(t *testing.T) {
+	byID := func(api, limit string) string {
+		return `name: cleanup
+source: {type: rows}
+destination:
+  connection: crm
+  object: Account
+  operation: delete
+  api: ` + api + `
+  poll_max_wait: 20ms
+  max_deletes: "` + limit + `"
+on_failure: {max_failed_rows: 10}
+mapping:
+  - {from: ID, to: Id}
+`
+	}
+	for _, api := range apis {
+		t.Run(api+"/match_on", func(t *testing.T) {
+			srv := emulator(t)
+			for i := range 5 {
+				seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": fmt.Sprintf("A-%02d", i)})
+			}
+			r := &engineRun{srv: srv, tables: map[string]table{"cleanup": extRows("A-00", "a-01", "A-97", "A-98", "A-99")}}
+			files := func(limit string) map[string]string {
+				return map[string]string{"cleanup.yaml": deleteSync(api, limit)}
+			}
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, files("1"), reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				assert.Equal(t, reverseetl.Failed, sr.Status)
+				assert.Contains(t, sr.Error, "max_deletes: the sync would delete 2 Account records, more than max_deletes allows (1); nothing was deleted")
+				assert.Len(t, live(srv, "Account"), 5)
+			}
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, files("2"), reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.EqualValues(t, 2, sr.Deleted)
+				assert.Equal(t, map[string]int64{ReasonNotFound: 3}, sr.SkipReasons)
+			}
+			got := byExt(srv, "Account")
+			assert.Len(t, got, 3)
+			assert.NotContains(t, got, "A-00")
+			assert.NotContains(t, got, "A-01")
+
+			// Run again: the records are gone, nothing counts, nothing is
+			// deleted, and the plan says so first.
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, files("2"), reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.Zero(t, sr.Deleted)
+				assert.Equal(t, map[string]int64{ReasonNotFound: 5}, sr.SkipReasons)
+			}
+			assert.Len(t, live(srv, "Account"), 3)
+		})
+		t.Run(api+"/id", func(t *testing.T) {
+			srv := emulator(t)
+			var ids []string
+			for i := range 4 {
+				ids = append(ids, seed(t, srv, "Account", map[string]any{"Name": fmt.Sprintf("n%d", i)}))
+			}
+			c := emuClient(t, srv)
+			requireOK(t, write(t, emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST)),
+				recs(sink.NewLayout([]string{"Id"}, nil), []any{ids[2]}, []any{ids[3]})))
+			rows := table{cols: []string{"ID"}}
+			// Two live records (one named twice, once in its 15-character
+			// form), two deleted ones and an Id that was never there.
+			for _, id := range []string{ids[0], ids[1], ids[1][:15], ids[2], ids[3], "001000000000000AAA"} {
+				rows.rows = append(rows.rows, []any{id})
+			}
+			r := &engineRun{srv: srv, tables: map[string]table{"cleanup": rows}}
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, map[string]string{"cleanup.yaml": byID(api, "1")}, reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				assert.Equal(t, reverseetl.Failed, sr.Status)
+				assert.Contains(t, sr.Error, "max_deletes: the sync would delete 2 Account records, more than max_deletes allows (1)")
+			}
+			assert.Len(t, live(srv, "Account"), 2)
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, map[string]string{"cleanup.yaml": byID(api, "2")}, reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.NotContains(t, sr.Error, "max_deletes")
+			}
+			assert.Empty(t, live(srv, "Account"))
+			for _, plan := range []bool{true, false} {
+				sr := r.run(t, map[string]string{"cleanup.yaml": byID(api, "0")}, reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
+				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (0)", sr.Stats["max_deletes"])
+				assert.Zero(t, sr.Deleted)
+				assert.NotContains(t, sr.Error, "max_deletes")
+			}
+		})
+	}
+}
+
+// A count that cannot be read deletes nothing: by match_on, by Id, and
+// for on_removed.
+func TestMaxDeletesMatchedCountErrors(t *testing.T) {
+	srv := emulator(t)
+	id := seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	opt := fastOptions(APIREST)
+	opt.MaxDeletes = DeleteLimit{Count: 5, Set: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	byMatch := matchSink(t, c, config.Delete, "External_Id__c", opt)
+	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
+	err := byMatch.CheckCount(ctx, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"}))
+	assert.ErrorContains(t, err, "max_deletes: counting the Account records the rows find")
+	assert.True(t, byMatch.CountFirst(), "a failed count leaves the limit to apply")
+
+	byID := emuSink(t, c, "Account", config.Delete, "", opt)
+	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
+	err = byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Id"}, nil), []any{id}))
+	assert.ErrorContains(t, err, "max_deletes: counting the Account records the rows find")
+
+	// Records without the key field, or with a malformed Id, find none.
+	require.NoError(t, byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Name"}, nil), []any{"x"})))
+	assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (5)", byID.Stats()["max_deletes"])
+	require.NoError(t, byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Id"}, nil), []any{"not an id"})))
+	assert.False(t, byID.CountFirst(), "counted: Hint does not count rows again")
+	require.NoError(t, byID.Hint(ctx, sink.Hint{Records: 100, Final: true}))
+
+	// Other operations have nothing to count.
+	up := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+	require.NoError(t, up.CheckCount(ctx, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"})))
+	assert.Nil(t, up.Stats()["max_deletes"])
+
+	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
+	_, err = up.Remove(ctx, sink.Removal{IDs: []string{id}})
+	assert.ErrorContains(t, err, "salesforce: max_deletes: ")
+	assert.Len(t, live(srv, "Account"), 1, "nothing was removed")
+}

@@ -25,6 +25,8 @@ type extras struct {
 	resolved map[*sink.Layout]*matchLayout
 	// verdict is max_deletes' verdict, for Stats.
 	verdict string
+	// counted says CheckCount applied max_deletes, so Hint does not.
+	counted bool
 	// removal is the sink on_removed wrote through.
 	removal *Sink
 	// lockFailures counts rows Bulk jobs answered UNABLE_TO_LOCK_ROW,

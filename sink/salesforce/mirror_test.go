@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,4 +178,98 @@ func TestRemoveEdges(t *testing.T) {
 	cancelNow()
 	_, err = s.Remove(done, sink.Removal{IDs: []string{id}})
 	assert.ErrorContains(t, err, "context canceled")
+}
+
+// max_deletes of on_removed counts the records still there: one deleted
+// by hand does not count, and is skipped.
+func TestMirrorLimitCountsPresentRecords(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			r := &engineRun{srv: srv, opts: []reverseetl.Option{reverseetl.WithState(stateStore(t))}}
+			sync := map[string]string{"accounts.yaml": mirrorSync(api, "delete", "  max_deletes: 1\n")}
+			r.tables = map[string]table{"accounts": accountRows("A-1", "A-2", "A-3")}
+			sr := r.run(t, sync, reverseetl.RunOptions{}).Sync("accounts")
+			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+			c := emuClient(t, srv)
+			s := emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST))
+			requireOK(t, write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{byExt(srv, "Account")["A-3"]["Id"].(string)})))
+
+			r.tables = map[string]table{"accounts": accountRows("A-1")}
+			for _, plan := range []bool{true, false} {
+				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 1, Skipped: 1}, sr.Removed)
+				assert.Equal(t, "on_removed would act on 1 Account records, within max_deletes (1)", sr.Stats["max_deletes"])
+			}
+			assert.Len(t, live(srv, "Account"), 1)
+			sr = r.run(t, sync, reverseetl.RunOptions{Plan: true}).Sync("accounts")
+			assert.Equal(t, &reverseetl.RemovedReport{Action: "delete"}, sr.Removed)
+			assert.Zero(t, sr.Written())
+		})
+	}
+}
+
+// A key that changes only in case finds the same record, as Salesforce
+// matches an external id without case: on_removed leaves that record
+// alone, whether the upsert under the new key fails (the keys compare as
+// Salesforce compares them) or succeeds (the record's Id was written this
+// run, and the old key's state is forgotten).
+func TestMirrorKeyChangedInCaseKeepsTheRecord(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := emulator(t)
+			st := stateStore(t)
+			r := &engineRun{srv: srv, opts: []reverseetl.Option{reverseetl.WithState(st)}}
+			sync := map[string]string{"accounts.yaml": mirrorSync(api, "delete", "  max_deletes: 5\n")}
+			r.tables = map[string]table{"accounts": accountRows("A-010", "A-2")}
+			sr := r.run(t, sync, reverseetl.RunOptions{}).Sync("accounts")
+			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+			id := byExt(srv, "Account")["A-010"]["Id"]
+
+			// The new key's write fails: the record stays, so does the
+			// old key's state.
+			tooLong := accountRows("a-010", "A-2")
+			tooLong.rows[0][1] = strings.Repeat("x", 300)
+			r.tables = map[string]table{"accounts": tooLong}
+			for _, plan := range []bool{true, false} {
+				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
+				assert.EqualValues(t, 1, sr.Failed)
+				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete"}, sr.Removed, "plan %v", plan)
+			}
+			require.Len(t, live(srv, "Account"), 2)
+
+			r.tables = map[string]table{"accounts": accountRows("a-010", "A-2")}
+			for _, plan := range []bool{true, false} {
+				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.EqualValues(t, 1, sr.Updated, "plan %v", plan)
+				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete"}, sr.Removed, "plan %v", plan)
+			}
+			got := live(srv, "Account")
+			require.Len(t, got, 2)
+			ids := []any{got[0]["Id"], got[1]["Id"]}
+			assert.Contains(t, ids, id, "the upsert updated the same record")
+			var keys []string
+			require.NoError(t, st.StateRows(context.Background(), "accounts", func(row reverseetl.StateRow) error {
+				keys = append(keys, row.Key)
+				return nil
+			}))
+			assert.ElementsMatch(t, []string{"a-010", "A-2"}, keys, "the old key's state is forgotten")
+
+			sr = r.run(t, sync, reverseetl.RunOptions{Plan: true}).Sync("accounts")
+			assert.Zero(t, sr.Written())
+			assert.EqualValues(t, 2, sr.Unchanged)
+			assert.Equal(t, &reverseetl.RemovedReport{Action: "delete"}, sr.Removed)
+
+			// When the key leaves the query, the record goes.
+			r.tables = map[string]table{"accounts": accountRows("A-2")}
+			for _, plan := range []bool{true, false} {
+				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
+				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
+				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 1, Done: 1}, sr.Removed)
+			}
+			assert.Len(t, live(srv, "Account"), 1)
+		})
+	}
 }

@@ -1,8 +1,12 @@
 package salesforce
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
+	"strings"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
@@ -17,16 +21,29 @@ const ReasonAlreadyDeleted = "already deleted"
 // Remove implements sink.Remover for a sync's on_removed: it deletes the
 // records with the given Ids, or updates each with r.Set, through the
 // sync's api (auto: REST below auto_threshold records). max_deletes
-// applies to the whole list before anything is done. A record Salesforce
-// no longer has (ENTITY_IS_DELETED, INVALID_CROSS_REFERENCE_KEY) is
-// skipped "already deleted".
+// applies, before anything is done, to the records of the list that
+// Salesforce still holds.
+//
+// A record is skipped "already deleted" only when it is gone: Salesforce
+// answers ENTITY_IS_DELETED for a record in the Recycle Bin, but
+// INVALID_CROSS_REFERENCE_KEY both for a record emptied from it and for
+// a record the user cannot reach or a lookup in Set that finds nothing.
+// So every record refused with either code is looked up with queryAll: it
+// is gone when queryAll does not return it or returns it with IsDeleted.
+// Otherwise it keeps Salesforce's error.
 func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error) {
 	if len(r.IDs) == 0 {
 		return []sink.Result{}, nil
 	}
 	ctx = withCallCounter(ctx, &s.calls)
-	if err := s.checkDeletes(ctx, len(r.IDs), "on_removed would act on", "nothing was removed"); err != nil {
-		return nil, fmt.Errorf("salesforce: %w", err)
+	if s.dest.Options.MaxDeletes.Set {
+		n, err := s.countIDs(ctx, r.IDs)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce: max_deletes: %w", err)
+		}
+		if err := s.checkDeletes(ctx, n, "on_removed would act on", "nothing was removed"); err != nil {
+			return nil, fmt.Errorf("salesforce: %w", err)
+		}
 	}
 	d := Destination{Object: s.dest.Object, Operation: config.Delete, Options: s.dest.Options}
 	d.Options.GroupBy, d.Options.MaxDeletes = "", DeleteLimit{}
@@ -70,10 +87,89 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 			return nil, fmt.Errorf("salesforce: on_removed stopped before every record was removed: %w", context.Cause(ctx))
 		}
 	}
+	s.markGone(ctx, r.IDs, res)
+	return res, nil
+}
+
+// mayBeGone reports whether Salesforce's code can mean that the record
+// itself no longer exists.
+func mayBeGone(e *sink.RecordError) bool {
+	return e != nil && (e.Code == "ENTITY_IS_DELETED" || e.Code == "INVALID_CROSS_REFERENCE_KEY")
+}
+
+// markGone turns the failures of records that are gone into skips. When
+// queryAll cannot say, the records keep their error, with the reason it
+// could not: only a record known to be gone counts as gone.
+func (s *Sink) markGone(ctx context.Context, ids []string, res []sink.Result) {
+	var check []string
 	for i := range res {
-		if e := res[i].Err; e != nil && (e.Code == "ENTITY_IS_DELETED" || e.Code == "INVALID_CROSS_REFERENCE_KEY") {
-			res[i] = sink.Result{ID: r.IDs[i], Skipped: ReasonAlreadyDeleted}
+		if mayBeGone(res[i].Err) {
+			check = append(check, ids[i])
 		}
 	}
-	return res, nil
+	if len(check) == 0 {
+		return
+	}
+	live, err := s.c.liveIDs(ctx, s.dest.Object, check)
+	for i := range res {
+		e := res[i].Err
+		if !mayBeGone(e) {
+			continue
+		}
+		switch {
+		case err != nil:
+			e.Message = clipMessage(fmt.Sprintf("%s (whether the record is gone could not be checked: %s)", e.Message, strings.TrimPrefix(err.Error(), "salesforce: ")))
+		case !live[foldKey(keyID, ids[i])]:
+			res[i] = sink.Result{ID: ids[i], Skipped: ReasonAlreadyDeleted}
+		}
+	}
+}
+
+// liveIDs returns, of ids, those queryAll finds not deleted, by their
+// folded Id (foldKey). queryAll also returns records in the Recycle Bin,
+// with IsDeleted true, and no record emptied from it. The Ids go in IN
+// lists short enough for a GET; a malformed Id, which would fail the
+// whole query, is left out and so not found.
+func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[string]bool, error) {
+	if !identRe.MatchString(object) {
+		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+	}
+	var valid []string
+	for _, id := range ids {
+		if _, ok := planIDShape(id); ok {
+			valid = append(valid, id)
+		}
+	}
+	live := map[string]bool{}
+	for _, chunk := range chunkLiterals(valid, maxINBytes) {
+		soql := "SELECT Id, IsDeleted FROM " + object + " WHERE Id IN (" + strings.Join(chunk, ", ") + ")"
+		next := c.dataPath("queryAll") + "?" + url.Values{"q": {soql}}.Encode()
+		for next != "" {
+			b, err := c.get(ctx, next)
+			if err != nil {
+				return nil, fmt.Errorf("salesforce: queryAll: %w", err)
+			}
+			var page struct {
+				Done           bool   `json:"done"`
+				NextRecordsURL string `json:"nextRecordsUrl"`
+				Records        []struct {
+					ID        string `json:"Id"`
+					IsDeleted bool   `json:"IsDeleted"`
+				} `json:"records"`
+			}
+			if err := json.NewDecoder(bytes.NewReader(b)).Decode(&page); err != nil {
+				return nil, fmt.Errorf("salesforce: queryAll: decoding the answer: %w", err)
+			}
+			for _, rec := range page.Records {
+				if !rec.IsDeleted {
+					live[foldKey(keyID, rec.ID)] = true
+				}
+			}
+			next = ""
+			if !page.Done {
+				next = page.NextRecordsURL
+			}
+		}
+	}
+	return live, nil
 }
