@@ -145,6 +145,14 @@ func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
 	r := retl(t, "plan", "--configs", filepath.Join("..", "configs"), "--project", m[5])
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `(?m)^accounts\s+50\s+0\s+0\s+50\s`, r.stdout, "everything is in place now")
+	// Converged: after the demo's runs, no shipped sync has anything left
+	// to create or update (rows Salesforce refuses fail the same way again).
+	for _, name := range []string{"accounts", "contacts", "account_health", "renewals"} {
+		m := regexp.MustCompile(`(?m)^` + name + `\s+(\d+)\s+(\d+)\s+(\d+)\s`).FindStringSubmatch(r.stdout)
+		require.Len(t, m, 4, "plan row of %s:\n%s", name, r.stdout)
+		assert.Equal(t, "0", m[2], "%s would create nothing", name)
+		assert.Equal(t, "0", m[3], "%s would update nothing", name)
+	}
 	assert.Contains(t, out.String(), "failed rows written to", "--keep keeps the failed-rows files")
 
 	cancel()
