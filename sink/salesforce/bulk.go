@@ -47,7 +47,7 @@ type jobPlan struct {
 }
 
 // line returns the encoded row of a position without its line ending,
-// as the index of a matcher holds it.
+// as the index of a resultMatcher holds it.
 func (j *jobPlan) line(p int) []byte {
 	r := j.row(p)
 	return r[:len(r)-1]
@@ -431,13 +431,13 @@ func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader
 	return nil
 }
 
-// matcher ties result rows back to the job's records: first by the row's
-// exact cells, then by the key column (Id or external id), then for
+// resultMatcher ties result rows back to the job's records: first by the
+// row's exact cells, then by the key column (Id or external id), then for
 // inserts by the cells with surrounding spaces trimmed. Identical rows are
 // interchangeable, so each maps to a queue of positions. Result rows
-// normally echo the upload, so only the exact index is built up front;
-// the others are built the first time a row needs them.
-type matcher struct {
+// normally carry the uploaded cells unchanged, so only the exact index is
+// built up front; the others are built the first time a row needs them.
+type resultMatcher struct {
 	j      *jobPlan
 	taken  []bool
 	seeds  [2]maphash.Seed
@@ -449,8 +449,8 @@ type matcher struct {
 	norm   func(string) string
 }
 
-func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
-	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, keyCol: keyCol, norm: norm}
+func newResultMatcher(j *jobPlan, keyCol int, norm func(string) string) *resultMatcher {
+	m := &resultMatcher{j: j, taken: make([]bool, len(j.idx)), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, keyCol: keyCol, norm: norm}
 	m.rows = m.newIndex(j.line)
 	return m
 }
@@ -469,7 +469,7 @@ type index struct {
 	next   []int32 // next position with the same text, -1 at the end
 }
 
-func (m *matcher) newIndex(text func(p int) []byte) *index {
+func (m *resultMatcher) newIndex(text func(p int) []byte) *index {
 	n := len(m.j.idx)
 	size := 16
 	for size < 2*n {
@@ -503,7 +503,7 @@ func (ix *index) find(h1, h2 uint64) uint64 {
 }
 
 // pop takes the first free position whose text is want, or returns -1.
-func (m *matcher) pop(ix *index, want []byte) int {
+func (m *resultMatcher) pop(ix *index, want []byte) int {
 	i := ix.find(maphash.Bytes(m.seeds[0], want), maphash.Bytes(m.seeds[1], want))
 	p := ix.slots[i] - 1
 	// Taken positions leave the front of the chain, so a run of identical
@@ -523,7 +523,7 @@ func (m *matcher) pop(ix *index, want []byte) int {
 	return int(p)
 }
 
-func (m *matcher) match(cells []string, complete bool) int {
+func (m *resultMatcher) match(cells []string, complete bool) int {
 	if complete {
 		if p := m.pop(m.rows, m.enc.line(cells)); p >= 0 {
 			return p
@@ -558,7 +558,7 @@ func (m *matcher) match(cells []string, complete bool) int {
 }
 
 // untake frees positions again, for a result file read only in part.
-func (m *matcher) untake(ps []int32) {
+func (m *resultMatcher) untake(ps []int32) {
 	for _, p := range ps {
 		m.taken[p] = false
 	}
@@ -579,20 +579,18 @@ func trimCells(cells []string) []string {
 // collect reads a finished job's result files and records one result per
 // record of the job.
 func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
-	m := newMatcher(j, bl.keyCol, s.normKey)
+	m := newResultMatcher(j, bl.keyCol, s.normKey)
 	// Results go straight to out; done marks the positions that have one.
 	done := make([]bool, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
-		// Successful rows that echo the upload are matched undecoded.
-		raw := kind == "successfulResults"
 		var matched []int32
 		n := 0
 		// Rows are applied as the file arrives; a file read only in part
 		// gives back what it gave, so that it can be read again.
 		read := func(body io.Reader) error {
 			matched, n = matched[:0], 0
-			err := s.applyResults(body, bl, m, done, out, j, raw, fn, &matched, &n)
+			err := s.applyResults(body, bl, m, done, out, j, fn, &matched, &n)
 			if err == nil {
 				return nil
 			}
@@ -683,34 +681,11 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // applyResults reads one result file row by row and gives each row's
 // record its result. matched collects the positions it filled, unmatched
 // counts the rows that belong to no record.
-func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
-	raw bool, fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
+func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *resultMatcher, done []bool, out []sink.Result, j *jobPlan,
+	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
 	rf, err := readResults(body, bl.cols)
 	if err != nil {
 		return err
-	}
-	// Rows that echo their upload are found by their bytes, without
-	// decoding or encoding them again; the first row that is not found so
-	// sends it and the rest down the decoding path below.
-	for raw && rf.echo && rf.createdCol == 1 {
-		id, created, rest, ok, err := rf.nextRaw()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		p := m.pop(m.rows, rest)
-		if p < 0 {
-			rf.unread(rf.raw.last)
-			break
-		}
-		out[j.idx[p]] = sink.Result{ID: string(id), Created: bytes.EqualFold(created, []byte("true"))}
-		done[p] = true
-		*matched = append(*matched, int32(p))
 	}
 	for {
 		row, err := rf.next()
