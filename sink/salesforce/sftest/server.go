@@ -260,6 +260,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logRequest(sw, r, sw.status)
 		}
 	}()
+	if status := headTooLarge(r); status != 0 {
+		// Refused in front of the API, before a call is counted.
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		sw.WriteHeader(status)
+		fmt.Fprintf(sw, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/services/data/v") {
 		n := s.apiCalls.Add(1)
 		sw.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(n, 10)+"/"+strconv.Itoa(s.cfg.apiLimit))
@@ -268,6 +275,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.route(sw, r)
+}
+
+// MaxRequestHead is the most bytes Salesforce takes for the URI and the
+// headers of one request together (help article 000386264).
+const MaxRequestHead = 16_384
+
+// headTooLarge is the status Salesforce answers for a request whose URI
+// alone (414) or URI and headers together (431) exceed MaxRequestHead, or
+// 0. The request line and each header are counted as they travel.
+func headTooLarge(r *http.Request) int {
+	uri := len(r.RequestURI)
+	if uri > MaxRequestHead {
+		return http.StatusRequestURITooLong
+	}
+	n := len(r.Method) + 1 + uri + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	if n > MaxRequestHead {
+		return http.StatusRequestHeaderFieldsTooLarge
+	}
+	return 0
 }
 
 // logRequest records a request once; status 0 marks a dropped connection.
