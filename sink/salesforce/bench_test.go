@@ -227,3 +227,20 @@ func BenchmarkBulkResults(b *testing.B) {
 	}
 	perRow(b, benchBatch, &before)
 }
+
+// BenchmarkGzipUpload compresses a 10k-row job of the benchmark's rows as
+// gzip_uploads does, and reports the share of bytes it saves.
+func BenchmarkGzipUpload(b *testing.B) {
+	_, _, j, _ := bulkResultsBench(b)
+	b.SetBytes(int64(len(j.body)))
+	var z []byte
+	for b.Loop() {
+		var err error
+		if z, err = gzipBody(j.body); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(j.body)), "raw_bytes")
+	b.ReportMetric(float64(len(z)), "gzip_bytes")
+	b.ReportMetric(100*(1-float64(len(z))/float64(len(j.body))), "saved_%")
+}

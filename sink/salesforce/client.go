@@ -195,6 +195,9 @@ type request struct {
 	// base, when set, is the absolute URL the path is relative to, and the
 	// request carries no session (a login).
 	base string
+	// timeout, when longer than the client's, bounds this request instead
+	// (a large upload).
+	timeout time.Duration
 	// read, when set, consumes the body of a 2xx answer as it arrives, so
 	// a large answer (a Bulk result file) is never held whole. On error it
 	// must leave no trace, since an idempotent request is sent again; an
@@ -317,7 +320,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 // send makes one HTTP attempt. Answers of any status are a response;
 // only transport failures are errors.
 func (c *Client) send(ctx context.Context, s *session, r *request) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Timeout, r.timeout))
 	defer cancel()
 	var u string
 	if r.base != "" {

@@ -33,6 +33,15 @@ type extras struct {
 	// viaREST counts records of a Bulk sync sent through REST because
 	// they hold the text "#N/A".
 	viaREST atomic.Int64
+	// uploadRaw and uploadGzip count the bytes of gzipped Bulk uploads,
+	// before and after compression.
+	uploadRaw, uploadGzip atomic.Int64
+}
+
+// noteUpload counts a gzipped upload of raw bytes sent as sent bytes.
+func (s *Sink) noteUpload(raw, sent int) {
+	s.x.uploadRaw.Add(int64(raw))
+	s.x.uploadGzip.Add(int64(sent))
 }
 
 // writeConcurrency is how many Writes may run at once. Writes under
@@ -159,6 +168,10 @@ func (s *Sink) extraStats(st map[string]any) {
 	}
 	if n := s.x.viaREST.Load(); n > 0 {
 		st["null_marker_rest"] = n
+	}
+	if n := s.x.uploadRaw.Load(); n > 0 {
+		st["upload_bytes"] = n
+		st["upload_bytes_gzipped"] = s.x.uploadGzip.Load()
 	}
 	s.x.mu.Lock()
 	verdict, removal := s.x.verdict, s.x.removal

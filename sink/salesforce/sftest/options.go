@@ -114,7 +114,9 @@ func WithBulkDelay(perJob, perRecord time.Duration) Option {
 	return func(c *config) error { c.jobDelay, c.recordDelay = perJob, perRecord; return nil }
 }
 
-// WithMaxUploadBytes sets the Bulk API 2.0 upload size limit (default 150 MB).
+// WithMaxUploadBytes sets the Bulk API 2.0 upload size limit, counted as
+// Salesforce counts it: after base64 encoding, which makes 4 bytes of
+// every 3 of CSV (default 150 MB, about 112 MB of CSV).
 func WithMaxUploadBytes(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {
