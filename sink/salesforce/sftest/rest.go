@@ -82,7 +82,7 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.APICalls() > s.cfg.apiLimit {
-		writeErrors(w, http.StatusForbidden, newErr("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+		writeErrors(w, http.StatusForbidden, errDailyLimit)
 		return
 	}
 	tail = strings.TrimSuffix(tail, "/")

@@ -57,6 +57,10 @@ type Server struct {
 	owners     map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
 	freed      chan struct{}   // closed when a job releases its parents; guarded by org.mu
 
+	// running holds the start of each API request in progress, for the
+	// concurrent long-running request limit.
+	running map[*http.Request]time.Time
+
 	apiCalls atomic.Int64
 	closed   chan struct{}
 	wg       sync.WaitGroup
@@ -97,7 +101,7 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
-		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}), freed: make(chan struct{}),
+		cursors: map[string]*cursor{}, owners: map[string]*job{}, running: map[*http.Request]time.Time{}, closed: make(chan struct{}), freed: make(chan struct{}),
 		contention: cfg.lockContention}
 	for _, path := range cfg.schemaFiles {
 		sf, err := loadSchemaFile(path)
@@ -270,6 +274,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/services/data/v") {
 		n := s.apiCalls.Add(1)
 		sw.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(n, 10)+"/"+strconv.Itoa(s.cfg.apiLimit))
+		if !s.startRunning(r) {
+			writeErrors(sw, http.StatusForbidden, errConcurrent)
+			return
+		}
+		defer s.stopRunning(r)
 	}
 	if handled, _ := s.applyFaults(sw, r); handled {
 		return
@@ -300,6 +309,38 @@ func headTooLarge(r *http.Request) int {
 		return http.StatusRequestHeaderFieldsTooLarge
 	}
 	return 0
+}
+
+// Salesforce's answers for its two request limits (API Request Limits and
+// Allocations): the one code, told apart by the message.
+var (
+	errConcurrent = newErr("REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
+	errDailyLimit = newErr("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+)
+
+// startRunning admits an API request unless the requests that have been
+// running for longRunning or longer already reach the concurrent limit.
+func (s *Server) startRunning(r *http.Request) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	long := 0
+	for _, t := range s.running {
+		if now.Sub(t) >= s.cfg.longRunning {
+			long++
+		}
+	}
+	if long >= s.cfg.concurrentLimit {
+		return false
+	}
+	s.running[r] = now
+	return true
+}
+
+func (s *Server) stopRunning(r *http.Request) {
+	s.mu.Lock()
+	delete(s.running, r)
+	s.mu.Unlock()
 }
 
 // logRequest records a request once; status 0 marks a dropped connection.
