@@ -284,6 +284,11 @@ type Options struct {
 	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB). It
 	// cannot exceed MaxUploadLimit, the most Salesforce takes.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// APIBudget bounds the API calls one run of the sync makes (0: none).
+	// Once they are spent no new Bulk job or REST call starts, and the
+	// records left fail with RETL_API_BUDGET; work already started
+	// finishes, so its calls can overrun the budget a little.
+	APIBudget int64 `yaml:"api_budget"`
 	// GzipUploads sends Bulk uploads gzip-compressed (Content-Encoding:
 	// gzip); off by default.
 	GzipUploads bool `yaml:"gzip_uploads"`
@@ -340,8 +345,8 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("api %q: want bulk, rest or auto", o.API)
 	}
 	if o.AutoThreshold < 0 || o.BulkBatchSize < 0 || o.MaxJobsInFlight < 0 || o.RESTConcurrency < 0 ||
-		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 {
-		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries and max_upload_bytes must not be negative")
+		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 || o.APIBudget < 0 {
+		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries, max_upload_bytes and api_budget must not be negative")
 	}
 	def := func(p *int, d int) {
 		if *p == 0 {

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,18 @@ type extras struct {
 	// uploadRaw and uploadGzip count the bytes of gzipped Bulk uploads,
 	// before and after compression.
 	uploadRaw, uploadGzip atomic.Int64
+	// budget is the run's api_budget, set up once.
+	budget     apiBudget
+	budgetOnce sync.Once
+}
+
+// budget is the run's api_budget, or nil without one.
+func (s *Sink) budget() *apiBudget {
+	if s.dest.Options.APIBudget <= 0 {
+		return nil
+	}
+	s.x.budgetOnce.Do(func() { s.x.budget.limit = s.dest.Options.APIBudget })
+	return &s.x.budget
 }
 
 // noteUpload counts a gzipped upload of raw bytes sent as sent bytes.
@@ -168,6 +181,16 @@ func (s *Sink) extraStats(st map[string]any) {
 	}
 	if n := s.x.viaREST.Load(); n > 0 {
 		st["null_marker_rest"] = n
+	}
+	if b := s.dest.Options.APIBudget; b > 0 {
+		st["api_budget"] = b
+		if n := s.x.budget.refused.Load(); n > 0 {
+			st["api_budget_spent"] = true
+			st["api_budget_refused_calls"] = n
+		}
+	}
+	if used, max, ok := s.c.APIUsage(); ok {
+		st["org_api_usage"] = fmt.Sprintf("%d/%d", used, max)
 	}
 	if n := s.x.uploadRaw.Load(); n > 0 {
 		st["upload_bytes"] = n

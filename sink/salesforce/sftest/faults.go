@@ -172,6 +172,8 @@ func (s *Server) applyFaults(w *statusWriter, r *http.Request) (handled, dropped
 		writeErrors(w, hit.Status, msg)
 		return true, false
 	case FaultRateLimit:
+		// As when the allocation is spent: the usage header says so.
+		w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.Itoa(s.cfg.apiLimit)+"/"+strconv.Itoa(s.cfg.apiLimit))
 		writeErrors(w, http.StatusForbidden, errDailyLimit)
 		return true, false
 	case FaultConcurrentLimit:
