@@ -143,6 +143,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 	var cur *jobPlan
 	cells := make([]string, len(bl.cols))
 	pending, groups := s.groupOrder(records, pending)
+	jobSize := s.jobSize()
 	for k, ri := range pending {
 		vals := records[ri].Values
 		for c, fi := range bl.from {
@@ -157,11 +158,11 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			out[ri] = sink.Result{Err: recordErr("RETL_ROW_TOO_LARGE", "the record's CSV row is %d bytes, more than max_upload_bytes (%d)", len(row), opt.MaxUploadBytes)}
 			continue
 		}
-		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes || s.groupBreak(groups, k, len(cur.idx)) {
+		if cur == nil || len(cur.idx) >= jobSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes || s.groupBreak(groups, k, len(cur.idx)) {
 			// Sized from this row for the records the job will take, so
 			// the body is not copied as it grows; an unusually long first
 			// row cannot make it reserve more than presizeMax.
-			n := min(len(pending)-k, opt.BulkBatchSize)
+			n := min(len(pending)-k, jobSize)
 			size := min(int64(len(header))+int64(n)*int64(len(row))*9/8, opt.MaxUploadBytes, presizeMax)
 			cur = &jobPlan{body: append(make([]byte, 0, size), header...), head: len(header), idx: make([]int, 0, n), ends: make([]int, 0, n)}
 			jobs = append(jobs, cur)

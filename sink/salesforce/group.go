@@ -72,8 +72,24 @@ func (s *Sink) writeConcurrency(conc int) int {
 // per job slot, so the jobs of a Write still run side by side, each with
 // parents of its own.
 func (s *Sink) groupedBatch() int {
-	o := s.dest.Options
-	return o.BulkBatchSize * o.MaxJobsInFlight
+	return s.jobSize() * s.dest.Options.MaxJobsInFlight
+}
+
+// internalBatch is how many records Salesforce puts in each internal batch
+// of a Bulk API 2.0 ingest job; the internal batches of one job run in
+// parallel ("Understanding Bulk API 2.0 Ingest").
+const internalBatch = 10_000
+
+// jobSize is the most records one Bulk job takes. Under group_by it is at
+// most one internal batch: in a larger job, a parent's children could
+// straddle two internal batches, which run in parallel and lock each
+// other out of the parent's row.
+func (s *Sink) jobSize() int {
+	n := s.dest.Options.BulkBatchSize
+	if s.dest.Options.GroupBy != "" {
+		n = min(n, internalBatch)
+	}
+	return n
 }
 
 // groupOrder sorts the pending positions by their group_by value, stably,
@@ -120,7 +136,7 @@ func groupKey(r *sink.Record, i int) string {
 // a new job: it would not fit in the current job of n records, and the
 // job holds some already. A group larger than a job is split anyway.
 func (s *Sink) groupBreak(groups []int, k, n int) bool {
-	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.dest.Options.BulkBatchSize
+	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.jobSize()
 }
 
 // noteLocks counts the rows of jobs answered UNABLE_TO_LOCK_ROW.
