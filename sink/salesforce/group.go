@@ -37,9 +37,24 @@ type extras struct {
 	// uploadRaw and uploadGzip count the bytes of gzipped Bulk uploads,
 	// before and after compression.
 	uploadRaw, uploadGzip atomic.Int64
+	// warnings are things the sync should know that changed no outcome,
+	// such as a match_on field without an index; each once.
+	warnings []string
 	// budget is the run's api_budget, set up once.
 	budget     apiBudget
 	budgetOnce sync.Once
+}
+
+// warn logs a warning once and keeps it for Stats ("warnings"), which the
+// sync's report carries.
+func (s *Sink) warn(msg string) {
+	s.x.mu.Lock()
+	defer s.x.mu.Unlock()
+	if slices.Contains(s.x.warnings, msg) {
+		return
+	}
+	s.x.warnings = append(s.x.warnings, msg)
+	s.log.Warn("salesforce: " + msg)
 }
 
 // budget is the run's api_budget, or nil without one.
@@ -214,6 +229,9 @@ func (s *Sink) extraStats(st map[string]any) {
 	}
 	s.x.mu.Lock()
 	verdict, removal := s.x.verdict, s.x.removal
+	if len(s.x.warnings) > 0 {
+		st["warnings"] = slices.Clone(s.x.warnings)
+	}
 	s.x.mu.Unlock()
 	if verdict != "" {
 		st["max_deletes"] = verdict
