@@ -117,6 +117,10 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 			s.handleIngest(c)
 			return
 		}
+		if len(segs) >= 2 && segs[1] == "query" && ver.major >= 47 {
+			s.handleQueryJobs(c)
+			return
+		}
 		writeErrors(w, http.StatusNotFound, errNotFound)
 	case "limits":
 		if len(segs) != 1 {

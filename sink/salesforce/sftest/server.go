@@ -43,19 +43,21 @@ type Server struct {
 	hs  *httptest.Server
 	url string
 
-	mu         sync.Mutex
-	sessions   map[string]*session
-	faults     []*faultEntry
-	faultSeq   int
-	requests   []Request
-	jobs       map[string]*job
-	jobOrder   []*job
-	failJobs   []string // error messages for the next jobs to fail
-	cursors    map[string]*cursor
-	cursorIDs  []string
-	contention bool
-	owners     map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
-	freed      chan struct{}   // closed when a job releases its parents; guarded by org.mu
+	mu            sync.Mutex
+	sessions      map[string]*session
+	faults        []*faultEntry
+	faultSeq      int
+	requests      []Request
+	jobs          map[string]*job
+	jobOrder      []*job
+	failJobs      []string // error messages for the next jobs to fail
+	queryJobs     map[string]*queryJob
+	queryJobOrder []string
+	cursors       map[string]*cursor
+	cursorIDs     []string
+	contention    bool
+	owners        map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
+	freed         chan struct{}   // closed when a job releases its parents; guarded by org.mu
 
 	// running holds the start of each API request in progress, for the
 	// concurrent long-running request limit.
@@ -101,7 +103,7 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
-		cursors: map[string]*cursor{}, owners: map[string]*job{}, running: map[*http.Request]time.Time{}, closed: make(chan struct{}), freed: make(chan struct{}),
+		cursors: map[string]*cursor{}, queryJobs: map[string]*queryJob{}, owners: map[string]*job{}, running: map[*http.Request]time.Time{}, closed: make(chan struct{}), freed: make(chan struct{}),
 		contention: cfg.lockContention}
 	for _, path := range cfg.schemaFiles {
 		sf, err := loadSchemaFile(path)
