@@ -20,7 +20,7 @@ func TestVersionsAndResources(t *testing.T) {
 	assert.Equal(t, "Winter '11", obj(vers[0])["label"])
 	assert.Equal(t, "/services/data/v58.0", obj(vers[38])["url"])
 
-	for _, p := range []string{"/services/data/v19.0/limits", "/services/data/vX/limits", "/services/data/v58.1/limits", "/nowhere", v + "/nowhere", v + "/limits/x", v + "/composite/batch", v + "/jobs/query", "/services/data/v41.0/composite/sobjects", "/services/data/v40.0/jobs/ingest"} {
+	for _, p := range []string{"/services/data/v19.0/limits", "/services/data/vX/limits", "/services/data/v58.1/limits", "/nowhere", v + "/nowhere", v + "/limits/x", v + "/composite/batch", "/services/data/v46.0/jobs/query", "/services/data/v41.0/composite/sobjects", "/services/data/v40.0/jobs/ingest"} {
 		st, body := c.call("GET", p, nil)
 		assert.Equal(t, 404, st, p)
 		code, _ := restErr(t, body)
