@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -47,7 +48,7 @@ type jobPlan struct {
 }
 
 // line returns the encoded row of a position without its line ending,
-// as the index of a matcher holds it.
+// as the index of a resultMatcher holds it.
 func (j *jobPlan) line(p int) []byte {
 	r := j.row(p)
 	return r[:len(r)-1]
@@ -142,6 +143,7 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 	var cur *jobPlan
 	cells := make([]string, len(bl.cols))
 	pending, groups := s.groupOrder(records, pending)
+	jobSize := s.jobSize()
 	for k, ri := range pending {
 		vals := records[ri].Values
 		for c, fi := range bl.from {
@@ -156,11 +158,11 @@ func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, ou
 			out[ri] = sink.Result{Err: recordErr("RETL_ROW_TOO_LARGE", "the record's CSV row is %d bytes, more than max_upload_bytes (%d)", len(row), opt.MaxUploadBytes)}
 			continue
 		}
-		if cur == nil || len(cur.idx) >= opt.BulkBatchSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes || s.groupBreak(groups, k, len(cur.idx)) {
+		if cur == nil || len(cur.idx) >= jobSize || int64(len(cur.body)+len(row)) > opt.MaxUploadBytes || s.groupBreak(groups, k, len(cur.idx)) {
 			// Sized from this row for the records the job will take, so
 			// the body is not copied as it grows; an unusually long first
 			// row cannot make it reserve more than presizeMax.
-			n := min(len(pending)-k, opt.BulkBatchSize)
+			n := min(len(pending)-k, jobSize)
 			size := min(int64(len(header))+int64(n)*int64(len(row))*9/8, opt.MaxUploadBytes, presizeMax)
 			cur = &jobPlan{body: append(make([]byte, 0, size), header...), head: len(header), idx: make([]int, 0, n), ends: make([]int, 0, n)}
 			jobs = append(jobs, cur)
@@ -355,10 +357,49 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 	if info.ContentURL != "" {
 		upload = "/" + strings.TrimPrefix(info.ContentURL, "/")
 	}
-	if _, err := s.c.do(ctx, &request{method: http.MethodPut, path: upload, body: j.body, ctype: "text/csv", single: true}); err != nil {
+	req := &request{method: http.MethodPut, path: upload, body: j.body, ctype: "text/csv", single: true}
+	if s.dest.Options.GzipUploads {
+		z, err := gzipBody(j.body)
+		if err != nil {
+			return info.ID, fmt.Errorf("compressing job %s: %w", info.ID, err)
+		}
+		req.body, req.header = z, http.Header{"Content-Encoding": {"gzip"}}
+		s.noteUpload(len(j.body), len(z))
+	}
+	req.timeout = uploadTimeout(s.c.cfg.Timeout, len(req.body))
+	if _, err := s.c.do(ctx, req); err != nil {
 		return info.ID, fmt.Errorf("uploading job %s: %w", info.ID, err)
 	}
 	return info.ID, nil
+}
+
+// uploadRate is the slowest link an upload is given time for: 256 KB a
+// second, about 2 Mbit/s.
+const uploadRate = 256 << 10
+
+// uploadTimeout bounds an upload of n bytes: the client's timeout plus a
+// second for every uploadRate bytes, so that a 100 MB upload gets 2m +
+// 400s rather than having to travel at 7 Mbit/s to finish inside 2m.
+func uploadTimeout(base time.Duration, n int) time.Duration {
+	return base + time.Duration(n/uploadRate)*time.Second
+}
+
+// gzipBody compresses an upload. The fastest level: CSV compresses well
+// even so, and the upload, not the CPU, is what takes time.
+func gzipBody(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(b) / 4)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // setState moves a job to UploadComplete. The PATCH is retried; if a retry
@@ -452,13 +493,13 @@ func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader
 	return nil
 }
 
-// matcher ties result rows back to the job's records: first by the row's
-// exact cells, then by the key column (Id or external id), then for
+// resultMatcher ties result rows back to the job's records: first by the
+// row's exact cells, then by the key column (Id or external id), then for
 // inserts by the cells with surrounding spaces trimmed. Identical rows are
 // interchangeable, so each maps to a queue of positions. Result rows
-// normally echo the upload, so only the exact index is built up front;
-// the others are built the first time a row needs them.
-type matcher struct {
+// normally carry the uploaded cells unchanged, so only the exact index is
+// built up front; the others are built the first time a row needs them.
+type resultMatcher struct {
 	j      *jobPlan
 	taken  []bool
 	seeds  [2]maphash.Seed
@@ -470,8 +511,8 @@ type matcher struct {
 	norm   func(string) string
 }
 
-func newMatcher(j *jobPlan, keyCol int, norm func(string) string) *matcher {
-	m := &matcher{j: j, taken: make([]bool, len(j.idx)), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, keyCol: keyCol, norm: norm}
+func newResultMatcher(j *jobPlan, keyCol int, norm func(string) string) *resultMatcher {
+	m := &resultMatcher{j: j, taken: make([]bool, len(j.idx)), seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, keyCol: keyCol, norm: norm}
 	m.rows = m.newIndex(j.line)
 	return m
 }
@@ -490,7 +531,7 @@ type index struct {
 	next   []int32 // next position with the same text, -1 at the end
 }
 
-func (m *matcher) newIndex(text func(p int) []byte) *index {
+func (m *resultMatcher) newIndex(text func(p int) []byte) *index {
 	n := len(m.j.idx)
 	size := 16
 	for size < 2*n {
@@ -524,7 +565,7 @@ func (ix *index) find(h1, h2 uint64) uint64 {
 }
 
 // pop takes the first free position whose text is want, or returns -1.
-func (m *matcher) pop(ix *index, want []byte) int {
+func (m *resultMatcher) pop(ix *index, want []byte) int {
 	i := ix.find(maphash.Bytes(m.seeds[0], want), maphash.Bytes(m.seeds[1], want))
 	p := ix.slots[i] - 1
 	// Taken positions leave the front of the chain, so a run of identical
@@ -544,7 +585,7 @@ func (m *matcher) pop(ix *index, want []byte) int {
 	return int(p)
 }
 
-func (m *matcher) match(cells []string, complete bool) int {
+func (m *resultMatcher) match(cells []string, complete bool) int {
 	if complete {
 		if p := m.pop(m.rows, m.enc.line(cells)); p >= 0 {
 			return p
@@ -579,7 +620,7 @@ func (m *matcher) match(cells []string, complete bool) int {
 }
 
 // untake frees positions again, for a result file read only in part.
-func (m *matcher) untake(ps []int32) {
+func (m *resultMatcher) untake(ps []int32) {
 	for _, p := range ps {
 		m.taken[p] = false
 	}
@@ -600,20 +641,18 @@ func trimCells(cells []string) []string {
 // collect reads a finished job's result files and records one result per
 // record of the job.
 func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
-	m := newMatcher(j, bl.keyCol, s.normKey)
+	m := newResultMatcher(j, bl.keyCol, s.normKey)
 	// Results go straight to out; done marks the positions that have one.
 	done := make([]bool, len(j.idx))
 	unmatched := 0
 	apply := func(kind string, fn func(row []string, rf *resultFile) sink.Result) error {
-		// Successful rows that echo the upload are matched undecoded.
-		raw := kind == "successfulResults"
 		var matched []int32
 		n := 0
 		// Rows are applied as the file arrives; a file read only in part
 		// gives back what it gave, so that it can be read again.
 		read := func(body io.Reader) error {
 			matched, n = matched[:0], 0
-			err := s.applyResults(body, bl, m, done, out, j, raw, fn, &matched, &n)
+			err := s.applyResults(body, bl, m, done, out, j, fn, &matched, &n)
 			if err == nil {
 				return nil
 			}
@@ -704,34 +743,11 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // applyResults reads one result file row by row and gives each row's
 // record its result. matched collects the positions it filled, unmatched
 // counts the rows that belong to no record.
-func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *matcher, done []bool, out []sink.Result, j *jobPlan,
-	raw bool, fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
+func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *resultMatcher, done []bool, out []sink.Result, j *jobPlan,
+	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
 	rf, err := readResults(body, bl.cols)
 	if err != nil {
 		return err
-	}
-	// Rows that echo their upload are found by their bytes, without
-	// decoding or encoding them again; the first row that is not found so
-	// sends it and the rest down the decoding path below.
-	for raw && rf.echo && rf.createdCol == 1 {
-		id, created, rest, ok, err := rf.nextRaw()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !ok {
-			break
-		}
-		p := m.pop(m.rows, rest)
-		if p < 0 {
-			rf.unread(rf.raw.last)
-			break
-		}
-		out[j.idx[p]] = sink.Result{ID: string(id), Created: bytes.EqualFold(created, []byte("true"))}
-		done[p] = true
-		*matched = append(*matched, int32(p))
 	}
 	for {
 		row, err := rf.next()

@@ -20,7 +20,7 @@ func testJob(rows ...[]string) *jobPlan {
 
 func TestMatcherQueuesAndFallbacks(t *testing.T) {
 	j := testJob([]string{"a", "1"}, []string{"a", "1"}, []string{"b", "2"}, []string{"", "3"})
-	m := newMatcher(j, 0, strings.ToLower)
+	m := newResultMatcher(j, 0, strings.ToLower)
 	assert.Equal(t, 0, m.match([]string{"a", "1"}, true), "identical rows are taken in upload order")
 	assert.Equal(t, 1, m.match([]string{"a", "1"}, true))
 	assert.Equal(t, -1, m.match([]string{"a", "1"}, true), "no free row and no free key")
@@ -34,7 +34,7 @@ func TestMatcherQueuesAndFallbacks(t *testing.T) {
 	assert.Equal(t, 2, m.match([]string{"b", "2"}, true))
 
 	ins := testJob([]string{" x ", "1"}, []string{"y", "2"})
-	m = newMatcher(ins, -1, nil)
+	m = newResultMatcher(ins, -1, nil)
 	assert.Equal(t, 0, m.match([]string{"x", "1"}, true), "inserts fall back to trimmed cells")
 	assert.Equal(t, -1, m.match([]string{"x", "1"}, true))
 	assert.Equal(t, -1, m.match([]string{"y"}, false), "an incomplete row of an insert has nothing to go by")

@@ -40,6 +40,8 @@ type Client struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// soapWarned makes the SOAP deprecation warning appear once per client.
 	soapWarned atomic.Bool
+	// apiUsed and apiMax are the latest Sforce-Limit-Info usage.
+	apiUsed, apiMax atomic.Int64
 }
 
 type session struct {
@@ -195,6 +197,9 @@ type request struct {
 	// base, when set, is the absolute URL the path is relative to, and the
 	// request carries no session (a login).
 	base string
+	// timeout, when longer than the client's, bounds this request instead
+	// (a large upload).
+	timeout time.Duration
 	// read, when set, consumes the body of a 2xx answer as it arrives, so
 	// a large answer (a Bulk result file) is never held whole. On error it
 	// must leave no trace, since an idempotent request is sent again; an
@@ -221,6 +226,46 @@ func withCallCounter(ctx context.Context, n *atomic.Int64) context.Context {
 	return context.WithValue(ctx, callCounterKey{}, n)
 }
 
+type budgetKey struct{}
+
+// apiBudget is a run's api_budget: at most limit API calls, counted by the
+// call counter of the same context.
+type apiBudget struct {
+	limit int64
+	// refused counts the requests refused because the budget was spent.
+	refused atomic.Int64
+}
+
+// withBudget makes the requests made under ctx keep within b; a nil b or
+// a zero limit is no budget.
+func withBudget(ctx context.Context, b *apiBudget) context.Context {
+	if b == nil || b.limit <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, budgetKey{}, b)
+}
+
+// ErrAPIBudget is wrapped by the error of a request refused because the
+// run's api_budget is spent.
+var ErrAPIBudget = errors.New("the run's api_budget is spent")
+
+// checkBudget refuses a request that would start new work once the
+// budget's calls are spent. The calls of work already started (a Bulk
+// job's upload, state, polls and results) go on, so that no record's
+// outcome is lost: the budget can be overrun by those.
+func checkBudget(ctx context.Context, r *request) error {
+	b, ok := ctx.Value(budgetKey{}).(*apiBudget)
+	if !ok || r.base != "" || strings.Contains(r.path, "/jobs/ingest/") {
+		return nil
+	}
+	n, _ := ctx.Value(callCounterKey{}).(*atomic.Int64)
+	if n == nil || n.Load() < b.limit {
+		return nil
+	}
+	b.refused.Add(1)
+	return fmt.Errorf("salesforce: %s %s: %w (%d API calls)", r.method, r.path, ErrAPIBudget, b.limit)
+}
+
 func countCall(ctx context.Context) {
 	if n, ok := ctx.Value(callCounterKey{}).(*atomic.Int64); ok {
 		n.Add(1)
@@ -241,12 +286,18 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	var sess *session
 	var err error
 	for attempt := 0; ; attempt++ {
+		if err := checkBudget(ctx, r); err != nil {
+			return nil, err
+		}
 		if sess == nil && r.base == "" {
 			if sess, err = c.current(ctx); err != nil {
 				return nil, err
 			}
 		}
 		resp, sendErr := c.send(ctx, sess, r)
+		if sendErr == nil {
+			c.noteLimitInfo(resp.header)
+		}
 		var last error
 		retry := false
 		var wait time.Duration
@@ -288,8 +339,12 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 					return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ae)
 				}
 				retry = true
-			case resp.status == http.StatusForbidden && ae.Code == "REQUEST_LIMIT_EXCEEDED":
-				retry = c.cfg.RetryRateLimit
+			case resp.status == http.StatusForbidden && ae.Code == codeRequestLimit:
+				le := newLimitError(ae, resp.header)
+				last = le
+				// The concurrent limit passes once long requests end;
+				// the daily one does not for hours.
+				retry = le.Limit == LimitConcurrent || c.cfg.RetryRateLimit
 			case resp.status == http.StatusTooManyRequests:
 				retry = true
 			}
@@ -314,10 +369,88 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	}
 }
 
+// codeRequestLimit is Salesforce's code for both request limits.
+const codeRequestLimit = "REQUEST_LIMIT_EXCEEDED"
+
+// Limits a REQUEST_LIMIT_EXCEEDED answer can mean ("API Request Limits and
+// Allocations").
+const (
+	// LimitConcurrent: too many long-running requests at once; passes in
+	// seconds.
+	LimitConcurrent = "ConcurrentRequests"
+	// LimitDaily: the org's rolling 24-hour request allocation is spent.
+	LimitDaily = "TotalRequests"
+)
+
+// LimitError is a 403 REQUEST_LIMIT_EXCEEDED answer, with the limit it
+// means. It unwraps to the APIError.
+type LimitError struct {
+	*APIError
+	// Limit is LimitConcurrent or LimitDaily.
+	Limit string
+	// Used and Max are the org's API usage from Sforce-Limit-Info, 0 if
+	// the answer had none.
+	Used, Max int
+}
+
+func (e *LimitError) Unwrap() error { return e.APIError }
+
+// newLimitError tells the two limits apart. The usage header decides when
+// present: usage at or over the allocation is the daily limit, anything
+// else the concurrent one. Without it, the limit's name, which leads
+// Salesforce's message for each, does.
+func newLimitError(ae *APIError, h http.Header) *LimitError {
+	le := &LimitError{APIError: ae, Limit: LimitDaily}
+	if used, max, ok := parseLimitInfo(h); ok {
+		le.Used, le.Max = used, max
+		if used < max {
+			le.Limit = LimitConcurrent
+		}
+		return le
+	}
+	if name, _, _ := strings.Cut(ae.Message, " "); name == LimitConcurrent {
+		le.Limit = LimitConcurrent
+	}
+	return le
+}
+
+// parseLimitInfo reads "api-usage=N/M" from a Sforce-Limit-Info header,
+// which may carry other entries separated by commas.
+func parseLimitInfo(h http.Header) (used, max int, ok bool) {
+	for _, part := range strings.Split(h.Get("Sforce-Limit-Info"), ",") {
+		v, found := strings.CutPrefix(strings.TrimSpace(part), "api-usage=")
+		if !found {
+			continue
+		}
+		a, b, found := strings.Cut(v, "/")
+		u, err1 := strconv.Atoi(a)
+		m, err2 := strconv.Atoi(b)
+		if found && err1 == nil && err2 == nil && m > 0 {
+			return u, m, true
+		}
+	}
+	return 0, 0, false
+}
+
+// noteLimitInfo keeps the org's latest API usage.
+func (c *Client) noteLimitInfo(h http.Header) {
+	if used, max, ok := parseLimitInfo(h); ok {
+		c.apiUsed.Store(int64(used))
+		c.apiMax.Store(int64(max))
+	}
+}
+
+// APIUsage is the org's API usage and daily allocation as the latest
+// answer's Sforce-Limit-Info header gave them; ok is false before any.
+func (c *Client) APIUsage() (used, max int, ok bool) {
+	m := c.apiMax.Load()
+	return int(c.apiUsed.Load()), int(m), m > 0
+}
+
 // send makes one HTTP attempt. Answers of any status are a response;
 // only transport failures are errors.
 func (c *Client) send(ctx context.Context, s *session, r *request) (*response, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Timeout, r.timeout))
 	defer cancel()
 	var u string
 	if r.base != "" {

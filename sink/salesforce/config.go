@@ -281,8 +281,17 @@ type Options struct {
 	// LockRetries is how many later jobs (or REST calls) retry records that
 	// failed with UNABLE_TO_LOCK_ROW (default 2; -1 disables).
 	LockRetries int `yaml:"lock_retries"`
-	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB).
+	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB). It
+	// cannot exceed MaxUploadLimit, the most Salesforce takes.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	// APIBudget bounds the API calls one run of the sync makes (0: none).
+	// Once they are spent no new Bulk job or REST call starts, and the
+	// records left fail with RETL_API_BUDGET; work already started
+	// finishes, so its calls can overrun the budget a little.
+	APIBudget int64 `yaml:"api_budget"`
+	// GzipUploads sends Bulk uploads gzip-compressed (Content-Encoding:
+	// gzip); off by default.
+	GzipUploads bool `yaml:"gzip_uploads"`
 	// OnNotFound is what an update or delete whose match_on value matches
 	// no record gets: skip (default) or fail.
 	OnNotFound string `yaml:"on_not_found"`
@@ -318,7 +327,11 @@ const (
 	defaultPollStart    = 250 * time.Millisecond
 	defaultLockRetries  = 2
 	defaultMaxUpload    = 100 << 20
-	defaultLockBackoff  = time.Second
+	// MaxUploadLimit is the largest CSV one Bulk API 2.0 upload may hold:
+	// Salesforce takes 150 MB once base64-encoded (Upload Job Data), and
+	// base64 makes 4 bytes of every 3.
+	MaxUploadLimit     = (150 << 20) / 4 * 3
+	defaultLockBackoff = time.Second
 	// restBatch is the sObject Collections limit.
 	restBatch = 200
 )
@@ -332,8 +345,8 @@ func (o *Options) normalize() error {
 		return fmt.Errorf("api %q: want bulk, rest or auto", o.API)
 	}
 	if o.AutoThreshold < 0 || o.BulkBatchSize < 0 || o.MaxJobsInFlight < 0 || o.RESTConcurrency < 0 ||
-		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 {
-		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries and max_upload_bytes must not be negative")
+		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 || o.APIBudget < 0 {
+		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries, max_upload_bytes and api_budget must not be negative")
 	}
 	def := func(p *int, d int) {
 		if *p == 0 {
@@ -371,6 +384,9 @@ func (o *Options) normalize() error {
 	}
 	if o.MaxUploadBytes == 0 {
 		o.MaxUploadBytes = defaultMaxUpload
+	}
+	if o.MaxUploadBytes > MaxUploadLimit {
+		return fmt.Errorf("max_upload_bytes %d is above %d, the most CSV Salesforce takes in one upload (150 MB once base64-encoded)", o.MaxUploadBytes, MaxUploadLimit)
 	}
 	if o.lockBackoff == 0 {
 		o.lockBackoff = defaultLockBackoff

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"encoding/base64"
 	"testing"
 	"time"
 
@@ -125,7 +126,10 @@ func TestOptions(t *testing.T) {
 	assert.Equal(t, 0, o.LockRetries)
 	assert.Equal(t, 100*time.Millisecond, o.pollStart, "the first poll waits no longer than the longest")
 
-	for _, bad := range []Options{{API: "soap"}, {BulkBatchSize: -1}, {LockRetries: -2}, {PollMaxWait: -time.Second}} {
+	for _, bad := range []Options{{API: "soap"}, {BulkBatchSize: -1}, {LockRetries: -2}, {PollMaxWait: -time.Second}, {MaxUploadBytes: MaxUploadLimit + 1}} {
 		assert.Error(t, bad.normalize(), "%+v", bad)
 	}
+	o = Options{MaxUploadBytes: MaxUploadLimit}
+	require.NoError(t, o.normalize(), "the limit itself is allowed")
+	assert.LessOrEqual(t, int64(base64.StdEncoding.EncodedLen(MaxUploadLimit)), int64(150<<20))
 }

@@ -50,78 +50,39 @@ func TestAppendRowAppends(t *testing.T) {
 	assert.Equal(t, "y\n", string(kept))
 }
 
-func TestRecordReader(t *testing.T) {
-	long := strings.Repeat("x", 100<<10)
-	in := "a,b\n\n\"multi\nline\",\"q\"\"\"\r\n" + long + ",\"" + long + "\n\"\nlast"
-	rr := newRecordReader(strings.NewReader(in))
-	var got []string
-	for {
-		rec, err := rr.next()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		got = append(got, string(rec))
-	}
-	assert.Equal(t, []string{"a,b", "\"multi\nline\",\"q\"\"\"", long + ",\"" + long + "\n\"", "last"}, got)
-}
-
-func TestCutCell(t *testing.T) {
-	for _, c := range []struct {
-		in, cell, rest string
-		last, ok       bool
-	}{
-		{in: `"001",true,x`, cell: "001", rest: "true,x", ok: true},
-		{in: `a,"b"`, cell: "a", rest: `"b"`, ok: true},
-		{in: `"a"`, cell: "a", last: true, ok: true},
-		{in: `a`, cell: "a", last: true, ok: true},
-		{in: `"a""b",c`},
-		{in: `"a"x,c`},
-		{in: `"open`},
-	} {
-		cell, rest, ok := cutCell([]byte(c.in))
-		assert.Equal(t, c.ok, ok, c.in)
-		if ok {
-			assert.Equal(t, c.cell, string(cell), c.in)
-			assert.Equal(t, c.last, rest == nil, c.in)
-			assert.Equal(t, c.rest, string(rest), c.in)
-		}
-	}
-}
-
-// A file whose rows echo the upload is read raw until a row does not
-// split simply; that row and the rest come decoded.
-func TestResultsRaw(t *testing.T) {
-	body := "\ufeff\"sf__Id\",\"sf__Created\",Name,Ext\n" +
-		"\"001A\",\"true\",Acme,A-1\n" +
-		"\"001\"\"B\",\"false\",\"Big, Co\",A-2\n" +
-		"\"001C\",\"true\",Cee,A-3\n"
+// A result file as Salesforce writes it: a byte order mark, every cell
+// quoted, columns matched by name in any order and then without case.
+func TestResultsQuoted(t *testing.T) {
+	body := "\ufeff\"sf__Id\",\"sf__Created\",\"Name\",\"ext\"\n" +
+		"\"001A\",\"true\",\"Acme\",\"A-1\"\n" +
+		"\"001\"\"B\",\"false\",\"Big, Co\",\"A-2\"\n"
 	rf, err := readResults(strings.NewReader(body), []string{"Name", "Ext"})
 	require.NoError(t, err)
-	assert.True(t, rf.echo)
-	id, created, rest, ok, err := rf.nextRaw()
-	require.NoError(t, err)
-	require.True(t, ok)
-	assert.Equal(t, []string{"001A", "true", "Acme,A-1"}, []string{string(id), string(created), string(rest)})
-	_, _, _, ok, err = rf.nextRaw()
-	require.NoError(t, err)
-	assert.False(t, ok, "a doubled quote needs decoding")
-	assert.False(t, rf.echo)
+	assert.Equal(t, []int{0, 1, -1}, []int{rf.idCol, rf.createdCol, rf.errorCol})
 	row, err := rf.next()
 	require.NoError(t, err)
-	assert.Equal(t, []string{`001"B`, "false", "Big, Co", "A-2"}, row)
+	cells, complete := rf.uploadedCells(row)
+	assert.True(t, complete)
+	assert.Equal(t, []string{"Acme", "A-1"}, cells)
 	row, err = rf.next()
 	require.NoError(t, err)
-	assert.Equal(t, "001C", row[0])
+	assert.Equal(t, []string{`001"B`, "false", "Big, Co", "A-2"}, row)
 	_, err = rf.next()
 	assert.ErrorIs(t, err, io.EOF)
 
-	other, err := readResults(strings.NewReader("sf__Id,sf__Created,Ext,Name\n1,true,A-1,Acme\n"), []string{"Name", "Ext"})
+	other, err := readResults(strings.NewReader("sf__Id,sf__Created,Ext,Name\n1,true,A-1,Acme\n"), []string{"Name", "Ext", "Phone"})
 	require.NoError(t, err)
-	assert.False(t, other.echo, "columns in another order are decoded")
 	row, err = other.next()
 	require.NoError(t, err)
-	cells, complete := other.uploadedCells(row)
-	assert.True(t, complete)
-	assert.Equal(t, []string{"Acme", "A-1"}, cells)
+	cells, complete = other.uploadedCells(row)
+	assert.False(t, complete, "a column missing from the file")
+	assert.Equal(t, []string{"Acme", "A-1", ""}, cells)
+
+	empty, err := readResults(strings.NewReader("\n\n"), []string{"Name"})
+	require.NoError(t, err)
+	_, err = empty.next()
+	assert.ErrorIs(t, err, io.EOF)
+
+	_, err = readResults(strings.NewReader("\"sf__Id,x\n"), []string{"Name"})
+	assert.Error(t, err, "a header whose quote never closes")
 }

@@ -54,6 +54,9 @@ const (
 	// CodeOutcomeUnknown: the request may or may not have been applied (its
 	// answer was lost), and resending it could write the record twice.
 	CodeOutcomeUnknown = "RETL_OUTCOME_UNKNOWN"
+	// CodeAPIBudget: the run's api_budget was spent before the record was
+	// sent.
+	CodeAPIBudget = "RETL_API_BUDGET"
 	// CodeJobFailed: the Bulk job holding the record failed as a whole.
 	CodeJobFailed = "JOB_FAILED"
 	// CodeJobAborted: the Bulk job holding the record was aborted.

@@ -3,6 +3,7 @@ package salesforce
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +36,42 @@ type extras struct {
 	// viaREST counts records of a Bulk sync sent through REST because
 	// they hold the text "#N/A".
 	viaREST atomic.Int64
+	// uploadRaw and uploadGzip count the bytes of gzipped Bulk uploads,
+	// before and after compression.
+	uploadRaw, uploadGzip atomic.Int64
+	// warnings are things the sync should know that changed no outcome,
+	// such as a match_on field without an index; each once.
+	warnings []string
+	// budget is the run's api_budget, set up once.
+	budget     apiBudget
+	budgetOnce sync.Once
+}
+
+// warn logs a warning once and keeps it for Stats ("warnings"), which the
+// sync's report carries.
+func (s *Sink) warn(msg string) {
+	s.x.mu.Lock()
+	defer s.x.mu.Unlock()
+	if slices.Contains(s.x.warnings, msg) {
+		return
+	}
+	s.x.warnings = append(s.x.warnings, msg)
+	s.log.Warn("salesforce: " + msg)
+}
+
+// budget is the run's api_budget, or nil without one.
+func (s *Sink) budget() *apiBudget {
+	if s.dest.Options.APIBudget <= 0 {
+		return nil
+	}
+	s.x.budgetOnce.Do(func() { s.x.budget.limit = s.dest.Options.APIBudget })
+	return &s.x.budget
+}
+
+// noteUpload counts a gzipped upload of raw bytes sent as sent bytes.
+func (s *Sink) noteUpload(raw, sent int) {
+	s.x.uploadRaw.Add(int64(raw))
+	s.x.uploadGzip.Add(int64(sent))
 }
 
 // writeConcurrency is how many Writes may run at once. Writes under
@@ -52,8 +89,24 @@ func (s *Sink) writeConcurrency(conc int) int {
 // per job slot, so the jobs of a Write still run side by side, each with
 // parents of its own.
 func (s *Sink) groupedBatch() int {
-	o := s.dest.Options
-	return o.BulkBatchSize * o.MaxJobsInFlight
+	return s.jobSize() * s.dest.Options.MaxJobsInFlight
+}
+
+// internalBatch is how many records Salesforce puts in each internal batch
+// of a Bulk API 2.0 ingest job; the internal batches of one job run in
+// parallel ("Understanding Bulk API 2.0 Ingest").
+const internalBatch = 10_000
+
+// jobSize is the most records one Bulk job takes. Under group_by it is at
+// most one internal batch: in a larger job, a parent's children could
+// straddle two internal batches, which run in parallel and lock each
+// other out of the parent's row.
+func (s *Sink) jobSize() int {
+	n := s.dest.Options.BulkBatchSize
+	if s.dest.Options.GroupBy != "" {
+		n = min(n, internalBatch)
+	}
+	return n
 }
 
 // groupOrder sorts the pending positions by their group_by value, stably,
@@ -100,7 +153,7 @@ func groupKey(r *sink.Record, i int) string {
 // a new job: it would not fit in the current job of n records, and the
 // job holds some already. A group larger than a job is split anyway.
 func (s *Sink) groupBreak(groups []int, k, n int) bool {
-	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.dest.Options.BulkBatchSize
+	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.jobSize()
 }
 
 // noteLocks counts the rows of jobs answered UNABLE_TO_LOCK_ROW.
@@ -162,8 +215,25 @@ func (s *Sink) extraStats(st map[string]any) {
 	if n := s.x.viaREST.Load(); n > 0 {
 		st["null_marker_rest"] = n
 	}
+	if b := s.dest.Options.APIBudget; b > 0 {
+		st["api_budget"] = b
+		if n := s.x.budget.refused.Load(); n > 0 {
+			st["api_budget_spent"] = true
+			st["api_budget_refused_calls"] = n
+		}
+	}
+	if used, max, ok := s.c.APIUsage(); ok {
+		st["org_api_usage"] = fmt.Sprintf("%d/%d", used, max)
+	}
+	if n := s.x.uploadRaw.Load(); n > 0 {
+		st["upload_bytes"] = n
+		st["upload_bytes_gzipped"] = s.x.uploadGzip.Load()
+	}
 	s.x.mu.Lock()
 	verdict, removal := s.x.verdict, s.x.removal
+	if len(s.x.warnings) > 0 {
+		st["warnings"] = slices.Clone(s.x.warnings)
+	}
 	s.x.mu.Unlock()
 	if verdict != "" {
 		st["max_deletes"] = verdict

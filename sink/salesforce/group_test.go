@@ -52,12 +52,17 @@ destination:
 // Bulk jobs contend for the rows of the accounts they point to.
 func runChildLoad(t *testing.T, load table, parents int, extra string) *reverseetl.SyncReport {
 	t.Helper()
+	return runChildSync(t, load, parents, childLoadSync(extra))
+}
+
+func runChildSync(t *testing.T, load table, parents int, syncYAML string) *reverseetl.SyncReport {
+	t.Helper()
 	srv := emulator(t, sftest.WithLockContention(), sftest.WithBulkDelay(0, 20*time.Microsecond))
 	for i := range parents {
 		seed(t, srv, "Account", map[string]any{"Name": fmt.Sprintf("Parent %d", i), "External_Id__c": fmt.Sprintf("P-%03d", i)})
 	}
 	r := &engineRun{srv: srv, tables: map[string]table{"contacts": load}}
-	sr := r.run(t, map[string]string{"contacts.yaml": childLoadSync(extra)}, reverseetl.RunOptions{}).Sync("contacts")
+	sr := r.run(t, map[string]string{"contacts.yaml": syncYAML}, reverseetl.RunOptions{}).Sync("contacts")
 	n := int64(len(load.rows))
 	assert.Equal(t, n, sr.Read)
 	assert.Equal(t, n, sr.Created+sr.Updated+sr.Failed+sr.Skipped, "no row without an outcome")
@@ -92,6 +97,36 @@ func TestGroupByCutsLockFailures(t *testing.T) {
 	assert.Zero(t, lg, "grouped jobs hold different parents")
 	for _, sr := range []*reverseetl.SyncReport{without, with} {
 		assert.Zero(t, sr.Failed, "rows still locked after the Bulk retries went through REST")
+		assert.EqualValues(t, n, sr.Created)
+	}
+}
+
+// With the default 30,000-record jobs, Salesforce splits a 20,000-row job
+// into two internal batches that run in parallel: ungrouped, both hold
+// children of every parent and lock each other out. Under group_by a job
+// takes at most one internal batch (10,000 records) of whole groups, so no
+// parent's children are in two internal batches at once.
+func TestGroupByInternalBatches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large load")
+	}
+	const n, parents = 20_000, 200
+	load := childLoad(n, parents)
+	sync := func(extra string) string {
+		return strings.Replace(strings.Replace(childLoadSync(extra), "  bulk_batch_size: 2500\n", "", 1), "max_jobs_in_flight: 4", "max_jobs_in_flight: 2", 1)
+	}
+	without := runChildSync(t, load, parents, sync(""))
+	with := runChildSync(t, load, parents, sync("  group_by: Account.External_Id__c\n"))
+	lw, lg := statInt(without.Stats, "lock_failures"), statInt(with.Stats, "lock_failures")
+	t.Logf("default jobs: %d UNABLE_TO_LOCK_ROW answers (retries included), %d rows through REST, %d Bulk jobs",
+		lw, statInt(without.Stats, "lock_rest_retries"), len(without.Stats["bulk_jobs"].([]string)))
+	t.Logf("group_by: %d UNABLE_TO_LOCK_ROW answers, %d rows through REST, %d Bulk jobs",
+		lg, statInt(with.Stats, "lock_rest_retries"), len(with.Stats["bulk_jobs"].([]string)))
+	assert.Positive(t, lw, "internal batches of one job contend")
+	assert.Zero(t, lg, "no parent's children in two internal batches")
+	assert.Len(t, with.Stats["bulk_jobs"], 3, "whole groups of about 100 records fill jobs of at most 10,000 in three")
+	for _, sr := range []*reverseetl.SyncReport{without, with} {
+		assert.Zero(t, sr.Failed)
 		assert.EqualValues(t, n, sr.Created)
 	}
 }

@@ -193,8 +193,8 @@ func (m matches) lookup(v string) []string {
 }
 
 // matchIDs finds the records of the object whose match_on field holds one
-// of keys, in IN queries of escaped literals (QuoteSOQL), each list under
-// maxINBytes, a few queries at once.
+// of keys, in IN queries of escaped literals (QuoteSOQL), each query under
+// maxQueryBytes, a few queries at once.
 func (s *Sink) matchIDs(ctx context.Context, keys []string) (matches, error) {
 	m := matches{exact: map[string][]string{}, folded: map[string][]string{}}
 	// check made field a plain name; keys are quoted by chunkLiterals.
@@ -236,5 +236,23 @@ func (s *Sink) checkMatchOn(desc *ObjectDescribe, layout *sink.Layout, add func(
 		add("match_on %s is not a field of %s", name, desc.Name)
 	case !slices.Contains(matchTypes, f.Type):
 		add("match_on %s.%s is of type %s; match_on takes a text, email, phone, url, picklist, Id or lookup field", desc.Name, f.Name, f.Type)
+	case !indexed(desc.Name, f):
+		s.warn(fmt.Sprintf("match_on %s.%s is not indexed (not an external id, unique, or a field Salesforce indexes), so every lookup scans all %s records; make it an External ID for large objects",
+			desc.Name, f.Name, desc.Name))
 	}
+}
+
+// indexed reports whether Salesforce keeps an index on a field, so that a
+// lookup by it does not scan the object: the record Id, lookups, Name,
+// Email on contacts and leads, and custom fields marked External ID or
+// unique ("Indexes", Best Practices for Deployments with Large Data
+// Volumes).
+func indexed(object string, f *FieldDescribe) bool {
+	switch {
+	case f.ExternalID, f.Unique, f.Type == "id", f.Type == "reference", strings.EqualFold(f.Name, "Name"):
+		return true
+	case strings.EqualFold(f.Name, "Email"):
+		return strings.EqualFold(object, "Contact") || strings.EqualFold(object, "Lead")
+	}
+	return false
 }

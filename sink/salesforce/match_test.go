@@ -216,3 +216,36 @@ func TestPlanByMatchOn(t *testing.T) {
 	assert.Equal(t, CodeMultipleMatches, plan[0].Err.Code)
 	assert.Len(t, live(srv, "Account"), 4, "a plan deletes nothing")
 }
+
+// match_on on a field without an index passes the preflight with a
+// warning, which the sync's report carries through Stats; indexed fields
+// pass without one.
+func TestMatchOnIndexWarning(t *testing.T) {
+	srv := emulator(t)
+	c := emuClient(t, srv)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		object, field string
+		warned        bool
+	}{
+		{"Account", "Phone", true},
+		{"Account", "Website", true},
+		{"Account", "External_Id__c", false},
+		{"Account", "Name", false},
+		{"Account", "Id", false},
+		{"Contact", "AccountId", false},
+		{"Contact", "Email", false},
+	} {
+		s, err := NewSink(c, Destination{Object: tc.object, Operation: config.Update, MatchOn: tc.field, Options: fastOptions(APIREST)})
+		require.NoError(t, err)
+		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), tc.field)
+		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), "a second preflight does not warn again")
+		w, _ := s.Stats()["warnings"].([]string)
+		if !tc.warned {
+			assert.Empty(t, w, tc.field)
+			continue
+		}
+		require.Len(t, w, 1, tc.field)
+		assert.Contains(t, w[0], "match_on "+tc.object+"."+tc.field+" is not indexed")
+	}
+}

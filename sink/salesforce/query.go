@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
@@ -304,68 +305,117 @@ func (c *Client) describeCached(object string) *ObjectDescribe {
 	return c.describes[strings.ToLower(object)]
 }
 
-// maxINBytes bounds the URL-encoded length of one query's IN list: the
-// query travels in a GET URL, which Salesforce limits to about 16 KB.
-const maxINBytes = 12_000
+// A query travels in a GET URL, and Salesforce takes at most 16,384 bytes
+// of URI and headers together (help article 000386264): longer answers 414
+// or 431. maxQueryBytes bounds the URL-encoded SOQL of one query, leaving
+// room for the path and the headers; maxSelectBytes bounds its SELECT list,
+// so a mapping of many fields splits them over several queries and the IN
+// list of each still takes at least the rest.
+const (
+	maxQueryBytes  = 12_000
+	maxSelectBytes = 4_000
+)
 
 // CurrentValues reads the current values of fields for the records of
-// object whose keyField is one of keys, in as many queries as the keys
-// need. The result maps each key value as Salesforce holds it to its row;
-// with keyField "Id" keys are 18-character Ids. Field names are checked to
-// be plain names or relationship paths, and key values are escaped, so
-// neither can change the query.
+// object whose keyField is one of keys, in as many queries as the keys and
+// fields need: keys are split so that each query's URL stays within
+// Salesforce's limit, and a long field list is split too, its parts read
+// separately and merged by record Id. The result maps each key value as
+// Salesforce holds it to its row; with keyField "Id" keys are 18-character
+// Ids. Field names are checked to be plain names or relationship paths,
+// and key values are escaped, so neither can change the query.
 func (c *Client) CurrentValues(ctx context.Context, object, keyField string, keys, fields []string) (map[string]Row, error) {
 	if !identRe.MatchString(object) {
 		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
 	}
-	sel := []string{"Id"}
-	seen := map[string]bool{"id": true}
+	base := []string{"Id"}
+	if !strings.EqualFold(keyField, "Id") {
+		base = append(base, keyField)
+	}
+	seen := map[string]bool{}
+	var rest []string
 	for _, f := range append([]string{keyField}, fields...) {
 		if !isFieldPath(f) {
 			return nil, fmt.Errorf("salesforce: %q is not a field name", f)
 		}
 		if !seen[strings.ToLower(f)] {
 			seen[strings.ToLower(f)] = true
-			sel = append(sel, f)
+			if !strings.EqualFold(f, "Id") && !strings.EqualFold(f, keyField) {
+				rest = append(rest, f)
+			}
 		}
 	}
-	head := "SELECT " + strings.Join(sel, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
-	out := map[string]Row{}
 	numeric, err := c.numericField(ctx, object, keyField)
 	if err != nil {
 		return nil, err
 	}
-	if !numeric {
-		if err := c.queryIn(ctx, head, keys, QuoteSOQL, func(row Row) { out[row.String(keyField)] = row }); err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
+	lit, lits := QuoteSOQL, keys
 	// A number field is compared with unquoted literals, and its values
 	// come back in Salesforce's form (1001.0): each row is keyed by every
 	// key, as given, that equals it as a number.
 	byValue := map[string][]string{}
-	var lits []string
-	for _, k := range keys {
-		if n, ok := canonicalNumber(k); ok {
-			if byValue[n] == nil {
-				lits = append(lits, n)
+	if numeric {
+		lit, lits = func(n string) string { return n }, nil
+		for _, k := range keys {
+			if n, ok := canonicalNumber(k); ok {
+				if byValue[n] == nil {
+					lits = append(lits, n)
+				}
+				byValue[n] = append(byValue[n], k)
 			}
-			byValue[n] = append(byValue[n], k)
 		}
 	}
-	err = c.queryIn(ctx, head, lits, func(n string) string { return n }, func(row Row) {
+	// Rows of every part, merged by record Id.
+	byID := map[string]Row{}
+	for _, part := range selectParts(base, rest, maxSelectBytes) {
+		head := "SELECT " + strings.Join(part, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
+		err := c.queryIn(ctx, head, lits, lit, func(row Row) {
+			id, _ := row["Id"].(string)
+			if have, ok := byID[id]; ok {
+				maps.Copy(have, row)
+				return
+			}
+			byID[id] = row
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string]Row, len(byID))
+	for _, row := range byID {
+		if !numeric {
+			out[row.String(keyField)] = row
+			continue
+		}
 		if n, ok := canonicalNumber(row.String(keyField)); ok {
 			for _, k := range byValue[n] {
 				out[k] = row
 			}
 		}
-	})
-	if err != nil {
-		return nil, err
 	}
 	return out, nil
 }
+
+// selectParts splits fields into SELECT lists that each begin with base and
+// stay within limit bytes URL-encoded; a field longer than the limit alone
+// still gets a part of its own.
+func selectParts(base, fields []string, limit int) [][]string {
+	baseLen := encodedLen(strings.Join(base, ", "))
+	var parts [][]string
+	cur, size := slices.Clone(base), baseLen
+	for _, f := range fields {
+		n := encodedLen(", " + f)
+		if len(cur) > len(base) && size+n > limit {
+			parts = append(parts, cur)
+			cur, size = slices.Clone(base), baseLen
+		}
+		cur = append(cur, f)
+		size += n
+	}
+	return append(parts, cur)
+}
+
+func encodedLen(s string) int { return len(url.QueryEscape(s)) }
 
 // numberTypes are the field types SOQL compares with unquoted numbers.
 var numberTypes = []string{"int", "double", "currency", "percent", "long"}
@@ -410,8 +460,8 @@ func canonicalNumber(s string) (string, bool) {
 
 // queryIn runs head (a SOQL query up to its "IN (") for the distinct
 // non-empty keys, quoted and split so that each query stays under
-// maxINBytes, a few queries at once, and calls each with every row, one
-// call at a time.
+// maxQueryBytes URL-encoded, a few queries at once, and calls each with
+// every row, one call at a time.
 func (c *Client) queryIn(ctx context.Context, head string, keys []string, lit func(string) string, each func(Row)) error {
 	uniq := make([]string, 0, len(keys))
 	dup := map[string]bool{}
@@ -425,7 +475,7 @@ func (c *Client) queryIn(ctx context.Context, head string, keys []string, lit fu
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(queryConcurrency)
-	for _, chunk := range chunkLits(uniq, lit, maxINBytes) {
+	for _, chunk := range chunkLits(uniq, lit, maxQueryBytes-encodedLen(head)-encodedLen(")")) {
 		soql := head + strings.Join(chunk, ", ") + ")"
 		g.Go(func() error {
 			for row, err := range c.Query(gctx, soql) {

@@ -117,3 +117,55 @@ func TestCurrentValues(t *testing.T) {
 	_, err = c.CurrentValues(context.Background(), "Account", "Id", keys[:1], []string{"Phone) OR (Name"})
 	assert.ErrorContains(t, err, "not a field name")
 }
+
+// A mapping of a hundred long-named fields and keys enough for several IN
+// lists: no request reaches Salesforce's 16,384-byte limit (the emulator
+// answers 414 or 431 above it), the fields are split over several SELECT
+// lists and each record's row carries all of them, merged by Id.
+func TestCurrentValuesWideSelect(t *testing.T) {
+	const nFields, nRecs = 100, 600
+	obj := sftest.Object{Name: "Wide__c", Fields: []sftest.Field{{Name: "Key__c", Type: sftest.TypeString, ExternalID: true, Unique: true}}}
+	var names []string
+	for i := range nFields {
+		name := fmt.Sprintf("A_Rather_Long_Field_Name_For_Width_%03d__c", i)
+		names = append(names, name)
+		obj.Fields = append(obj.Fields, sftest.Field{Name: name, Type: sftest.TypeString})
+	}
+	srv := emulator(t, sftest.WithObject(obj))
+	var keys []string
+	for r := range nRecs {
+		f := map[string]any{"Name": "W", "Key__c": fmt.Sprintf("KEY-%s-%04d", strings.Repeat("k", 20), r)}
+		for i, name := range names {
+			f[name] = fmt.Sprintf("v%d-%d", r, i)
+		}
+		seed(t, srv, "Wide__c", f)
+		keys = append(keys, f["Key__c"].(string))
+	}
+	c := emuClient(t, srv)
+	got, err := c.CurrentValues(context.Background(), "Wide__c", "Key__c", keys, names)
+	require.NoError(t, err)
+	require.Len(t, got, nRecs)
+	for _, r := range []int{0, nRecs / 2, nRecs - 1} {
+		row := got[keys[r]]
+		for i, name := range names {
+			assert.Equal(t, fmt.Sprintf("v%d-%d", r, i), row.String(name), "record %d field %s", r, name)
+		}
+	}
+	parts := selectParts([]string{"Id", "Key__c"}, names, maxSelectBytes)
+	assert.Greater(t, len(parts), 1, "the fields took several SELECT lists")
+	queries := 0
+	for _, req := range srv.Requests() {
+		assert.Less(t, req.Status, 400, "%s %s", req.Method, req.Path)
+		if strings.Contains(req.Path, "/query") {
+			queries++
+			assert.LessOrEqual(t, len(req.Path)+len("?q=")+len(req.Query), maxQueryBytes+100)
+		}
+	}
+	assert.Greater(t, queries, len(parts), "the keys took several IN lists per SELECT list")
+}
+
+func TestSelectParts(t *testing.T) {
+	parts := selectParts([]string{"Id"}, []string{"A", "B", "C", strings.Repeat("L", 50), "D"}, 20)
+	assert.Equal(t, [][]string{{"Id", "A", "B", "C"}, {"Id", strings.Repeat("L", 50)}, {"Id", "D"}}, parts)
+	assert.Equal(t, [][]string{{"Id", "Key"}}, selectParts([]string{"Id", "Key"}, nil, 20))
+}

@@ -141,8 +141,9 @@ func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[
 		}
 	}
 	live := map[string]bool{}
-	for _, chunk := range chunkLiterals(valid, maxINBytes) {
-		soql := "SELECT Id, IsDeleted FROM " + object + " WHERE Id IN (" + strings.Join(chunk, ", ") + ")"
+	head := "SELECT Id, IsDeleted FROM " + object + " WHERE Id IN ("
+	for _, chunk := range chunkLiterals(valid, maxQueryBytes-encodedLen(head)-encodedLen(")")) {
+		soql := head + strings.Join(chunk, ", ") + ")"
 		next := c.dataPath("queryAll") + "?" + url.Values{"q": {soql}}.Encode()
 		for next != "" {
 			b, err := c.get(ctx, next)

@@ -227,7 +227,7 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 		// Stopped before anything was sent: known not written.
 		return stoppedResults(len(records)), nil
 	}
-	ctx = withCallCounter(ctx, &s.calls)
+	ctx = withBudget(withCallCounter(ctx, &s.calls), s.budget())
 	// Records normally share one layout and are written as they come,
 	// without copies; otherwise each layout is written on its own, since
 	// a Bulk job has one header.
@@ -339,6 +339,8 @@ func fatal(ctx context.Context, err error) bool {
 func requestFailure(err error) *sink.RecordError {
 	var ae *APIError
 	switch {
+	case errors.Is(err, ErrAPIBudget):
+		return recordErr(CodeAPIBudget, "not sent: %s", strings.TrimPrefix(err.Error(), "salesforce: "))
 	case errors.Is(err, ErrOutcomeUnknown):
 		return recordErr(CodeOutcomeUnknown, "the request was sent but its answer was lost, so the record may or may not have been written; it was not resent (%s)", strings.TrimPrefix(err.Error(), "salesforce: "))
 	case errors.As(err, &ae):

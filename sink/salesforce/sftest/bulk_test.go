@@ -615,3 +615,31 @@ func TestBulkLockContention(t *testing.T) {
 	assert.Equal(t, 0, num(info["numberRecordsFailed"]))
 	srv.SetLockContention(false)
 }
+
+// The upload limit counts the CSV base64-encoded, as Salesforce stores
+// it: a limit of 64 bytes takes 48 bytes of CSV. A gzipped upload counts
+// as it expands.
+func TestBulkUploadLimit(t *testing.T) {
+	_, c := start(t, WithMaxUploadBytes(64))
+	csv := func(n int) string { return "Name\n" + strings.Repeat("x", n-len("Name\n")-1) + "\n" }
+	put := func(body any, headers ...string) (int, string) {
+		id := c.createJob(map[string]any{"object": "Account", "operation": "insert"})
+		r, b := c.do("PUT", ingest+"/"+id+"/batches", body, append([]string{"Content-Type", "text/csv"}, headers...)...)
+		return r.StatusCode, string(b)
+	}
+	st, body := put(csv(48))
+	assert.Equal(t, 201, st, body)
+	st, body = put(csv(49))
+	assert.Equal(t, 413, st)
+	assert.Contains(t, body, "REQUEST_ENTITY_TOO_LARGE")
+	assert.Contains(t, body, "base64")
+
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err := zw.Write([]byte(csv(200)))
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+	require.Less(t, gz.Len(), 64)
+	st, _ = put(gz.Bytes(), "Content-Encoding", "gzip")
+	assert.Equal(t, 413, st, "a small gzip that expands past the limit")
+}

@@ -18,8 +18,12 @@ const (
 	// FaultStatus answers with Status (default 503) and a Salesforce-style
 	// error body instead of handling the request.
 	FaultStatus FaultKind = "status"
-	// FaultRateLimit answers 403 REQUEST_LIMIT_EXCEEDED.
+	// FaultRateLimit answers 403 REQUEST_LIMIT_EXCEEDED for the daily
+	// limit ("TotalRequests Limit exceeded.").
 	FaultRateLimit FaultKind = "rateLimit"
+	// FaultConcurrentLimit answers 403 REQUEST_LIMIT_EXCEEDED for the
+	// concurrent long-running request limit ("ConcurrentRequests ...").
+	FaultConcurrentLimit FaultKind = "concurrentLimit"
 	// FaultDelay holds the request for Delay, then handles it normally.
 	FaultDelay FaultKind = "delay"
 	// FaultDropResponse handles the request, then closes the connection
@@ -61,7 +65,7 @@ type faultEntry struct {
 
 func validKind(k FaultKind) bool {
 	switch k {
-	case FaultStatus, FaultRateLimit, FaultDelay, FaultDropResponse, FaultDropRequest, FaultMalformed, FaultSessionExpired:
+	case FaultStatus, FaultRateLimit, FaultConcurrentLimit, FaultDelay, FaultDropResponse, FaultDropRequest, FaultMalformed, FaultSessionExpired:
 		return true
 	}
 	return false
@@ -168,7 +172,12 @@ func (s *Server) applyFaults(w *statusWriter, r *http.Request) (handled, dropped
 		writeErrors(w, hit.Status, msg)
 		return true, false
 	case FaultRateLimit:
-		writeErrors(w, http.StatusForbidden, newErr("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+		// As when the allocation is spent: the usage header says so.
+		w.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.Itoa(s.cfg.apiLimit)+"/"+strconv.Itoa(s.cfg.apiLimit))
+		writeErrors(w, http.StatusForbidden, errDailyLimit)
+		return true, false
+	case FaultConcurrentLimit:
+		writeErrors(w, http.StatusForbidden, errConcurrent)
 		return true, false
 	case FaultSessionExpired:
 		writeErrors(w, http.StatusUnauthorized, errSession)

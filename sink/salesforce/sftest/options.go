@@ -13,6 +13,8 @@ type config struct {
 	jwtKey                 crypto.PublicKey
 	sessionTTL             time.Duration
 	apiLimit               int
+	concurrentLimit        int
+	longRunning            time.Duration
 	queryBatch             int
 	jobDelay, recordDelay  time.Duration
 	maxUpload              int64
@@ -30,10 +32,12 @@ func defaultConfig() config {
 	return config{
 		username: DefaultUsername, password: DefaultPassword,
 		clientID: DefaultClientID, clientSecret: DefaultClientSecret,
-		sessionTTL: 2 * time.Hour,
-		apiLimit:   1_000_000,
-		queryBatch: 2000,
-		maxUpload:  150 * 1024 * 1024,
+		sessionTTL:      2 * time.Hour,
+		apiLimit:        defaultAPILimit,
+		concurrentLimit: 25,
+		longRunning:     20 * time.Second,
+		queryBatch:      2000,
+		maxUpload:       150 * 1024 * 1024,
 
 		internalBatch: defaultInternalBatch,
 		lockWait:      10 * time.Second,
@@ -85,14 +89,35 @@ func WithSessionTTL(d time.Duration) Option {
 	}
 }
 
-// WithAPILimit sets DailyApiRequests.Max (default 1,000,000). Requests past
-// it answer 403 REQUEST_LIMIT_EXCEEDED.
+// defaultAPILimit is the daily API request allocation: an Enterprise
+// Edition org's floor (API Request Limits and Allocations), before the
+// allocations its licences add.
+const defaultAPILimit = 100_000
+
+// WithAPILimit sets DailyApiRequests.Max (default 100,000, an Enterprise
+// org's floor). Requests past it answer 403 REQUEST_LIMIT_EXCEEDED
+// "TotalRequests Limit exceeded.".
 func WithAPILimit(n int) Option {
 	return func(c *config) error {
 		if n <= 0 {
 			return errors.New("API limit must be positive")
 		}
 		c.apiLimit = n
+		return nil
+	}
+}
+
+// WithConcurrentLimit sets the concurrent long-running request limit:
+// while n API requests have each been running for longRunning or longer, a
+// new one answers 403 REQUEST_LIMIT_EXCEEDED "ConcurrentRequests
+// (Concurrent API Requests) Limit exceeded." (default 25 requests of 20 s,
+// a production org's limit). Tests use a small n and a short duration.
+func WithConcurrentLimit(n int, longRunning time.Duration) Option {
+	return func(c *config) error {
+		if n <= 0 || longRunning < 0 {
+			return errors.New("concurrent limit must be positive and its duration not negative")
+		}
+		c.concurrentLimit, c.longRunning = n, longRunning
 		return nil
 	}
 }
@@ -114,7 +139,9 @@ func WithBulkDelay(perJob, perRecord time.Duration) Option {
 	return func(c *config) error { c.jobDelay, c.recordDelay = perJob, perRecord; return nil }
 }
 
-// WithMaxUploadBytes sets the Bulk API 2.0 upload size limit (default 150 MB).
+// WithMaxUploadBytes sets the Bulk API 2.0 upload size limit, counted as
+// Salesforce counts it: after base64 encoding, which makes 4 bytes of
+// every 3 of CSV (default 150 MB, about 112 MB of CSV).
 func WithMaxUploadBytes(n int64) Option {
 	return func(c *config) error {
 		if n <= 0 {

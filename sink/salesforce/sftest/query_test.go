@@ -3,6 +3,8 @@ package sftest
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -297,4 +299,32 @@ func TestLikeMatch(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, likeMatch(tc.p, tc.s), "%s ~ %s", tc.p, tc.s)
 	}
+}
+
+// The URI and headers of a request together hold at most 16,384 bytes: a
+// longer URI is 414, a URI that fits but headers that do not are 431, and
+// neither counts as an API call.
+func TestRequestHeadLimit(t *testing.T) {
+	srv, c := start(t)
+	q := func(n int) string {
+		return v + "/query?q=" + url.QueryEscape("SELECT Id FROM Account WHERE Name = '"+strings.Repeat("x", n)+"'")
+	}
+	res, _ := c.do("GET", q(100), nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	calls := srv.APICalls()
+
+	res, body := c.do("GET", q(MaxRequestHead), nil)
+	assert.Equal(t, http.StatusRequestURITooLong, res.StatusCode)
+	assert.Contains(t, string(body), "414")
+
+	// A URI just under the limit, pushed over it by its headers.
+	path := q(100)
+	path = q(100 + MaxRequestHead - 200 - len(path))
+	require.Less(t, len(path), MaxRequestHead)
+	res, _ = c.do("GET", path, nil)
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
+
+	res, _ = c.do("GET", q(100), nil, "X-Pad", strings.Repeat("p", MaxRequestHead))
+	assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode, "headers alone over the limit")
+	assert.Equal(t, calls, srv.APICalls(), "refused requests are not API calls")
 }

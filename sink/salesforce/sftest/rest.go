@@ -82,7 +82,7 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.APICalls() > s.cfg.apiLimit {
-		writeErrors(w, http.StatusForbidden, newErr("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."))
+		writeErrors(w, http.StatusForbidden, errDailyLimit)
 		return
 	}
 	tail = strings.TrimSuffix(tail, "/")
@@ -115,6 +115,10 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 	case "jobs":
 		if len(segs) >= 2 && segs[1] == "ingest" && ver.major >= 41 {
 			s.handleIngest(c)
+			return
+		}
+		if len(segs) >= 2 && segs[1] == "query" && ver.major >= 47 {
+			s.handleQueryJobs(c)
 			return
 		}
 		writeErrors(w, http.StatusNotFound, errNotFound)

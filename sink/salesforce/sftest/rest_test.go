@@ -2,8 +2,10 @@ package sftest
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +20,7 @@ func TestVersionsAndResources(t *testing.T) {
 	assert.Equal(t, "Winter '11", obj(vers[0])["label"])
 	assert.Equal(t, "/services/data/v58.0", obj(vers[38])["url"])
 
-	for _, p := range []string{"/services/data/v19.0/limits", "/services/data/vX/limits", "/services/data/v58.1/limits", "/nowhere", v + "/nowhere", v + "/limits/x", v + "/composite/batch", v + "/jobs/query", "/services/data/v41.0/composite/sobjects", "/services/data/v40.0/jobs/ingest"} {
+	for _, p := range []string{"/services/data/v19.0/limits", "/services/data/vX/limits", "/services/data/v58.1/limits", "/nowhere", v + "/nowhere", v + "/limits/x", v + "/composite/batch", "/services/data/v46.0/jobs/query", "/services/data/v41.0/composite/sobjects", "/services/data/v40.0/jobs/ingest"} {
 		st, body := c.call("GET", p, nil)
 		assert.Equal(t, 404, st, p)
 		code, _ := restErr(t, body)
@@ -54,6 +56,42 @@ func TestLimitsAndUsageHeader(t *testing.T) {
 	assert.Equal(t, 0, srv.APICalls())
 	st, _ = c.call("GET", v+"/limits", nil)
 	assert.Equal(t, 200, st)
+}
+
+// The concurrent long-running request limit: while the limit's worth of
+// requests have run long enough, a new one is refused with the
+// ConcurrentRequests message; a request that has not run long does not
+// count, and the refusal carries the usage header like every answer.
+func TestConcurrentRequestLimit(t *testing.T) {
+	assert.Equal(t, 100_000, defaultConfig().apiLimit, "an Enterprise org's floor")
+	for _, tc := range []struct {
+		name    string
+		long    time.Duration
+		refused bool
+	}{{"long-running", 0, true}, {"short", time.Hour, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, c := start(t, WithConcurrentLimit(1, tc.long))
+			held := httptest.NewRequest("GET", v+"/limits", nil)
+			require.True(t, srv.startRunning(held))
+			res, raw := c.do("GET", v+"/limits", nil)
+			assert.NotEmpty(t, res.Header.Get("Sforce-Limit-Info"))
+			var body any
+			require.NoError(t, json.Unmarshal(raw, &body))
+			if !tc.refused {
+				assert.Equal(t, 200, res.StatusCode)
+				return
+			}
+			require.Equal(t, 403, res.StatusCode)
+			code, msg := restErr(t, body)
+			assert.Equal(t, "REQUEST_LIMIT_EXCEEDED", code)
+			assert.Equal(t, "ConcurrentRequests (Concurrent API Requests) Limit exceeded.", msg)
+			srv.stopRunning(held)
+			res, _ = c.do("GET", v+"/limits", nil)
+			assert.Equal(t, 200, res.StatusCode, "admitted once the long request ends")
+		})
+	}
+	_, err := Start(WithConcurrentLimit(0, time.Second))
+	assert.Error(t, err)
 }
 
 func TestSObjectCRUD(t *testing.T) {

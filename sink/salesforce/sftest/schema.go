@@ -354,7 +354,7 @@ func defaultObjects() []*objectDef {
 		{Name: "AnnualRevenue", Label: "Annual Revenue", Type: TypeCurrency, Precision: 18, Scale: 0},
 		{Name: "BillingCity", Label: "Billing City", Type: TypeString, Length: 40},
 		{Name: "BillingCountry", Label: "Billing Country", Type: TypeString, Length: 80},
-		{Name: "Description", Label: "Account Description", Type: TypeTextArea},
+		{Name: "Description", Label: "Account Description", Type: TypeTextArea, Length: 32000},
 		{Name: "ParentId", Label: "Parent Account ID", Type: TypeReference, ReferenceTo: "Account", RelationshipName: "Parent"},
 		extIDField(),
 	} {
@@ -370,7 +370,7 @@ func defaultObjects() []*objectDef {
 		{Name: "Title", Type: TypeString, Length: 128},
 		{Name: "Birthdate", Type: TypeDate},
 		{Name: "HasOptedOutOfEmail", Label: "Email Opt Out", Type: TypeBoolean},
-		{Name: "Description", Label: "Contact Description", Type: TypeTextArea},
+		{Name: "Description", Label: "Contact Description", Type: TypeTextArea, Length: 32000},
 		{Name: "AccountId", Label: "Account ID", Type: TypeReference, ReferenceTo: "Account", RelationshipName: "Account"},
 		extIDField(),
 	} {
@@ -389,7 +389,7 @@ func defaultObjects() []*objectDef {
 		{Name: "Industry", Type: TypePicklist, Values: industries},
 		{Name: "LeadSource", Label: "Lead Source", Type: TypePicklist, Values: []string{"Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"}},
 		{Name: "Status", Type: TypePicklist, Values: []string{"Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"}},
-		{Name: "Description", Type: TypeTextArea},
+		{Name: "Description", Type: TypeTextArea, Length: 32000},
 		extIDField(),
 	} {
 		lead.addField(mustField(f))
@@ -406,7 +406,7 @@ func defaultObjects() []*objectDef {
 		{Name: "Amount", Type: TypeCurrency, Precision: 18, Scale: 2},
 		{Name: "Probability", Label: "Probability (%)", Type: TypePercent, Precision: 3, Scale: 0},
 		{Name: "Type", Label: "Opportunity Type", Type: TypePicklist, Values: []string{"Existing Customer - Upgrade", "New Customer"}},
-		{Name: "Description", Type: TypeTextArea},
+		{Name: "Description", Type: TypeTextArea, Length: 32000},
 		{Name: "AccountId", Label: "Account ID", Type: TypeReference, ReferenceTo: "Account", RelationshipName: "Account"},
 	} {
 		opp.addField(mustField(f))

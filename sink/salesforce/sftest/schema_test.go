@@ -1,8 +1,10 @@
 package sftest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -107,4 +109,35 @@ func TestSchemaAuthAndPrefixes(t *testing.T) {
 	require.NoError(t, srv.DefineObject(Object{Name: "One__c", Fields: []Field{{Name: "Later__c", Type: TypeInt}}}))
 	mustInsert(t, srv, "One__c", map[string]any{"Name": "z", "Later__c": 4})
 	assert.Equal(t, int64(4), srv.Records("One__c")[1]["Later__c"])
+}
+
+// Standard Description fields hold 32,000 characters on Account, Contact,
+// Lead and Opportunity, as describe says and saves enforce.
+func TestDescriptionLength(t *testing.T) {
+	srv, c := start(t)
+	required := map[string]map[string]any{
+		"Account":     {"Name": "A"},
+		"Contact":     {"LastName": "C"},
+		"Lead":        {"LastName": "L", "Company": "Co"},
+		"Opportunity": {"Name": "O", "StageName": "Prospecting", "CloseDate": "2026-01-01"},
+	}
+	for name, fields := range required {
+		st, body := c.call("GET", v+"/sobjects/"+name+"/describe", nil)
+		require.Equal(t, 200, st)
+		var length any
+		for _, f := range obj(body)["fields"].([]any) {
+			if f.(map[string]any)["name"] == "Description" {
+				length = f.(map[string]any)["length"]
+			}
+		}
+		assert.Equal(t, json.Number("32000"), length, name)
+		fields["Description"] = strings.Repeat("d", 32000)
+		_, err := srv.Insert(name, fields)
+		assert.NoError(t, err, name)
+		fields["Description"] = strings.Repeat("d", 32001)
+		st, body = c.call("POST", v+"/sobjects/"+name, fields)
+		assert.Equal(t, 400, st, name)
+		code, _ := restErr(t, body)
+		assert.Equal(t, "STRING_TOO_LONG", code, name)
+	}
 }

@@ -43,19 +43,25 @@ type Server struct {
 	hs  *httptest.Server
 	url string
 
-	mu         sync.Mutex
-	sessions   map[string]*session
-	faults     []*faultEntry
-	faultSeq   int
-	requests   []Request
-	jobs       map[string]*job
-	jobOrder   []*job
-	failJobs   []string // error messages for the next jobs to fail
-	cursors    map[string]*cursor
-	cursorIDs  []string
-	contention bool
-	owners     map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
-	freed      chan struct{}   // closed when a job releases its parents; guarded by org.mu
+	mu            sync.Mutex
+	sessions      map[string]*session
+	faults        []*faultEntry
+	faultSeq      int
+	requests      []Request
+	jobs          map[string]*job
+	jobOrder      []*job
+	failJobs      []string // error messages for the next jobs to fail
+	queryJobs     map[string]*queryJob
+	queryJobOrder []string
+	cursors       map[string]*cursor
+	cursorIDs     []string
+	contention    bool
+	owners        map[string]*job // parent record id -> in-progress job holding it; guarded by org.mu
+	freed         chan struct{}   // closed when a job releases its parents; guarded by org.mu
+
+	// running holds the start of each API request in progress, for the
+	// concurrent long-running request limit.
+	running map[*http.Request]time.Time
 
 	apiCalls atomic.Int64
 	closed   chan struct{}
@@ -97,7 +103,7 @@ func Start(opts ...Option) (*Server, error) {
 		}
 	}
 	s := &Server{cfg: cfg, org: newOrg(), sessions: map[string]*session{}, jobs: map[string]*job{},
-		cursors: map[string]*cursor{}, owners: map[string]*job{}, closed: make(chan struct{}), freed: make(chan struct{}),
+		cursors: map[string]*cursor{}, queryJobs: map[string]*queryJob{}, owners: map[string]*job{}, running: map[*http.Request]time.Time{}, closed: make(chan struct{}), freed: make(chan struct{}),
 		contention: cfg.lockContention}
 	for _, path := range cfg.schemaFiles {
 		sf, err := loadSchemaFile(path)
@@ -260,14 +266,83 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.logRequest(sw, r, sw.status)
 		}
 	}()
+	if status := headTooLarge(r); status != 0 {
+		// Refused in front of the API, before a call is counted.
+		w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		sw.WriteHeader(status)
+		fmt.Fprintf(sw, "<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
+		return
+	}
 	if strings.HasPrefix(r.URL.Path, "/services/data/v") {
 		n := s.apiCalls.Add(1)
 		sw.Header().Set("Sforce-Limit-Info", "api-usage="+strconv.FormatInt(n, 10)+"/"+strconv.Itoa(s.cfg.apiLimit))
+		if !s.startRunning(r) {
+			writeErrors(sw, http.StatusForbidden, errConcurrent)
+			return
+		}
+		defer s.stopRunning(r)
 	}
 	if handled, _ := s.applyFaults(sw, r); handled {
 		return
 	}
 	s.route(sw, r)
+}
+
+// MaxRequestHead is the most bytes Salesforce takes for the URI and the
+// headers of one request together (help article 000386264).
+const MaxRequestHead = 16_384
+
+// headTooLarge is the status Salesforce answers for a request whose URI
+// alone (414) or URI and headers together (431) exceed MaxRequestHead, or
+// 0. The request line and each header are counted as they travel.
+func headTooLarge(r *http.Request) int {
+	uri := len(r.RequestURI)
+	if uri > MaxRequestHead {
+		return http.StatusRequestURITooLong
+	}
+	n := len(r.Method) + 1 + uri + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	if n > MaxRequestHead {
+		return http.StatusRequestHeaderFieldsTooLarge
+	}
+	return 0
+}
+
+// Salesforce's answers for its two request limits (API Request Limits and
+// Allocations): the one code, told apart by the message.
+var (
+	errConcurrent = newErr("REQUEST_LIMIT_EXCEEDED", "ConcurrentRequests (Concurrent API Requests) Limit exceeded.")
+	errDailyLimit = newErr("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+)
+
+// startRunning admits an API request unless the requests that have been
+// running for longRunning or longer already reach the concurrent limit.
+func (s *Server) startRunning(r *http.Request) bool {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	long := 0
+	for _, t := range s.running {
+		if now.Sub(t) >= s.cfg.longRunning {
+			long++
+		}
+	}
+	if long >= s.cfg.concurrentLimit {
+		return false
+	}
+	s.running[r] = now
+	return true
+}
+
+func (s *Server) stopRunning(r *http.Request) {
+	s.mu.Lock()
+	delete(s.running, r)
+	s.mu.Unlock()
 }
 
 // logRequest records a request once; status 0 marks a dropped connection.
