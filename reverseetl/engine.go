@@ -54,6 +54,7 @@ type Engine struct {
 	runID          string
 	outcomeChunk   int
 	state          StateStore
+	exclude        []string
 }
 
 // Option tunes an Engine.

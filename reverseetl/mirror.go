@@ -122,10 +122,12 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 	}
 	rep.Removed = rr
 	var ids, keys, forget []string
+	var outs []Outcome // for the observers that record on_removed
 	for _, r := range rows {
 		if r.ID == "" {
 			rr.Skipped++
 			forget = append(forget, r.Key)
+			outs = append(outs, Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: r.Key, Kind: RowSkipped, Reason: reasonNoID})
 			continue
 		}
 		ids = append(ids, r.ID)
@@ -144,21 +146,29 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 		}
 	}
 	for i, x := range res {
+		o := Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: keys[i], ID: ids[i]}
 		switch {
 		case x.Err != nil:
 			rr.Failed++
+			e := *x.Err
+			e.Message = rec.redact(e.Message)
+			o.Kind, o.Err = RowFailed, &e
 			if len(rr.FailedRows) < MaxFailedRowsInReport {
-				e := *x.Err
-				e.Message = rec.redact(e.Message)
-				rr.FailedRows = append(rr.FailedRows, Outcome{Sync: s.Name, Key: keys[i], Kind: RowFailed, ID: ids[i], Err: &e})
+				rr.FailedRows = append(rr.FailedRows, o)
 			}
 		case x.Skipped != "":
 			rr.Skipped++
 			forget = append(forget, keys[i])
+			o.Kind, o.Reason = RowSkipped, x.Skipped
 		default:
 			rr.Done++
 			forget = append(forget, keys[i])
+			o.Kind = Written
 		}
+		outs = append(outs, o)
+	}
+	if !cd.plan {
+		rec.removed(rr.Action, outs)
 	}
 	if len(forget) > 0 && !cd.plan {
 		// The destination no longer holds them as the sync wrote them; a

@@ -127,6 +127,9 @@ type FailedRowsCSV struct {
 	NopObserver
 	Dir   string
 	RunID string
+	// ExcludeFields are destination fields whose values the file leaves
+	// out (their cells are empty), as writeback.exclude_fields asks.
+	ExcludeFields []string
 
 	mu    sync.Mutex
 	files map[string]*failedFile
@@ -154,6 +157,7 @@ func (c *FailedRowsCSV) Paths() map[string]string {
 func (c *FailedRowsCSV) Outcomes(_ context.Context, s *config.Sync, outs []Outcome) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ex := NewExclusion(c.ExcludeFields...)
 	for _, o := range outs {
 		if o.Kind != RowFailed {
 			continue
@@ -162,10 +166,14 @@ func (c *FailedRowsCSV) Outcomes(_ context.Context, s *config.Sync, outs []Outco
 		if err != nil {
 			return err
 		}
-		row := []string{strconv.FormatInt(o.Seq, 10), o.Key, o.Err.Code, o.Err.Message, strings.Join(o.Err.Fields, ";")}
+		row := []string{strconv.FormatInt(o.Seq, 10), o.Key, o.Err.Code, ex.Scrub(o.Err.Message, o.Record), strings.Join(o.Err.Fields, ";")}
 		if ff.layout != nil {
-			for i := range ff.layout.Fields {
+			for i, f := range ff.layout.Fields {
 				cell := ""
+				if ex.Has(f) {
+					row = append(row, cell)
+					continue
+				}
 				if o.Record != nil && o.Record.Layout == ff.layout && i < len(o.Record.Values) {
 					v := o.Record.Values[i]
 					switch v.Kind {

@@ -255,6 +255,9 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		// predictions.
 		if p.Reports.Dir != "" {
 			failed = &reverseetl.FailedRowsCSV{Dir: p.Reports.Dir, RunID: runID}
+			if p.Writeback != nil {
+				failed.ExcludeFields = p.Writeback.ExcludeFields
+			}
 			opts = append(opts, reverseetl.WithObserver(failed))
 		}
 		notifiers, closer, err := alert.Notifiers(p, emailNotifier)
