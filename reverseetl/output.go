@@ -187,7 +187,7 @@ func (c *FailedRowsCSV) Outcomes(_ context.Context, s *config.Sync, outs []Outco
 				row = append(row, cell)
 			}
 		}
-		if err := ff.w.Write(row); err != nil {
+		if err := ff.w.Write(neutralise(row)); err != nil {
 			return fmt.Errorf("failed rows file: %w", err)
 		}
 	}
@@ -219,7 +219,7 @@ func (c *FailedRowsCSV) open(syncName string, r *sink.Record) (*failedFile, erro
 		ff.layout = r.Layout
 		header = append(header, r.Layout.Fields...)
 	}
-	if err := ff.w.Write(header); err != nil {
+	if err := ff.w.Write(neutralise(header)); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("failed rows file: %w", err)
 	}
@@ -230,6 +230,20 @@ func (c *FailedRowsCSV) open(syncName string, r *sink.Record) (*failedFile, erro
 	c.files[syncName] = ff
 	c.paths[syncName] = path
 	return ff, nil
+}
+
+// neutralise keeps spreadsheets from reading cells as formulas, as OWASP's
+// CSV injection guidance asks: a cell that starts with =, +, -, @, a tab or
+// a carriage return gets a leading single quote, which spreadsheets take
+// as "text" and do not show. Values come from the warehouse and from
+// Salesforce's messages, neither of which the reader of the file controls.
+func neutralise(row []string) []string {
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			row[i] = "'" + c
+		}
+	}
+	return row
 }
 
 // SyncFinished closes the sync's file.
