@@ -7,9 +7,12 @@
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
 // Exit codes: 0 every sync succeeded, 1 a sync failed or the run was
-// cancelled, 2 the configuration is invalid, 3 the syncs succeeded but the
-// warehouse writeback failed (the report and failed-rows files have every
-// outcome; the warehouse does not).
+// cancelled, 2 the configuration is invalid (or a report path is unusable;
+// nothing was written), 3 the syncs succeeded but the warehouse writeback
+// failed (the report and failed-rows files have every outcome; the
+// warehouse does not), 5 the syncs succeeded but the report or a
+// failed-rows file could not be written (the previous report is
+// unchanged).
 package main
 
 import (
@@ -35,6 +38,9 @@ const (
 	exitInvalid = 2
 	// exitWriteback: the syncs succeeded, the warehouse writeback did not.
 	exitWriteback = 3
+	// exitFiles: the syncs succeeded, the report or a failed-rows file
+	// could not be written.
+	exitFiles = 5
 )
 
 func main() {
@@ -272,6 +278,21 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
 		}
 	}
+	// Report paths are checked before anything is written anywhere: found
+	// after Salesforce was written, a failure would make a retry send the
+	// rows again.
+	if f.report != "" {
+		if err := reverseetl.CheckReportPath(f.report); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInvalid, nil
+		}
+	}
+	if failed != nil {
+		if err := failed.Check(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInvalid, nil
+		}
+	}
 	wopts, wclose, err := warehouseState(ctx, p, runID, f.plan, log)
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
@@ -298,25 +319,33 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 	}
+	filesFailed := false
 	if failed != nil {
-		paths := failed.Paths()
+		paths, failures := failed.Paths(), failed.Failures()
 		for _, s := range rep.Syncs {
 			if path, ok := paths[s.Name]; ok {
 				fmt.Fprintf(stdout, "%s: failed rows written to %s\n", s.Name, path)
 			}
+			if err, ok := failures[s.Name]; ok {
+				fmt.Fprintf(stdout, "%s: failed rows NOT written: %s\n", s.Name, p.Redactor.Redact(err.Error()))
+				filesFailed = true
+			}
 		}
-	}
-	code := exitOK
-	if errors.Is(ctx.Err(), context.Canceled) || !rep.OK() {
-		code = exitFailed
-	} else if rep.WritebackFailed() {
-		code = exitWriteback
 	}
 	if f.report != "" {
 		if err := reverseetl.WriteJSONFile(f.report, rep); err != nil {
-			fmt.Fprintln(stderr, err)
-			code = exitFailed
+			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+			filesFailed = true
 		}
+	}
+	code := exitOK
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled) || !rep.OK():
+		code = exitFailed
+	case filesFailed:
+		code = exitFiles
+	case rep.WritebackFailed():
+		code = exitWriteback
 	}
 	return code, rep
 }
