@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -127,7 +128,23 @@ func (c *common) logger(w io.Writer, red *config.Redactor) (*slog.Logger, error)
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	}
-	return slog.New(red.Handler(h)), nil
+	l := slog.New(red.Handler(h))
+	// Libraries that print on Go's standard logger (simpleforce reports
+	// failed requests there, with the request's body) go through the same
+	// redacting handler and format, at debug level: the errors they print
+	// reach retl's own messages anyway.
+	log.SetFlags(0)
+	log.SetOutput(stdLogWriter{l})
+	return l, nil
+}
+
+// stdLogWriter writes each line of Go's standard logger as a debug record
+// of the run's logger.
+type stdLogWriter struct{ l *slog.Logger }
+
+func (w stdLogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimRight(string(p), "\n"), "via", "log")
+	return len(p), nil
 }
 
 // setup loads the project and builds its logger, printing what went wrong;
