@@ -55,6 +55,7 @@ type Engine struct {
 	outcomeChunk   int
 	state          StateStore
 	exclude        []string
+	leaseTTL       time.Duration
 }
 
 // Option tunes an Engine.
@@ -219,6 +220,9 @@ type RunOptions struct {
 	// Full sends every row, ignoring change detection's state; the state
 	// of the rows written is still saved.
 	Full bool
+	// WaitLock is how long a sync waits for its lease while another run
+	// holds it (see Leaser); 0 skips the sync at once, with status Locked.
+	WaitLock time.Duration
 }
 
 // Run runs the project's syncs, independent ones in parallel up to the
@@ -343,6 +347,12 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 		e.finish(ctx, s, rep)
 		return rep
 	}
+	release, stop := e.lease(ctx, p, s, opts, rep)
+	if stop != nil {
+		e.finish(ctx, s, stop)
+		return stop
+	}
+	defer release()
 	var parts Parts
 	err := func() (err error) {
 		// A factory that panics fails its sync like one that errs, so

@@ -10,9 +10,10 @@
 // cancelled, 2 the configuration is invalid (or a report path is unusable;
 // nothing was written), 3 the syncs succeeded but the warehouse writeback
 // failed (the report and failed-rows files have every outcome; the
-// warehouse does not), 5 the syncs succeeded but the report or a
+// warehouse does not), 4 a sync did not run because another run holds its
+// lease (see --wait-lock), 5 the syncs succeeded but the report or a
 // failed-rows file could not be written (the previous report is
-// unchanged).
+// unchanged), 130 a second signal stopped the run at once.
 package main
 
 import (
@@ -27,6 +28,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
@@ -39,6 +41,8 @@ const (
 	exitInvalid = 2
 	// exitWriteback: the syncs succeeded, the warehouse writeback did not.
 	exitWriteback = 3
+	// exitLocked: a sync did not run because another run holds its lease.
+	exitLocked = 4
 	// exitFiles: the syncs succeeded, the report or a failed-rows file
 	// could not be written.
 	exitFiles = 5
@@ -231,6 +235,7 @@ type runFlags struct {
 	plan     bool
 	changes  int
 	full     bool
+	waitLock time.Duration
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
@@ -241,6 +246,7 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
 	} else {
 		fs.BoolVar(&f.full, "full", false, "send every row, ignoring change detection's state (the state is still saved)")
+		fs.DurationVar(&f.waitLock, "wait-lock", 0, "when another run holds a sync's lease, wait this long for it (default: skip the sync at once, exit 4)")
 	}
 	f.plan = plan
 }
@@ -322,7 +328,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
 	}
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full})
+	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
@@ -357,7 +363,12 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	}
 	code := exitOK
 	switch {
-	case errors.Is(ctx.Err(), context.Canceled) || !rep.OK():
+	case errors.Is(ctx.Err(), context.Canceled) || rep.Failed():
+		code = exitFailed
+	case rep.Locked():
+		code = exitLocked
+	case !rep.OK():
+		// A sync skipped for a reason other than a failed or locked parent.
 		code = exitFailed
 	case filesFailed:
 		code = exitFiles

@@ -22,6 +22,9 @@ func warehouseState(ctx context.Context, p *config.Project, runID string, plan b
 		openStore = state.OpenReadOnly
 	}
 	st, err := openStore(p)
+	if err == nil && st == nil && !plan {
+		log.Warn("no writeback section: nothing stops two runs of a sync at once; let the scheduler run one at a time (GitLab resource_group)")
+	}
 	if err != nil || st == nil {
 		return nil, io.NopCloser(nil), err
 	}

@@ -11,6 +11,7 @@
 //	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error
 //	RECORD_RESULTS  one row per input row: key, outcome, Salesforce id and error, values sent
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
+//	LEASES          per sync being run: the run holding it, its host, until when
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -103,7 +104,7 @@ type Store struct {
 	exclude reverseetl.Exclusion
 	now     func() time.Time
 
-	tVersion, tRuns, tResults, tState string
+	tVersion, tRuns, tResults, tState, tLeases string
 
 	// readOnly: the store writes nothing (a plan); absent: it is read-only
 	// and its tables do not exist, so the state is empty.
@@ -168,6 +169,7 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s.tRuns = d.Table(s.schema, "RUNS")
 	s.tResults = d.Table(s.schema, "RECORD_RESULTS")
 	s.tState = d.Table(s.schema, "STATE")
+	s.tLeases = d.Table(s.schema, "LEASES")
 	return s, nil
 }
 
@@ -239,7 +241,7 @@ func (s *Store) create(ctx context.Context) error {
 		name string
 		cols []Column
 		key  []string
-	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}} {
+	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey}} {
 		if _, err := s.db.ExecContext(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
 		}
