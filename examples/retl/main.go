@@ -49,9 +49,13 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go handleSignals(sigs, cancel, os.Stderr, os.Exit)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }
 
@@ -328,6 +332,8 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
 	}
+	setActive(eng, log)
+	defer setActive(nil, nil)
 	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
