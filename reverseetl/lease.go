@@ -72,7 +72,9 @@ func (e *Engine) leaseOwner() LeaseOwner {
 // lease takes the sync's lease when the state store keeps leases and the
 // run writes (a plan writes nothing and takes none). It returns a function
 // that stops renewing and releases the lease, or the report of a sync that
-// must not run: locked by another run, or stopped while waiting.
+// must not run: locked by another run, or stopped while waiting. A store
+// that fails to take it (unreachable, read-only) lets the sync run, with a
+// warning and WritebackFailed on its report.
 func (e *Engine) lease(ctx context.Context, p *config.Project, s *config.Sync, opts RunOptions, rep *SyncReport) (release func(), stop *SyncReport) {
 	ls, ok := e.state.(Leaser)
 	if !ok || opts.Plan {
@@ -95,9 +97,13 @@ func (e *Engine) lease(ctx context.Context, p *config.Project, s *config.Sync, o
 		}
 		var held *LeaseHeldError
 		if !errors.As(err, &held) {
-			rep.Status = Failed
-			rep.Error = redact(p, fmt.Sprintf("taking the sync's lease in the warehouse state: %v", err))
-			return nil, rep
+			// A state that cannot be written fails no sync (the writeback's
+			// rule): the sync runs unguarded, and the report says so.
+			msg := redact(p, fmt.Sprintf("taking the sync's lease in the warehouse state: %v (the sync ran without one: another run could have overlapped it)", err))
+			rep.WritebackFailed = true
+			rep.Warnings = append(rep.Warnings, msg)
+			log.Warn("running the sync without its lease", "error", msg)
+			return func() {}, nil
 		}
 		if !deadline.IsZero() && time.Now().Before(deadline) {
 			if !waited {

@@ -105,12 +105,13 @@ func TestLeaseWaitedFor(t *testing.T) {
 	assert.Zero(t, snk.sent.Load())
 }
 
-func TestLeaseErrorFailsTheSync(t *testing.T) {
+func TestLeaseErrorRunsTheSyncWithAWarning(t *testing.T) {
 	ls := &leasingState{memState: newMemState(), answers: []error{errors.New("warehouse unreachable")}}
 	rep, snk := leaseRun(t, context.Background(), ls, reverseetl.RunOptions{})
 	p := rep.Sync("parent")
-	assert.Equal(t, reverseetl.Failed, p.Status)
-	assert.Equal(t, "taking the sync's lease in the warehouse state: warehouse unreachable", p.Error)
-	assert.Zero(t, snk.sent.Load())
-	assert.True(t, rep.Failed())
+	assert.Equal(t, reverseetl.Succeeded, p.Status, "a state that cannot be written fails no sync")
+	assert.EqualValues(t, 5, snk.sent.Load())
+	assert.True(t, p.WritebackFailed)
+	assert.Equal(t, []string{"taking the sync's lease in the warehouse state: warehouse unreachable (the sync ran without one: another run could have overlapped it)"}, p.Warnings)
+	assert.Equal(t, []string{"child/run-2"}, ls.released, "the child took its lease; the parent had none to release")
 }
