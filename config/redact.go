@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Redactor replaces known secret values in text. It is safe for concurrent use.
@@ -21,6 +23,12 @@ type Redactor struct {
 
 // minSecretLen keeps very short values (which would match everywhere) out.
 const minSecretLen = 4
+
+// SubstringMin is the length from which a value is replaced wherever it
+// appears. A shorter one (a demo password such as "demo") is replaced only
+// where it stands alone, so that ordinary text that happens to contain it
+// ("demo.yaml", "viktor@retl-demo.example") keeps its meaning.
+const SubstringMin = 8
 
 // Add registers secret values.
 func (r *Redactor) Add(values ...string) {
@@ -70,11 +78,82 @@ func (r *Redactor) Redact(s string) string {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, v := range r.secrets {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, "[REDACTED]")
-		}
+		s = MaskValue(s, v, "[REDACTED]")
 	}
 	return s
+}
+
+// MaskValue returns s with v replaced by mask. A value of SubstringMin
+// bytes or more is replaced wherever it appears. A shorter one is replaced
+// only where it stands alone: not joined to a letter, digit or _ on
+// either side, nor to a '.', '-' or '/' that continues the word (as in
+// "demo.yaml", "retl-demo", "/srv/demo/"). So "password=demo&",
+// "\"demo\"", "user:demo@host" and "is demo." are masked.
+func MaskValue(s, v, mask string) string {
+	if v == "" || !strings.Contains(s, v) {
+		return s
+	}
+	if len(v) >= SubstringMin {
+		return strings.ReplaceAll(s, v, mask)
+	}
+	var b strings.Builder
+	done := 0 // s[:done] is in b
+	for from := 0; from < len(s); {
+		i := strings.Index(s[from:], v)
+		if i < 0 {
+			break
+		}
+		i += from
+		j := i + len(v)
+		if joinsLeft(s[:i]) || joinsRight(s[j:]) {
+			from = i + 1
+			continue
+		}
+		b.WriteString(s[done:i])
+		b.WriteString(mask)
+		done, from = j, j
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+func wordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+func connector(r rune) bool { return r == '.' || r == '-' || r == '/' }
+
+// joinsLeft reports whether the text before a match continues its word.
+func joinsLeft(before string) bool {
+	r, n := utf8.DecodeLastRuneInString(before)
+	if n == 0 {
+		return false
+	}
+	if wordRune(r) {
+		return true
+	}
+	if !connector(r) {
+		return false
+	}
+	r2, n2 := utf8.DecodeLastRuneInString(before[:len(before)-n])
+	return n2 > 0 && wordRune(r2)
+}
+
+// joinsRight reports whether the text after a match continues its word.
+func joinsRight(after string) bool {
+	r, n := utf8.DecodeRuneInString(after)
+	if n == 0 {
+		return false
+	}
+	if wordRune(r) {
+		return true
+	}
+	if !connector(r) {
+		return false
+	}
+	r2, n2 := utf8.DecodeRuneInString(after[n:])
+	return n2 > 0 && wordRune(r2)
 }
 
 // empty reports whether no secret is registered, for fast paths.

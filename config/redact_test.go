@@ -112,3 +112,36 @@ func TestRedactor(t *testing.T) {
 	assert.Equal(t, "secret", none.Redact("secret"))
 	assert.True(t, none.empty())
 }
+
+// Short secrets (the emulator's "demo") are masked where they stand alone
+// and leave ordinary words, names and paths that contain them intact;
+// long ones go wherever they appear.
+func TestRedactorShortSecretsStandAlone(t *testing.T) {
+	r := &Redactor{}
+	r.Add("demo", "retl", "s3cr3t-L0ng-Enough")
+	for in, want := range map[string]string{
+		"configs/demo.yaml":                   "configs/demo.yaml",
+		"viktor@retl-demo.example":            "viktor@retl-demo.example",
+		"/srv/retl/demo/x":                    "/srv/retl/demo/x",
+		"demonstration retlx _demo demo_":     "demonstration retlx _demo demo_",
+		"password=demo&username=retl":         "password=[REDACTED]&username=[REDACTED]",
+		`{"password":"demo"}`:                 `{"password":"[REDACTED]"}`,
+		"https://user:demo@host/":             "https://user:[REDACTED]@host/",
+		"the password is demo.":               "the password is [REDACTED].",
+		"demo":                                "[REDACTED]",
+		"démo demo":                           "démo [REDACTED]",
+		"xs3cr3t-L0ng-Enoughx.yaml":           "x[REDACTED]x.yaml",
+		"<password>demo</password> retl-demo": "<password>[REDACTED]</password> retl-demo",
+	} {
+		assert.Equal(t, want, r.Redact(in), in)
+	}
+}
+
+func TestMaskValue(t *testing.T) {
+	assert.Equal(t, "a [X] b", MaskValue("a 42 b", "42", "[X]"))
+	assert.Equal(t, "a 421 b", MaskValue("a 421 b", "42", "[X]"))
+	assert.Equal(t, "aaa", MaskValue("aaa", "aa", "[X]"), "overlapping matches inside a word stay")
+	assert.Equal(t, "[X] [X]", MaskValue("aa aa", "aa", "[X]"))
+	assert.Equal(t, "text", MaskValue("text", "", "[X]"))
+	assert.Equal(t, "[X]@[X]", MaskValue("12345678@12345678", "12345678", "[X]"))
+}

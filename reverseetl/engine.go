@@ -54,6 +54,11 @@ type Engine struct {
 	runID          string
 	outcomeChunk   int
 	state          StateStore
+	exclude        []string
+	leaseTTL       time.Duration
+
+	runningMu sync.Mutex
+	running   map[string]sink.Sink
 }
 
 // Option tunes an Engine.
@@ -218,6 +223,9 @@ type RunOptions struct {
 	// Full sends every row, ignoring change detection's state; the state
 	// of the rows written is still saved.
 	Full bool
+	// WaitLock is how long a sync waits for its lease while another run
+	// holds it (see Leaser); 0 skips the sync at once, with status Locked.
+	WaitLock time.Duration
 }
 
 // Run runs the project's syncs, independent ones in parallel up to the
@@ -342,6 +350,13 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 		e.finish(ctx, s, rep)
 		return rep
 	}
+	release, stop := e.lease(ctx, p, s, opts, rep)
+	if stop != nil {
+		e.finish(ctx, s, stop)
+		return stop
+	}
+	defer release()
+	defer e.track(s.Name, nil)
 	var parts Parts
 	err := func() (err error) {
 		// A factory that panics fails its sync like one that errs, so
@@ -354,6 +369,7 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 		parts, err = e.Build(ctx, p, s, shared)
 		return err
 	}()
+	e.track(s.Name, parts.Sink)
 	if err != nil {
 		rep.Status = Failed
 		rep.Error = redact(p, err.Error())
@@ -369,6 +385,42 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 func (e *Engine) RunSync(ctx context.Context, s *config.Sync, parts Parts) *SyncReport {
 	rep := &SyncReport{Name: s.Name, File: s.File, Started: time.Now()}
 	return e.run(ctx, nil, s, parts, rep, RunOptions{})
+}
+
+// track notes the sink of a running sync, or forgets it (k nil).
+func (e *Engine) track(name string, k sink.Sink) {
+	e.runningMu.Lock()
+	defer e.runningMu.Unlock()
+	if k == nil {
+		delete(e.running, name)
+		return
+	}
+	if e.running == nil {
+		e.running = map[string]sink.Sink{}
+	}
+	e.running[name] = k
+}
+
+// Running returns, for each sync running now, what its sink says about
+// itself (sink.Stats: for Salesforce the API and the Bulk jobs it
+// opened), so that a program being stopped can say what is in flight.
+// A sink without Stats has an empty map.
+func (e *Engine) Running() map[string]map[string]any {
+	e.runningMu.Lock()
+	sinks := make(map[string]sink.Sink, len(e.running))
+	for k, v := range e.running {
+		sinks[k] = v
+	}
+	e.runningMu.Unlock()
+	out := make(map[string]map[string]any, len(sinks))
+	for name, k := range sinks {
+		st := map[string]any{}
+		if s, ok := k.(sink.Stats); ok {
+			st = s.Stats()
+		}
+		out[name] = st
+	}
+	return out
 }
 
 func (e *Engine) finish(ctx context.Context, s *config.Sync, rep *SyncReport) {

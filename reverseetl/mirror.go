@@ -63,6 +63,9 @@ type RemovedReport struct {
 
 // seeKeys notes the keys a batch's rows carry, for on_removed: every key
 // of the query when retl compares, the keys of changed rows when the
+// Skip reason of a removed key whose state holds no destination id.
+const reasonNoID = "no destination id in the state"
+
 // warehouse does.
 func (c *changeStage) seeKeys(keys []string) {
 	if c == nil || c.seen == nil {
@@ -208,6 +211,7 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 	}
 	var ids, forget []string
 	keys := map[string][]string{} // id → the removed keys that hold it
+	var outs []Outcome            // for the observers that record on_removed
 	for _, r := range rows {
 		_, wrote := cd.wrote[r.ID]
 		switch {
@@ -228,6 +232,7 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 			rr.Found++
 			rr.Skipped++
 			forget = append(forget, r.Key)
+			outs = append(outs, Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: r.Key, Kind: RowSkipped, Reason: reasonNoID})
 			continue
 		case len(keys[r.ID]) == 0:
 			// Two keys may hold one record: it is acted on once.
@@ -249,21 +254,29 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 		}
 	}
 	for i, x := range res {
+		o := Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: keys[ids[i]][0], ID: ids[i]}
 		switch {
 		case x.Err != nil:
 			rr.Failed++
+			e := *x.Err
+			e.Message = rec.redact(e.Message)
+			o.Kind, o.Err = RowFailed, &e
 			if len(rr.FailedRows) < MaxFailedRowsInReport {
-				e := *x.Err
-				e.Message = rec.redact(e.Message)
-				rr.FailedRows = append(rr.FailedRows, Outcome{Sync: s.Name, Key: keys[ids[i]][0], Kind: RowFailed, ID: ids[i], Err: &e})
+				rr.FailedRows = append(rr.FailedRows, o)
 			}
 		case x.Skipped != "":
 			rr.Skipped++
 			forget = append(forget, keys[ids[i]]...)
+			o.Kind, o.Reason = RowSkipped, x.Skipped
 		default:
 			rr.Done++
 			forget = append(forget, keys[ids[i]]...)
+			o.Kind = Written
 		}
+		outs = append(outs, o)
+	}
+	if !cd.plan {
+		rec.removed(rr.Action, outs)
 	}
 	if len(forget) > 0 && !cd.plan {
 		// The destination no longer holds them as the sync wrote them; a

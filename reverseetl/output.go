@@ -107,36 +107,74 @@ func statsAPI(st map[string]any) (api, jobs string) {
 	return api, jobs
 }
 
-// WriteJSONFile writes the report as indented JSON with mode 0600.
+// WriteJSONFile writes the report as indented JSON to a new file (mode
+// 0600) renamed over path, so that an existing report is replaced whole or
+// not at all: a failed write (a full disk) leaves the previous file as it
+// was. Check the path with CheckReportPath before the run writes anything.
 func WriteJSONFile(path string, rep *Report) error {
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("report: %w", err)
+	if err := checkReplaceable(path); err != nil {
+		return fmt.Errorf("report %s: %w", path, err)
 	}
-	// WriteFile keeps the mode of an existing file; reports may hold data.
-	return os.Chmod(path, 0o600)
+	err = writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("report %s: %w (the previous file, if any, is unchanged)", path, err)
+	}
+	return nil
 }
 
 // FailedRowsCSV is an Observer that writes each sync's failed rows to
-// DIR/<run id>/<sync>.failed.csv (mode 0600) as they happen: the row's key,
-// the destination's error code, message and fields, and the values sent.
+// DIR/<run id>/<sync>.failed.csv (mode 0600, directory 0700) as they
+// happen: the row's key, the destination's error code, message and
+// fields, and the values sent. Each file is written as a new temporary
+// file and renamed into place when its sync finishes; one that could not
+// be written whole is removed, not left short, and Failures names it.
 type FailedRowsCSV struct {
 	NopObserver
 	Dir   string
 	RunID string
+	// ExcludeFields are destination fields whose values the file leaves
+	// out (their cells are empty), as writeback.exclude_fields asks.
+	ExcludeFields []string
 
-	mu    sync.Mutex
-	files map[string]*failedFile
-	paths map[string]string
+	mu       sync.Mutex
+	files    map[string]*failedFile
+	paths    map[string]string
+	failures map[string]error
+	made     bool // Check made the run's directory
 }
 
 type failedFile struct {
-	f      *os.File
+	f      tempFile
 	w      *csv.Writer
 	layout *sink.Layout
+	path   string
+	err    error
+}
+
+// Check makes the run's directory and checks that it takes new files,
+// before the run writes anything anywhere. A directory it made that is
+// still empty at the end of the run is removed.
+func (c *FailedRowsCSV) Check() error {
+	dir := filepath.Join(c.Dir, c.RunID)
+	if _, err := os.Lstat(dir); err != nil {
+		c.mu.Lock()
+		c.made = true
+		c.mu.Unlock()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("failed rows files: %w", err)
+	}
+	if err := probeDir(dir); err != nil {
+		return fmt.Errorf("failed rows files: %w", err)
+	}
+	return nil
 }
 
 // Paths returns the files written, by sync.
@@ -150,22 +188,42 @@ func (c *FailedRowsCSV) Paths() map[string]string {
 	return out
 }
 
+// Failures returns, by sync, why its file could not be written.
+func (c *FailedRowsCSV) Failures() map[string]error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]error, len(c.failures))
+	for k, v := range c.failures {
+		out[k] = v
+	}
+	return out
+}
+
 // Outcomes appends the failed outcomes to the sync's file.
 func (c *FailedRowsCSV) Outcomes(_ context.Context, s *config.Sync, outs []Outcome) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.failures[s.Name]; err != nil {
+		return err
+	}
+	ex := NewExclusion(c.ExcludeFields...)
+	var ff *failedFile
 	for _, o := range outs {
 		if o.Kind != RowFailed {
 			continue
 		}
-		ff, err := c.open(s.Name, o.Record)
-		if err != nil {
-			return err
+		var err error
+		if ff, err = c.open(s.Name, o.Record); err != nil {
+			return c.fail(s.Name, ff, err)
 		}
-		row := []string{strconv.FormatInt(o.Seq, 10), o.Key, o.Err.Code, o.Err.Message, strings.Join(o.Err.Fields, ";")}
+		row := []string{strconv.FormatInt(o.Seq, 10), o.Key, o.Err.Code, ex.Scrub(o.Err.Message, o.Record), strings.Join(o.Err.Fields, ";")}
 		if ff.layout != nil {
-			for i := range ff.layout.Fields {
+			for i, f := range ff.layout.Fields {
 				cell := ""
+				if ex.Has(f) {
+					row = append(row, cell)
+					continue
+				}
 				if o.Record != nil && o.Record.Layout == ff.layout && i < len(o.Record.Values) {
 					v := o.Record.Values[i]
 					switch v.Kind {
@@ -179,17 +237,33 @@ func (c *FailedRowsCSV) Outcomes(_ context.Context, s *config.Sync, outs []Outco
 				row = append(row, cell)
 			}
 		}
-		if err := ff.w.Write(row); err != nil {
-			return fmt.Errorf("failed rows file: %w", err)
+		if err := ff.w.Write(neutralise(row)); err != nil {
+			return c.fail(s.Name, ff, err)
 		}
 	}
-	for _, ff := range c.files {
+	if ff != nil {
 		ff.w.Flush()
 		if err := ff.w.Error(); err != nil {
-			return fmt.Errorf("failed rows file: %w", err)
+			return c.fail(s.Name, ff, err)
 		}
 	}
 	return nil
+}
+
+// fail gives up the sync's file: a file missing rows would pass for the
+// whole list.
+func (c *FailedRowsCSV) fail(syncName string, ff *failedFile, err error) error {
+	err = fmt.Errorf("failed rows file: %w", err)
+	if c.failures == nil {
+		c.failures = map[string]error{}
+	}
+	c.failures[syncName] = err
+	if ff != nil {
+		_ = ff.f.Close()
+		_ = os.Remove(ff.f.Name())
+		delete(c.files, syncName)
+	}
+	return err
 }
 
 func (c *FailedRowsCSV) open(syncName string, r *sink.Record) (*failedFile, error) {
@@ -198,41 +272,80 @@ func (c *FailedRowsCSV) open(syncName string, r *sink.Record) (*failedFile, erro
 	}
 	dir := filepath.Join(c.Dir, c.RunID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("failed rows file: %w", err)
+		return nil, err
 	}
 	path := filepath.Join(dir, syncName+".failed.csv")
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := createTemp(dir, "."+syncName+".failed.csv.tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("failed rows file: %w", err)
+		return nil, err
 	}
-	ff := &failedFile{f: f, w: csv.NewWriter(f)}
+	ff := &failedFile{f: f, w: csv.NewWriter(f), path: path}
 	header := []string{"row", "key", "error_code", "error_message", "error_fields"}
 	if r != nil {
 		ff.layout = r.Layout
 		header = append(header, r.Layout.Fields...)
-	}
-	if err := ff.w.Write(header); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("failed rows file: %w", err)
 	}
 	if c.files == nil {
 		c.files = map[string]*failedFile{}
 		c.paths = map[string]string{}
 	}
 	c.files[syncName] = ff
-	c.paths[syncName] = path
+	if err := ff.w.Write(neutralise(header)); err != nil {
+		return ff, err
+	}
 	return ff, nil
 }
 
-// SyncFinished closes the sync's file.
+// SyncFinished puts the sync's file in place, or reports on the sync that
+// it could not.
 func (c *FailedRowsCSV) SyncFinished(_ context.Context, s *config.Sync, rep *SyncReport) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ff, ok := c.files[s.Name]; ok {
-		ff.w.Flush()
-		if err := ff.f.Close(); err != nil {
-			rep.Warnings = append(rep.Warnings, "failed rows file: "+err.Error())
-		}
 		delete(c.files, s.Name)
+		err := func() error {
+			ff.w.Flush()
+			if err := ff.w.Error(); err != nil {
+				return err
+			}
+			if err := ff.f.Sync(); err != nil {
+				return err
+			}
+			if err := ff.f.Close(); err != nil {
+				return err
+			}
+			return os.Rename(ff.f.Name(), ff.path)
+		}()
+		if err != nil {
+			// Errors while rows were added reached the report through
+			// Outcomes; this one has nowhere else to go.
+			rep.Warnings = append(rep.Warnings, c.fail(s.Name, ff, err).Error())
+		} else {
+			c.paths[s.Name] = ff.path
+		}
 	}
+}
+
+// RunFinished removes the run's directory when Check made it and no file
+// went into it.
+func (c *FailedRowsCSV) RunFinished(context.Context, *Report) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.made && len(c.paths) == 0 {
+		_ = os.Remove(filepath.Join(c.Dir, c.RunID)) // fails, harmlessly, when not empty
+	}
+}
+
+// neutralise keeps spreadsheets from reading cells as formulas, as OWASP's
+// CSV injection guidance asks: a cell that starts with =, +, -, @, a tab or
+// a carriage return gets a leading single quote, which spreadsheets take
+// as "text" and do not show. Values come from the warehouse and from
+// Salesforce's messages, neither of which the reader of the file controls.
+func neutralise(row []string) []string {
+	for i, c := range row {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			row[i] = "'" + c
+		}
+	}
+	return row
 }

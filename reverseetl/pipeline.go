@@ -34,6 +34,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	log.Info("sync started", "source", s.Source.Type, "destination", s.Destination.Type,
 		"object", s.Destination.Object, "operation", s.Destination.Operation)
 	rec := newRecorder(ctx, s, rep, e.observers, e.outcomeChunk, func(msg string) string { return redact(p, msg) })
+	rec.exclude = e.exclusion(p)
 
 	fatal := newFatal()
 	pctx, cancel := context.WithCancelCause(ctx)
@@ -485,6 +486,8 @@ type recorder struct {
 	observers []Observer
 	chunk     int
 	redact    func(string) string
+	// exclude keeps excluded fields' values out of failed rows' messages.
+	exclude Exclusion
 
 	mu      sync.Mutex
 	pending []Outcome
@@ -526,7 +529,7 @@ func (r *recorder) add(o Outcome) {
 	case RowFailed:
 		r.rep.Failed++
 		if o.Err != nil {
-			o.Err.Message = r.redact(o.Err.Message)
+			o.Err.Message = r.redact(r.exclude.Scrub(o.Err.Message, o.Record))
 		}
 		if len(r.rep.FailedRows) < MaxFailedRowsInReport {
 			r.rep.FailedRows = append(r.rep.FailedRows, o)

@@ -7,9 +7,13 @@
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
 // Exit codes: 0 every sync succeeded, 1 a sync failed or the run was
-// cancelled, 2 the configuration is invalid, 3 the syncs succeeded but the
-// warehouse writeback failed (the report and failed-rows files have every
-// outcome; the warehouse does not).
+// cancelled, 2 the configuration is invalid (or a report path is unusable;
+// nothing was written), 3 the syncs succeeded but the warehouse writeback
+// failed (the report and failed-rows files have every outcome; the
+// warehouse does not), 4 a sync did not run because another run holds its
+// lease (see --wait-lock), 5 the syncs succeeded but the report or a
+// failed-rows file could not be written (the previous report is
+// unchanged), 130 a second signal stopped the run at once.
 package main
 
 import (
@@ -18,11 +22,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
@@ -35,12 +41,21 @@ const (
 	exitInvalid = 2
 	// exitWriteback: the syncs succeeded, the warehouse writeback did not.
 	exitWriteback = 3
+	// exitLocked: a sync did not run because another run holds its lease.
+	exitLocked = 4
+	// exitFiles: the syncs succeeded, the report or a failed-rows file
+	// could not be written.
+	exitFiles = 5
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go handleSignals(sigs, cancel, os.Stderr, os.Exit)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }
 
@@ -121,7 +136,23 @@ func (c *common) logger(w io.Writer, red *config.Redactor) (*slog.Logger, error)
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	}
-	return slog.New(red.Handler(h)), nil
+	l := slog.New(red.Handler(h))
+	// Libraries that print on Go's standard logger (simpleforce reports
+	// failed requests there, with the request's body) go through the same
+	// redacting handler and format, at debug level: the errors they print
+	// reach retl's own messages anyway.
+	log.SetFlags(0)
+	log.SetOutput(stdLogWriter{l})
+	return l, nil
+}
+
+// stdLogWriter writes each line of Go's standard logger as a debug record
+// of the run's logger.
+type stdLogWriter struct{ l *slog.Logger }
+
+func (w stdLogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimRight(string(p), "\n"), "via", "log")
+	return len(p), nil
 }
 
 // setup loads the project and builds its logger, printing what went wrong;
@@ -208,6 +239,7 @@ type runFlags struct {
 	plan     bool
 	changes  int
 	full     bool
+	waitLock time.Duration
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
@@ -218,6 +250,7 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
 	} else {
 		fs.BoolVar(&f.full, "full", false, "send every row, ignoring change detection's state (the state is still saved)")
+		fs.DurationVar(&f.waitLock, "wait-lock", 0, "when another run holds a sync's lease, wait this long for it (default: skip the sync at once, exit 4)")
 	}
 	f.plan = plan
 }
@@ -255,6 +288,9 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		// predictions.
 		if p.Reports.Dir != "" {
 			failed = &reverseetl.FailedRowsCSV{Dir: p.Reports.Dir, RunID: runID}
+			if p.Writeback != nil {
+				failed.ExcludeFields = p.Writeback.ExcludeFields
+			}
 			opts = append(opts, reverseetl.WithObserver(failed))
 		}
 		notifiers, closer, err := alert.Notifiers(p, emailNotifier)
@@ -269,6 +305,21 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
 		}
 	}
+	// Report paths are checked before anything is written anywhere: found
+	// after Salesforce was written, a failure would make a retry send the
+	// rows again.
+	if f.report != "" {
+		if err := reverseetl.CheckReportPath(f.report); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInvalid, nil
+		}
+	}
+	if failed != nil {
+		if err := failed.Check(); err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitInvalid, nil
+		}
+	}
 	wopts, wclose, err := warehouseState(ctx, p, runID, f.plan, log)
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
@@ -281,7 +332,9 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
 	}
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full})
+	setActive(eng, log)
+	defer setActive(nil, nil)
+	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
 	if err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
 		return exitInvalid, nil
@@ -295,25 +348,38 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 	}
+	filesFailed := false
 	if failed != nil {
-		paths := failed.Paths()
+		paths, failures := failed.Paths(), failed.Failures()
 		for _, s := range rep.Syncs {
 			if path, ok := paths[s.Name]; ok {
 				fmt.Fprintf(stdout, "%s: failed rows written to %s\n", s.Name, path)
 			}
+			if err, ok := failures[s.Name]; ok {
+				fmt.Fprintf(stdout, "%s: failed rows NOT written: %s\n", s.Name, p.Redactor.Redact(err.Error()))
+				filesFailed = true
+			}
 		}
-	}
-	code := exitOK
-	if errors.Is(ctx.Err(), context.Canceled) || !rep.OK() {
-		code = exitFailed
-	} else if rep.WritebackFailed() {
-		code = exitWriteback
 	}
 	if f.report != "" {
 		if err := reverseetl.WriteJSONFile(f.report, rep); err != nil {
-			fmt.Fprintln(stderr, err)
-			code = exitFailed
+			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+			filesFailed = true
 		}
+	}
+	code := exitOK
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled) || rep.Failed():
+		code = exitFailed
+	case rep.Locked():
+		code = exitLocked
+	case !rep.OK():
+		// A sync skipped for a reason other than a failed or locked parent.
+		code = exitFailed
+	case filesFailed:
+		code = exitFiles
+	case rep.WritebackFailed():
+		code = exitWriteback
 	}
 	return code, rep
 }

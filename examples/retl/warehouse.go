@@ -14,9 +14,17 @@ import (
 // names, if any: change detection compares against its state, and a run
 // (not a plan) writes its log and row outcomes to it. The tables are
 // readied, and old rows deleted, before any sync reads; a failure there is
-// logged, and reported again on every sync it affects.
+// logged, and reported again on every sync it affects. A plan opens the
+// store read-only: it reads the state if there is one and writes nothing.
 func warehouseState(ctx context.Context, p *config.Project, runID string, plan bool, log *slog.Logger) ([]reverseetl.Option, io.Closer, error) {
-	st, err := state.Open(p)
+	openStore := state.Open
+	if plan {
+		openStore = state.OpenReadOnly
+	}
+	st, err := openStore(p)
+	if err == nil && st == nil && !plan {
+		log.Warn("no writeback section: nothing stops two runs of a sync at once; let the scheduler run one at a time (GitLab resource_group)")
+	}
 	if err != nil || st == nil {
 		return nil, io.NopCloser(nil), err
 	}

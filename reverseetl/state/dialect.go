@@ -66,6 +66,10 @@ type Dialect interface {
 	// Ident returns name as an identifier: as it is when it is a plain
 	// one, so that the database's case rules apply, else quoted.
 	Ident(name string) string
+	// TableExists returns a query, and its arguments, that counts the
+	// tables named name in schema (as Table names it): 0 or 1. It reads
+	// the catalogue and creates nothing.
+	TableExists(schema, name string) (string, []any)
 }
 
 // plainIdent is an identifier that needs no quotes in either dialect.
@@ -156,6 +160,18 @@ func (snowflakeDialect) Literal(s string) string {
 
 func (snowflakeDialect) Ident(name string) string { return quoteIdent(name) }
 
+// TableExists reads INFORMATION_SCHEMA of the schema's database (the
+// current one unless the schema names it). Names are plain identifiers
+// (New checks), which Snowflake stores in upper case.
+func (snowflakeDialect) TableExists(schema, name string) (string, []any) {
+	catalogue := "INFORMATION_SCHEMA.TABLES"
+	if db, sch, ok := strings.Cut(schema, "."); ok {
+		catalogue, schema = db+"."+catalogue, sch
+	}
+	return "SELECT COUNT(*) FROM " + catalogue + " WHERE UPPER(TABLE_SCHEMA) = ? AND UPPER(TABLE_NAME) = ?",
+		[]any{strings.ToUpper(schema), strings.ToUpper(name)}
+}
+
 // SQLite writes to SQLite, which has no schemas: the schema name prefixes
 // the table names (RETL_STATE). Rows are unpacked with json_each and
 // written with INSERT ... ON CONFLICT. It cannot hash a whole row, so
@@ -208,6 +224,10 @@ func (sqliteDialect) Literal(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 func (sqliteDialect) Ident(name string) string { return quoteIdent(name) }
+
+func (d sqliteDialect) TableExists(schema, name string) (string, []any) {
+	return "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND UPPER(name) = UPPER(?)", []any{d.Table(schema, name)}
+}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -23,7 +23,14 @@ const sqliteBusyMillis = 30_000
 // sql with the sqlite driver uses the SQLite dialect. For SQLite, the DSN
 // gets a busy timeout and WAL journal unless it sets them, so that a source
 // can read the same file while the store writes.
-func Open(p *config.Project) (*Store, error) {
+func Open(p *config.Project) (*Store, error) { return open(p, false) }
+
+// OpenReadOnly is Open for a plan: the store is ReadOnly, and a SQLite
+// connection is opened query_only and without switching the file to WAL,
+// so that nothing of the database changes.
+func OpenReadOnly(p *config.Project) (*Store, error) { return open(p, true) }
+
+func open(p *config.Project, readOnly bool) (*Store, error) {
 	wb := p.Writeback
 	if wb == nil {
 		return nil, nil
@@ -54,7 +61,7 @@ func Open(p *config.Project) (*Store, error) {
 		}
 		// sql.Open fails only for a driver that is not registered, which
 		// DecodeConnection has ruled out.
-		db, _ = sql.Open(cs.Driver, sqliteDSN(cs.DSN))
+		db, _ = sql.Open(cs.Driver, sqliteDSN(cs.DSN, readOnly))
 		// One connection: SQLite writes one at a time anyway, and the
 		// store's own statements then never wait on each other's locks.
 		db.SetMaxOpenConns(1)
@@ -69,6 +76,9 @@ func Open(p *config.Project) (*Store, error) {
 		return nil, fmt.Errorf("writeback: %w", err)
 	}
 	s.owned = true
+	if readOnly {
+		s.ReadOnly()
+	}
 	return s, nil
 }
 
@@ -80,8 +90,9 @@ func redactor(r *config.Redactor) func(string) string {
 }
 
 // sqliteDSN adds the pragmas the store needs to a modernc.org/sqlite DSN
-// unless it sets them.
-func sqliteDSN(dsn string) string {
+// unless it sets them: a read-only store refuses changes (query_only) and
+// leaves the journal mode as it is, since setting it writes the file.
+func sqliteDSN(dsn string, readOnly bool) string {
 	add := func(pragma string) {
 		sep := "?"
 		if strings.Contains(dsn, "?") {
@@ -92,7 +103,9 @@ func sqliteDSN(dsn string) string {
 	if !strings.Contains(dsn, "busy_timeout") {
 		add(fmt.Sprintf("busy_timeout(%d)", sqliteBusyMillis))
 	}
-	if !strings.Contains(dsn, "journal_mode") {
+	if readOnly {
+		add("query_only(1)")
+	} else if !strings.Contains(dsn, "journal_mode") {
 		add("journal_mode(WAL)")
 	}
 	return dsn

@@ -15,7 +15,7 @@ var (
 // StateRows implements reverseetl.StateLister: every state row of a sync,
 // read as a stream.
 func (s *Store) StateRows(ctx context.Context, syncName string, fn func(reverseetl.StateRow) error) error {
-	if err := s.ensure(ctx); err != nil {
+	if err := s.ensure(ctx); err != nil || s.absent {
 		return err
 	}
 	q := "SELECT RECORD_KEY, ROW_HASH, SALESFORCE_ID FROM " + s.tState + " WHERE SYNC = " + s.d.Placeholder(1)
@@ -47,6 +47,9 @@ func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string)
 	if err := s.ensure(ctx); err != nil {
 		return err
 	}
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	return s.keyLists(syncName, keys, func(where string, args []any) error {
 		_, err := s.db.ExecContext(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...)
 		return err
@@ -62,8 +65,8 @@ func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]re
 	if s.opts.Connection == "" || q.Connection != s.opts.Connection {
 		return nil, false, nil
 	}
-	if err := s.ensure(ctx); err != nil {
-		return nil, false, err
+	if err := s.ensure(ctx); err != nil || s.absent {
+		return nil, !s.absent, err
 	}
 	query := trimStatementEnd(q.Query)
 	key := s.d.CastText("q." + s.d.Ident(q.KeyColumn))

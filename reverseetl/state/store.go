@@ -11,6 +11,7 @@
 //	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error
 //	RECORD_RESULTS  one row per input row: key, outcome, Salesforce id and error, values sent
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
+//	LEASES          per sync being run: the run holding it, its host, until when
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -81,7 +82,8 @@ type Options struct {
 	// older than that when a run starts writing. STATE is kept.
 	RetentionDays int
 	// ExcludeFields are destination fields whose values never go to
-	// RECORD_RESULTS, such as personal data (matched without case).
+	// RECORD_RESULTS, such as personal data (matched without case):
+	// neither in VALUES_JSON nor inside ERROR_MESSAGE.
 	ExcludeFields []string
 	// Connection is the project connection the store lives in. A sync whose
 	// source reads the same connection compares in the warehouse.
@@ -99,14 +101,30 @@ type Store struct {
 	d       Dialect
 	opts    Options
 	schema  string
-	exclude map[string]bool
+	exclude reverseetl.Exclusion
 	now     func() time.Time
 
-	tVersion, tRuns, tResults, tState string
+	tVersion, tRuns, tResults, tState, tLeases string
+
+	// readOnly: the store writes nothing (a plan); absent: it is read-only
+	// and its tables do not exist, so the state is empty.
+	readOnly bool
+	absent   bool
 
 	mu       sync.Mutex
 	ready    bool
 	readyErr error
+}
+
+// ErrReadOnly is returned by a write to a read-only store (ReadOnly).
+var ErrReadOnly = errors.New("state: the store is read-only")
+
+// ReadOnly makes the store write nothing, as a plan needs: its tables are
+// looked for, never created; when they do not exist the state is empty;
+// every write returns ErrReadOnly. Call it before the store's first use.
+func (s *Store) ReadOnly() *Store {
+	s.readOnly = true
+	return s
 }
 
 var _ reverseetl.StateStore = (*Store)(nil)
@@ -118,7 +136,7 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	if db == nil || d == nil {
 		return nil, errors.New("state: no database or dialect")
 	}
-	s := &Store{db: db, d: d, opts: o, schema: o.Schema, now: o.Now, exclude: map[string]bool{}}
+	s := &Store{db: db, d: d, opts: o, schema: o.Schema, now: o.Now, exclude: reverseetl.NewExclusion(o.ExcludeFields...)}
 	if s.schema == "" {
 		s.schema = DefaultSchema
 	}
@@ -147,13 +165,11 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	if s.opts.Redact == nil {
 		s.opts.Redact = func(m string) string { return m }
 	}
-	for _, f := range o.ExcludeFields {
-		s.exclude[strings.ToLower(f)] = true
-	}
 	s.tVersion = d.Table(s.schema, "SCHEMA_VERSION")
 	s.tRuns = d.Table(s.schema, "RUNS")
 	s.tResults = d.Table(s.schema, "RECORD_RESULTS")
 	s.tState = d.Table(s.schema, "STATE")
+	s.tLeases = d.Table(s.schema, "LEASES")
 	return s, nil
 }
 
@@ -193,7 +209,11 @@ func (s *Store) ensure(ctx context.Context) error {
 	if s.readyErr != nil {
 		return s.readyErr
 	}
-	if err := s.create(ctx); err != nil {
+	prepare := s.create
+	if s.readOnly {
+		prepare = s.inspect
+	}
+	if err := prepare(ctx); err != nil {
 		err = fmt.Errorf("state tables in %s: %w", s.schema, err)
 		if ctx.Err() == nil {
 			s.readyErr = err
@@ -213,23 +233,15 @@ func (s *Store) create(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.createTable(s.tVersion, versionCols, nil)); err != nil {
 		return err
 	}
-	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, "SELECT MAX(VERSION) FROM "+s.tVersion).Scan(&v); err != nil {
+	v, err := s.version(ctx)
+	if err != nil {
 		return err
-	}
-	if v.Int64 > LayoutVersion {
-		return fmt.Errorf("the tables are at layout version %d, newer than this release of retl knows (%d): upgrade retl", v.Int64, LayoutVersion)
-	}
-	if v.Valid && v.Int64 < LayoutVersion {
-		// A later release migrates older layouts here, then records its
-		// version below.
-		return fmt.Errorf("the tables are at layout version %d, which this release of retl cannot migrate", v.Int64)
 	}
 	for _, t := range []struct {
 		name string
 		cols []Column
 		key  []string
-	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}} {
+	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey}} {
 		if _, err := s.db.ExecContext(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
 		}
@@ -242,6 +254,42 @@ func (s *Store) create(ctx context.Context) error {
 		AppliedAt string `json:"APPLIED_AT"`
 	}
 	return s.insert(ctx, s.tVersion, versionCols, []any{version{LayoutVersion, s.stamp()}})
+}
+
+// version reads the layout version of the tables and refuses one this
+// release cannot use.
+func (s *Store) version(ctx context.Context) (sql.NullInt64, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, "SELECT MAX(VERSION) FROM "+s.tVersion).Scan(&v); err != nil {
+		return v, err
+	}
+	if v.Int64 > LayoutVersion {
+		return v, fmt.Errorf("the tables are at layout version %d, newer than this release of retl knows (%d): upgrade retl", v.Int64, LayoutVersion)
+	}
+	if v.Valid && v.Int64 < LayoutVersion {
+		// A later release migrates older layouts in create, then records
+		// its version.
+		return v, fmt.Errorf("the tables are at layout version %d, which this release of retl cannot migrate", v.Int64)
+	}
+	return v, nil
+}
+
+// inspect is ensure for a read-only store: it finds whether the tables
+// exist, and checks their layout version when they do.
+func (s *Store) inspect(ctx context.Context) error {
+	for _, name := range []string{"SCHEMA_VERSION", "STATE"} {
+		q, args := s.d.TableExists(s.schema, name)
+		var n int
+		if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			s.absent = true
+			return nil
+		}
+	}
+	_, err := s.version(ctx)
+	return err
 }
 
 func (s *Store) createTable(name string, cols []Column, key []string) string {
@@ -301,6 +349,9 @@ func chunks(rows []any, do func(array string) error) error {
 }
 
 func (s *Store) insert(ctx context.Context, table string, cols []Column, rows []any) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	stmt := "INSERT INTO " + table + " (" + columnList(cols, "") + ") " + s.d.FromJSON(cols, s.d.Placeholder(1))
 	return chunks(rows, func(array string) error {
 		_, err := s.db.ExecContext(ctx, stmt, array)
@@ -309,6 +360,9 @@ func (s *Store) insert(ctx context.Context, table string, cols []Column, rows []
 }
 
 func (s *Store) upsert(ctx context.Context, table string, cols []Column, key, keep []string, rows []any) error {
+	if s.readOnly {
+		return ErrReadOnly
+	}
 	stmt := s.d.Upsert(table, cols, key, keep, s.d.FromJSON(cols, s.d.Placeholder(1)))
 	return chunks(rows, func(array string) error {
 		_, err := s.db.ExecContext(ctx, stmt, array)
@@ -326,6 +380,9 @@ func (s *Store) StoredHashes(ctx context.Context, syncName string, keys []string
 		return nil, err
 	}
 	out := make(map[string]string, len(keys))
+	if s.absent {
+		return out, nil
+	}
 	err := s.keyLists(syncName, keys, func(where string, args []any) error {
 		return s.scanHashes(ctx, "SELECT RECORD_KEY, ROW_HASH FROM "+s.tState+" WHERE "+where, args, out)
 	})
@@ -414,6 +471,10 @@ func (s *Store) WrapQuery(ctx context.Context, q reverseetl.ChangeQuery) (string
 	}
 	if err := s.ensure(ctx); err != nil {
 		return "", false, err
+	}
+	if s.absent {
+		// No state to join: retl compares, against nothing.
+		return "", false, nil
 	}
 	query := trimStatementEnd(q.Query)
 	key := s.d.CastText("q." + s.d.Ident(q.KeyColumn))

@@ -298,18 +298,35 @@ func TestWritebackFailures(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("retention", func(t *testing.T) {
-		st, db := newSQLiteStore(t, state.Options{RetentionDays: 1})
-		_, err := st.StoredHashes(ctx, "s", nil) // makes the tables
+		// A retention that cannot delete is reported once per sync and
+		// stops no write: the tables are there.
+		db, _ := sqliteDB(t)
+		now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+		old, err := state.New(db, state.SQLite, state.Options{Now: func() time.Time { return now.AddDate(0, 0, -40) }})
 		require.NoError(t, err)
-		_, err = db.Exec("DROP TABLE RETL_RECORD_RESULTS")
+		require.NoError(t, old.Writeback("old").Outcomes(ctx, writebackSync(), outcomes(1)))
+		_, err = db.Exec("CREATE TRIGGER keep BEFORE DELETE ON RETL_RECORD_RESULTS BEGIN SELECT RAISE(ABORT, 'kept by policy'); END")
+		require.NoError(t, err)
+		st, err := state.New(db, state.SQLite, state.Options{RetentionDays: 1, Now: func() time.Time { return now }})
 		require.NoError(t, err)
 		wb := st.Writeback("r")
-		err = wb.Outcomes(ctx, writebackSync(), outcomes(1))
-		assert.ErrorContains(t, err, "warehouse writeback: retention: SQL logic error: no such table: RETL_RECORD_RESULTS (1)")
+		assert.ErrorContains(t, wb.Prepare(ctx), "retention: constraint failed: kept by policy")
+		err = wb.Outcomes(ctx, writebackSync(), outcomes(2))
+		assert.ErrorContains(t, err, "warehouse writeback: retention: constraint failed: kept by policy")
+		assert.NoError(t, wb.Outcomes(ctx, writebackSync(), outcomes(1)), "reported once per sync")
+		assert.Equal(t, 3, count(t, db, "SELECT COUNT(*) FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'r'"))
 		rep := &reverseetl.SyncReport{}
 		wb.SyncFinished(ctx, writebackSync(), rep)
 		assert.True(t, rep.WritebackFailed)
-		assert.Equal(t, []string{"warehouse writeback: retention: SQL logic error: no such table: RETL_RECORD_RESULTS (1)"}, rep.Warnings)
+		assert.Empty(t, rep.Warnings, "the Engine has the chunk's error already")
+		assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_RUNS WHERE RUN_ID = 'r'"))
+
+		// A sync with no rows hears of it when it finishes.
+		other := &config.Sync{Name: "other"}
+		rep = &reverseetl.SyncReport{}
+		wb.SyncFinished(ctx, other, rep)
+		assert.True(t, rep.WritebackFailed)
+		assert.Equal(t, []string{"warehouse writeback: retention: constraint failed: kept by policy (1811)"}, rep.Warnings)
 	})
 	t.Run("run log", func(t *testing.T) {
 		st, db := newSQLiteStore(t, state.Options{Redact: func(s string) string { return strings.ReplaceAll(s, "RETL_RUNS", "[runs]") }})
@@ -319,6 +336,12 @@ func TestWritebackFailures(t *testing.T) {
 		require.NoError(t, err)
 		wb := st.Writeback("r")
 		assert.ErrorContains(t, wb.Outcomes(ctx, writebackSync(), outcomes(1)), "warehouse writeback: run log: SQL logic error: no such table")
+		// The run log is tried once while the sync runs; every chunk's
+		// outcomes still reach RECORD_RESULTS.
+		for range 20 {
+			assert.NoError(t, wb.Outcomes(ctx, writebackSync(), outcomes(2)))
+		}
+		assert.Equal(t, 41, count(t, db, "SELECT COUNT(*) FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'r'"))
 		rep := &reverseetl.SyncReport{}
 		wb.SyncFinished(ctx, writebackSync(), rep)
 		assert.True(t, rep.WritebackFailed)
@@ -336,6 +359,49 @@ func TestWritebackFailures(t *testing.T) {
 		assert.True(t, rep.WritebackFailed, "a failed chunk marks the sync")
 		assert.Empty(t, rep.Warnings, "the Engine already has the chunk's error; the run row was written")
 	})
+}
+
+// Records on_removed acted on go to RECORD_RESULTS with their own
+// operation; excluded values are taken out of messages here too.
+func TestWritebackRemovedAndExcludedMessages(t *testing.T) {
+	ctx := context.Background()
+	st, db := newSQLiteStore(t, state.Options{ExcludeFields: []string{"email"}})
+	wb := st.Writeback("r1")
+	outs := outcomes(1)
+	outs[0].Kind, outs[0].Err = reverseetl.RowFailed, &sink.RecordError{Code: "INVALID_EMAIL_ADDRESS", Message: "invalid email address: a@b.c"}
+	require.NoError(t, wb.Outcomes(ctx, writebackSync(), outs))
+	var msg string
+	require.NoError(t, db.QueryRow("SELECT ERROR_MESSAGE FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'r1'").Scan(&msg))
+	assert.Equal(t, "invalid email address: [EXCLUDED]", msg)
+
+	removed := []reverseetl.Outcome{
+		{Seq: 1, Key: "9", ID: "0019", Kind: reverseetl.Written},
+		{Seq: 2, Key: "8", ID: "0018", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "DELETE_FAILED", Message: "no"}},
+		{Seq: 3, Key: "7", Kind: reverseetl.RowSkipped, Reason: "no destination id in the state"},
+	}
+	require.NoError(t, wb.Removed(ctx, writebackSync(), "delete", removed))
+	rows, err := db.Query("SELECT RECORD_KEY, OPERATION, OUTCOME, COALESCE(SALESFORCE_ID, ''), COALESCE(ERROR_CODE, ''), COALESCE(REASON, '') FROM RETL_RECORD_RESULTS WHERE OPERATION <> 'upsert' ORDER BY SEQ")
+	require.NoError(t, err)
+	defer rows.Close()
+	var got [][]string
+	for rows.Next() {
+		r := make([]string, 6)
+		require.NoError(t, rows.Scan(&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]))
+		got = append(got, r)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, [][]string{
+		{"9", "on_removed:delete", "written", "0019", "", ""},
+		{"8", "on_removed:delete", "failed", "0018", "DELETE_FAILED", ""},
+		{"7", "on_removed:delete", "skipped", "", "", "no destination id in the state"},
+	}, got)
+
+	_, err = db.Exec("DROP TABLE RETL_RECORD_RESULTS")
+	require.NoError(t, err)
+	assert.ErrorContains(t, wb.Removed(ctx, writebackSync(), "set", removed), "warehouse writeback: record results:")
+	broken, err := state.New(db, state.Snowflake, state.Options{})
+	require.NoError(t, err)
+	assert.ErrorContains(t, broken.Writeback("r2").Removed(ctx, writebackSync(), "delete", removed), "warehouse writeback: state tables in RETL")
 }
 
 // TestRefusingTargetKeepsOutcomes runs syncs against a writeback target

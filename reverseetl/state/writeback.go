@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -23,14 +24,21 @@ type Writeback struct {
 
 	once    sync.Once
 	prepErr error
+	// retErr is the retention's failure: reported on each sync, it stops
+	// no write, since the tables are there.
+	retErr error
 
 	mu    sync.Mutex
 	syncs map[string]*syncLog
 }
 
 type syncLog struct {
+	// started says the RUNS row of a running sync was tried; its final row
+	// is written by SyncFinished in any case.
 	started bool
 	failed  bool
+	// retention says the retention's failure was reported for this sync.
+	retention bool
 }
 
 // Writeback returns the observer that writes the run runID.
@@ -44,26 +52,44 @@ var _ reverseetl.Observer = (*Writeback)(nil)
 // of the run otherwise does. Calling it before the run starts makes a
 // failure known early, and on SQLite readies the file before any source
 // reads it (see Store.Prepare).
-func (w *Writeback) Prepare(ctx context.Context) error { return w.prepare(ctx) }
+func (w *Writeback) Prepare(ctx context.Context) error {
+	if err := w.prepare(ctx); err != nil {
+		return err
+	}
+	return w.retErr
+}
 
-// prepare makes the tables and applies the retention, once per run.
+// prepare makes the tables and applies the retention, once per run. It
+// returns the tables' failure only: without them nothing can be written,
+// while a failed retention leaves every write possible.
 func (w *Writeback) prepare(ctx context.Context) error {
 	w.once.Do(func() {
 		if w.prepErr = w.s.ensure(ctx); w.prepErr != nil {
 			return
 		}
-		if days := w.s.opts.RetentionDays; days > 0 {
+		if days := w.s.opts.RetentionDays; days > 0 && !w.s.readOnly {
 			cutoff := w.s.now().UTC().AddDate(0, 0, -days).Format(timeLayout)
 			for _, t := range []struct{ table, col string }{{w.s.tResults, "RECORDED_AT"}, {w.s.tRuns, "STARTED_AT"}} {
 				q := "DELETE FROM " + t.table + " WHERE " + t.col + " < " + w.s.d.Timestamp(w.s.d.Placeholder(1))
 				if _, err := w.s.db.ExecContext(ctx, q, cutoff); err != nil {
-					w.prepErr = fmt.Errorf("retention: %w", err)
+					w.retErr = fmt.Errorf("retention: %w", err)
 					return
 				}
 			}
 		}
 	})
 	return w.prepErr
+}
+
+// retention returns the retention's failure the first time a sync asks.
+func (w *Writeback) retention(l *syncLog) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.retErr == nil || l.retention {
+		return nil
+	}
+	l.retention = true
+	return w.retErr
 }
 
 func (w *Writeback) log(syncName string) *syncLog {
@@ -104,19 +130,55 @@ type resultRow struct {
 
 // Outcomes writes the chunk's outcomes to RECORD_RESULTS (all, only the
 // failed ones, or none, as configured). The first chunk of a sync also
-// writes its RUNS row, with status running.
+// writes its RUNS row, with status running. Each table is written on its
+// own: a run log that cannot be written stops no outcome, and the other
+// way round.
 func (w *Writeback) Outcomes(ctx context.Context, s *config.Sync, outs []reverseetl.Outcome) error {
 	l := w.log(s.Name)
 	if err := w.prepare(ctx); err != nil {
 		return w.fail(l, err)
 	}
+	errs := []error{w.retention(l)}
 	if !l.started {
+		// Tried once: SyncFinished writes the row again with its counts.
+		l.started = true
 		if err := w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{runRow{RunID: w.runID, Sync: s.Name,
 			StartedAt: w.s.stamp(), Status: "running"}}); err != nil {
-			return w.fail(l, fmt.Errorf("run log: %w", err))
+			errs = append(errs, fmt.Errorf("run log: %w", err))
 		}
-		l.started = true
 	}
+	if err := w.results(ctx, s, string(s.Destination.Operation), outs); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return w.fail(l, err)
+	}
+	return nil
+}
+
+// Removed writes the records on_removed acted on to RECORD_RESULTS, with
+// OPERATION on_removed:delete or on_removed:set, so that the warehouse
+// knows of every record retl changed. They are not rows read: a query of
+// the run's rows leaves them out by OPERATION.
+func (w *Writeback) Removed(ctx context.Context, s *config.Sync, action string, outs []reverseetl.Outcome) error {
+	l := w.log(s.Name)
+	if err := w.prepare(ctx); err != nil {
+		return w.fail(l, err)
+	}
+	if err := w.results(ctx, s, RemovedOperation(action), outs); err != nil {
+		return w.fail(l, err)
+	}
+	return nil
+}
+
+// RemovedOperation is the OPERATION of on_removed's records in
+// RECORD_RESULTS: on_removed:delete or on_removed:set.
+func RemovedOperation(action string) string { return "on_removed:" + action }
+
+var _ reverseetl.RemovedObserver = (*Writeback)(nil)
+
+// results inserts outcomes into RECORD_RESULTS as the results setting says.
+func (w *Writeback) results(ctx context.Context, s *config.Sync, operation string, outs []reverseetl.Outcome) error {
 	if w.s.opts.Results == ResultsNone {
 		return nil
 	}
@@ -127,17 +189,23 @@ func (w *Writeback) Outcomes(ctx context.Context, s *config.Sync, outs []reverse
 		if w.s.opts.Results == ResultsFailed && o.Kind != reverseetl.RowFailed {
 			continue
 		}
-		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: string(s.Destination.Operation),
+		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: operation,
 			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
 			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
 		if o.Err != nil {
-			r.ErrCode, r.ErrMessage, r.ErrFields = o.Err.Code, o.Err.Message, strings.Join(o.Err.Fields, ",")
+			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
+			// The recorder took excluded values out already; an embedder
+			// handing outcomes over directly gets the same.
+			r.ErrMessage = w.s.exclude.Scrub(o.Err.Message, o.Record)
 		}
 		r.Values = w.values(o.Record)
 		rows = append(rows, r)
 	}
+	if len(rows) == 0 {
+		return nil
+	}
 	if err := w.s.insert(ctx, w.s.tResults, resultCols, rows); err != nil {
-		return w.fail(l, fmt.Errorf("record results: %w", err))
+		return fmt.Errorf("record results: %w", err)
 	}
 	return nil
 }
@@ -152,7 +220,7 @@ func (w *Writeback) values(r *sink.Record) string {
 	b.WriteByte('{')
 	n := 0
 	for i, f := range r.Layout.Fields {
-		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || w.s.exclude[strings.ToLower(f)] {
+		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || w.s.exclude.Has(f) {
 			continue
 		}
 		if n > 0 {
@@ -208,6 +276,9 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 		if err = w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{r}); err != nil {
 			err = fmt.Errorf("run log: %w", err)
 		}
+	}
+	if err == nil {
+		err = w.retention(l)
 	}
 	w.mu.Lock()
 	failed := l.failed
