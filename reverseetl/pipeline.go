@@ -117,9 +117,11 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
-				t.abandon("not sent: sync stopped after an error")
+				// A run cancelled meanwhile is why the stage stopped.
+				reason := stopReason(ctx, err)
+				t.abandon(reason)
 				for b := range batches {
-					t.skipRows(b, "not sent: sync stopped after an error")
+					t.skipRows(b, reason)
 				}
 			}
 		}()
