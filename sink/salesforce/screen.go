@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -338,6 +339,7 @@ func appendFolded(b []byte, r keyRule, key string) []byte {
 type keySet struct {
 	slots []keySlot
 	n     int
+	shift uint // 64 - log2(len(slots))
 }
 
 type keySlot struct {
@@ -355,7 +357,7 @@ func (k *keySet) add(h uint64, seq int64) (first int64, dup bool) {
 		k.grow()
 	}
 	mask := uint64(len(k.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := h >> k.shift; ; i = (i + 1) & mask {
 		sl := &k.slots[i]
 		switch sl.h {
 		case 0:
@@ -372,13 +374,17 @@ func (k *keySet) grow() {
 	old := k.slots
 	size := max(len(old)*2, 1024)
 	k.slots = make([]keySlot, size)
+	k.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	k.n = 0
 	mask := uint64(size - 1)
+	// A slot is chosen by the hash's top bits, so the old table, read in
+	// order, fills the new one nearly in order: growing streams through
+	// memory instead of missing the cache once per key.
 	for _, sl := range old {
 		if sl.h == 0 {
 			continue
 		}
-		for i := sl.h & mask; ; i = (i + 1) & mask {
+		for i := sl.h >> k.shift; ; i = (i + 1) & mask {
 			if k.slots[i].h == 0 {
 				k.slots[i] = sl
 				k.n++
