@@ -155,7 +155,6 @@ type failedFile struct {
 	w      *csv.Writer
 	layout *sink.Layout
 	path   string
-	err    error
 }
 
 // Check makes the run's directory and checks that it takes new files,
