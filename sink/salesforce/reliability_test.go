@@ -477,17 +477,21 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, map[string]int{sftest.StateAborted: 1, sftest.StateJobComplete: 3}, r.jobStates())
 			}},
-		{name: "insert slower than the timeout", api: APIREST, op: config.Insert, conn: "timeout: 200ms",
+		{name: "insert slower than the timeout", api: APIREST, op: config.Insert, conn: "timeout: 1s",
 			arm: func(srv *sftest.Server) {
-				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodPost, Path: "/composite/sobjects", Delay: time.Second, Times: 1})
+				// Four times the timeout: a loaded machine can slow the other
+				// calls, never past the timeout.
+				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodPost, Path: "/composite/sobjects", Delay: 4 * time.Second, Times: 1})
 			},
 			check: func(t *testing.T, r *relRun) {
 				assert.Equal(t, map[string]int{CodeOutcomeUnknown: 200}, r.codes)
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite))
 			}},
-		{name: "upsert slower than the timeout", api: APIREST, op: config.Upsert, conn: "timeout: 200ms",
+		{name: "upsert slower than the timeout", api: APIREST, op: config.Upsert, conn: "timeout: 1s",
 			arm: func(srv *sftest.Server) {
-				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodPatch, Path: "/composite/sobjects", Delay: time.Second, Times: 1})
+				// Four times the timeout: a loaded machine can slow the other
+				// calls, never past the timeout.
+				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodPatch, Path: "/composite/sobjects", Delay: 4 * time.Second, Times: 1})
 			},
 			check: func(t *testing.T, r *relRun) {
 				assert.Empty(t, r.codes)
