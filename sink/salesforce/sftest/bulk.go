@@ -158,22 +158,33 @@ func (s *Server) handleIngest(c *reqCtx) {
 		bulkErr(c.w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 		return
 	}
-	switch segs[1] {
-	case "batches":
+	// The pages spell the result paths successfulResults, failedResults
+	// and unprocessedrecords; clients ask for unprocessedRecords too, and
+	// any case is taken.
+	kind, isResult := resultKinds[strings.ToLower(segs[1])]
+	switch {
+	case segs[1] == "batches":
 		if c.r.Method != http.MethodPut {
 			methodNotAllowed(c.w, c.r.Method, "PUT")
 			return
 		}
 		s.upload(c, j)
-	case "successfulResults", "failedResults", "unprocessedrecords":
+	case isResult:
 		if c.r.Method != http.MethodGet {
 			methodNotAllowed(c.w, c.r.Method, "GET")
 			return
 		}
-		s.serveResults(c, j, segs[1])
+		s.serveResults(c, j, kind)
 	default:
 		bulkErr(c.w, http.StatusNotFound, "NOT_FOUND", "The requested resource does not exist")
 	}
+}
+
+// resultKinds maps a result path, lower-cased, to its kind.
+var resultKinds = map[string]string{
+	"successfulresults":  "successfulResults",
+	"failedresults":      "failedResults",
+	"unprocessedrecords": "unprocessedrecords",
 }
 
 type createJobBody struct {

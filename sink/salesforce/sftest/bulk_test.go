@@ -144,6 +144,13 @@ func TestBulkInsert(t *testing.T) {
 	assert.Equal(t, "INVALID_FIELD:Foreign key external ID: A-404 not found for field External_Id__c in entity Account: --", errs["Gus"])
 	_, un := c.resultRows(id, "unprocessedrecords")
 	assert.Len(t, un, 1, "only the header")
+	// Clients spell the paths in other cases; each serves the same file.
+	for _, kind := range []string{"unprocessedRecords", "successfulresults", "FAILEDRESULTS"} {
+		_, rows := c.resultRows(id, kind)
+		assert.NotEmpty(t, rows, kind)
+	}
+	resp, missing := c.do("GET", ingest+"/"+id+"/unknownResults/", nil)
+	assert.Equal(t, 404, resp.StatusCode, "%s", missing)
 
 	recs := srv.Records("Contact")
 	require.Len(t, recs, 4)
