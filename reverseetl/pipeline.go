@@ -159,6 +159,11 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	if st, ok := parts.Sink.(sink.Stats); ok {
 		rep.Stats = st.Stats()
 	}
+	if w, ok := parts.Sink.(sink.Warner); ok {
+		for _, msg := range w.Warnings() {
+			rec.warn(msg)
+		}
+	}
 	switch err := fatal.get(); {
 	case ctx.Err() != nil:
 		rep.Status = Cancelled
@@ -635,6 +640,13 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// warn adds a warning to the report once per message, up to 10.
+func (r *recorder) warn(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnLocked(msg)
 }
 
 // warnLocked adds a warning to the report once per message, up to 10.

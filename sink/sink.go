@@ -254,3 +254,11 @@ type Screener interface {
 type KeyFolder interface {
 	FoldKey(key string) string
 }
+
+// Warner is optionally implemented by a sink that noticed something the
+// sync's owner should know and that changed no outcome, such as a field
+// it finds records by that the destination does not index. The Engine
+// adds the warnings to the sync's report, in a run and in a plan.
+type Warner interface {
+	Warnings() []string
+}

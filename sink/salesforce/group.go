@@ -59,6 +59,13 @@ func (s *Sink) warn(msg string) {
 	s.log.Warn("salesforce: " + msg)
 }
 
+// Warnings returns the sink's warnings (sink.Warner).
+func (s *Sink) Warnings() []string {
+	s.x.mu.Lock()
+	defer s.x.mu.Unlock()
+	return slices.Clone(s.x.warnings)
+}
+
 // budget is the run's api_budget, or nil without one.
 func (s *Sink) budget() *apiBudget {
 	if s.dest.Options.APIBudget <= 0 {

@@ -249,3 +249,18 @@ func TestMatchOnIndexWarning(t *testing.T) {
 		assert.Contains(t, w[0], "match_on "+tc.object+"."+tc.field+" is not indexed")
 	}
 }
+
+// The warning reaches the sync's report, in a plan and in a run.
+func TestMatchOnIndexWarningInTheReport(t *testing.T) {
+	for _, plan := range []bool{true, false} {
+		srv := emulator(t)
+		_, err := srv.Insert("Account", map[string]any{"Name": "A", "Phone": "555-0100"})
+		require.NoError(t, err)
+		rows := table{cols: []string{"K", "PHONE", "N"}, rows: [][]any{{"a", "555-0100", "Renamed"}}}
+		sync := syncFile("Account", "update", "", APIREST, "  match_on: Phone\n",
+			"  - {from: PHONE, to: Phone}\n  - {from: N, to: Name}\n")
+		rep, _ := semanticsRun(t, srv, rows, sync, plan)
+		require.Len(t, rep.Warnings, 1, "plan %v", plan)
+		assert.Contains(t, rep.Warnings[0], "match_on Account.Phone is not indexed")
+	}
+}

@@ -54,6 +54,7 @@ var (
 	_ sink.Preflighter = (*Sink)(nil)
 	_ sink.Stats       = (*Sink)(nil)
 	_ sink.Counter     = (*Sink)(nil)
+	_ sink.Warner      = (*Sink)(nil)
 )
 
 // NewSink returns a sink writing through c. It does no I/O.
