@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -180,22 +181,14 @@ func (c *FailedRowsCSV) Check() error {
 func (c *FailedRowsCSV) Paths() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]string, len(c.paths))
-	for k, v := range c.paths {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.paths)
 }
 
 // Failures returns, by sync, why its file could not be written.
 func (c *FailedRowsCSV) Failures() map[string]error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]error, len(c.failures))
-	for k, v := range c.failures {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.failures)
 }
 
 // Outcomes appends the failed outcomes to the sync's file.
