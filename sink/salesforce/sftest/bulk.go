@@ -75,6 +75,10 @@ type job struct {
 	delim     rune
 	eol       string
 	seed      uint64
+	// round is held while a round of chunks is saved and recorded, so an
+	// abort or delete lands between rounds: a job never reports a saved
+	// row as unprocessed.
+	round     sync.Mutex
 	mu        sync.Mutex
 	data      []byte
 	header    []string
@@ -358,6 +362,10 @@ func (s *Server) patchJob(c *reqCtx, j *job) {
 	if !decodeJSON(c, &b) {
 		return
 	}
+	if b.State == StateAborted {
+		j.round.Lock()
+		defer j.round.Unlock()
+	}
 	j.mu.Lock()
 	cur := j.info.State
 	switch {
@@ -394,6 +402,8 @@ func (s *Server) patchJob(c *reqCtx, j *job) {
 }
 
 func (s *Server) deleteJob(c *reqCtx, j *job) {
+	j.round.Lock()
+	defer j.round.Unlock()
 	j.mu.Lock()
 	st := j.info.State
 	if st == StateOpen {

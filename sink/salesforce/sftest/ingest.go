@@ -274,7 +274,9 @@ func (s *Server) process(j *job) {
 	}
 	var cells []string
 	for round := 0; round < chunksPer; round++ {
+		j.round.Lock()
 		if j.state() == StateAborted {
+			j.round.Unlock()
 			return
 		}
 		p.beginRound()
@@ -320,6 +322,7 @@ func (s *Server) process(j *job) {
 		j.info.NumberRecordsProcessed += processed
 		j.info.NumberRecordsFailed += failed
 		j.mu.Unlock()
+		j.round.Unlock()
 		if !any {
 			break
 		}
