@@ -74,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "version":
+		return cmdVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -92,6 +94,7 @@ commands:
   plan      show what a run would create, update and leave unchanged; write nothing
   validate  check the configuration without reaching any system
   demo      run the example syncs against an embedded warehouse and Salesforce emulator
+  version   print the module version and VCS revision of this binary
 
 run "retl <command> -h" for the flags of a command.
 `)
@@ -106,10 +109,16 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet, defaultLevel string) {
-	fs.StringVar(&c.configs, "configs", envOr("RETL_CONFIGS", "configs"), "directory of sync files")
-	fs.StringVar(&c.project, "project", os.Getenv("RETL_PROJECT"), "project file (default: retl.yaml beside or inside --configs)")
-	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log format: text (for people) or json (for CI)")
-	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", defaultLevel), "log level: debug, info, warn, error")
+	fs.StringVar(&c.configs, "configs", envOr("RETL_CONFIGS", "configs"), "`directory` of sync files (environment: RETL_CONFIGS)")
+	fs.StringVar(&c.project, "project", os.Getenv("RETL_PROJECT"), "project `file` (environment: RETL_PROJECT) (default: retl.yaml beside or inside --configs)")
+	c.registerLog(fs, defaultLevel)
+}
+
+// registerLog registers the logging flags alone: the demo has --configs
+// and --project of its own, with other defaults.
+func (c *common) registerLog(fs *flag.FlagSet, defaultLevel string) {
+	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log `format`: text (for people) or json (for CI) (environment: RETL_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", defaultLevel), "log `level`: debug, info, warn, error (environment: RETL_LOG_LEVEL)")
 }
 
 func envOr(key, def string) string {
@@ -187,12 +196,20 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, "info")
 	resolve := fs.Bool("resolve", false, "also resolve ${...} references (environment and secret stores) and check their values")
-	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+	h := help{
+		synopsis: "retl validate [flags]",
+		about: "Check the project and every sync file without reaching any system, and report every error\n" +
+			"of every file at once. Exit 0 when valid, 2 otherwise.",
+		examples: []string{
+			"retl validate --configs examples/configs --project examples/retl/demo/retl.yaml",
+			"retl validate --resolve   # also fill ${...} references from the environment and secret stores",
+		},
+	}
+	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
+		return code
 	}
 	var extra []config.Option
 	if !*resolve {
@@ -243,9 +260,9 @@ type runFlags struct {
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
-	fs.Var((*stringList)(&f.only), "only", "run only this sync (repeatable)")
+	fs.Var((*stringList)(&f.only), "only", "run only the sync of this `name` (repeatable)")
 	fs.IntVar(&f.parallel, "parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
-	fs.StringVar(&f.report, "report", "", "write the JSON report to this file")
+	fs.StringVar(&f.report, "report", "", "write the JSON report to this `file`")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
 	} else {
@@ -261,13 +278,33 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		name = "plan"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, "info")
 	var f runFlags
 	f.register(fs, plan)
-	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+	h := help{
+		synopsis: "retl run [flags]",
+		about: "Run the syncs: read each query's rows, map them and write them into Salesforce.\n" +
+			"Exit codes: 0 ok, 1 a sync failed, 2 invalid configuration, 3 writeback failed,\n" +
+			"4 a sync's lease is held by another run, 5 a report file could not be written.",
+		examples: []string{
+			"retl run --configs configs --report run.json",
+			"retl run --only accounts --only contacts --log-format json",
+		},
+	}
+	if plan {
+		h = help{
+			synopsis: "retl plan [flags]",
+			about: "Show what a run would create, update and leave unchanged, read from Salesforce;\n" +
+				"write nothing. Exit codes as for run.",
+			examples: []string{
+				"retl plan --configs configs",
+				"retl plan --only accounts --changes 20 --report plan.json",
+			},
+		}
+	}
+	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
+		return code
 	}
 	p, log, ok := c.setup(ctx, stderr)
 	if !ok {
