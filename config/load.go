@@ -188,7 +188,12 @@ func (fsFiles) same(a, b string) bool { return path.Clean(a) == path.Clean(b) }
 func load(ctx context.Context, fsys files, dir string, o *options) (*Project, error) {
 	entries, err := fsys.readDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("config: reading the configs directory: %w", err)
+		// The path is said once, before the cause.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("config: reading the configs directory %s: %w", dir, err)
 	}
 	project, err := findProject(fsys, dir, o.projectFile)
 	if err != nil {
@@ -211,6 +216,10 @@ func load(ctx context.Context, fsys files, dir string, o *options) (*Project, er
 			continue
 		}
 		in = append(in, readInput(fsys, full))
+	}
+	if len(in) == 0 {
+		// Running nothing and saying all went well hides a wrong path.
+		return nil, Errors{{Pos: Pos{File: dir}, Msg: "the configs directory holds no sync files (*.yaml, *.yml)"}}
 	}
 	var pin *input
 	if project != "" {

@@ -42,6 +42,9 @@ func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
 	if len(data) > MaxFileSize {
 		return fail(&Error{Pos: Pos{File: file}, Msg: "file is larger than 1 MiB"})
 	}
+	// Editors on Windows may start a file with a byte order mark; it is
+	// not part of the first key.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if !utf8.Valid(data) {
 		return fail(&Error{Pos: Pos{File: file}, Msg: "file is not valid UTF-8"})
 	}

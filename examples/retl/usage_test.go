@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -121,4 +122,17 @@ func TestVersionLine(t *testing.T) {
 	assert.Equal(t, "retl v1.2.3 (revision abc123, modified, 2026-01-02T03:04:05Z; go1.24.0)", versionLine(info))
 	info = &debug.BuildInfo{GoVersion: "go1.24.0", Main: debug.Module{Path: "github.com/retl-go/retl"}}
 	assert.Equal(t, "retl (devel) (revision unknown; go1.24.0)", versionLine(info))
+}
+
+func TestEmptyOrMissingConfigsDirectoryExits2NamingIt(t *testing.T) {
+	empty := t.TempDir()
+	missing := filepath.Join(empty, "missing")
+	for _, cmd := range []string{"validate", "run", "plan"} {
+		r := retl(t, cmd, "--configs", empty)
+		assert.Equal(t, exitInvalid, r.code, cmd)
+		assert.Equal(t, empty+": the configs directory holds no sync files (*.yaml, *.yml)\n", r.stderr, cmd)
+		r = retl(t, cmd, "--configs", missing)
+		assert.Equal(t, exitInvalid, r.code, cmd)
+		assert.Contains(t, r.stderr, "reading the configs directory "+missing+": no such file or directory", cmd)
+	}
 }
