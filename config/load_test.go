@@ -496,3 +496,34 @@ func TestLoadAcceptsByteOrderMark(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `a.yaml:1:1: key "nmae": unknown key; did you mean "name"?`)
 }
+
+func TestLoadWithPartialKeepsTheSyncsWithoutErrors(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"configs/a.yaml": minimalSync,
+		"configs/b.yaml": "nmae: b\n" + minimalSync,
+		"configs/c.yaml": minimalSync,
+	})
+	p, err := Load(context.Background(), filepath.Join(root, "configs"), WithPartial())
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 1)
+	require.NotNil(t, p)
+	names := []string{}
+	for _, s := range p.Syncs {
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, []string{"a", "c"}, names)
+
+	// Without the option, no project.
+	p, err = Load(context.Background(), filepath.Join(root, "configs"))
+	require.Error(t, err)
+	assert.Nil(t, p)
+
+	// A broken project file: its connections are unknown, so no sync is kept.
+	writeFiles(t, root, map[string]string{"retl.yaml": "defaults: {paralel: 2}\n"})
+	p, err = Load(context.Background(), filepath.Join(root, "configs"), WithPartial())
+	require.ErrorAs(t, err, &errs)
+	require.NotNil(t, p)
+	assert.Empty(t, p.Syncs)
+}

@@ -217,8 +217,27 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// everything but the values that references would fill.
 		extra = append(extra, config.WithOffline())
 	}
-	p, log, ok := c.setup(ctx, stderr, extra...)
-	if !ok {
+	// Every error of every file in one pass: the syncs whose files parse
+	// are built too, so that their sources' and sinks' errors are not
+	// left for the next round.
+	extra = append(extra, config.WithPartial())
+	p, loadErr := c.load(ctx, extra...)
+	var fileErrs config.Errors
+	if loadErr != nil && (p == nil || !errors.As(loadErr, &fileErrs)) {
+		fmt.Fprintln(stderr, loadErr)
+		return exitInvalid
+	}
+	log, err := c.logger(stderr, p.Redactor)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	if loadErr != nil {
+		fmt.Fprintln(stderr, loadErr)
+		eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
+		if err := eng.Validate(ctx, p); err != nil {
+			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		}
 		return exitInvalid
 	}
 	return validate(ctx, p, log, stdout, stderr)
@@ -226,9 +245,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, stderr io.Writer) int {
 	eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
+	valid := true
 	if err := eng.Validate(ctx, p); err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid
+		valid = false
 	}
 	build := emailNotifier
 	if p.Offline {
@@ -240,6 +260,9 @@ func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, 
 		return exitInvalid
 	}
 	_ = closer.Close()
+	if !valid {
+		return exitInvalid
+	}
 	fmt.Fprintf(stdout, "%d syncs valid", len(p.Syncs))
 	if len(notifiers) > 0 {
 		fmt.Fprintf(stdout, ", %d alert notifiers", len(notifiers))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -135,4 +136,44 @@ func TestEmptyOrMissingConfigsDirectoryExits2NamingIt(t *testing.T) {
 		assert.Equal(t, exitInvalid, r.code, cmd)
 		assert.Contains(t, r.stderr, "reading the configs directory "+missing+": no such file or directory", cmd)
 	}
+}
+
+func TestValidateReportsEveryErrorOfEveryFileInOnePass(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "retl.yaml"), b, 0o600))
+	t.Setenv(envDemoDSN, "file:"+filepath.Join(dir, "none.db"))
+	t.Setenv(envDemoURL, "http://127.0.0.1:9")
+	// Five misspelt keys in five files: three the config format knows,
+	// two the Salesforce destination decodes.
+	configs := copyConfigs(t, dir, func(name, text string) string {
+		switch name {
+		case "accounts.yaml", "account_health.yaml":
+			return strings.Replace(text, "\n  operation:", "\n  opration:", 1)
+		case "contacts.yaml":
+			return strings.Replace(text, "\n  api: auto", "\n  auto_treshold: 10", 1)
+		case "renewals.yaml":
+			return strings.Replace(text, "\n  api: auto", "\n  max_jobs_in_flght: 2", 1)
+		}
+		return text
+	})
+	acc, err := os.ReadFile(filepath.Join("..", "configs", "accounts.yaml"))
+	require.NoError(t, err)
+	fifth := strings.Replace(strings.Replace(string(acc), "name: accounts", "name: accounts_copy", 1), "\n  object:", "\n  objekt:", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(configs, "zz_accounts.yaml"), []byte(fifth), 0o644))
+
+	r := retl(t, "validate", "--configs", configs)
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Empty(t, r.stdout)
+	for _, want := range []string{
+		`account_health.yaml:\d+:3: key "destination.opration": unknown key; did you mean "operation"\?`,
+		`accounts.yaml:\d+:3: key "destination.opration": unknown key; did you mean "operation"\?`,
+		`zz_accounts.yaml:\d+:3: key "destination.objekt": unknown key; did you mean "object"\?`,
+		`contacts.yaml:\d+:3: key "destination.auto_treshold": unknown key; did you mean "auto_threshold"\?`,
+		`renewals.yaml:\d+:3: key "destination.max_jobs_in_flght": unknown key; did you mean "max_jobs_in_flight"\?`,
+	} {
+		assert.Regexp(t, want, r.stderr)
+	}
+	assert.Equal(t, 5, strings.Count(r.stderr, "unknown key"), r.stderr)
 }
