@@ -249,9 +249,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return exitFailed
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
-	}
+	// --keep keeps the directory until the demo is interrupted, not after:
+	// the emulator and the warehouse file go together.
+	defer os.RemoveAll(dir)
 	env, err := startDemo(ctx, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
