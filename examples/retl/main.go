@@ -280,12 +280,15 @@ type runFlags struct {
 	changes  int
 	full     bool
 	waitLock time.Duration
+	shard    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 	fs.Var((*stringList)(&f.only), "only", "run only the sync of this `name` (repeatable)")
 	fs.IntVar(&f.parallel, "parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
 	fs.StringVar(&f.report, "report", "", "write the JSON report to this `file`")
+	fs.StringVar(&f.shard, "shard", shardFromEnv(os.Getenv), "run the K-th of N shares of the syncs, each depends_on group whole in one share, for N parallel CI jobs: `K/N` "+
+		"(default: $CI_NODE_INDEX/$CI_NODE_TOTAL when both are set, else every sync)")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
 	} else {
@@ -313,6 +316,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		examples: []string{
 			"retl run --configs configs --report run.json",
 			"retl run --only accounts --only contacts --log-format json",
+			"retl run --shard 2/4   # the second of four parallel CI jobs",
 		},
 	}
 	if plan {
@@ -329,9 +333,36 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
 		return code
 	}
+	var sh shard
+	if f.shard != "" {
+		explicit := false
+		fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "shard" })
+		switch {
+		case len(f.only) > 0 && explicit:
+			fmt.Fprintf(stderr, "retl %s: --shard and --only cannot be used together\n", name)
+			return exitInvalid
+		case len(f.only) == 0:
+			// From CI_NODE_INDEX/CI_NODE_TOTAL unless --only names the syncs.
+			var err error
+			if sh, err = parseShard(f.shard); err != nil {
+				fmt.Fprintf(stderr, "retl %s: %v\n", name, err)
+				return exitInvalid
+			}
+		}
+	}
 	p, log, ok := c.setup(ctx, stderr)
 	if !ok {
 		return exitInvalid
+	}
+	if sh.n > 0 {
+		names, err := shardSyncs(p.Syncs, sh)
+		if errors.Is(err, errEmptyShard) {
+			// More parallel jobs than groups of syncs: nothing to do is a success.
+			fmt.Fprintf(stdout, "shard %s holds no sync: the project has fewer depends_on groups than shards\n", sh)
+			return exitOK
+		}
+		f.only = names
+		fmt.Fprintf(stdout, "shard %s: %s\n", sh, strings.Join(names, ", "))
 	}
 	code, _ := execute(ctx, p, log, f, stdout, stderr)
 	return code
