@@ -1,5 +1,9 @@
 # Everyday tasks. `make test` installs the stand-ins first, so it works on a
-# fresh clone (Python 3.11+, Node 20+ and Go needed).
+# fresh clone (Python 3.11+, Node 20+ and Go needed): scripts/standins says
+# what it downloads (fakesnow and moto from PyPI into .venv, jsforce from npm
+# into sink/salesforce/sftest/jsforcecheck/node_modules, go-salesforce into
+# the Go module cache) and downloads nothing already installed, so `make
+# test` runs offline once they are.
 GO ?= go
 
 .PHONY: standins test vet fmt demo

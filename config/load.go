@@ -30,6 +30,17 @@ type options struct {
 	redactor    *Redactor
 	bad         []string
 	offline     bool
+	partial     bool
+}
+
+// WithPartial makes Load, LoadFS and Parse return, along with the Errors
+// found in the files, the Project of the syncs whose files have none (no
+// syncs when the project file itself has errors, since their connections
+// could not be checked). A caller can then check those syncs further, for
+// instance by building their sources and sinks, and report every error of
+// every file in one pass. Without errors, the Project is the whole one.
+func WithPartial() Option {
+	return func(o *options) { o.partial = true }
 }
 
 // WithOffline loads without reaching any secret store: ${NAME} references
@@ -188,7 +199,12 @@ func (fsFiles) same(a, b string) bool { return path.Clean(a) == path.Clean(b) }
 func load(ctx context.Context, fsys files, dir string, o *options) (*Project, error) {
 	entries, err := fsys.readDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("config: reading the configs directory: %w", err)
+		// The path is said once, before the cause.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("config: reading the configs directory %s: %w", dir, err)
 	}
 	project, err := findProject(fsys, dir, o.projectFile)
 	if err != nil {
@@ -211,6 +227,10 @@ func load(ctx context.Context, fsys files, dir string, o *options) (*Project, er
 			continue
 		}
 		in = append(in, readInput(fsys, full))
+	}
+	if len(in) == 0 {
+		// Running nothing and saying all went well hides a wrong path.
+		return nil, Errors{{Pos: Pos{File: dir}, Msg: "the configs directory holds no sync files (*.yaml, *.yml)"}}
 	}
 	var pin *input
 	if project != "" {
@@ -343,9 +363,31 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	check.dependencies(unparsed)
 	applyDefaults(p, metas)
 	if len(errs) > 0 {
-		return nil, errs.capped()
+		if !o.partial {
+			return nil, errs.capped()
+		}
+		return partialProject(p, errs), errs.capped()
 	}
 	return p, nil
+}
+
+// partialProject keeps the syncs of p whose files have no errors.
+func partialProject(p *Project, errs Errors) *Project {
+	bad := map[string]bool{}
+	for _, e := range errs {
+		bad[e.Pos.File] = true
+	}
+	kept := *p
+	kept.Syncs = nil
+	if p.File != "" && bad[p.File] {
+		return &kept
+	}
+	for _, s := range p.Syncs {
+		if !bad[s.File] {
+			kept.Syncs = append(kept.Syncs, s)
+		}
+	}
+	return &kept
 }
 
 // parseInput parses a file read earlier, adding its errors to errs. ok is

@@ -458,3 +458,72 @@ func TestLoadBrokenProject(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(want), got)
 }
+
+func TestLoadEmptyOrMissingConfigsDirectoryNamesIt(t *testing.T) {
+	root := t.TempDir()
+	missing := filepath.Join(root, "missing")
+	_, err := Load(context.Background(), missing)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.Equal(t, "config: reading the configs directory "+missing+": no such file or directory", err.Error())
+
+	// Only files that are not syncs: nothing to run is an error.
+	empty := filepath.Join(root, "empty")
+	writeFiles(t, root, map[string]string{"empty/README.md": "notes", "empty/.hidden.yaml": minimalSync})
+	_, err = Load(context.Background(), empty)
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 1)
+	assert.Equal(t, empty+": the configs directory holds no sync files (*.yaml, *.yml)", err.Error())
+
+	_, err = LoadFS(context.Background(), fstest.MapFS{"configs/x.txt": {Data: []byte("x")}}, "configs")
+	require.ErrorAs(t, err, &errs)
+	assert.Equal(t, "configs: the configs directory holds no sync files (*.yaml, *.yml)", err.Error())
+}
+
+func TestLoadAcceptsByteOrderMark(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{"configs/a.yaml": "\ufeff" + minimalSync, "retl.yaml": "\ufeffdefaults:\n  parallel: 3\n"})
+	p, err := Load(context.Background(), filepath.Join(root, "configs"))
+	require.NoError(t, err)
+	require.Len(t, p.Syncs, 1)
+	assert.Equal(t, "a", p.Syncs[0].Name)
+	assert.Equal(t, 3, p.Defaults.Parallel)
+
+	// Positions on the first line count from the first visible character.
+	writeFiles(t, root, map[string]string{"configs/a.yaml": "\ufeffnmae: x\n" + minimalSync})
+	_, err = Load(context.Background(), filepath.Join(root, "configs"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `a.yaml:1:1: key "nmae": unknown key; did you mean "name"?`)
+}
+
+func TestLoadWithPartialKeepsTheSyncsWithoutErrors(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string]string{
+		"configs/a.yaml": minimalSync,
+		"configs/b.yaml": "nmae: b\n" + minimalSync,
+		"configs/c.yaml": minimalSync,
+	})
+	p, err := Load(context.Background(), filepath.Join(root, "configs"), WithPartial())
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	require.Len(t, errs, 1)
+	require.NotNil(t, p)
+	names := []string{}
+	for _, s := range p.Syncs {
+		names = append(names, s.Name)
+	}
+	assert.Equal(t, []string{"a", "c"}, names)
+
+	// Without the option, no project.
+	p, err = Load(context.Background(), filepath.Join(root, "configs"))
+	require.Error(t, err)
+	assert.Nil(t, p)
+
+	// A broken project file: its connections are unknown, so no sync is kept.
+	writeFiles(t, root, map[string]string{"retl.yaml": "defaults: {paralel: 2}\n"})
+	p, err = Load(context.Background(), filepath.Join(root, "configs"), WithPartial())
+	require.ErrorAs(t, err, &errs)
+	require.NotNil(t, p)
+	assert.Empty(t, p.Syncs)
+}

@@ -45,7 +45,7 @@ func TestSectionDecodeErrors(t *testing.T) {
 		yaml string
 		want string
 	}{
-		{"unknown key", "api: bulk\nbach_size: 200\n", `dest.yaml:2:1: key "bach_size": unknown key`},
+		{"unknown key", "api: bulk\nbach_size: 200\n", `dest.yaml:2:1: key "bach_size": unknown key; did you mean "batch_size"?`},
 		{"unknown nested key", "retry:\n  maximum: 3\n", `dest.yaml:2:3: key "retry.maximum": unknown key`},
 		{"wrong type", "batch_size: lots\n", `dest.yaml:1:13: key "batch_size": expected an integer, got a string`},
 		{"wrong nested type", "retry: {max: [1]}\n", `dest.yaml:1:14: key "retry.max": expected an integer, got a list`},
@@ -145,4 +145,33 @@ func TestNewSectionErrors(t *testing.T) {
 	var errs Errors
 	require.ErrorAs(t, err, &errs)
 	assert.Equal(t, "e.yaml", errs[0].Pos.File)
+}
+
+func TestSectionDecodeSuggestsTheNearestKey(t *testing.T) {
+	type auth struct {
+		ClientID string `yaml:"client_id"`
+	}
+	type Inner struct {
+		BatchSize int `yaml:"batch_size"`
+	}
+	type opts struct {
+		Inner         `yaml:",inline"`
+		AutoThreshold int    `yaml:"auto_threshold"`
+		Auth          auth   `yaml:"auth"`
+		Items         []auth `yaml:"items"`
+	}
+	for _, tc := range []struct{ text, want string }{
+		{"auto_treshold: 3\n", `f.yaml:1:1: key "auto_treshold": unknown key; did you mean "auto_threshold"?`},
+		{"batch_sise: 3\n", `f.yaml:1:1: key "batch_sise": unknown key; did you mean "batch_size"?`},
+		{"auth:\n  clientid: x\n", `f.yaml:2:3: key "auth.clientid": unknown key; did you mean "client_id"?`},
+		{"items:\n  - client_di: x\n", `f.yaml:2:5: key "items[0].client_di": unknown key; did you mean "client_id"?`},
+		{"zzz: 1\n", `f.yaml:1:1: key "zzz": unknown key`},
+	} {
+		s, err := NewSection("f.yaml", tc.text)
+		require.NoError(t, err)
+		var o opts
+		err = s.Decode(&o)
+		require.Error(t, err, tc.text)
+		assert.Equal(t, tc.want, err.Error(), tc.text)
+	}
 }

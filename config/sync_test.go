@@ -576,7 +576,7 @@ func TestProjectErrors(t *testing.T) {
 		{"reports", "reports: {directory: out}\n",
 			[]string{`retl.yaml:1:11: key "reports.directory": unknown key`}},
 		{"secrets", "secrets: {aws: {regoin: eu-west-1}}\n",
-			[]string{`retl.yaml:1:17: key "secrets.aws.regoin": unknown key`}},
+			[]string{`retl.yaml:1:17: key "secrets.aws.regoin": unknown key; did you mean "region"?`}},
 		{"connection not a mapping", "connections: {wh: [a]}\n",
 			[]string{`retl.yaml:1:19: key "connections.wh": expected a mapping, got a list`}},
 		{"defaults not a mapping", "defaults: 3\n",

@@ -42,6 +42,9 @@ func parseFile(file string, data []byte) (body ast.Node, errs Errors, ok bool) {
 	if len(data) > MaxFileSize {
 		return fail(&Error{Pos: Pos{File: file}, Msg: "file is larger than 1 MiB"})
 	}
+	// Editors on Windows may start a file with a byte order mark; it is
+	// not part of the first key.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	if !utf8.Valid(data) {
 		return fail(&Error{Pos: Pos{File: file}, Msg: "file is not valid UTF-8"})
 	}
@@ -459,7 +462,133 @@ func decodeNode(file string, node ast.Node, key string, v any, red *Redactor) (e
 	if err == nil {
 		return nil
 	}
-	return decodeError(file, err, node, key, red)
+	e = decodeError(file, err, node, key, red)
+	var unknown *yaml.UnknownFieldError
+	if errors.As(err, &unknown) {
+		if s := nearest(lastKey(e.Key), knownKeys(reflect.TypeOf(v), relKey(key, e.Key))); s != "" {
+			e.Msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+	}
+	return e
+}
+
+// relKey is path relative to base ("destination.auth.x" under
+// "destination" is "auth.x").
+func relKey(base, path string) string {
+	if base == "" {
+		return path
+	}
+	return strings.TrimPrefix(strings.TrimPrefix(path, base), ".")
+}
+
+// lastKey is the last key of a path, without a list index.
+func lastKey(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		path = path[i+1:]
+	}
+	if i := strings.IndexByte(path, '['); i >= 0 {
+		path = path[:i]
+	}
+	return path
+}
+
+// knownKeys returns the yaml keys of the struct that holds the last key of
+// path, following path's keys from t; nil when they cannot be followed.
+func knownKeys(t reflect.Type, path string) []string {
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			seg = seg[:i]
+		}
+		t = structOf(t)
+		if t == nil {
+			return nil
+		}
+		next, ok := fieldByKey(t, seg)
+		if !ok {
+			return nil
+		}
+		t = next
+	}
+	t = structOf(t)
+	if t == nil {
+		return nil
+	}
+	var keys []string
+	collectKeys(t, &keys)
+	return keys
+}
+
+// structOf strips pointers, slices and maps down to a struct type.
+func structOf(t reflect.Type) reflect.Type {
+	for t != nil {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+			t = t.Elem()
+		case reflect.Struct:
+			return t
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// yamlName is a struct field's key and whether it is inlined.
+func yamlName(f reflect.StructField) (name string, inline bool) {
+	tag := f.Tag.Get("yaml")
+	name, opts, _ := strings.Cut(tag, ",")
+	if name == "-" {
+		return "", false
+	}
+	if strings.Contains(opts, "inline") {
+		return "", true
+	}
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, false
+}
+
+func fieldByKey(t reflect.Type, key string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, inline := yamlName(f)
+		if inline {
+			if st := structOf(f.Type); st != nil {
+				if ft, ok := fieldByKey(st, key); ok {
+					return ft, true
+				}
+			}
+			continue
+		}
+		if name == key {
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
+func collectKeys(t reflect.Type, keys *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, inline := yamlName(f)
+		if inline {
+			if st := structOf(f.Type); st != nil {
+				collectKeys(st, keys)
+			}
+			continue
+		}
+		if name != "" {
+			*keys = append(*keys, name)
+		}
+	}
 }
 
 func decodeError(file string, err error, node ast.Node, key string, red *Redactor) *Error {

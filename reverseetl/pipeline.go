@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -270,6 +271,8 @@ type transformStage struct {
 	pos int
 	// cd is change detection, nil when the sync has none.
 	cd *changeStage
+	// checked is the last column list the transformer accepted.
+	checked []string
 }
 
 func (t *transformStage) run(batches <-chan source.Batch) error {
@@ -282,6 +285,16 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 		if err != nil {
 			t.skipRows(b, "not sent: "+err.Error())
 			return err
+		}
+		if cc, ok := t.tr.(transform.ColumnChecker); ok && !slices.Equal(b.Columns, t.checked) {
+			// A mapping naming a column the query does not return is a
+			// mistake in the sync, not in its rows: stop before any row
+			// is transformed or written.
+			if err := cc.CheckColumns(b.Columns); err != nil {
+				t.skipRows(b, "not sent: the sync's configuration does not fit the query")
+				return err
+			}
+			t.checked = b.Columns
 		}
 		t.rec.read(len(b.Rows))
 		t.cur, t.pos = b.Rows, 0
@@ -297,8 +310,15 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 					t.rec.skip(seq, "", reason, nil)
 					continue
 				}
-				// The layout lets reports name the fields even without values.
-				t.rec.fail(seq, "", CodeTransform, err.Error(), &sink.Record{Seq: seq, Layout: t.tr.Layout()})
+				// The layout lets reports name the fields even without
+				// values; a transformer that returns the row's key and the
+				// values it mapped lets them say which row it was.
+				failed := &sink.Record{Seq: seq, Layout: t.tr.Layout()}
+				if r.Layout != nil {
+					r.Seq = seq
+					failed = &r
+				}
+				t.rec.fail(seq, r.Key, CodeTransform, err.Error(), failed)
 				if ce := (*transform.CompileError)(nil); errors.As(err, &ce) {
 					// The mapping does not fit the query's columns: every
 					// row would fail the same way, so the sync stops.

@@ -302,7 +302,9 @@ func badPolicy(p config.NullPolicy) string {
 // Layout is the shape of every record; it is shared and must not be changed.
 func (m *Mapping) Layout() *sink.Layout { return m.layout }
 
-// Transform maps one row. A *FieldError fails the row because of one field;
+// Transform maps one row. A *FieldError fails the row because of one field
+// (or the filter fails on it): the record returned with it then holds the
+// row's key and the fields mapped before the failing one, for reports;
 // a *CompileError says the row's columns do not fit the mapping, which is
 // so for every row with those columns; a row the filter rejects returns an
 // error wrapping *Skip. Record.Seq is left to the caller, and Record.Key
@@ -319,6 +321,16 @@ func (m *Mapping) Transform(row Row) (sink.Record, error) {
 	rec, err := st.transform(m, row)
 	m.pool.Put(st)
 	return rec, err
+}
+
+// CheckColumns returns the *CompileError every row with these columns
+// would fail with, naming the column and the file:line of the entry (or
+// when, filter or key) that needs it; nil when the columns fit.
+func (m *Mapping) CheckColumns(columns []string) error {
+	if b := m.bind(columns); b.err != nil {
+		return b.err
+	}
+	return nil
 }
 
 // binding is a mapping resolved against one list of columns.
@@ -462,7 +474,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 	if m.filter != nil {
 		ok, err := st.cond(m.filter)
 		if err != nil {
-			return sink.Record{}, fmt.Errorf("filter: %w", err)
+			return m.failed(b, row, nil, &st.arena), fmt.Errorf("filter: %w", err)
 		}
 		if !ok {
 			return sink.Record{}, m.filtered
@@ -475,7 +487,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		if f.when != nil {
 			ok, err := st.cond(f.when)
 			if err != nil {
-				return sink.Record{}, &FieldError{Field: f.name, Err: fmt.Errorf("when: %w", err)}
+				return m.failed(b, row, vals, &st.arena), &FieldError{Field: f.name, Err: fmt.Errorf("when: %w", err)}
 			}
 			if !ok {
 				continue // the slab is zeroed: Absent
@@ -491,7 +503,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		case srcExpr:
 			out, err := st.vm.Run(f.expr.prog, st.env)
 			if err != nil {
-				return sink.Record{}, &FieldError{Field: f.name, Err: errors.New(firstLine(err.Error()))}
+				return m.failed(b, row, vals, &st.arena), &FieldError{Field: f.name, Err: errors.New(firstLine(err.Error()))}
 			}
 			v = out
 		}
@@ -501,7 +513,7 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		}
 		val, err := f.conv.normalize(v, &st.arena)
 		if err != nil {
-			return sink.Record{}, &FieldError{Field: f.name, Err: err}
+			return m.failed(b, row, vals, &st.arena), &FieldError{Field: f.name, Err: err}
 		}
 		vals[i] = f.emptyIsNull(val)
 	}
@@ -514,6 +526,23 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		rec.Key = vals[m.keyField].S
 	}
 	return rec, nil
+}
+
+// failed is the record of a row that fails: its key, and the fields
+// mapped before the one that failed (the rest Absent), so that reports and
+// failed-rows files say which row it was.
+func (m *Mapping) failed(b *binding, row Row, vals []sink.Value, a *arena) sink.Record {
+	if vals == nil {
+		vals = make([]sink.Value, len(m.fields))
+	}
+	rec := sink.Record{Layout: m.layout, Values: vals}
+	switch {
+	case b.key >= 0:
+		rec.Key = keyText(row.Values[b.key], a)
+	case m.keyField >= 0 && !vals[m.keyField].IsEmpty():
+		rec.Key = vals[m.keyField].S
+	}
+	return rec
 }
 
 // cond runs a when or filter condition. NULL counts as false, as in SQL.

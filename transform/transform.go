@@ -24,6 +24,15 @@ type Transformer interface {
 	Transform(row Row) (sink.Record, error)
 }
 
+// ColumnChecker is a Transformer that can tell from a result's column
+// names alone that it cannot map any of its rows (a mapping, when or
+// filter naming a column the query does not return). The Engine asks it
+// on the first batch, before any row is transformed or written, so that
+// such a sync stops as misconfigured instead of failing its first row.
+type ColumnChecker interface {
+	CheckColumns(columns []string) error
+}
+
 // Skip is returned by Transform for a row that is deliberately not written.
 type Skip struct {
 	Reason string

@@ -223,16 +223,25 @@ func (e *demoEnv) project(ctx context.Context, configsDir, projectFile string) (
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
-	flags.SetOutput(stderr)
 	var c common
-	c.register(flags, "warn")
 	// The demo runs the embedded syncs unless --configs says otherwise
 	// (RETL_CONFIGS is for run and validate).
-	c.configs = ""
+	flags.StringVar(&c.configs, "configs", "", "`directory` of sync files to run instead of the embedded example syncs (default: the embedded examples/configs)")
+	flags.StringVar(&c.project, "project", "", "project `file` for --configs (default: the embedded demo project)")
+	c.registerLog(flags, "warn")
 	keep := flags.Bool("keep", false, "keep the emulator and the warehouse file until interrupted, and print how to reach them")
-	report := flags.String("report", "", "write the run's JSON report to this file")
-	if err := flags.Parse(args); err != nil {
-		return exitInvalid
+	report := flags.String("report", "", "write the run's JSON report to this `file`")
+	h := help{
+		synopsis: "retl demo [flags]",
+		about: "Plan and run the example syncs against an embedded SQLite warehouse and a Salesforce\n" +
+			"emulator, both in a temporary directory: needs nothing but Go.",
+		examples: []string{
+			"retl demo",
+			"retl demo --keep   # leave the emulator up until Ctrl-C, to plan and run by hand",
+		},
+	}
+	if code, done := parseFlags(flags, args, h, stdout, stderr); done {
+		return code
 	}
 
 	dir, err := os.MkdirTemp("", "retl-demo-")
@@ -240,9 +249,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return exitFailed
 	}
-	if !*keep {
-		defer os.RemoveAll(dir)
-	}
+	// --keep keeps the directory until the demo is interrupted, not after:
+	// the emulator and the warehouse file go together.
+	defer os.RemoveAll(dir)
 	env, err := startDemo(ctx, dir)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -112,7 +112,8 @@ func TestDemoWithOwnConfigs(t *testing.T) {
 }
 
 func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
-	t.Setenv("TMPDIR", t.TempDir())
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuffer
@@ -162,6 +163,9 @@ func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("demo --keep did not stop when interrupted")
 	}
+	left, err := filepath.Glob(filepath.Join(tmp, "retl-demo-*"))
+	require.NoError(t, err)
+	assert.Empty(t, left, "the interrupted demo removes its temporary directory")
 }
 
 // withDemoFiles replaces the demo's embedded files for one test.

@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 	// simpleforce reports failed requests on the standard logger.
 	log.SetOutput(io.Discard)
 	// The binary's own environment must not steer the tests.
-	for _, k := range []string{"RETL_CONFIGS", "RETL_PROJECT", "RETL_LOG_FORMAT", "RETL_LOG_LEVEL"} {
+	for _, k := range []string{"RETL_CONFIGS", "RETL_PROJECT", "RETL_LOG_FORMAT", "RETL_LOG_LEVEL", "CI_NODE_INDEX", "CI_NODE_TOTAL"} {
 		os.Unsetenv(k)
 	}
 	os.Exit(m.Run())

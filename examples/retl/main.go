@@ -74,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
+	case "version":
+		return cmdVersion(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		usage(stdout)
 		return exitOK
@@ -92,6 +94,7 @@ commands:
   plan      show what a run would create, update and leave unchanged; write nothing
   validate  check the configuration without reaching any system
   demo      run the example syncs against an embedded warehouse and Salesforce emulator
+  version   print the module version and VCS revision of this binary
 
 run "retl <command> -h" for the flags of a command.
 `)
@@ -106,10 +109,16 @@ type common struct {
 }
 
 func (c *common) register(fs *flag.FlagSet, defaultLevel string) {
-	fs.StringVar(&c.configs, "configs", envOr("RETL_CONFIGS", "configs"), "directory of sync files")
-	fs.StringVar(&c.project, "project", os.Getenv("RETL_PROJECT"), "project file (default: retl.yaml beside or inside --configs)")
-	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log format: text (for people) or json (for CI)")
-	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", defaultLevel), "log level: debug, info, warn, error")
+	fs.StringVar(&c.configs, "configs", envOr("RETL_CONFIGS", "configs"), "`directory` of sync files (environment: RETL_CONFIGS)")
+	fs.StringVar(&c.project, "project", os.Getenv("RETL_PROJECT"), "project `file` (environment: RETL_PROJECT) (default: retl.yaml beside or inside --configs)")
+	c.registerLog(fs, defaultLevel)
+}
+
+// registerLog registers the logging flags alone: the demo has --configs
+// and --project of its own, with other defaults.
+func (c *common) registerLog(fs *flag.FlagSet, defaultLevel string) {
+	fs.StringVar(&c.logFormat, "log-format", envOr("RETL_LOG_FORMAT", "text"), "log `format`: text (for people) or json (for CI) (environment: RETL_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", envOr("RETL_LOG_LEVEL", defaultLevel), "log `level`: debug, info, warn, error (environment: RETL_LOG_LEVEL)")
 }
 
 func envOr(key, def string) string {
@@ -187,12 +196,20 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, "info")
 	resolve := fs.Bool("resolve", false, "also resolve ${...} references (environment and secret stores) and check their values")
-	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+	h := help{
+		synopsis: "retl validate [flags]",
+		about: "Check the project and every sync file without reaching any system, and report every error\n" +
+			"of every file at once. Exit 0 when valid, 2 otherwise.",
+		examples: []string{
+			"retl validate --configs examples/configs --project examples/retl/demo/retl.yaml",
+			"retl validate --resolve   # also fill ${...} references from the environment and secret stores",
+		},
+	}
+	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
+		return code
 	}
 	var extra []config.Option
 	if !*resolve {
@@ -200,8 +217,27 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		// everything but the values that references would fill.
 		extra = append(extra, config.WithOffline())
 	}
-	p, log, ok := c.setup(ctx, stderr, extra...)
-	if !ok {
+	// Every error of every file in one pass: the syncs whose files parse
+	// are built too, so that their sources' and sinks' errors are not
+	// left for the next round.
+	extra = append(extra, config.WithPartial())
+	p, loadErr := c.load(ctx, extra...)
+	var fileErrs config.Errors
+	if loadErr != nil && (p == nil || !errors.As(loadErr, &fileErrs)) {
+		fmt.Fprintln(stderr, loadErr)
+		return exitInvalid
+	}
+	log, err := c.logger(stderr, p.Redactor)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitInvalid
+	}
+	if loadErr != nil {
+		fmt.Fprintln(stderr, loadErr)
+		eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
+		if err := eng.Validate(ctx, p); err != nil {
+			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		}
 		return exitInvalid
 	}
 	return validate(ctx, p, log, stdout, stderr)
@@ -209,9 +245,10 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, stderr io.Writer) int {
 	eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
+	valid := true
 	if err := eng.Validate(ctx, p); err != nil {
 		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid
+		valid = false
 	}
 	build := emailNotifier
 	if p.Offline {
@@ -223,6 +260,9 @@ func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, 
 		return exitInvalid
 	}
 	_ = closer.Close()
+	if !valid {
+		return exitInvalid
+	}
 	fmt.Fprintf(stdout, "%d syncs valid", len(p.Syncs))
 	if len(notifiers) > 0 {
 		fmt.Fprintf(stdout, ", %d alert notifiers", len(notifiers))
@@ -240,12 +280,15 @@ type runFlags struct {
 	changes  int
 	full     bool
 	waitLock time.Duration
+	shard    string
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
-	fs.Var((*stringList)(&f.only), "only", "run only this sync (repeatable)")
+	fs.Var((*stringList)(&f.only), "only", "run only the sync of this `name` (repeatable)")
 	fs.IntVar(&f.parallel, "parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
-	fs.StringVar(&f.report, "report", "", "write the JSON report to this file")
+	fs.StringVar(&f.report, "report", "", "write the JSON report to this `file`")
+	fs.StringVar(&f.shard, "shard", shardFromEnv(os.Getenv), "run the K-th of N shares of the syncs, each depends_on group whole in one share, for N parallel CI jobs: `K/N` "+
+		"(default: $CI_NODE_INDEX/$CI_NODE_TOTAL when both are set, else every sync)")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
 	} else {
@@ -261,17 +304,65 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		name = "plan"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var c common
 	c.register(fs, "info")
 	var f runFlags
 	f.register(fs, plan)
-	if err := fs.Parse(args); err != nil {
-		return exitInvalid
+	h := help{
+		synopsis: "retl run [flags]",
+		about: "Run the syncs: read each query's rows, map them and write them into Salesforce.\n" +
+			"Exit codes: 0 ok, 1 a sync failed, 2 invalid configuration, 3 writeback failed,\n" +
+			"4 a sync's lease is held by another run, 5 a report file could not be written.",
+		examples: []string{
+			"retl run --configs configs --report run.json",
+			"retl run --only accounts --only contacts --log-format json",
+			"retl run --shard 2/4   # the second of four parallel CI jobs",
+		},
+	}
+	if plan {
+		h = help{
+			synopsis: "retl plan [flags]",
+			about: "Show what a run would create, update and leave unchanged, read from Salesforce;\n" +
+				"write nothing. Exit codes as for run.",
+			examples: []string{
+				"retl plan --configs configs",
+				"retl plan --only accounts --changes 20 --report plan.json",
+			},
+		}
+	}
+	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
+		return code
+	}
+	var sh shard
+	if f.shard != "" {
+		explicit := false
+		fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "shard" })
+		switch {
+		case len(f.only) > 0 && explicit:
+			fmt.Fprintf(stderr, "retl %s: --shard and --only cannot be used together\n", name)
+			return exitInvalid
+		case len(f.only) == 0:
+			// From CI_NODE_INDEX/CI_NODE_TOTAL unless --only names the syncs.
+			var err error
+			if sh, err = parseShard(f.shard); err != nil {
+				fmt.Fprintf(stderr, "retl %s: %v\n", name, err)
+				return exitInvalid
+			}
+		}
 	}
 	p, log, ok := c.setup(ctx, stderr)
 	if !ok {
 		return exitInvalid
+	}
+	if sh.n > 0 {
+		names, err := shardSyncs(p.Syncs, sh)
+		if errors.Is(err, errEmptyShard) {
+			// More parallel jobs than groups of syncs: nothing to do is a success.
+			fmt.Fprintf(stdout, "shard %s holds no sync: the project has fewer depends_on groups than shards\n", sh)
+			return exitOK
+		}
+		f.only = names
+		fmt.Fprintf(stdout, "shard %s: %s\n", sh, strings.Join(names, ", "))
 	}
 	code, _ := execute(ctx, p, log, f, stdout, stderr)
 	return code

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,11 +26,41 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	var usage usageError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h and --help asked for the usage run printed: a success.
+	case errors.As(err, &usage):
+		fmt.Fprintln(os.Stderr, "sfemulator:", err)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "sfemulator:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad command line: exit 2, as flag parsing errors do.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+const usageHead = `usage: sfemulator [flags]
+
+Serve the retl Salesforce emulator until interrupted. The first line on stdout is
+"sfemulator listening on URL": use URL as both the login URL and the instance URL.
+Log in with demo@example.com / demo (client id and secret: retl / retl) unless the
+schema file says otherwise.
+
+flags:
+`
+
+const usageTail = `
+examples:
+  go run ./examples/sfemulator --listen 127.0.0.1:8383
+  go run ./examples/sfemulator --schema schema.yaml --jwt-public-key cert.pem
+`
 
 // run serves until ctx is done.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,11 +72,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ttl := fs.Duration("session-ttl", 2*time.Hour, "how long access tokens stay valid")
 	jobDelay := fs.Duration("bulk-job-delay", 0, "delay before a Bulk API 2.0 job starts processing")
 	recordDelay := fs.Duration("bulk-record-delay", 0, "delay per record processed by a Bulk API 2.0 job")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usageHead)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fmt.Fprint(stdout, usageTail)
 		return err
 	}
+	if err != nil {
+		return usageError{err}
+	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+		return usageError{fmt.Errorf("unexpected arguments: %v", fs.Args())}
 	}
 
 	opts := []sftest.Option{sftest.WithAddr(*listen), sftest.WithSessionTTL(*ttl), sftest.WithBulkDelay(*jobDelay, *recordDelay)}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -58,4 +60,27 @@ func TestRunErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "key.pem")
 	require.NoError(t, os.WriteFile(bad, []byte("not pem"), 0o600))
 	assert.Error(t, run(ctx, []string{"--jwt-public-key", bad}, io.Discard, io.Discard))
+}
+
+func TestHelpExits0AndBadArgumentsExit2(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "sfemulator")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	for _, h := range []string{"-h", "--help"} {
+		var stdout bytes.Buffer
+		cmd := exec.Command(bin, h)
+		cmd.Stdout = &stdout
+		require.NoError(t, cmd.Run(), h)
+		assert.True(t, strings.HasPrefix(stdout.String(), "usage: sfemulator [flags]"), stdout.String())
+		assert.Contains(t, stdout.String(), `-listen string`)
+		assert.Contains(t, stdout.String(), `(default "127.0.0.1:0")`)
+		assert.Contains(t, stdout.String(), "\nexamples:\n  go run ./examples/sfemulator")
+	}
+	for _, args := range [][]string{{"serve"}, {"--no-such-flag"}} {
+		err := exec.Command(bin, args...).Run()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, args)
+		assert.Equal(t, 2, exit.ExitCode(), args)
+	}
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+
+	"github.com/goccy/go-yaml"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/config"
+)
+
+func TestParseShard(t *testing.T) {
+	sh, err := parseShard("2/4")
+	require.NoError(t, err)
+	assert.Equal(t, shard{k: 2, n: 4}, sh)
+	for _, bad := range []string{"", "2", "0/4", "5/4", "a/b", "1/0", "-1/2", "1/2/3"} {
+		_, err := parseShard(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestShardSyncsKeepsGroupsWholeAndIsDeterministic(t *testing.T) {
+	// Groups: {a, b, c} (c depends on b, b on a), {d, e}, and f, g, h alone.
+	syncs := []*config.Sync{
+		{Name: "a"}, {Name: "b", DependsOn: []string{"a"}}, {Name: "c", DependsOn: []string{"b"}},
+		{Name: "d"}, {Name: "e", DependsOn: []string{"d"}},
+		{Name: "f"}, {Name: "g"}, {Name: "h"},
+	}
+	split := func(syncs []*config.Sync) [][]string {
+		var out [][]string
+		for k := 1; k <= 3; k++ {
+			names, err := shardSyncs(syncs, shard{k: k, n: 3})
+			require.NoError(t, err)
+			slices.Sort(names)
+			out = append(out, names)
+		}
+		return out
+	}
+	want := [][]string{{"a", "b", "c"}, {"d", "e", "h"}, {"f", "g"}}
+	assert.Equal(t, want, split(syncs))
+	// The order of the files does not change the split.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 10 {
+		shuffled := slices.Clone(syncs)
+		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		assert.Equal(t, want, split(shuffled))
+	}
+
+	_, err := shardSyncs(syncs[:3], shard{k: 2, n: 2})
+	assert.ErrorIs(t, err, errEmptyShard, "one group, two shards")
+	names, err := shardSyncs(syncs, shard{})
+	require.NoError(t, err)
+	assert.Nil(t, names, "no shard: every sync")
+}
+
+func TestRunShardRunsItsShareAndEveryShardTogetherRunAll(t *testing.T) {
+	// The shipped syncs all depend on accounts; without its depends_on,
+	// renewals is a group of its own: shard 1 takes the group of three,
+	// shard 2 renewals, shard 3 nothing.
+	s := newDemoSetup(t, "", func(name, text string) string {
+		if name == "renewals.yaml" {
+			return regexp.MustCompile(`(?m)^depends_on: \[accounts\]\n`).ReplaceAllString(text, "")
+		}
+		return text
+	})
+	ran := map[string]int{}
+	perShard := map[int]int{}
+	syncRe := regexp.MustCompile(`(?m)^shard \d/3: (.*)$`)
+	for k := 1; k <= 3; k++ {
+		r := retl(t, "plan", "--configs", s.configs, "--shard", fmt.Sprintf("%d/3", k))
+		require.Contains(t, []int{exitOK, exitFailed}, r.code, r.stderr)
+		if m := syncRe.FindStringSubmatch(r.stdout); m != nil {
+			for _, name := range regexp.MustCompile(`[a-z_]+`).FindAllString(m[1], -1) {
+				ran[name]++
+				perShard[k]++
+				assert.Regexp(t, `(?m)^`+name+`\s`, r.stdout, "the plan shows %s", name)
+			}
+		} else {
+			assert.Regexp(t, `(?m)^shard \d/3 holds no sync: the project has fewer depends_on groups than shards$`, r.stdout)
+		}
+	}
+	assert.Equal(t, map[string]int{"accounts": 1, "contacts": 1, "account_health": 1, "renewals": 1}, ran)
+	assert.Equal(t, map[int]int{1: 3, 2: 1}, perShard)
+
+	// GitLab's parallel jobs set the default.
+	t.Setenv("CI_NODE_INDEX", "1")
+	t.Setenv("CI_NODE_TOTAL", "3")
+	r := retl(t, "plan", "--configs", s.configs)
+	assert.Regexp(t, `(?m)^shard 1/3: `, r.stdout)
+	// --only names the syncs itself: the environment's shard gives way.
+	r = retl(t, "plan", "--configs", s.configs, "--only", "renewals")
+	assert.NotContains(t, r.stdout, "shard ")
+	assert.Regexp(t, `(?m)^renewals\s`, r.stdout)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--shard", "4/3"}, `retl run: --shard "4/3": K must be from 1 to N`},
+		{[]string{"plan", "--shard", "x"}, `retl plan: --shard "x": want K/N, such as 2/4`},
+		{[]string{"run", "--shard", "1/2", "--only", "accounts"}, "retl run: --shard and --only cannot be used together"},
+	} {
+		r := retl(t, append(tc.args, "--configs", filepath.Join(s.configs))...)
+		assert.Equal(t, exitInvalid, r.code, tc.args)
+		assert.Contains(t, r.stderr, tc.want, tc.args)
+	}
+}
+
+func TestGitLabExampleRunsShardsInParallel(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", ".gitlab-ci.yml"))
+	require.NoError(t, err)
+	type job struct {
+		Extends       string   `yaml:"extends"`
+		Parallel      int      `yaml:"parallel"`
+		Script        []string `yaml:"script"`
+		ResourceGroup *string  `yaml:"resource_group"`
+		Rules         []struct {
+			If string `yaml:"if"`
+		} `yaml:"rules"`
+	}
+	var jobs struct {
+		Sharded   *job `yaml:"run:sharded"`
+		Scheduled *job `yaml:"run:scheduled"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &jobs))
+	sharded := jobs.Sharded
+	require.NotNil(t, sharded)
+	require.NotNil(t, jobs.Scheduled)
+	assert.Equal(t, 3, sharded.Parallel)
+	assert.Equal(t, ".run", sharded.Extends)
+	assert.Nil(t, sharded.ResourceGroup, "shards run at once")
+	require.Len(t, sharded.Script, 1)
+	assert.Regexp(t, `^retl run --report "report-\$CI_NODE_INDEX\.json"$`, sharded.Script[0], "the shard comes from CI_NODE_INDEX/CI_NODE_TOTAL")
+	// Exactly one of the scheduled jobs runs on a schedule.
+	require.Len(t, sharded.Rules, 1)
+	require.Len(t, jobs.Scheduled.Rules, 1)
+	assert.Contains(t, sharded.Rules[0].If, `$RETL_SHARDED == "true"`)
+	assert.Contains(t, jobs.Scheduled.Rules[0].If, `$RETL_SHARDED != "true"`)
+}
