@@ -304,7 +304,7 @@ func indent(s, by string) string {
 	return by + strings.Join(lines, "\n"+by) + "\n"
 }
 
-// relFigures collects one line per case for the README's Reliability section.
+// relFigures collects one line per case for the Reliability section of docs/reliability.md.
 type relFigures struct {
 	mu    sync.Mutex
 	lines []string
