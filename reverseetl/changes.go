@@ -176,10 +176,6 @@ const ReasonAlreadyInserted = "already inserted (insert does not update; use ups
 // the state.
 const stateLookup = 1000
 
-// stateTimeout bounds saving the state of one write, which runs even when
-// the run is being cancelled: the destination has accepted the rows.
-const stateTimeout = 2 * time.Minute
-
 // changeStage is one sync's change detection: it drops rows whose hash
 // matches the stored one and saves the state of rows the destination
 // accepts, once their results are known.
@@ -485,11 +481,14 @@ func (c *changeStage) wrap(w writeFunc) writeFunc {
 		if len(rows) == 0 {
 			return res, err
 		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
-		defer cancel()
-		if serr := c.store.SaveState(sctx, c.runID, c.sync, rows); serr != nil {
-			c.rec.writebackFailed("saving change-detection state: " + serr.Error() + " (those rows are sent again next run)")
-		}
+		// Saved by the drain, in the run's context without its cancel
+		// (the destination has accepted the rows), within a bound that
+		// grows with the rows; a state job is never dropped.
+		c.rec.drain.put(drainJob{rows: len(rows), state: true, do: func(ctx context.Context, d *drain) {
+			if serr := c.store.SaveState(ctx, c.runID, c.sync, rows); serr != nil {
+				d.warn("saving change-detection state: "+serr.Error()+" (those rows are sent again next run)", true)
+			}
+		}})
 		return res, err
 	}
 }
