@@ -150,6 +150,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		if fatal.get() == nil && ctx.Err() == nil {
 			if s.OnRemoved != nil {
 				// The state on_removed reads is complete.
+				cd.flush()
 				rec.drain.wait()
 			}
 			if err := e.removeStale(pctx, s, parts.Sink, cd, rec, rep); err != nil {
@@ -157,6 +158,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 			}
 		}
 	}
+	cd.flush()
 	rec.close()
 
 	if st, ok := parts.Sink.(sink.Stats); ok {
