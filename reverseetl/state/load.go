@@ -53,7 +53,6 @@ type spool struct {
 	cw    *csv.Writer
 	rows  int64
 	bytes int64
-	rec   []string
 }
 
 func newSpool() (*spool, error) {
