@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/retl-go/retl/config"
@@ -28,6 +29,16 @@ type StateStore interface {
 	StoredHashes(ctx context.Context, sync string, keys []string) (map[string]string, error)
 	// SaveState records rows the destination accepted.
 	SaveState(ctx context.Context, runID, sync string, rows []StateRow) error
+}
+
+// StateGatherer is optionally implemented by a StateStore that writes
+// state faster in bulk (a warehouse loading files): the Engine hands it a
+// sync's accepted rows with GatherState instead of SaveState, and calls
+// FlushState once the sync's last write was answered, before the sync
+// finishes, for it to write what it gathered.
+type StateGatherer interface {
+	GatherState(ctx context.Context, runID, sync string, rows []StateRow) error
+	FlushState(ctx context.Context, runID, sync string) error
 }
 
 // StateRow is the state of one row the destination accepted.
@@ -176,10 +187,6 @@ const ReasonAlreadyInserted = "already inserted (insert does not update; use ups
 // the state.
 const stateLookup = 1000
 
-// stateTimeout bounds saving the state of one write, which runs even when
-// the run is being cancelled: the destination has accepted the rows.
-const stateTimeout = 2 * time.Minute
-
 // changeStage is one sync's change detection: it drops rows whose hash
 // matches the stored one and saves the state of rows the destination
 // accepts, once their results are known.
@@ -203,6 +210,9 @@ type changeStage struct {
 	counted bool
 	// held are records waiting for their stored hashes.
 	held []heldRecord
+
+	// saved counts the rows of state handed to the store.
+	saved atomic.Int64
 
 	mu sync.Mutex
 	// pending is the state of records sent and not yet answered, by Seq.
@@ -485,13 +495,39 @@ func (c *changeStage) wrap(w writeFunc) writeFunc {
 		if len(rows) == 0 {
 			return res, err
 		}
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stateTimeout)
-		defer cancel()
-		if serr := c.store.SaveState(sctx, c.runID, c.sync, rows); serr != nil {
-			c.rec.writebackFailed("saving change-detection state: " + serr.Error() + " (those rows are sent again next run)")
-		}
+		// Saved by the drain, in the run's context without its cancel
+		// (the destination has accepted the rows), within a bound that
+		// grows with the rows; a state job is never dropped.
+		c.saved.Add(int64(len(rows)))
+		c.rec.drain.put(drainJob{rows: len(rows), state: true, do: func(ctx context.Context, d *drain) {
+			save := c.store.SaveState
+			if g, ok := c.store.(StateGatherer); ok {
+				save = g.GatherState
+			}
+			if serr := save(ctx, c.runID, c.sync, rows); serr != nil {
+				d.warn("saving change-detection state: "+serr.Error()+" (those rows are sent again next run)", true)
+			}
+		}})
 		return res, err
 	}
+}
+
+// flush has the store write the state it gathered for the sync, when it
+// gathers (StateGatherer), through the drain like every save. Its bound
+// grows with the rows saved in the run.
+func (c *changeStage) flush() {
+	if c == nil || c.plan {
+		return
+	}
+	f, ok := c.store.(StateGatherer)
+	if !ok {
+		return
+	}
+	c.rec.drain.put(drainJob{rows: int(c.saved.Load()), state: true, do: func(ctx context.Context, d *drain) {
+		if err := f.FlushState(ctx, c.runID, c.sync); err != nil {
+			d.warn("saving change-detection state: "+err.Error()+" (those rows are sent again next run)", true)
+		}
+	}})
 }
 
 // accepted returns the state of the records written without error, and

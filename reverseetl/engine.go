@@ -26,7 +26,10 @@ type TransformerFactory func(s *config.Sync) (transform.Transformer, error)
 
 // Observer is told about outcomes as they are decided, and about the end of
 // each sync and of the run. Calls for one sync come from one goroutine at a
-// time; calls for different syncs may be concurrent.
+// time; calls for different syncs may be concurrent. Outcomes are handed
+// over from a queue of the sync's own (see WithWritebackBuffer), so a slow
+// observer holds the sync back only when that queue is full; SyncFinished
+// comes after every outcome of the sync was handed over.
 type Observer interface {
 	// Outcomes receives outcomes in chunks while the sync runs. An error is
 	// reported on the sync's report (Warnings) and never loses an outcome.
@@ -56,6 +59,9 @@ type Engine struct {
 	state          StateStore
 	exclude        []string
 	leaseTTL       time.Duration
+
+	writebackBuffer                int
+	writebackBase, writebackPerRow time.Duration
 
 	runningMu sync.Mutex
 	running   map[string]sink.Sink
@@ -88,7 +94,8 @@ func WithRunID(id string) Option { return func(e *Engine) { e.runID = id } }
 
 // New returns an Engine that builds sources and sinks through reg.
 func New(reg *Registry, opts ...Option) *Engine {
-	e := &Engine{reg: reg, log: slog.Default(), newTransformer: defaultTransformer, outcomeChunk: 500}
+	e := &Engine{reg: reg, log: slog.Default(), newTransformer: defaultTransformer, outcomeChunk: 500,
+		writebackBuffer: DefaultWritebackBuffer, writebackBase: DefaultWritebackTimeout, writebackPerRow: DefaultWritebackPerRow}
 	for _, o := range opts {
 		o(e)
 	}

@@ -89,15 +89,15 @@ func (r *recorder) removed(action string, outs []Outcome) {
 	if len(outs) == 0 {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, o := range r.observers {
-		ro, ok := o.(RemovedObserver)
-		if !ok {
-			continue
+	r.drain.put(drainJob{rows: len(outs), do: func(ctx context.Context, d *drain) {
+		for _, o := range r.observers {
+			ro, ok := o.(RemovedObserver)
+			if !ok {
+				continue
+			}
+			if err := safeCall(func() error { return ro.Removed(ctx, r.sync, action, outs) }); err != nil {
+				d.warn(firstLine(err.Error()), false)
+			}
 		}
-		if err := safeCall(func() error { return ro.Removed(r.ctx, r.sync, action, outs) }); err != nil {
-			r.warnLocked(firstLine(err.Error()))
-		}
-	}
+	}})
 }

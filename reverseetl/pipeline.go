@@ -35,6 +35,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	log.Info("sync started", "source", s.Source.Type, "destination", s.Destination.Type,
 		"object", s.Destination.Object, "operation", s.Destination.Operation)
 	rec := newRecorder(ctx, s, rep, e.observers, e.outcomeChunk, func(msg string) string { return redact(p, msg) })
+	rec.drain = newDrain(rec.ctx, e.writebackBuffer/max(e.outcomeChunk, 1), e.writebackBase, e.writebackPerRow)
 	rec.exclude = e.exclusion(p)
 
 	fatal := newFatal()
@@ -150,12 +151,18 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		}
 		wg.Wait()
 		if fatal.get() == nil && ctx.Err() == nil {
+			if s.OnRemoved != nil {
+				// The state on_removed reads is complete.
+				cd.flush()
+				rec.drain.wait()
+			}
 			if err := e.removeStale(pctx, s, parts.Sink, cd, rec, rep); err != nil {
 				fatal.set(err)
 			}
 		}
 	}
-	rec.flush()
+	cd.flush()
+	rec.close()
 
 	if st, ok := parts.Sink.(sink.Stats); ok {
 		rep.Stats = st.Stats()
@@ -515,6 +522,8 @@ type recorder struct {
 	redact    func(string) string
 	// exclude keeps excluded fields' values out of failed rows' messages.
 	exclude Exclusion
+	// drain hands outcomes and state over off the hot path.
+	drain *drain
 
 	mu      sync.Mutex
 	pending []Outcome
@@ -644,12 +653,31 @@ func (r *recorder) flushLocked() {
 	}
 	outs := r.pending
 	r.pending = nil
-	for _, o := range r.observers {
-		// A broken observer costs a warning, never an outcome or the process.
-		err := safeCall(func() error { return o.Outcomes(r.ctx, r.sync, outs) })
-		if err != nil {
-			r.warnLocked(firstLine(err.Error()))
+	// Queued under the lock, so that chunks keep their order; the lock is
+	// held while waiting only when the queue is full, which is the
+	// backpressure the queue's bound gives.
+	r.drain.put(drainJob{rows: len(outs), do: func(ctx context.Context, d *drain) {
+		for _, o := range r.observers {
+			// A broken observer costs a warning, never an outcome or the process.
+			if err := safeCall(func() error { return o.Outcomes(ctx, r.sync, outs) }); err != nil {
+				d.warn(firstLine(err.Error()), false)
+			}
 		}
+	}})
+}
+
+// close hands over the last outcomes, waits for the drain (see
+// drain.close) and adds what it reported to the report.
+func (r *recorder) close() {
+	r.flush()
+	warnings, failed := r.drain.close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, w := range warnings {
+		r.warnLocked(w)
+	}
+	if failed {
+		r.rep.WritebackFailed = true
 	}
 }
 

@@ -94,6 +94,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	flag.IntVar(&o.perFile, "peer-job-rows", 1_000_000, "rows per jsforce Bulk job (one upload must stay under the emulator's 150 MiB)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every measurement to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (peer input files)")
+	prod := flag.String("prod-rows", "", "run the production path instead (fakesnow table → mapping → emulator → writeback with change detection): row counts, comma separated")
 	flag.StringVar(&o.dest, "dest", "", "extra keys for retl's destination section, e.g. \"bulk_batch_size: 50000, max_jobs_in_flight: 3\"")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -133,6 +134,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
+	}
+	if *prod != "" {
+		n, err := parseRows(*prod)
+		if err != nil {
+			return err
+		}
+		return runProd(self, root, emuBin, schema, n, stdout, stderr)
 	}
 	var peer *jsforce
 	if o.peer {

@@ -73,3 +73,22 @@ func TestProcessingUnion(t *testing.T) {
 	assert.Equal(t, "5s", sum.String())
 	assert.Equal(t, 15, rows)
 }
+
+// A small production path end to end: fakesnow and the emulator as
+// children, every stage through a worker, the table printed.
+func TestBenchProdSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts fakesnow and the emulator")
+	}
+	if _, err := os.Stat("../../.venv/bin/fakesnow"); err != nil {
+		t.Skip("fakesnow is not installed (make standins)")
+	}
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"--prod-rows", "500"}, &out, io.Discard))
+	text := out.String()
+	t.Log(text)
+	for _, stage := range []string{"| 500 | no writeback | 500 |", "| 500 | change detection, first run | 500 |",
+		"| 500 | unchanged rerun | 0 |", "| 500 | 1 % changed | 5 |", "| 500 | first run, one set_if_empty field | 500 |"} {
+		assert.Contains(t, text, stage)
+	}
+}

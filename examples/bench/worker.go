@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/state"
 	"github.com/retl-go/retl/sink/salesforce"
 )
 
@@ -21,6 +22,10 @@ type job struct {
 	Rows   int    `json:"rows"`
 	Prefix string `json:"prefix"`
 	Dest   string `json:"dest,omitempty"`
+	// Project and Sync, when set, are the production path's files (see
+	// prod.go) instead of the generated rows.
+	Project string `json:"project,omitempty"`
+	Sync    string `json:"sync,omitempty"`
 }
 
 // workerResult is what a worker measured of itself.
@@ -37,6 +42,9 @@ type workerResult struct {
 	Calls    int64    `json:"calls"`
 	Jobs     []string `json:"jobs"`
 	Error    string   `json:"error,omitempty"`
+	// Statements and WhBytes are the writeback's, on the production path.
+	Statements int64 `json:"statements,omitempty"`
+	WhBytes    int64 `json:"warehouse_bytes,omitempty"`
 }
 
 // runWorker runs one load through the Engine, as `retl run` would, in a
@@ -69,29 +77,43 @@ func runWorker(spec string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	p, err := loadProject(ctx, j.URL, j.API, j.Rows, j.Prefix, j.Dest)
-	if err != nil {
-		return err
-	}
-	reg := reverseetl.NewRegistry()
-	reg.RegisterSource("bench", newGenSource)
-	salesforce.Register(reg)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	eng := reverseetl.New(reg, reverseetl.WithLogger(log))
+	var rep *reverseetl.Report
+	var stats state.Stats
+	var wall time.Duration
+	if j.Project != "" {
+		start := time.Now()
+		var err error
+		rep, stats, err = runProdWorker(ctx, j)
+		wall = time.Since(start)
+		if err != nil {
+			return err
+		}
+	} else {
+		p, err := loadProject(ctx, j.URL, j.API, j.Rows, j.Prefix, j.Dest)
+		if err != nil {
+			return err
+		}
+		reg := reverseetl.NewRegistry()
+		reg.RegisterSource("bench", newGenSource)
+		registerSinks(reg)
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		eng := reverseetl.New(reg, reverseetl.WithLogger(log))
 
-	start := time.Now()
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{})
-	wall := time.Since(start)
-	if err != nil {
-		return err
+		start := time.Now()
+		rep, err = eng.Run(ctx, p, reverseetl.RunOptions{})
+		wall = time.Since(start)
+		if err != nil {
+			return err
+		}
 	}
-	res := workerResult{Wall: wall.Seconds(), PeakHeap: hp.Stop(), PeakRSS: procStatus("VmHWM")}
+	res := workerResult{Wall: wall.Seconds(), PeakHeap: hp.Stop(), PeakRSS: procStatus("VmHWM"),
+		Statements: stats.Statements, WhBytes: stats.Bytes}
 	res.User, res.Sys = cpuSeconds()
 	res.Wchar, res.Rchar = ioCounts()
 	s := rep.Syncs[0]
 	res.Written, res.Failed = s.Written(), s.Failed
-	if s.Status != reverseetl.Succeeded {
-		res.Error = fmt.Sprintf("sync %s: %s", s.Status, s.Error)
+	if s.Status != reverseetl.Succeeded || s.WritebackFailed {
+		res.Error = fmt.Sprintf("sync %s: %s %v", s.Status, s.Error, s.Warnings)
 	}
 	if n, ok := s.Stats["api_calls"].(int64); ok {
 		res.Calls = n
@@ -101,3 +123,5 @@ func runWorker(spec string, out io.Writer) error {
 	}
 	return json.NewEncoder(out).Encode(res)
 }
+
+func registerSinks(reg *reverseetl.Registry) { salesforce.Register(reg) }

@@ -42,7 +42,7 @@ func (s *Store) TakeLease(ctx context.Context, syncName string, owner reverseetl
 	row := leaseRow{Sync: syncName, Owner: owner.RunID, Host: owner.Host, RenewedAt: now.Format(timeLayout), ExpiresAt: now.Add(ttl).Format(timeLayout)}
 	stmt := s.leaseStatement()
 	werr := chunks([]any{row}, func(array string) error {
-		_, err := s.db.ExecContext(ctx, stmt, array)
+		_, err := s.exec(ctx, stmt, array)
 		return err
 	})
 	holder, expires, found, err := s.leaseHolder(ctx, syncName)
@@ -81,7 +81,7 @@ func (s *Store) leaseStatement() string {
 func (s *Store) leaseHolder(ctx context.Context, syncName string) (owner reverseetl.LeaseOwner, expires string, found bool, err error) {
 	q := "SELECT OWNER_RUN_ID, HOST, " + s.d.CastText("EXPIRES_AT") + " FROM " + s.tLeases + " WHERE SYNC = " + s.d.Placeholder(1)
 	var host sql.NullString
-	err = s.db.QueryRowContext(ctx, q, syncName).Scan(&owner.RunID, &host, &expires)
+	err = s.queryRow(ctx, q, syncName).Scan(&owner.RunID, &host, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return owner, "", false, nil
 	}
@@ -98,7 +98,7 @@ func (s *Store) ReleaseLease(ctx context.Context, syncName string, owner reverse
 	if s.readOnly {
 		return ErrReadOnly
 	}
-	_, err := s.db.ExecContext(ctx, "DELETE FROM "+s.tLeases+" WHERE SYNC = "+s.d.Placeholder(1)+" AND OWNER_RUN_ID = "+s.d.Placeholder(2), syncName, owner.RunID)
+	_, err := s.exec(ctx, "DELETE FROM "+s.tLeases+" WHERE SYNC = "+s.d.Placeholder(1)+" AND OWNER_RUN_ID = "+s.d.Placeholder(2), syncName, owner.RunID)
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}

@@ -23,7 +23,7 @@ func (s *Store) StateRows(ctx context.Context, syncName string, fn func(reversee
 }
 
 func (s *Store) scanState(ctx context.Context, q string, args []any, fn func(reverseetl.StateRow) error) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string)
 		return ErrReadOnly
 	}
 	return s.keyLists(syncName, keys, func(where string, args []any) error {
-		_, err := s.db.ExecContext(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...)
+		_, err := s.exec(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...)
 		return err
 	})
 }
@@ -79,7 +79,7 @@ func (s *Store) RemovedRows(ctx context.Context, q reverseetl.ChangeQuery) ([]re
 		" SELECT s.RECORD_KEY, s.ROW_HASH, s.SALESFORCE_ID, h.ID FROM " + s.tState + " s" +
 		" LEFT JOIN __RETL_P h ON h.ID = s.SALESFORCE_ID" +
 		" WHERE s.SYNC = " + s.d.Placeholder(2) + " AND NOT EXISTS (SELECT 1 FROM __RETL_K k WHERE k.K = s.RECORD_KEY)"
-	rows, err := s.db.QueryContext(ctx, stmt, q.Sync, q.Sync)
+	rows, err := s.query(ctx, stmt, q.Sync, q.Sync)
 	if err != nil {
 		return nil, false, err
 	}

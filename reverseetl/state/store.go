@@ -6,12 +6,15 @@
 // Dialect: Snowflake (tables in a schema, MERGE, FLATTEN) and SQLite
 // (tables prefixed with the schema name, INSERT ... ON CONFLICT,
 // json_each). The tables are created on first use, with their layout
-// version in SCHEMA_VERSION so a later release can migrate them:
+// version in SCHEMA_VERSION so a later release can migrate them (on
+// Snowflake, with the stage RETL_LOAD that rows are loaded through, see
+// load.go):
 //
 //	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error
 //	RECORD_RESULTS  one row per input row: key, outcome, Salesforce id and error, values sent
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
 //	LEASES          per sync being run: the run holding it, its host, until when
+//	STATE_LOAD      (Snowflake) state rows loaded from a file, until merged into STATE
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -104,7 +107,11 @@ type Store struct {
 	exclude reverseetl.Exclusion
 	now     func() time.Time
 
-	tVersion, tRuns, tResults, tState, tLeases string
+	tVersion, tRuns, tResults, tState, tLeases, tStateLoad string
+
+	counters counters
+	// spools hold rows waiting to be loaded (Snowflake, see load.go).
+	spools spools
 
 	// readOnly: the store writes nothing (a plan); absent: it is read-only
 	// and its tables do not exist, so the state is empty.
@@ -129,6 +136,7 @@ func (s *Store) ReadOnly() *Store {
 
 var _ reverseetl.StateStore = (*Store)(nil)
 var _ reverseetl.StatePushdown = (*Store)(nil)
+var _ reverseetl.StateGatherer = (*Store)(nil)
 
 // New returns a store on db. It checks the options and touches nothing:
 // the tables are made on first use. db stays the caller's to close.
@@ -170,6 +178,7 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s.tResults = d.Table(s.schema, "RECORD_RESULTS")
 	s.tState = d.Table(s.schema, "STATE")
 	s.tLeases = d.Table(s.schema, "LEASES")
+	s.tStateLoad = d.Table(s.schema, stateLoadName)
 	return s, nil
 }
 
@@ -226,11 +235,11 @@ func (s *Store) ensure(ctx context.Context) error {
 
 func (s *Store) create(ctx context.Context) error {
 	if stmt := s.d.CreateSchema(s.schema); stmt != "" {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+		if _, err := s.exec(ctx, stmt); err != nil {
 			return err
 		}
 	}
-	if _, err := s.db.ExecContext(ctx, s.createTable(s.tVersion, versionCols, nil)); err != nil {
+	if _, err := s.exec(ctx, s.createTable(s.tVersion, versionCols, nil)); err != nil {
 		return err
 	}
 	v, err := s.version(ctx)
@@ -242,8 +251,18 @@ func (s *Store) create(ctx context.Context) error {
 		cols []Column
 		key  []string
 	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey}} {
-		if _, err := s.db.ExecContext(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
+		if _, err := s.exec(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
+		}
+	}
+	if s.loads() {
+		// Where rows are loaded from files: the stage and the table the
+		// state is loaded into before its MERGE.
+		for _, stmt := range []string{"CREATE STAGE IF NOT EXISTS " + s.d.Table(s.schema, stageName),
+			s.createTable(s.tStateLoad, stateLoadCols, nil)} {
+			if _, err := s.exec(ctx, stmt); err != nil {
+				return err
+			}
 		}
 	}
 	if v.Valid && v.Int64 == LayoutVersion {
@@ -260,7 +279,7 @@ func (s *Store) create(ctx context.Context) error {
 // release cannot use.
 func (s *Store) version(ctx context.Context) (sql.NullInt64, error) {
 	var v sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, "SELECT MAX(VERSION) FROM "+s.tVersion).Scan(&v); err != nil {
+	if err := s.queryRow(ctx, "SELECT MAX(VERSION) FROM "+s.tVersion).Scan(&v); err != nil {
 		return v, err
 	}
 	if v.Int64 > LayoutVersion {
@@ -280,7 +299,7 @@ func (s *Store) inspect(ctx context.Context) error {
 	for _, name := range []string{"SCHEMA_VERSION", "STATE"} {
 		q, args := s.d.TableExists(s.schema, name)
 		var n int
-		if err := s.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -354,7 +373,7 @@ func (s *Store) insert(ctx context.Context, table string, cols []Column, rows []
 	}
 	stmt := "INSERT INTO " + table + " (" + columnList(cols, "") + ") " + s.d.FromJSON(cols, s.d.Placeholder(1))
 	return chunks(rows, func(array string) error {
-		_, err := s.db.ExecContext(ctx, stmt, array)
+		_, err := s.exec(ctx, stmt, array)
 		return err
 	})
 }
@@ -365,7 +384,7 @@ func (s *Store) upsert(ctx context.Context, table string, cols []Column, key, ke
 	}
 	stmt := s.d.Upsert(table, cols, key, keep, s.d.FromJSON(cols, s.d.Placeholder(1)))
 	return chunks(rows, func(array string) error {
-		_, err := s.db.ExecContext(ctx, stmt, array)
+		_, err := s.exec(ctx, stmt, array)
 		return err
 	})
 }
@@ -412,7 +431,7 @@ func (s *Store) keyLists(syncName string, keys []string, do func(where string, a
 }
 
 func (s *Store) scanHashes(ctx context.Context, q string, args []any, out map[string]string) error {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -447,6 +466,26 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 	last := make(map[string]int, len(rows))
 	for i, r := range rows {
 		last[r.Key] = i
+	}
+	if s.loads() {
+		if s.readOnly {
+			return ErrReadOnly
+		}
+		// One file of its own, loaded now; a key given twice is settled
+		// by the MERGE, which keeps the last.
+		p, err := newSpool()
+		if err != nil {
+			return err
+		}
+		for i, r := range rows {
+			row := stateRow{Sync: syncName, Key: r.Key, Hash: r.Hash, ID: r.ID, WrittenAt: at, RunID: runID}
+			if err := p.write(row.fields(p.id, int64(i+1))); err != nil {
+				p.remove()
+				return fmt.Errorf("load file: %w", err)
+			}
+		}
+		p.rows = int64(len(rows))
+		return s.loadState(ctx, p)
 	}
 	out := make([]any, 0, len(last))
 	for i, r := range rows {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
@@ -71,7 +72,7 @@ func (w *Writeback) prepare(ctx context.Context) error {
 			cutoff := w.s.now().UTC().AddDate(0, 0, -days).Format(timeLayout)
 			for _, t := range []struct{ table, col string }{{w.s.tResults, "RECORDED_AT"}, {w.s.tRuns, "STARTED_AT"}} {
 				q := "DELETE FROM " + t.table + " WHERE " + t.col + " < " + w.s.d.Timestamp(w.s.d.Placeholder(1))
-				if _, err := w.s.db.ExecContext(ctx, q, cutoff); err != nil {
+				if _, err := w.s.exec(ctx, q, cutoff); err != nil {
 					w.retErr = fmt.Errorf("retention: %w", err)
 					return
 				}
@@ -109,6 +110,12 @@ func (w *Writeback) fail(l *syncLog, err error) error {
 	w.mu.Unlock()
 	return fmt.Errorf("warehouse writeback: %w", err)
 }
+
+// The bound of the load of a sync's outcomes when it finishes.
+const (
+	loadTimeout = 2 * time.Minute
+	loadPerRow  = 100 * time.Microsecond
+)
 
 type resultRow struct {
 	RunID      string `json:"RUN_ID"`
@@ -204,6 +211,23 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 	if len(rows) == 0 {
 		return nil
 	}
+	if w.s.loads() {
+		if w.s.readOnly {
+			return ErrReadOnly
+		}
+		// Loaded when the sync finishes, or now when the file is full.
+		full, err := w.s.spoolRows(w.s.tResults, s.Name, len(rows), func(i int, _ string, _ int64) []string {
+			r := rows[i].(resultRow)
+			return r.fields()
+		})
+		if err == nil {
+			err = w.s.loadResults(ctx, full)
+		}
+		if err != nil {
+			return fmt.Errorf("record results: %w", err)
+		}
+		return nil
+	}
 	if err := w.s.insert(ctx, w.s.tResults, resultCols, rows); err != nil {
 		return fmt.Errorf("record results: %w", err)
 	}
@@ -266,6 +290,18 @@ type runRow struct {
 func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *reverseetl.SyncReport) {
 	l := w.log(s.Name)
 	err := w.prepare(ctx)
+	// The outcomes gathered for the sync, loaded within a bound that grows
+	// with them; their failure leaves the run log to be written.
+	var loadErr error
+	if p := w.s.takeSpool(w.s.tResults, s.Name); p != nil {
+		if err != nil {
+			p.remove()
+		} else {
+			lctx, cancel := context.WithTimeout(ctx, loadTimeout+time.Duration(p.rows)*loadPerRow)
+			loadErr = w.s.loadResults(lctx, p)
+			cancel()
+		}
+	}
 	if err == nil {
 		r := runRow{RunID: w.runID, Sync: s.Name, StartedAt: rep.Started.UTC().Format(timeLayout),
 			EndedAt: rep.Started.Add(rep.Duration).UTC().Format(timeLayout), Status: string(rep.Status),
@@ -280,6 +316,7 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 	if err == nil {
 		err = w.retention(l)
 	}
+	err = errors.Join(loadErr, err)
 	w.mu.Lock()
 	failed := l.failed
 	w.mu.Unlock()
