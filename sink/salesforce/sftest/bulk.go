@@ -69,12 +69,12 @@ type resultSet struct {
 func (rs *resultSet) begin() { rs.offs = append(rs.offs, len(rs.buf)) }
 
 type job struct {
-	info      JobInfo // guarded by mu
-	obj       *objectDef
-	ext       *fieldDef
-	delim     rune
-	eol       string
-	seed      uint64
+	info  JobInfo // guarded by mu
+	obj   *objectDef
+	ext   *fieldDef
+	delim rune
+	eol   string
+	seed  uint64
 	// round is held while a round of chunks is saved and recorded, so an
 	// abort or delete lands between rounds: a job never reports a saved
 	// row as unprocessed.
