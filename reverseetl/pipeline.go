@@ -24,9 +24,6 @@ const defaultWriteBatch = 1000
 // quick calls, and halving it would only add one.
 const staggerMin = 1000
 
-// errStopped marks rows that were not sent because the sync stopped early.
-var errStopped = errors.New("sync stopped")
-
 // run streams one sync: source → transformer → sink, with bounded channels
 // between the stages so that reading, mapping and writing overlap and memory
 // stays flat. Every row read gets exactly one outcome through rec.

@@ -91,7 +91,6 @@ type planColumn struct {
 	field *FieldDescribe // the field, or the reference field of a lookup
 	// lookup: the parent object and its external id field.
 	parent, parentKey string
-	parentField       *FieldDescribe
 	// guardSOQL is what set_if_empty reads when it is not soql: a
 	// lookup's reference field, which holds the parent whether or not
 	// the parent has an external id.

@@ -330,12 +330,6 @@ func (s *Sink) writeErr(ctx context.Context, err error) error {
 	return fmt.Errorf("salesforce: write %s %s: %w", s.dest.Operation, s.dest.Object, err)
 }
 
-// fatal reports whether err ends the whole Write rather than the records
-// of one request: the context ended or the login failed.
-func fatal(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, ErrLogin)
-}
-
 // requestFailure turns a request's error into the error of each record it carried.
 func requestFailure(err error) *sink.RecordError {
 	var ae *APIError

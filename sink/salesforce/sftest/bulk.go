@@ -94,7 +94,6 @@ type job struct {
 	parsed    bool
 	allDone   bool
 	held      []string // parent ids held for lock contention
-	start     time.Time
 }
 
 func (j *job) snapshot() JobInfo {
