@@ -2,8 +2,10 @@ package salesforce
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -58,6 +60,13 @@ type screenState struct {
 	plans map[*sink.Layout]*screenPlan
 	seen  keySet
 	buf   []byte
+	// Per batch, reused: the key hashes, their rows' Seq and index, and
+	// the duplicates found with the rows that first had their keys.
+	hs     []uint64
+	seqs   []int64
+	at     []int32
+	dups   []int32
+	firsts []int64
 }
 
 // screenPlan is what Screen checks in the records of one layout.
@@ -95,6 +104,11 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 		}
 		out[i] = r
 	}
+	// Two passes: the checks and the key hashes first, then the key
+	// table in one tight loop. The table is tens of megabytes at a million
+	// keys, so each new key misses the cache; alone in its loop, those
+	// misses overlap instead of waiting one by one between the checks.
+	st.hs, st.seqs, st.at = st.hs[:0], st.seqs[:0], st.at[:0]
 	var p *screenPlan
 	var pl *sink.Layout
 	for i := range records {
@@ -114,16 +128,25 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 			continue
 		}
 		st.buf = appendFolded(st.buf[:0], p.rule, r.Values[p.key].S)
-		first, dup := st.seen.add(maphash.Bytes(keySeed, st.buf), r.Seq)
-		if !dup {
-			continue
-		}
+		st.hs = append(st.hs, maphash.Bytes(keySeed, st.buf))
+		st.seqs = append(st.seqs, r.Seq)
+		st.at = append(st.at, int32(i))
+	}
+	st.dups, st.firsts = st.seen.addAll(st.hs, st.seqs, st.dups[:0], st.firsts[:0])
+	for j, d := range st.dups {
+		i := int(st.at[d])
 		if s.dest.Options.OnDuplicateKey == DuplicateSkip {
 			fail(i, sink.Result{Skipped: ReasonDuplicateKey})
 			continue
 		}
+		r := &records[i]
+		p := st.plans[r.Layout]
+		first := "an earlier row"
+		if st.firsts[j] > 0 {
+			first = "row " + strconv.FormatInt(st.firsts[j], 10)
+		}
 		fail(i, sink.Result{Err: &sink.RecordError{Code: CodeDuplicateKey,
-			Message: fmt.Sprintf("row %d already has %s %s (as Salesforce matches it); the first row with a key is written, later ones are not",
+			Message: fmt.Sprintf("%s already has %s %s (as Salesforce matches it); the first row with a key is written, later ones are not",
 				first, p.field, r.Values[p.key].S),
 			Fields: []string{p.field}}})
 	}
@@ -317,11 +340,24 @@ func appendFolded(b []byte, r keyRule, key string) []byte {
 		}
 		return b
 	case keyFold:
-		for i := 0; i < len(key); i++ {
-			if key[i] >= utf8.RuneSelf {
-				return append(b[:0], strings.ToLower(key)...)
+		// Eight bytes at a time: a byte from 'A' to 'Z' gains 0x20. The
+		// sums stay within each byte for ASCII, which the first test
+		// ensures; other text folds as strings.ToLower does.
+		const hi, belowA, aboveZ = 0x8080808080808080, 0x3f3f3f3f3f3f3f3f, 0x2525252525252525
+		start, i := len(b), 0
+		for ; i+8 <= len(key); i += 8 {
+			w := le64(key[i : i+8])
+			if w&hi != 0 {
+				return append(b[:start], strings.ToLower(key)...)
 			}
+			w |= ((w + belowA) &^ (w + aboveZ) & hi) >> 2
+			b = binary.LittleEndian.AppendUint64(b, w)
+		}
+		for ; i < len(key); i++ {
 			c := key[i]
+			if c >= utf8.RuneSelf {
+				return append(b[:start], strings.ToLower(key)...)
+			}
 			if c >= 'A' && c <= 'Z' {
 				c += 'a' - 'A'
 			}
@@ -332,62 +368,87 @@ func appendFolded(b []byte, r keyRule, key string) []byte {
 	return append(b, key...)
 }
 
-// keySet is an open-addressed table of 64-bit key hashes and the row
-// that first had each: 16 bytes a slot, at most three quarters full, so
-// a sync's duplicate check holds 21 to 43 bytes per distinct key (about
-// 34 at a million keys) and no key text.
+// le64 reads 8 bytes of s as a little-endian word (one load once
+// compiled).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// keySet is an open-addressed table of 64-bit key hashes, with the row
+// that first had each in a parallel array: 12 bytes a slot, at most three
+// quarters full, so a sync's duplicate check holds 16 to 32 bytes per
+// distinct key (25 at a million keys) and no key text. The probes read
+// only the hashes, so the table they miss in is 8 bytes a slot.
 type keySet struct {
-	slots []keySlot
+	hs    []uint64
+	seqs  []uint32 // 0: the row number does not fit
 	n     int
-	shift uint // 64 - log2(len(slots))
+	shift uint // 64 - log2(len(hs))
+	touch uint64
 }
 
-type keySlot struct {
-	h   uint64
-	seq int64
-}
-
-// add records h for the row seq and reports the first row that had h, if
-// any. Hash 0 marks a free slot, so it is stored as 1.
-func (k *keySet) add(h uint64, seq int64) (first int64, dup bool) {
-	if h == 0 {
-		h = 1
-	}
-	if (k.n+1)*4 > len(k.slots)*3 {
+// addAll records the hashes of one batch, in order, for the rows seqs,
+// and appends to dups the index of each hash an earlier row already had,
+// and to firsts that row (0 when its number is beyond 32 bits). Hash 0
+// marks a free slot, so it is stored as 1.
+func (k *keySet) addAll(hs []uint64, seqs []int64, dups []int32, firsts []int64) ([]int32, []int64) {
+	for (k.n+len(hs))*4 > len(k.hs)*3 {
 		k.grow()
 	}
-	mask := uint64(len(k.slots) - 1)
-	for i := h >> k.shift; ; i = (i + 1) & mask {
-		sl := &k.slots[i]
-		switch sl.h {
-		case 0:
-			sl.h, sl.seq = h, seq
-			k.n++
-			return 0, false
-		case h:
-			return sl.seq, true
+	tab, rows, shift := k.hs, k.seqs, k.shift
+	mask := uint64(len(tab) - 1)
+	// Reading the home slot of a key a few places ahead starts its cache
+	// miss early; the value read is kept only so the read is not dropped.
+	const ahead = 8
+	touch := k.touch
+	for j, h := range hs {
+		if j+ahead < len(hs) {
+			touch ^= tab[(hs[j+ahead]>>shift)&mask]
+		}
+		if h == 0 {
+			h = 1
+		}
+		for i := h >> shift; ; i = (i + 1) & mask {
+			if tab[i] == 0 {
+				tab[i] = h
+				if seq := seqs[j]; seq > 0 && seq <= math.MaxUint32 {
+					rows[i] = uint32(seq)
+				}
+				k.n++
+				break
+			}
+			if tab[i] == h {
+				dups = append(dups, int32(j))
+				firsts = append(firsts, int64(rows[i]))
+				break
+			}
 		}
 	}
+	k.touch = touch
+	return dups, firsts
 }
 
+// bytes is the memory the table holds.
+func (k *keySet) bytes() int { return len(k.hs)*8 + len(k.seqs)*4 }
+
 func (k *keySet) grow() {
-	old := k.slots
+	old, oldRows := k.hs, k.seqs
 	size := max(len(old)*2, 1024)
-	k.slots = make([]keySlot, size)
+	k.hs, k.seqs = make([]uint64, size), make([]uint32, size)
 	k.shift = uint(64 - bits.TrailingZeros(uint(size)))
-	k.n = 0
 	mask := uint64(size - 1)
 	// A slot is chosen by the hash's top bits, so the old table, read in
 	// order, fills the new one nearly in order: growing streams through
 	// memory instead of missing the cache once per key.
-	for _, sl := range old {
-		if sl.h == 0 {
+	for j, h := range old {
+		if h == 0 {
 			continue
 		}
-		for i := sl.h >> k.shift; ; i = (i + 1) & mask {
-			if k.slots[i].h == 0 {
-				k.slots[i] = sl
-				k.n++
+		for i := h >> k.shift; ; i = (i + 1) & mask {
+			if k.hs[i] == 0 {
+				k.hs[i], k.seqs[i] = h, oldRows[j]
 				break
 			}
 		}

@@ -71,19 +71,38 @@ func TestKeySetGrowsAndFindsFirstRow(t *testing.T) {
 	var k keySet
 	const mul = 0x9E3779B97F4A7C15
 	h := func(i uint64) uint64 { return i * mul }
+	// One batch larger than several doublings of the table, then batches
+	// of 100: every key new.
+	var hs []uint64
+	var seqs []int64
 	for i := 1; i <= 5000; i++ {
-		_, dup := k.add(h(uint64(i)), int64(i))
-		require.False(t, dup)
+		hs, seqs = append(hs, h(uint64(i))), append(seqs, int64(i))
 	}
-	first, dup := k.add(h(1234), 9999)
-	assert.True(t, dup)
-	assert.Equal(t, int64(1234), first)
-	_, dup = k.add(0, 1)
-	assert.False(t, dup, "hash 0 is stored")
-	first, dup = k.add(0, 2)
-	assert.True(t, dup)
-	assert.Equal(t, int64(1), first)
-	assert.LessOrEqual(t, k.n*4, len(k.slots)*3)
+	dups, firsts := k.addAll(hs, seqs, nil, nil)
+	require.Empty(t, dups)
+	require.Empty(t, firsts)
+	for start := 5001; start <= 6000; start += 100 {
+		hs, seqs = hs[:0], seqs[:0]
+		for i := start; i < start+100; i++ {
+			hs, seqs = append(hs, h(uint64(i))), append(seqs, int64(i))
+		}
+		dups, _ = k.addAll(hs, seqs, nil, nil)
+		require.Empty(t, dups)
+	}
+	assert.Equal(t, 6000, k.n)
+	// A key of an earlier batch, a key twice in this batch (the second
+	// names the first of the batch), hash 0 twice, and a new key.
+	dups, firsts = k.addAll(
+		[]uint64{h(1234), h(7000), 0, h(7000), 0, h(7001)},
+		[]int64{9001, 9002, 9003, 9004, 9005, 9006}, nil, nil)
+	assert.Equal(t, []int32{0, 3, 4}, dups)
+	assert.Equal(t, []int64{1234, 9002, 9003}, firsts)
+	assert.Equal(t, 6003, k.n)
+	assert.LessOrEqual(t, k.n*4, len(k.hs)*3)
+	// A row number beyond 32 bits is not kept: its duplicate names no row.
+	dups, firsts = k.addAll([]uint64{h(8000), h(8000)}, []int64{1 << 33, 1<<33 + 1}, nil, nil)
+	assert.Equal(t, []int32{1}, dups)
+	assert.Equal(t, []int64{0}, firsts)
 }
 
 func TestAppendFolded(t *testing.T) {
@@ -160,6 +179,15 @@ func TestScreenMessagesNameTheFirstRow(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, res[0].Err)
 	assert.Contains(t, res[0].Err.Message, "row 2 already has")
+	// The table keeps row numbers of 32 bits; beyond, the message names
+	// no row rather than a wrong one.
+	res, err = s.Screen(context.Background(), []sink.Record{
+		{Seq: 1 << 33, Layout: layout, Values: []sink.Value{sink.TextValue("Z")}},
+		{Seq: 1<<33 + 1, Layout: layout, Values: []sink.Value{sink.TextValue("Z")}}})
+	require.NoError(t, err)
+	assert.Nil(t, res[0].Err)
+	require.NotNil(t, res[1].Err)
+	assert.Equal(t, "an earlier row already has Exact__c Z (as Salesforce matches it); the first row with a key is written, later ones are not", res[1].Err.Message)
 }
 
 // BenchmarkScreen measures the screen of a million upsert keys, the
@@ -186,8 +214,33 @@ func BenchmarkScreen(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		bytesPerKey = float64(len(s.scr.seen.slots)*16) / n
+		bytesPerKey = float64(s.scr.seen.bytes()) / n
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
 	b.ReportMetric(bytesPerKey, "bytes/key")
+}
+
+// The word-at-a-time fold agrees with strings.ToLower on every byte value
+// at every position of the word, and on non-ASCII text.
+func TestAppendFoldedMatchesToLower(t *testing.T) {
+	for c := 0; c < 128; c++ {
+		for pos := 0; pos < 9; pos++ {
+			key := []byte("xyzw-0123-Q")
+			key[pos] = byte(c)
+			assert.Equal(t, strings.ToLower(string(key)), string(appendFolded(nil, keyFold, string(key))), "byte %#x at %d", c, pos)
+		}
+	}
+	for _, key := range []string{"", "A", "ABCDEFGH", "ABCDEFGHI", "@[`{AZaz", "ÄBCDEFGHIJ", "ABCDEFGHÄ", "abcdefgh\xff"} {
+		assert.Equal(t, strings.ToLower(key), string(appendFolded(nil, keyFold, key)), key)
+	}
+}
+
+func FuzzAppendFolded(f *testing.F) {
+	f.Add("ACC-0001")
+	f.Add("Straße-ÄÖÜ")
+	f.Fuzz(func(t *testing.T, key string) {
+		if got, want := string(appendFolded([]byte("junk"), keyFold, key)), "junk"+strings.ToLower(key); got != want {
+			t.Fatalf("fold(%q) = %q", key, got)
+		}
+	})
 }
