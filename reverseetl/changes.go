@@ -168,6 +168,8 @@ func KeyText(v any) string {
 		return string(x)
 	case *big.Int:
 		return x.String()
+	case *source.ValueError:
+		return x.Raw
 	case time.Time:
 		return x.UTC().Format(time.RFC3339Nano)
 	case []byte:

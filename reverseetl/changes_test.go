@@ -625,6 +625,7 @@ func TestKeyText(t *testing.T) {
 		{source.Decimal("1.50"), "1.50"}, {source.Date("2024-05-01"), "2024-05-01"},
 		{source.TimeOfDay("10:00:00"), "10:00:00"}, {source.JSON(`{"a":1}`), `{"a":1}`},
 		{ts, "2024-05-01T11:00:00.000000005Z"}, {[]byte{0xab, 1}, "ab01"}, {int32(3), "3"},
+		{&source.ValueError{Column: "K", Type: "DATE", Raw: "2024-13-45"}, "2024-13-45"},
 	} {
 		assert.Equal(t, c.want, reverseetl.KeyText(c.v), "%T", c.v)
 	}

@@ -322,7 +322,11 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 					r.Seq = seq
 					failed = &r
 				}
-				t.rec.fail(seq, r.Key, CodeTransform, err.Error(), failed)
+				code := CodeTransform
+				if ve := (*source.ValueError)(nil); errors.As(err, &ve) {
+					code = CodeSourceValue
+				}
+				t.rec.fail(seq, r.Key, code, err.Error(), failed)
 				if ce := (*transform.CompileError)(nil); errors.As(err, &ce) {
 					// The mapping does not fit the query's columns: every
 					// row would fail the same way, so the sync stops.

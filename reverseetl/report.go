@@ -34,10 +34,14 @@ const (
 
 // Codes retl uses for failures that do not come from the destination.
 const (
-	CodeTransform  = "RETL_TRANSFORM_ERROR"
-	CodeWrite      = "RETL_WRITE_ERROR"
-	CodeCancelled  = "RETL_CANCELLED"
-	CodeSinkResult = "RETL_SINK_CONTRACT"
+	CodeTransform = "RETL_TRANSFORM_ERROR"
+	// CodeSourceValue: the source could not read a value the sync uses
+	// (source.ValueError), such as text that is not a date in a DATE
+	// column; only that row fails.
+	CodeSourceValue = "RETL_SOURCE_VALUE"
+	CodeWrite       = "RETL_WRITE_ERROR"
+	CodeCancelled   = "RETL_CANCELLED"
+	CodeSinkResult  = "RETL_SINK_CONTRACT"
 )
 
 // Outcome is the single outcome of one input row.

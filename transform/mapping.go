@@ -14,6 +14,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/source"
 )
 
 // Option configures Compile.
@@ -469,7 +470,11 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		return sink.Record{}, b.err
 	}
 	for _, v := range b.vars {
-		st.env[v.name] = exprValue(row.Values[v.col])
+		x := row.Values[v.col]
+		if ve, ok := x.(*source.ValueError); ok {
+			return m.failed(b, row, nil, &st.arena), ve
+		}
+		st.env[v.name] = exprValue(x)
 	}
 	if m.filter != nil {
 		ok, err := st.cond(m.filter)
@@ -497,6 +502,12 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 		switch f.src {
 		case srcFrom:
 			v = row.Values[b.from[i]]
+			if ve, ok := v.(*source.ValueError); ok {
+				// The failed record shows what the source held, so
+				// reports (and their scrubbing of excluded fields) see it.
+				vals[i] = sink.TextValue(ve.Raw)
+				return m.failed(b, row, vals, &st.arena), &FieldError{Field: f.name, Err: ve}
+			}
 		case srcConst:
 			vals[i] = f.konst
 			continue
@@ -583,6 +594,8 @@ func keyText(v any, a *arena) string {
 		return ""
 	case string:
 		return x
+	case *source.ValueError:
+		return x.Raw
 	}
 	r, err := auto(v, a)
 	if err != nil {

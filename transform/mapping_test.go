@@ -792,3 +792,47 @@ func TestTransformAllocations(t *testing.T) {
 	})
 	assert.LessOrEqual(t, allocs, 1.0)
 }
+
+// A value the source could not read fails the row only where the mapping
+// uses it: copied to a field, or read by an expression. The failed record
+// names the key, and holds the source's text in the copied field.
+func TestSourceValueErrorFailsRowWhereUsed(t *testing.T) {
+	bad := &source.ValueError{Column: "BORN", Type: "DATE", Raw: "2024-13-45", Err: errors.New(`"2024-13-45" is not a date`)}
+	cols := []string{"ID", "BORN", "SCORE"}
+
+	s := newSync(entry(3, config.Mapping{From: "ID", To: "External_Id__c"}), entry(4, config.Mapping{From: "BORN", To: "Birthdate"}))
+	s.Key = "ID"
+	m := compile(t, s)
+	rec, err := m.Transform(Row{Columns: cols, Values: []any{"K-1", bad, int64(1)}})
+	var ve *source.ValueError
+	require.ErrorAs(t, err, &ve)
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "Birthdate", fe.Field)
+	assert.Equal(t, `Birthdate: column BORN (DATE): "2024-13-45" is not a date`, err.Error())
+	assert.Equal(t, "K-1", rec.Key)
+	require.Len(t, rec.Values, 2)
+	assert.Equal(t, "2024-13-45", rec.Values[1].S)
+
+	// Read by a condition.
+	s = newSync(entry(3, config.Mapping{From: "ID", To: "External_Id__c"}), entry(4, config.Mapping{Value: "x", HasValue: true, To: "Flag__c", When: "BORN != nil"}))
+	s.Key = "ID"
+	m = compile(t, s)
+	rec, err = m.Transform(Row{Columns: cols, Values: []any{"K-2", bad, int64(1)}})
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "K-2", rec.Key)
+
+	// Not used: the row maps.
+	s = newSync(entry(3, config.Mapping{From: "ID", To: "External_Id__c"}), entry(4, config.Mapping{From: "SCORE", To: "Score__c"}))
+	m = compile(t, s)
+	rec = transformOK(t, m, cols, "K-3", bad, int64(7))
+	assert.Equal(t, "K-3", rec.Values[0].S)
+
+	// The key column itself unreadable: the key is the source's text.
+	s = newSync(entry(3, config.Mapping{From: "BORN", To: "External_Id__c"}))
+	s.Key = "BORN"
+	m = compile(t, s)
+	rec, err = m.Transform(Row{Columns: cols, Values: []any{"K-4", bad, int64(1)}})
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "2024-13-45", rec.Key)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"io"
@@ -385,4 +386,39 @@ func TestValidateShippedExamplesOffline(t *testing.T) {
 	r = retl(t, "validate", "--resolve", "--configs", filepath.Join("..", "configs"), "--project", filepath.Join("..", "retl.yaml"))
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Contains(t, r.stderr, `retl.yaml:9:14: key "connections.warehouse.account": environment variable SNOWFLAKE_ACCOUNT is not set`)
+}
+
+// A value the warehouse holds but that is not of its column's type (SQLite
+// keeps any text in a DATE column) fails its row, with the row's key and
+// the column named; the sync's other rows are written.
+func TestUnreadableValueFailsItsRowOnly(t *testing.T) {
+	s := newDemoSetup(t, "", nil)
+	db, err := sql.Open("sqlite", s.env.DSN())
+	require.NoError(t, err)
+	_, err = db.Exec(`update renewals set close_date = '2026-13-45' where renewal_id = 'R-02'`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	reportPath := filepath.Join(s.dir, "run.json")
+	r := retl(t, "run", "--configs", s.configs, "--only", "accounts", "--only", "renewals", "--report", reportPath)
+	// The renewals sync allows no failed row: the sync fails, its other
+	// rows written.
+	require.Equal(t, exitFailed, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "1 rows failed (on_failure allows none)")
+	rep := readReport(t, reportPath)
+	var renewals *reverseetl.SyncReport
+	for i := range rep.Syncs {
+		if rep.Syncs[i].Name == "renewals" {
+			renewals = rep.Syncs[i]
+		}
+	}
+	require.NotNil(t, renewals)
+	require.Equal(t, int64(1), renewals.Failed)
+	require.Len(t, renewals.FailedRows, 1)
+	got := renewals.FailedRows[0]
+	assert.Equal(t, "R-02", got.Key)
+	require.NotNil(t, got.Err)
+	assert.Equal(t, reverseetl.CodeSourceValue, got.Err.Code)
+	assert.Equal(t, `CloseDate: column close_date (DATE): "2026-13-45" is not a date`, got.Err.Message)
+	assert.Equal(t, renewals.Read-1, renewals.Created+renewals.Updated, "every other row is written")
 }

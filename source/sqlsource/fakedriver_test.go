@@ -107,7 +107,7 @@ func TestDriverErrorMidStream(t *testing.T) {
 	})
 	err := New(db, "q").Read(context.Background(), func(source.Batch) error { return nil })
 	assert.ErrorIs(t, err, boom)
-	assert.Contains(t, err.Error(), "sql source: rows: connection reset")
+	assert.Contains(t, err.Error(), "sql source: reading row 2: connection reset")
 }
 
 // TestCancelBetweenNextAndScan cancels inside the driver's Next: database/sql

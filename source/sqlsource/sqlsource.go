@@ -123,7 +123,9 @@ func (s *Source) Read(ctx context.Context, emit func(source.Batch) error) error 
 		ptrs[i] = &raw[i]
 	}
 	batch := make([][]any, 0, s.opts.batchSize)
+	n := 0 // rows read, to name the row a failed scan stopped at
 	for rows.Next() {
+		n++
 		// database/sql closes the rows once ctx is done, but only from
 		// another goroutine; checking at each batch start stops promptly.
 		if len(batch) == 0 {
@@ -132,7 +134,7 @@ func (s *Source) Read(ctx context.Context, emit func(source.Batch) error) error 
 			}
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return fail(ctx, "scan", err)
+			return fail(ctx, fmt.Sprintf("scanning row %d", n), err)
 		}
 		row := make([]any, len(cols))
 		for i, v := range raw {
@@ -141,7 +143,8 @@ func (s *Source) Read(ctx context.Context, emit func(source.Batch) error) error 
 			}
 			cv, err := convs[i](v)
 			if err != nil {
-				return fmt.Errorf("sql source: column %s (%s): %w", names[i], cols[i].DatabaseTypeName(), err)
+				// One bad value fails its row, not the read.
+				cv = &source.ValueError{Column: names[i], Type: cols[i].DatabaseTypeName(), Raw: rawText(v), Err: err}
 			}
 			row[i] = cv
 		}
@@ -154,12 +157,24 @@ func (s *Source) Read(ctx context.Context, emit func(source.Batch) error) error 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fail(ctx, "rows", err)
+		// The driver failed reading a row: the read cannot go past it.
+		return fail(ctx, fmt.Sprintf("reading row %d", n+1), err)
 	}
 	if len(batch) > 0 {
 		return emit(source.Batch{Columns: slices.Clone(names), Rows: batch})
 	}
 	return nil
+}
+
+// rawText is a value the driver returned, as text for a report.
+func rawText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
 }
 
 // fail reports a database error, or the cancellation behind it: when ctx

@@ -168,13 +168,30 @@ func TestQueryError(t *testing.T) {
 	assert.Contains(t, err.Error(), "no such table: missing")
 }
 
-func TestConversionErrorNamesColumn(t *testing.T) {
+// A value that does not convert to its column's type (SQLite keeps any
+// text in a DATE or DECIMAL column) stands in its row as a
+// *source.ValueError naming the column; the read goes on.
+func TestConversionErrorStaysInItsRow(t *testing.T) {
 	db := openSQLite(t)
-	exec(t, db, `create table t (amount DECIMAL(10,2))`, `insert into t values ('abc')`)
-	err := sqlsource.New(db, `select amount from t`).Read(context.Background(), func(source.Batch) error { return nil })
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "column amount (DECIMAL(10,2))")
-	assert.Contains(t, err.Error(), `"abc" is not a decimal number`)
+	exec(t, db, `create table t (id TEXT, amount DECIMAL(10,2), born DATE)`,
+		`insert into t values ('a', '1.50', '2024-05-01'), ('b', 'abc', '2024-05-02'), ('c', '2', '2024-13-45')`)
+	b := readAll(t, sqlsource.New(db, `select id, amount, born from t order by id`))
+	require.Len(t, b, 1)
+	rows := b[0].Rows
+	require.Len(t, rows, 3)
+	assert.Equal(t, []any{"a", source.Decimal("1.50"), source.Date("2024-05-01")}, rows[0])
+
+	var ve *source.ValueError
+	require.ErrorAs(t, rows[1][1].(error), &ve)
+	assert.Equal(t, "amount", ve.Column)
+	assert.Equal(t, "DECIMAL(10,2)", ve.Type)
+	assert.Equal(t, "abc", ve.Raw)
+	assert.Equal(t, `column amount (DECIMAL(10,2)): "abc" is not a decimal number`, ve.Error())
+	assert.Equal(t, source.Date("2024-05-02"), rows[1][2])
+
+	require.ErrorAs(t, rows[2][2].(error), &ve)
+	assert.Equal(t, `column born (DATE): "2024-13-45" is not a date`, ve.Error())
+	assert.NotNil(t, errors.Unwrap(ve))
 }
 
 func TestNormalizerHook(t *testing.T) {
