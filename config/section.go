@@ -68,3 +68,24 @@ func (s Section) Pos() Pos { return s.pos }
 // Key is the section's path in its file, such as "destination" or
 // "connections.crm".
 func (s Section) Key() string { return s.path }
+
+// ErrorAt returns an *Error about the section's key: at the key's value
+// when the section has it, else where the section starts. Plugins use it
+// for values they check after decoding, so that their errors name the
+// file, line and key as the decoder's do.
+func (s Section) ErrorAt(key, msg string) *Error {
+	path := key
+	if s.path != "" {
+		path = s.path + "." + key
+	}
+	pos := s.pos
+	if m, ok := s.node.(*ast.MappingNode); ok {
+		for _, mv := range m.Values {
+			if k, _ := keyText(mv.Key); k == key {
+				pos = nodePos(s.file, mv.Value)
+				break
+			}
+		}
+	}
+	return &Error{Pos: pos, Key: path, Msg: msg}
+}

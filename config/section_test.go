@@ -175,3 +175,14 @@ func TestSectionDecodeSuggestsTheNearestKey(t *testing.T) {
 		assert.Equal(t, tc.want, err.Error(), tc.text)
 	}
 }
+
+func TestSectionErrorAt(t *testing.T) {
+	s, err := NewSection("conn.yaml", "login_url: https://x.example\nauth: magic\n")
+	require.NoError(t, err)
+	e := s.ErrorAt("auth", `auth "magic": want jwt`)
+	assert.Equal(t, `conn.yaml:2:7: key "auth": auth "magic": want jwt`, e.Error())
+	// A key the section lacks: where the section starts.
+	e = s.ErrorAt("client_id", "needed")
+	assert.Equal(t, "conn.yaml:1:1", e.Pos.String())
+	assert.Equal(t, "client_id", e.Key)
+}

@@ -176,14 +176,42 @@ func (e *Engine) Build(ctx context.Context, p *config.Project, s *config.Sync, s
 	sb := base
 	sb.Connection = connection(p, s.Source.Connection)
 	if parts.Source, err = sf(ctx, sb); err != nil {
-		return parts, fmt.Errorf("source: %w", err)
+		return parts, &BuildError{Part: "source", Err: err}
 	}
 	kb := base
 	kb.Connection = connection(p, s.Destination.Connection)
 	if parts.Sink, err = kf(ctx, kb); err != nil {
-		return parts, fmt.Errorf("destination: %w", err)
+		return parts, &BuildError{Part: "destination", Err: err}
 	}
 	return parts, nil
+}
+
+// BuildError is why a plugin could not build a sync's source or sink.
+// A plugin that found the problem in a file returns a *config.Error (or
+// config.Errors), whose text leads with the file, line and key; this
+// error then adds nothing before it.
+type BuildError struct {
+	Part string // "source" or "destination"
+	Err  error
+}
+
+func (e *BuildError) Error() string {
+	if located(e.Err) {
+		return e.Err.Error()
+	}
+	return e.Part + ": " + e.Err.Error()
+}
+
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// located reports whether err is itself a configuration error with a
+// position, not one wrapped in other words.
+func located(err error) bool {
+	switch err.(type) {
+	case *config.Error, config.Errors:
+		return true
+	}
+	return false
 }
 
 func connection(p *config.Project, name string) *config.Connection {
@@ -209,9 +237,27 @@ func (e *Engine) Validate(ctx context.Context, p *config.Project) error {
 	shared := NewShared()
 	defer shared.Close()
 	var errs []error
+	// Syncs sharing a connection share its build error: it is reported
+	// once, at its place in the project file.
+	type place struct {
+		pos      config.Pos
+		key, msg string
+	}
+	seen := map[place]bool{}
 	for _, s := range p.Syncs {
 		parts, err := e.Build(ctx, p, s, shared)
 		if err != nil {
+			if be := (*BuildError)(nil); errors.As(err, &be) && located(be.Err) {
+				if ce, ok := be.Err.(*config.Error); ok {
+					at := place{ce.Pos, ce.Key, ce.Msg}
+					if seen[at] {
+						continue
+					}
+					seen[at] = true
+				}
+				errs = append(errs, err)
+				continue
+			}
 			errs = append(errs, fmt.Errorf("sync %q: %w", s.Name, err))
 			continue
 		}

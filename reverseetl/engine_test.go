@@ -384,14 +384,45 @@ func TestBuildErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, reverseetl.Failed, rep.Sync("s").Status)
 	assert.Contains(t, rep.Sync("s").Error, `destination type "nosuch" is not registered`)
-	assert.Contains(t, rep.Sync("missing").Error, "no rows for missing")
+	assert.Equal(t, "source: no rows for missing", rep.Sync("missing").Error)
 
-	err = f.engine().Validate(context.Background(), &config.Project{Syncs: []*config.Sync{s}})
+	err = f.engine().Validate(context.Background(), &config.Project{Syncs: []*config.Sync{s, spec("missing")}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `sync "s"`)
+	assert.Contains(t, err.Error(), `sync "missing": source: no rows for missing`)
+	var be *reverseetl.BuildError
+	require.ErrorAs(t, err, &be)
+	assert.Equal(t, "source", be.Part)
 
 	_, err = f.engine().Run(context.Background(), &config.Project{}, reverseetl.RunOptions{Only: []string{"x"}})
 	assert.ErrorContains(t, err, `no sync named "x"`)
+}
+
+// A plugin's error found in a file leads with its place: nothing is added
+// before it, and syncs sharing a faulty connection report it once.
+func TestBuildErrorsInFilesKeepTheirPlace(t *testing.T) {
+	f := newFixture()
+	bad := &config.Error{Pos: config.Pos{File: "retl.yaml", Line: 7, Col: 9}, Key: "connections.crm.auth", Msg: "want jwt"}
+	f.reg.RegisterSink("picky", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) {
+		return nil, &config.Error{Pos: bad.Pos, Key: bad.Key, Msg: bad.Msg} // a new value per sync
+	})
+	var syncs []*config.Sync
+	for _, name := range []string{"a", "b"} {
+		s := spec(name)
+		s.Destination.Type = "picky"
+		f.sources[name] = memsource.New([]string{"ID"}, nil)
+		syncs = append(syncs, s)
+	}
+	err := f.engine().Validate(context.Background(), &config.Project{Syncs: syncs})
+	require.Error(t, err)
+	assert.Equal(t, `retl.yaml:7:9: key "connections.crm.auth": want jwt`, err.Error())
+	var ce *config.Error
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 7, ce.Pos.Line)
+
+	rep, err := f.engine().Run(context.Background(), &config.Project{Syncs: syncs}, reverseetl.RunOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, `retl.yaml:7:9: key "connections.crm.auth": want jwt`, rep.Sync("a").Error)
 }
 
 func TestSecretsRedactedFromErrors(t *testing.T) {

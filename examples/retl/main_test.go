@@ -422,3 +422,40 @@ func TestUnreadableValueFailsItsRowOnly(t *testing.T) {
 	assert.Equal(t, `CloseDate: column close_date (DATE): "2026-13-45" is not a date`, got.Err.Message)
 	assert.Equal(t, renewals.Read-1, renewals.Created+renewals.Updated, "every other row is written")
 }
+
+// A failed login says "salesforce:" once, after the step that needed it,
+// in run and plan alike.
+func TestFailedLoginSaysSalesforceOnce(t *testing.T) {
+	s := newDemoSetup(t, "", nil)
+	b, err := os.ReadFile(filepath.Join(s.dir, "retl.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "retl.yaml"), []byte(strings.Replace(string(b), "password: demo", "password: wrong", 1)), 0o600))
+	for _, cmd := range []string{"run", "plan"} {
+		r := retl(t, cmd, "--configs", s.configs, "--only", "accounts")
+		assert.Equal(t, exitFailed, r.code, cmd)
+		assert.Contains(t, r.stdout, "accounts: preflight: salesforce: describe Account: login (password): POST /services/oauth2/token: 400 invalid_grant: authentication failure", cmd)
+		assert.Equal(t, 1, strings.Count(r.stdout, "salesforce:"), r.stdout)
+	}
+}
+
+// An error a plugin finds in a file leads with the file, line and key, and
+// a connection's error is told once, not once per sync using it.
+func TestBuildErrorsLeadWithTheirPlace(t *testing.T) {
+	s := newDemoSetup(t, "", func(name, text string) string {
+		if name == "accounts.yaml" {
+			return strings.Replace(text, "  operation: upsert", "  operation: upsert\n  max_deletes: lots", 1)
+		}
+		return text
+	})
+	b, err := os.ReadFile(filepath.Join(s.dir, "retl.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "retl.yaml"), []byte(strings.Replace(string(b), "auth: password", "auth: magic", 1)), 0o600))
+	for _, cmd := range []string{"validate", "run", "plan"} {
+		r := retl(t, cmd, "--configs", s.configs)
+		assert.Equal(t, exitInvalid, r.code, cmd)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		require.Len(t, lines, 2, r.stderr)
+		assert.Regexp(t, `^.*/retl\.yaml:\d+:\d+: key "connections\.crm\.auth": auth "magic": want jwt, client_credentials, password or soap$`, lines[0], cmd)
+		assert.Regexp(t, `^.*/configs/accounts\.yaml:\d+:\d+: key "destination\.max_deletes": invalid value: \[value\]: want a count of records such as 500, or a percentage such as 10%$`, lines[1], cmd)
+	}
+}

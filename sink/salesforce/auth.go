@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -46,7 +45,7 @@ func newAuthenticator(c *Client) (authenticator, error) {
 	case AuthSOAP:
 		return soapAuth{c: c}, nil
 	}
-	return nil, fmt.Errorf("salesforce: auth %q is not supported", c.cfg.Auth)
+	return nil, errorf("auth %q is not supported", c.cfg.Auth)
 }
 
 func parseKey(pem []byte) (*rsa.PrivateKey, error) {
@@ -58,7 +57,7 @@ func parseKey(pem []byte) (*rsa.PrivateKey, error) {
 	k, err := jwt.ParseRSAPrivateKeyFromPEM(pem)
 	if err != nil {
 		// jwt's message names the format only; never the key.
-		return nil, fmt.Errorf("salesforce: private key: %w", err)
+		return nil, errorf("private key: %w", err)
 	}
 	return k, nil
 }
@@ -72,14 +71,14 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*session, e
 		idempotent: true,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: login (%s): %w", c.cfg.Auth, err)
+		return nil, errorf("login (%s): %w", c.cfg.Auth, err)
 	}
 	var tr struct {
 		AccessToken string `json:"access_token"`
 		InstanceURL string `json:"instance_url"`
 	}
 	if err := json.Unmarshal(resp.body, &tr); err != nil || tr.AccessToken == "" {
-		return nil, fmt.Errorf("salesforce: login (%s): the token answer holds no access token", c.cfg.Auth)
+		return nil, errorf("login (%s): the token answer holds no access token", c.cfg.Auth)
 	}
 	return &session{token: tr.AccessToken, instanceURL: tr.InstanceURL}, nil
 }
@@ -105,7 +104,7 @@ func (a *jwtAuth) login(ctx context.Context) (*session, error) {
 	if key == nil {
 		pem, err := a.c.cfg.privateKeyFile()
 		if err != nil {
-			return nil, fmt.Errorf("salesforce: login (jwt): %w", err)
+			return nil, errorf("login (jwt): %w", err)
 		}
 		if key, err = parseKey(pem); err != nil {
 			return nil, err
@@ -121,7 +120,7 @@ func (a *jwtAuth) login(ctx context.Context) (*session, error) {
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodRS256, claims).SignedString(key)
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: login (jwt): signing the assertion: %w", err)
+		return nil, errorf("login (jwt): signing the assertion: %w", err)
 	}
 	return a.c.tokenRequest(ctx, url.Values{
 		"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"},
@@ -148,10 +147,10 @@ func (a soapAuth) login(ctx context.Context) (*session, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("salesforce: login (soap): %w", unwrapURLError(err))
+		return nil, errorf("login (soap): %w", unwrapURLError(err))
 	}
 	if sf.GetSid() == "" {
-		return nil, errors.New("salesforce: login (soap): the login answer holds no session id")
+		return nil, newError("login (soap): the login answer holds no session id")
 	}
 	return &session{token: sf.GetSid(), instanceURL: sf.GetLoc()}, nil
 }

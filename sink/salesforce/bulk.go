@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"io"
 	"net/http"
@@ -318,7 +317,7 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 		}
 		if ctx.Err() == nil {
 			// The job ran; what it wrote cannot be read.
-			return fmt.Errorf("%w: reading the results of job %s: %w", ErrOutcomeUnknown, id, err)
+			return errorf("%w: reading the results of job %s: %w", ErrOutcomeUnknown, id, err)
 		}
 		// Stopped while reading the results: read them again.
 		return s.salvage(ctx, bl, j, id, err, out)
@@ -343,7 +342,7 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 	for try := 0; ; try++ {
 		resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "ingest"), body: body, ctype: "application/json", idempotent: true})
 		if err != nil {
-			return "", fmt.Errorf("creating a Bulk job: %w", err)
+			return "", errorf("creating a Bulk job: %w", err)
 		}
 		if err := json.Unmarshal(resp.body, &info); err == nil && info.ID != "" {
 			break
@@ -361,14 +360,14 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 	if s.dest.Options.GzipUploads {
 		z, err := gzipBody(j.body)
 		if err != nil {
-			return info.ID, fmt.Errorf("compressing job %s: %w", info.ID, err)
+			return info.ID, errorf("compressing job %s: %w", info.ID, err)
 		}
 		req.body, req.header = z, http.Header{"Content-Encoding": {"gzip"}}
 		s.noteUpload(len(j.body), len(z))
 	}
 	req.timeout = uploadTimeout(s.c.cfg.Timeout, len(req.body))
 	if _, err := s.c.do(ctx, req); err != nil {
-		return info.ID, fmt.Errorf("uploading job %s: %w", info.ID, err)
+		return info.ID, errorf("uploading job %s: %w", info.ID, err)
 	}
 	return info.ID, nil
 }
@@ -416,7 +415,7 @@ func (s *Sink) setState(ctx context.Context, id, state string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("closing job %s: %w", id, err)
+	return errorf("closing job %s: %w", id, err)
 }
 
 func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
@@ -432,7 +431,7 @@ func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
 		}
 		// An answer damaged on the way is asked for again, a few times.
 		if try == 2 {
-			return nil, fmt.Errorf("job %s: decoding its state: %w", id, err)
+			return nil, errorf("job %s: decoding its state: %w", id, err)
 		}
 	}
 }
@@ -446,7 +445,7 @@ func (s *Sink) poll(ctx context.Context, id string, rows int) (*jobInfo, error) 
 	for {
 		info, err := s.jobInfo(ctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("polling job %s: %w", id, err)
+			return nil, errorf("polling job %s: %w", id, err)
 		}
 		switch info.State {
 		case stateJobComplete, stateFailed, stateAborted:
@@ -488,7 +487,7 @@ func (s *Sink) abort(id string) {
 func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader) error) error {
 	_, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id, kind+"/"), accept: "text/csv", idempotent: true, read: read})
 	if err != nil {
-		return fmt.Errorf("job %s %s: %w", id, kind, err)
+		return errorf("job %s %s: %w", id, kind, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -63,7 +62,7 @@ func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
 // cfg is checked and completed with defaults as ParseConfig does.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if err := cfg.normalize(); err != nil {
-		return nil, fmt.Errorf("salesforce: %w", err)
+		return nil, err
 	}
 	c := &Client{
 		cfg:       cfg,
@@ -163,18 +162,19 @@ func (c *Client) loginLocked(ctx context.Context) (*session, error) {
 	}
 	s.instanceURL = strings.TrimRight(s.instanceURL, "/")
 	if err := checkURL("instance URL", s.instanceURL); err != nil {
-		return nil, &loginError{fmt.Errorf("salesforce: login answered with an unusable %w", err)}
+		return nil, &loginError{errorf("login answered with an unusable %w", err)}
 	}
 	c.tok = s
 	return s, nil
 }
 
 // ErrLogin is wrapped by every error of a failed login.
-var ErrLogin = errors.New("salesforce: login failed")
+var ErrLogin = newError("login failed")
 
 type loginError struct{ err error }
 
 func (e *loginError) Error() string        { return e.err.Error() }
+func (e *loginError) unlabelled() string   { return unlabelledText(e.err) }
 func (e *loginError) Unwrap() error        { return e.err }
 func (e *loginError) Is(target error) bool { return target == ErrLogin }
 
@@ -263,7 +263,7 @@ func checkBudget(ctx context.Context, r *request) error {
 		return nil
 	}
 	b.refused.Add(1)
-	return fmt.Errorf("salesforce: %s %s: %w (%d API calls)", r.method, r.path, ErrAPIBudget, b.limit)
+	return errorf("%s %s: %w (%d API calls)", r.method, r.path, ErrAPIBudget, b.limit)
 }
 
 func countCall(ctx context.Context) {
@@ -314,7 +314,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			case r.idempotent && !r.single || notSent(sendErr):
 				retry = true
 			default:
-				return nil, fmt.Errorf("salesforce: %s %s: %w: %w", r.method, r.path, ErrOutcomeUnknown, sendErr)
+				return nil, errorf("%s %s: %w: %w", r.method, r.path, ErrOutcomeUnknown, sendErr)
 			}
 		case resp.status >= 200 && resp.status < 300:
 			return resp, nil
@@ -336,7 +336,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 				// again cannot help and could lock the user out.
 			case resp.status >= 500:
 				if !r.idempotent || r.single {
-					return nil, fmt.Errorf("%w: %w", ErrOutcomeUnknown, ae)
+					return nil, errorf("%w: %w", ErrOutcomeUnknown, ae)
 				}
 				retry = true
 			case resp.status == http.StatusForbidden && ae.Code == codeRequestLimit:
@@ -354,13 +354,13 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 			return nil, last
 		}
 		if attempt >= c.cfg.MaxRetries {
-			return nil, fmt.Errorf("after %d attempts: %w", attempt+1, last)
+			return nil, errorf("after %d attempts: %w", attempt+1, last)
 		}
 		if wait == 0 {
 			wait = backoff(c.cfg.retryBase, attempt)
 		}
 		if time.Since(start)+wait > c.cfg.RetryMaxWait {
-			return nil, fmt.Errorf("after %d attempts in %s: %w", attempt+1, time.Since(start).Round(time.Millisecond), last)
+			return nil, errorf("after %d attempts in %s: %w", attempt+1, time.Since(start).Round(time.Millisecond), last)
 		}
 		c.log.Debug("salesforce: retrying", "method", r.method, "path", r.path, "attempt", attempt+1, "wait", wait, "error", last)
 		if err := c.sleep(ctx, wait); err != nil {
@@ -467,7 +467,7 @@ func (c *Client) send(ctx context.Context, s *session, r *request) (*response, e
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: %s %s: %w", r.method, r.path, err)
+		return nil, errorf("%s %s: %w", r.method, r.path, err)
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
@@ -495,14 +495,14 @@ func (c *Client) send(ctx context.Context, s *session, r *request) (*response, e
 				return nil, err
 			}
 			// As with a cut body below: for a write, the outcome is unknown.
-			return nil, fmt.Errorf("salesforce: %s %s: reading the answer: %w", r.method, r.path, err)
+			return nil, errorf("%s %s: reading the answer: %w", r.method, r.path, err)
 		}
 		return &response{status: resp.StatusCode, header: resp.Header}, nil
 	}
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		// The server answered but the body was cut: for a write, the outcome is unknown.
-		return nil, fmt.Errorf("salesforce: %s %s: reading the answer: %w", r.method, r.path, err)
+		return nil, errorf("%s %s: reading the answer: %w", r.method, r.path, err)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
@@ -512,7 +512,7 @@ func (c *Client) send(ctx context.Context, s *session, r *request) (*response, e
 func cleanURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("salesforce: %s %s: %w", ue.Op, pathOnly(ue.URL), ue.Err)
+		return errorf("%s %s: %w", ue.Op, pathOnly(ue.URL), ue.Err)
 	}
 	return err
 }

@@ -1,7 +1,6 @@
 package salesforce
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -83,9 +82,29 @@ func ParseConfig(c *config.Connection) (Config, error) {
 		return cfg, err
 	}
 	if err := cfg.normalize(); err != nil {
-		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+		return cfg, atKey(c.Section, err)
 	}
 	return cfg, nil
+}
+
+// keyError is a value that does not pass its check: the factory places it
+// at its key in the file (config.Section.ErrorAt).
+type keyError struct{ key, msg string }
+
+func (e *keyError) Error() string      { return label + e.msg }
+func (e *keyError) unlabelled() string { return e.msg }
+
+func keyErrorf(key, format string, args ...any) error {
+	return &keyError{key: key, msg: fmt.Sprintf(format, args...)}
+}
+
+// atKey returns a keyError as the *config.Error at its key in s, so that
+// the message starts with the file, line and key; other errors as they are.
+func atKey(s config.Section, err error) error {
+	if ke, ok := err.(*keyError); ok {
+		return s.ErrorAt(ke.key, ke.msg)
+	}
+	return err
 }
 
 // decodeConnection decodes a connection's keys strictly, without checking
@@ -93,13 +112,13 @@ func ParseConfig(c *config.Connection) (Config, error) {
 func decodeConnection(c *config.Connection) (Config, error) {
 	var cfg Config
 	if c == nil {
-		return cfg, errors.New("salesforce: the destination names no connection")
+		return cfg, newError("the destination names no connection")
 	}
 	if c.Type != "" && c.Type != "salesforce" {
-		return cfg, fmt.Errorf("salesforce: connection %q is of type %q, not salesforce", c.Name, c.Type)
+		return cfg, errorf("connection %q is of type %q, not salesforce", c.Name, c.Type)
 	}
 	if err := decodeSection(c.Section, &cfg); err != nil {
-		return cfg, fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+		return cfg, err // a *config.Error: file, line and key
 	}
 	return cfg, nil
 }
@@ -125,10 +144,15 @@ func (c *Config) normalize() error {
 	}
 	c.APIVersion = strings.TrimPrefix(c.APIVersion, "v")
 	if !apiVersionRe.MatchString(c.APIVersion) {
-		return fmt.Errorf("api_version %q: want a version such as %q", c.APIVersion, DefaultAPIVersion)
+		return keyErrorf("api_version", "api_version %q: want a version such as %q", c.APIVersion, DefaultAPIVersion)
 	}
-	if c.Timeout < 0 || c.RetryMaxWait < 0 || c.MaxRetries < -1 {
-		return errors.New("timeout, max_retries and retry_max_wait must not be negative")
+	for _, n := range []struct {
+		key string
+		bad bool
+	}{{"timeout", c.Timeout < 0}, {"max_retries", c.MaxRetries < -1}, {"retry_max_wait", c.RetryMaxWait < 0}} {
+		if n.bad {
+			return keyErrorf(n.key, "%s must not be negative", n.key)
+		}
 	}
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
@@ -157,7 +181,7 @@ func (c *Config) normalize() error {
 			}
 		}
 		if len(missing) > 0 {
-			return fmt.Errorf("auth %s needs %s", c.Auth, strings.Join(missing, ", "))
+			return keyErrorf("auth", "auth %s needs %s", c.Auth, strings.Join(missing, ", "))
 		}
 		return nil
 	}
@@ -167,7 +191,7 @@ func (c *Config) normalize() error {
 			return err
 		}
 		if (c.PrivateKey == "") == (c.PrivateKeyFile == "") {
-			return errors.New("auth jwt needs exactly one of private_key and private_key_file")
+			return keyErrorf("auth", "auth jwt needs exactly one of private_key and private_key_file")
 		}
 	case AuthClientCredentials:
 		return need("client_id", "client_secret")
@@ -176,9 +200,9 @@ func (c *Config) normalize() error {
 	case AuthSOAP:
 		return need("username", "password")
 	case "":
-		return errors.New("auth is required: jwt, client_credentials, password or soap")
+		return keyErrorf("auth", "auth is required: jwt, client_credentials, password or soap")
 	default:
-		return fmt.Errorf("auth %q: want jwt, client_credentials, password or soap", c.Auth)
+		return keyErrorf("auth", "auth %q: want jwt, client_credentials, password or soap", c.Auth)
 	}
 	return nil
 }
@@ -188,7 +212,7 @@ func (c *Config) normalize() error {
 func checkURL(key, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("%s %q is not an absolute URL", key, raw)
+		return keyErrorf(key, "%s %q is not an absolute URL", key, raw)
 	}
 	switch u.Scheme {
 	case "https":
@@ -197,9 +221,9 @@ func checkURL(key, raw string) error {
 		if isLoopback(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%s %q: http is allowed only for loopback hosts; use https", key, raw)
+		return keyErrorf(key, "%s %q: http is allowed only for loopback hosts; use https", key, raw)
 	default:
-		return fmt.Errorf("%s %q: want an https URL", key, raw)
+		return keyErrorf(key, "%s %q: want an https URL", key, raw)
 	}
 }
 
@@ -238,7 +262,7 @@ func (c *Config) privateKeyFile() ([]byte, error) {
 	b, err := os.ReadFile(c.PrivateKeyFile)
 	if err != nil {
 		// The path is not a secret; the error from os carries only the path.
-		return nil, fmt.Errorf("private_key_file: %w", err)
+		return nil, errorf("private_key_file: %w", err)
 	}
 	return b, nil
 }
@@ -342,11 +366,20 @@ func (o *Options) normalize() error {
 		o.API = APIBulk
 	case APIBulk, APIREST, APIAuto:
 	default:
-		return fmt.Errorf("api %q: want bulk, rest or auto", o.API)
+		return keyErrorf("api", "api %q: want bulk, rest or auto", o.API)
 	}
-	if o.AutoThreshold < 0 || o.BulkBatchSize < 0 || o.MaxJobsInFlight < 0 || o.RESTConcurrency < 0 ||
-		o.PollMaxWait < 0 || o.LockRetries < -1 || o.MaxUploadBytes < 0 || o.APIBudget < 0 {
-		return errors.New("auto_threshold, bulk_batch_size, max_jobs_in_flight, rest_concurrency, poll_max_wait, lock_retries, max_upload_bytes and api_budget must not be negative")
+	for _, n := range []struct {
+		key string
+		bad bool
+	}{
+		{"auto_threshold", o.AutoThreshold < 0}, {"bulk_batch_size", o.BulkBatchSize < 0},
+		{"max_jobs_in_flight", o.MaxJobsInFlight < 0}, {"rest_concurrency", o.RESTConcurrency < 0},
+		{"poll_max_wait", o.PollMaxWait < 0}, {"lock_retries", o.LockRetries < -1},
+		{"max_upload_bytes", o.MaxUploadBytes < 0}, {"api_budget", o.APIBudget < 0},
+	} {
+		if n.bad {
+			return keyErrorf(n.key, "%s must not be negative", n.key)
+		}
 	}
 	def := func(p *int, d int) {
 		if *p == 0 {
@@ -365,10 +398,10 @@ func (o *Options) normalize() error {
 		o.OnNotFound = NotFoundSkip
 	case NotFoundSkip, NotFoundFail:
 	default:
-		return fmt.Errorf("on_not_found %q: want skip or fail", o.OnNotFound)
+		return keyErrorf("on_not_found", "on_not_found %q: want skip or fail", o.OnNotFound)
 	}
 	if o.GroupBy != "" && !isFieldPath(o.GroupBy) {
-		return fmt.Errorf("group_by %q is not a field name", o.GroupBy)
+		return keyErrorf("group_by", "group_by %q is not a field name", o.GroupBy)
 	}
 	switch o.LockRetries {
 	case 0:
@@ -386,7 +419,7 @@ func (o *Options) normalize() error {
 		o.MaxUploadBytes = defaultMaxUpload
 	}
 	if o.MaxUploadBytes > MaxUploadLimit {
-		return fmt.Errorf("max_upload_bytes %d is above %d, the most CSV Salesforce takes in one upload (150 MB once base64-encoded)", o.MaxUploadBytes, MaxUploadLimit)
+		return keyErrorf("max_upload_bytes", "max_upload_bytes %d is above %d, the most CSV Salesforce takes in one upload (150 MB once base64-encoded)", o.MaxUploadBytes, MaxUploadLimit)
 	}
 	if o.lockBackoff == 0 {
 		o.lockBackoff = defaultLockBackoff

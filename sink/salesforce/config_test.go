@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,12 @@ func TestParseConfigErrors(t *testing.T) {
 			_, err := ParseConfig(conn(t, c.yaml))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
-			assert.Contains(t, err.Error(), `connection "crm"`)
+			// Every error names the file, line and key, first.
+			var ce *config.Error
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, "retl.yaml", ce.Pos.File)
+			assert.Positive(t, ce.Pos.Line)
+			assert.True(t, strings.HasPrefix(err.Error(), "retl.yaml:"), err.Error())
 		})
 	}
 	_, err := ParseConfig(nil)

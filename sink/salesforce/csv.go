@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/csv"
-	"fmt"
 	"io"
 	"strings"
 	"unicode"
@@ -144,7 +143,7 @@ func readResults(body io.Reader, uploaded []string) (*resultFile, error) {
 		return rf, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the result header: %w", err)
+		return nil, errorf("reading the result header: %w", err)
 	}
 	for i, h := range header {
 		switch h {
@@ -181,7 +180,7 @@ func readResults(body io.Reader, uploaded []string) (*resultFile, error) {
 func (rf *resultFile) next() ([]string, error) {
 	row, err := rf.r.Read()
 	if err != nil && err != io.EOF {
-		return nil, fmt.Errorf("reading the results: %w", err)
+		return nil, errorf("reading the results: %w", err)
 	}
 	return row, err
 }

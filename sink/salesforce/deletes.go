@@ -100,13 +100,13 @@ func (s *Sink) CheckCount(ctx context.Context, records []sink.Record) error {
 	ctx = withCallCounter(ctx, &s.calls)
 	n, err := s.countMatched(ctx, records)
 	if err != nil {
-		return fmt.Errorf("salesforce: max_deletes: counting the %s records the rows find: %w", s.dest.Object, err)
+		return errorf("max_deletes: counting the %s records the rows find: %w", s.dest.Object, err)
 	}
 	s.x.mu.Lock()
 	s.x.counted = true
 	s.x.mu.Unlock()
 	if err := s.checkDeletes(ctx, n, "the sync would delete", "nothing was deleted"); err != nil {
-		return fmt.Errorf("salesforce: %w", err)
+		return errorf("%w", err)
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error
 	if l.Percent {
 		total, err := s.c.count(ctx, s.dest.Object)
 		if err != nil {
-			return fmt.Errorf("max_deletes: counting the %s records: %w", s.dest.Object, err)
+			return errorf("max_deletes: counting the %s records: %w", s.dest.Object, err)
 		}
 		limit = int(math.Floor(l.Share * float64(total) / 100))
 		basis = fmt.Sprintf("%d: %s of %d %s records", limit, l, total, s.dest.Object)
@@ -203,7 +203,7 @@ func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error
 // count returns how many records of object exist, deleted ones left out.
 func (c *Client) count(ctx context.Context, object string) (int, error) {
 	if !identRe.MatchString(object) {
-		return 0, fmt.Errorf("salesforce: %q is not an object name", object)
+		return 0, errorf("%q is not an object name", object)
 	}
 	b, err := c.get(ctx, c.dataPath("query")+"?"+url.Values{"q": {"SELECT COUNT() FROM " + object}}.Encode())
 	if err != nil {

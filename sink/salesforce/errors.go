@@ -3,7 +3,6 @@ package salesforce
 import (
 	"encoding/json"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -28,9 +27,10 @@ type APIError struct {
 	Method, Path string
 }
 
-func (e *APIError) Error() string {
+func (e *APIError) Error() string { return label + e.unlabelled() }
+
+func (e *APIError) unlabelled() string {
 	var b strings.Builder
-	b.WriteString("salesforce: ")
 	if e.Method != "" {
 		b.WriteString(e.Method + " " + e.Path + ": ")
 	}
@@ -69,7 +69,7 @@ const (
 
 // ErrOutcomeUnknown is wrapped by errors of requests that were sent but
 // whose answer was lost, when the request is not safe to resend.
-var ErrOutcomeUnknown = errors.New("salesforce: request sent but its outcome is unknown")
+var ErrOutcomeUnknown = newError("request sent but its outcome is unknown")
 
 // parseAPIError builds an APIError from an error answer.
 func parseAPIError(status int, body []byte, method, path string) *APIError {
@@ -190,12 +190,13 @@ func scrub(msg string, secrets []string) string {
 // scrubbedError carries an error whose text had secrets removed, keeping the
 // chain for errors.Is/As.
 type scrubbedError struct {
-	msg string
-	err error
+	msg, bare string // with and without the package's label
+	err       error
 }
 
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
+func (e *scrubbedError) Error() string      { return e.msg }
+func (e *scrubbedError) unlabelled() string { return e.bare }
+func (e *scrubbedError) Unwrap() error      { return e.err }
 
 func scrubError(err error, secrets []string) error {
 	if err == nil {
@@ -206,7 +207,7 @@ func scrubError(err error, secrets []string) error {
 	if clean == msg {
 		return err
 	}
-	return &scrubbedError{msg: clean, err: err}
+	return &scrubbedError{msg: clean, bare: scrub(unlabelledText(err), secrets), err: err}
 }
 
 // maxMessage bounds a record error's message. Salesforce quotes the

@@ -54,7 +54,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 	}
 	rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, names)
 	if err != nil {
-		return nil, nil, fmt.Errorf("set_if_empty: reading current values: %w", err)
+		return nil, nil, errorf("set_if_empty: reading current values: %w", err)
 	}
 	folded := make(map[string]Row, len(rows))
 	for k, r := range rows {
@@ -114,7 +114,7 @@ func (s *Sink) guardedField(ctx context.Context, target string) (string, error) 
 	}
 	desc, err := s.c.Describe(ctx, s.dest.Object)
 	if err != nil {
-		return "", fmt.Errorf("set_if_empty: %w", err)
+		return "", errorf("set_if_empty: %w", err)
 	}
 	ref := desc.lookup(rel)
 	if ref == nil {

@@ -37,14 +37,14 @@ func (d *Destination) checkMatch() error {
 		switch d.Operation {
 		case config.Update, config.Delete, config.HardDelete:
 		default:
-			return fmt.Errorf("salesforce: match_on applies to update, delete and hard_delete, not %s", d.Operation)
+			return errorf("match_on applies to update, delete and hard_delete, not %s", d.Operation)
 		}
 		if !identRe.MatchString(d.MatchOn) {
-			return fmt.Errorf("salesforce: match_on %q is not a field name", d.MatchOn)
+			return errorf("match_on %q is not a field name", d.MatchOn)
 		}
 	}
 	if d.Options.MaxDeletes.Set && (d.Operation == config.Insert || d.Operation == config.Update) {
-		return fmt.Errorf("salesforce: max_deletes applies to delete, hard_delete and upserts with on_removed, not %s", d.Operation)
+		return errorf("max_deletes applies to delete, hard_delete and upserts with on_removed, not %s", d.Operation)
 	}
 	return nil
 }
@@ -207,7 +207,7 @@ func (s *Sink) matchIDs(ctx context.Context, keys []string) (matches, error) {
 		m.folded[f] = appendNew(m.folded[f], id)
 	})
 	if err != nil {
-		return m, fmt.Errorf("finding records by %s: %w", field, err)
+		return m, errorf("finding records by %s: %w", field, err)
 	}
 	return m, nil
 }

@@ -52,7 +52,7 @@ func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, 
 		return []sink.Result{}, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("salesforce: plan: %w", err)
+		return nil, errorf("plan: %w", err)
 	}
 	ctx = withCallCounter(ctx, &s.calls)
 	results := make([]sink.Result, len(records))
@@ -63,7 +63,7 @@ func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, 
 		}
 		res, err := s.planGroup(ctx, part)
 		if err != nil {
-			return nil, fmt.Errorf("salesforce: plan %s %s: %w", s.dest.Operation, s.dest.Object, err)
+			return nil, errorf("plan %s %s: %w", s.dest.Operation, s.dest.Object, err)
 		}
 		for i, idx := range g {
 			results[idx] = res[i]
@@ -193,7 +193,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		}
 		rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, sel)
 		if err != nil {
-			return nil, fmt.Errorf("reading current values: %w", err)
+			return nil, errorf("reading current values: %w", err)
 		}
 		current = make(map[string]Row, len(rows))
 		for k, r := range rows {
@@ -274,7 +274,7 @@ func (s *Sink) planLookups(ctx context.Context, records []sink.Record, j int, c 
 	}
 	rows, err := s.c.CurrentValues(ctx, c.parent, c.parentKey, keys, nil)
 	if err != nil {
-		return fmt.Errorf("reading the parents of %s: %w", c.name, err)
+		return errorf("reading the parents of %s: %w", c.name, err)
 	}
 	found := make(map[string]bool, len(rows))
 	for k := range rows {

@@ -346,7 +346,7 @@ func TestPlanErrors(t *testing.T) {
 	nope := planSink(t, c, "Nope__c", config.Insert, "", APIREST)
 	_, err = nope.Plan(context.Background(), recs)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "salesforce: plan insert Nope__c: salesforce: describe Nope__c: ")
+	assert.Contains(t, err.Error(), "salesforce: plan insert Nope__c: describe Nope__c: ")
 	assert.Contains(t, err.Error(), "NOT_FOUND")
 
 	// The describe is read once per client: a fresh client meets the fault.
@@ -359,13 +359,13 @@ func TestPlanErrors(t *testing.T) {
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/query", Times: 1})
 	_, err = s.Plan(context.Background(), recs)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "salesforce: plan upsert Account: reading current values: salesforce: query:")
+	assert.Contains(t, err.Error(), "salesforce: plan upsert Account: reading current values: query:")
 
 	contacts := planSink(t, c, "Contact", config.Insert, "", APIREST)
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/query", Times: 1})
 	_, err = contacts.Plan(context.Background(), planRecords(sink.NewLayout([]string{"LastName", "Account.External_Id__c"}, nil), []any{"Ames", "A-1"}))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "salesforce: plan insert Contact: reading the parents of Account.External_Id__c: salesforce: query:")
+	assert.Contains(t, err.Error(), "salesforce: plan insert Contact: reading the parents of Account.External_Id__c: query:")
 }
 
 func TestPlanSame(t *testing.T) {

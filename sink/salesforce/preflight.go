@@ -20,7 +20,7 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	obj := s.dest.Object
 	desc, err := s.c.Describe(ctx, obj)
 	if err != nil {
-		return fmt.Errorf("salesforce: preflight: %w", err)
+		return err
 	}
 	op := s.dest.Operation
 	var problems []string
@@ -138,5 +138,5 @@ func joinProblems(obj string, op config.Operation, problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}
-	return fmt.Errorf("salesforce: preflight of %s on %s: %s", op, obj, strings.Join(problems, "; "))
+	return errorf("preflight of %s on %s: %s", op, obj, strings.Join(problems, "; "))
 }

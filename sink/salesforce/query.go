@@ -189,14 +189,14 @@ func (c *Client) Query(ctx context.Context, soql string) iter.Seq2[Row, error] {
 		for next != "" {
 			b, err := c.get(ctx, next)
 			if err != nil {
-				yield(nil, fmt.Errorf("salesforce: query: %w", err))
+				yield(nil, errorf("query: %w", err))
 				return
 			}
 			var page queryPage
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.UseNumber()
 			if err := dec.Decode(&page); err != nil {
-				yield(nil, fmt.Errorf("salesforce: query: decoding the answer: %w", err))
+				yield(nil, errorf("query: decoding the answer: %w", err))
 				return
 			}
 			for _, rec := range page.Records {
@@ -275,7 +275,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 // client and kept; a failure is not kept, so a later call asks again.
 func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, error) {
 	if !identRe.MatchString(object) {
-		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+		return nil, errorf("%q is not an object name", object)
 	}
 	key := strings.ToLower(object)
 	c.describeMu.Lock()
@@ -286,11 +286,11 @@ func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, 
 	}
 	b, err := c.get(ctx, c.dataPath("sobjects", object, "describe"))
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: describe %s: %w", object, err)
+		return nil, errorf("describe %s: %w", object, err)
 	}
 	d = &ObjectDescribe{}
 	if err := json.Unmarshal(b, d); err != nil {
-		return nil, fmt.Errorf("salesforce: describe %s: decoding the answer: %w", object, err)
+		return nil, errorf("describe %s: decoding the answer: %w", object, err)
 	}
 	c.describeMu.Lock()
 	c.describes[key] = d
@@ -326,7 +326,7 @@ const (
 // and key values are escaped, so neither can change the query.
 func (c *Client) CurrentValues(ctx context.Context, object, keyField string, keys, fields []string) (map[string]Row, error) {
 	if !identRe.MatchString(object) {
-		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+		return nil, errorf("%q is not an object name", object)
 	}
 	base := []string{"Id"}
 	if !strings.EqualFold(keyField, "Id") {
@@ -336,7 +336,7 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 	var rest []string
 	for _, f := range append([]string{keyField}, fields...) {
 		if !isFieldPath(f) {
-			return nil, fmt.Errorf("salesforce: %q is not a field name", f)
+			return nil, errorf("%q is not a field name", f)
 		}
 		if !seen[strings.ToLower(f)] {
 			seen[strings.ToLower(f)] = true

@@ -2,8 +2,6 @@ package salesforce
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/retl-go/retl/config"
@@ -22,19 +20,19 @@ func Register(r *reverseetl.Registry) {
 // b.Shared.
 func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if b.Sync == nil {
-		return nil, errors.New("salesforce: no sync to build a sink for")
+		return nil, newError("no sync to build a sink for")
 	}
 	d := b.Sync.Destination
 	if b.Connection == nil {
-		return nil, errors.New("salesforce: the destination names no connection")
+		return nil, newError("the destination names no connection")
 	}
 	var opts Options
 	if err := decodeSection(d.Section, &opts); err != nil {
-		return nil, fmt.Errorf("salesforce: destination: %w", err)
+		return nil, err // a *config.Error: file, line and key
 	}
 	dest := Destination{Object: d.Object, Operation: d.Operation, ExternalID: d.ExternalID, MatchOn: d.MatchOn, Options: opts}
 	if err := dest.check(); err != nil {
-		return nil, err
+		return nil, atKey(d.Section, err)
 	}
 	if b.Offline {
 		// Offline validation (config.WithOffline): values may be
@@ -65,7 +63,11 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewSink(v.(*Client), dest)
+	s, err := NewSink(v.(*Client), dest)
+	if err != nil {
+		return nil, atKey(d.Section, err)
+	}
+	return s, nil
 }
 
 // offlineSink stands for a sink built from an offline validation: it was
@@ -73,7 +75,7 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 type offlineSink struct{}
 
 func (offlineSink) Write(context.Context, []sink.Record) ([]sink.Result, error) {
-	return nil, errors.New("salesforce: this sink was built for offline validation and cannot write")
+	return nil, newError("this sink was built for offline validation and cannot write")
 }
 
 func (offlineSink) Close(context.Context) error { return nil }
@@ -91,7 +93,7 @@ func checkOffline(c *config.Connection) error {
 		}
 	}
 	if err := cfg.normalize(); err != nil {
-		return fmt.Errorf("salesforce: connection %q: %w", c.Name, err)
+		return atKey(c.Section, err)
 	}
 	return nil
 }

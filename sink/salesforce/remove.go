@@ -39,10 +39,10 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 	if s.dest.Options.MaxDeletes.Set {
 		n, err := s.countIDs(ctx, r.IDs)
 		if err != nil {
-			return nil, fmt.Errorf("salesforce: max_deletes: %w", err)
+			return nil, errorf("max_deletes: %w", err)
 		}
 		if err := s.checkDeletes(ctx, n, "on_removed would act on", "nothing was removed"); err != nil {
-			return nil, fmt.Errorf("salesforce: %w", err)
+			return nil, errorf("%w", err)
 		}
 	}
 	d := Destination{Object: s.dest.Object, Operation: config.Delete, Options: s.dest.Options}
@@ -84,7 +84,7 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 			// A removal's skip means "gone", and its state is then
 			// forgotten: a stopped removal is an error, so the next run
 			// tries the records again.
-			return nil, fmt.Errorf("salesforce: on_removed stopped before every record was removed: %w", context.Cause(ctx))
+			return nil, errorf("on_removed stopped before every record was removed: %w", context.Cause(ctx))
 		}
 	}
 	s.markGone(ctx, r.IDs, res)
@@ -118,7 +118,7 @@ func (s *Sink) markGone(ctx context.Context, ids []string, res []sink.Result) {
 		}
 		switch {
 		case err != nil:
-			e.Message = clipMessage(fmt.Sprintf("%s (whether the record is gone could not be checked: %s)", e.Message, strings.TrimPrefix(err.Error(), "salesforce: ")))
+			e.Message = clipMessage(fmt.Sprintf("%s (whether the record is gone could not be checked: %s)", e.Message, unlabelledText(err)))
 		case !live[foldKey(keyID, ids[i])]:
 			res[i] = sink.Result{ID: ids[i], Skipped: ReasonAlreadyDeleted}
 		}
@@ -132,7 +132,7 @@ func (s *Sink) markGone(ctx context.Context, ids []string, res []sink.Result) {
 // whole query, is left out and so not found.
 func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[string]bool, error) {
 	if !identRe.MatchString(object) {
-		return nil, fmt.Errorf("salesforce: %q is not an object name", object)
+		return nil, errorf("%q is not an object name", object)
 	}
 	var valid []string
 	for _, id := range ids {
@@ -148,7 +148,7 @@ func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[
 		for next != "" {
 			b, err := c.get(ctx, next)
 			if err != nil {
-				return nil, fmt.Errorf("salesforce: queryAll: %w", err)
+				return nil, errorf("queryAll: %w", err)
 			}
 			var page struct {
 				Done           bool   `json:"done"`
@@ -159,7 +159,7 @@ func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[
 				} `json:"records"`
 			}
 			if err := json.NewDecoder(bytes.NewReader(b)).Decode(&page); err != nil {
-				return nil, fmt.Errorf("salesforce: queryAll: decoding the answer: %w", err)
+				return nil, errorf("queryAll: decoding the answer: %w", err)
 			}
 			for _, rec := range page.Records {
 				if !rec.IsDeleted {

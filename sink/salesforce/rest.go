@@ -162,7 +162,7 @@ func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Re
 		// An update or upsert may be sent again to learn the outcome; an
 		// insert or delete may not.
 		if !r.idempotent || try == 1 {
-			return fmt.Errorf("%s %s: %w: the answer could not be read: %w", r.method, r.path, ErrOutcomeUnknown, derr)
+			return errorf("%s %s: %w: the answer could not be read: %w", r.method, r.path, ErrOutcomeUnknown, derr)
 		}
 	}
 	if len(res) != len(records) {

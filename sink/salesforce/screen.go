@@ -167,7 +167,7 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 	}
 	desc, err := s.c.Describe(ctx, s.dest.Object)
 	if err != nil {
-		return nil, fmt.Errorf("salesforce: screening records: %w", err)
+		return nil, errorf("screening records: %w", err)
 	}
 	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID()}
 	if field := s.dest.matchField(); field != "" {
@@ -465,9 +465,9 @@ func checkDuplicateOption(v string, op config.Operation) (string, error) {
 		return DuplicateFail, nil
 	case DuplicateFail, DuplicateSkip:
 		if op == config.Insert {
-			return "", fmt.Errorf("on_duplicate_key applies to operations that find records by a key, not insert")
+			return "", keyErrorf("on_duplicate_key", "on_duplicate_key applies to operations that find records by a key, not insert")
 		}
 		return v, nil
 	}
-	return "", fmt.Errorf("on_duplicate_key %q: want fail or skip", v)
+	return "", keyErrorf("on_duplicate_key", "on_duplicate_key %q: want fail or skip", v)
 }

@@ -84,38 +84,38 @@ func newSink(c *Client, d Destination) *Sink {
 
 func (d *Destination) check() error {
 	if !identRe.MatchString(d.Object) {
-		return fmt.Errorf("salesforce: object %q is not an object name", d.Object)
+		return errorf("object %q is not an object name", d.Object)
 	}
 	switch d.Operation {
 	case config.Insert, config.Update, config.Delete, config.HardDelete:
 	case config.Upsert:
 		if d.ExternalID == "" {
-			return errors.New("salesforce: operation upsert needs external_id")
+			return newError("operation upsert needs external_id")
 		}
 		if !identRe.MatchString(d.ExternalID) {
-			return fmt.Errorf("salesforce: external_id %q is not a field name", d.ExternalID)
+			return errorf("external_id %q is not a field name", d.ExternalID)
 		}
 		if d.upsertByID() && d.Options.API == APIREST {
 			// REST upserts by external id fields only ("upsert uses
 			// external ids, not record ids"; Collections: "Don't use
 			// record ids"); Bulk API 2.0 upserts "based on an ID".
-			return errors.New("salesforce: upsert on Id goes through the Bulk API only: Salesforce's REST API upserts by external id fields, not record Ids; " +
+			return newError("upsert on Id goes through the Bulk API only: Salesforce's REST API upserts by external id fields, not record Ids; " +
 				"use api: bulk (or auto, which then always uses Bulk), or operation: update")
 		}
 	case "":
-		return errors.New("salesforce: operation is required")
+		return newError("operation is required")
 	default:
-		return fmt.Errorf("salesforce: operation %s is not supported by the salesforce sink", d.Operation)
+		return errorf("operation %s is not supported by the salesforce sink", d.Operation)
 	}
 	if err := d.checkMatch(); err != nil {
 		return err
 	}
 	if err := d.Options.normalize(); err != nil {
-		return fmt.Errorf("salesforce: %w", err)
+		return err
 	}
 	var err error
 	if d.Options.OnDuplicateKey, err = checkDuplicateOption(d.Options.OnDuplicateKey, d.Operation); err != nil {
-		return fmt.Errorf("salesforce: %w", err)
+		return err
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func (s *Sink) Batching() (maxRecords, concurrency int) {
 func (s *Sink) Hint(ctx context.Context, h sink.Hint) error {
 	if s.CountFirst() && h.Final {
 		if err := s.checkDeletes(withCallCounter(ctx, &s.calls), h.Records, "the sync would delete", "nothing was deleted"); err != nil {
-			return fmt.Errorf("salesforce: %w", err)
+			return errorf("%w", err)
 		}
 	}
 	s.mu.Lock()
@@ -280,7 +280,7 @@ func groupByLayout(records []sink.Record) [][]int {
 func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	layout := records[0].Layout
 	if layout == nil {
-		return nil, errors.New("salesforce: write: record without a layout")
+		return nil, newError("write: record without a layout")
 	}
 	if s.dest.matching() && !s.isResolved(layout) {
 		res, err := s.viaMatch(ctx, records, s.writeGroup, func(err error) error { return s.writeErr(ctx, err) })
@@ -327,7 +327,7 @@ func (s *Sink) writeErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
-	return fmt.Errorf("salesforce: write %s %s: %w", s.dest.Operation, s.dest.Object, err)
+	return errorf("write %s %s: %w", s.dest.Operation, s.dest.Object, err)
 }
 
 // requestFailure turns a request's error into the error of each record it carried.
@@ -335,14 +335,14 @@ func requestFailure(err error) *sink.RecordError {
 	var ae *APIError
 	switch {
 	case errors.Is(err, ErrAPIBudget):
-		return recordErr(CodeAPIBudget, "not sent: %s", strings.TrimPrefix(err.Error(), "salesforce: "))
+		return recordErr(CodeAPIBudget, "not sent: %s", unlabelledText(err))
 	case errors.Is(err, ErrOutcomeUnknown):
-		return recordErr(CodeOutcomeUnknown, "the request was sent but its answer was lost, so the record may or may not have been written; it was not resent (%s)", strings.TrimPrefix(err.Error(), "salesforce: "))
+		return recordErr(CodeOutcomeUnknown, "the request was sent but its answer was lost, so the record may or may not have been written; it was not resent (%s)", unlabelledText(err))
 	case errors.As(err, &ae):
 		re := ae.RecordError()
 		return re
 	}
-	return recordErr(CodeRequestFailed, "%s", strings.TrimPrefix(err.Error(), "salesforce: "))
+	return recordErr(CodeRequestFailed, "%s", unlabelledText(err))
 }
 
 // isNullMarker reports whether a text value would read as Bulk's null

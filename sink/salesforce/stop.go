@@ -3,7 +3,6 @@ package salesforce
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -26,8 +25,9 @@ const salvageTimeout = 2 * time.Minute
 // UploadComplete). Its records are known not written.
 type notSentError struct{ err error }
 
-func (e *notSentError) Error() string { return e.err.Error() }
-func (e *notSentError) Unwrap() error { return e.err }
+func (e *notSentError) Error() string      { return e.err.Error() }
+func (e *notSentError) unlabelled() string { return unlabelledText(e.err) }
+func (e *notSentError) Unwrap() error      { return e.err }
 
 func nothingSent(err error) error { return &notSentError{err: err} }
 
@@ -62,7 +62,7 @@ func (s *Sink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id strin
 		err = s.collect(sctx, bl, j, info, out)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: reading job %s after the write stopped: %w", ErrOutcomeUnknown, id, err)
+		return errorf("%w: reading job %s after the write stopped: %w", ErrOutcomeUnknown, id, err)
 	}
 	for _, ri := range j.idx {
 		if e := out[ri].Err; e != nil && e.Code == CodeJobAborted {
@@ -102,18 +102,9 @@ func (s *Sink) jobFailure(ctx context.Context, err error) sink.Result {
 	case errors.As(err, &ns):
 		// An upload whose answer was lost, in a job aborted before
 		// UploadComplete: Salesforce processed nothing of it.
-		return sink.Result{Err: recordErr(CodeRequestFailed, "the job's upload failed and the job was aborted before it processed anything, so no record was written (%s)", trimPrefix(err))}
+		return sink.Result{Err: recordErr(CodeRequestFailed, "the job's upload failed and the job was aborted before it processed anything, so no record was written (%s)", unlabelledText(err))}
 	}
 	return sink.Result{Err: requestFailure(err)}
-}
-
-func trimPrefix(err error) string {
-	const p = "salesforce: "
-	msg := err.Error()
-	if len(msg) > len(p) && msg[:len(p)] == p {
-		return msg[len(p):]
-	}
-	return msg
 }
 
 // resolveInserts settles inserts whose answers were lost when the
