@@ -112,8 +112,9 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 }
 
 func (d *fileDecoder) nonEmpty(f field) string {
-	s := d.str(f)
-	if s == "" {
+	var s string
+	// A value of the wrong type is one error, not also an empty one.
+	if d.decode(f, &s) && s == "" {
 		d.errorf(f.value, f.path, "must not be empty")
 	}
 	return s

@@ -402,6 +402,8 @@ func TestOperationRules(t *testing.T) {
 		{"update by match_on", sync("  operation: update\n  match_on: Ext__c\n", mapExt), nil},
 		{"update without Id or match_on", sync("  operation: update\n", mapExt),
 			[]string{`s.yaml:5:14: key "destination.operation": update needs a mapping to Id or destination.match_on`}},
+		{"match_on of the wrong type is one error", sync("  operation: update\n  match_on: [Ext__c]\n", mapExt),
+			[]string{`s.yaml:6:13: key "destination.match_on": expected a string, got a list`}},
 		{"update with match_on unmapped", sync("  operation: update\n  match_on: Email__c\n", mapExt),
 			[]string{`s.yaml:6:13: key "destination.match_on": field Email__c is not mapped; records are matched on its mapped value`}},
 		{"delete by Id", sync("  operation: delete\n", mapID), nil},
