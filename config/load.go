@@ -31,6 +31,16 @@ type options struct {
 	bad         []string
 	offline     bool
 	partial     bool
+	checks      []func(*Sync) error
+}
+
+// WithCheck adds a check of each decoded sync, run with every other check
+// of the files so that its errors come in the same pass. Plugins check
+// their own sections this way (reverseetl.Registry.Check): a sink's
+// destination keys and their fit with the mapping. A check returns nil,
+// an *Error or Errors; other errors are placed at the sync's file.
+func WithCheck(check func(*Sync) error) Option {
+	return func(o *options) { o.checks = append(o.checks, check) }
 }
 
 // WithPartial makes Load, LoadFS and Parse return, along with the Errors
@@ -362,6 +372,11 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 	check.names()
 	check.dependencies(unparsed)
 	applyDefaults(p, metas)
+	for _, s := range p.Syncs {
+		for _, f := range o.checks {
+			addCheckError(&errs, s, f(s))
+		}
+	}
 	if len(errs) > 0 {
 		if !o.partial {
 			return nil, errs.capped()
@@ -369,6 +384,21 @@ func build(ctx context.Context, o *options, project *input, syncs []input) (*Pro
 		return partialProject(p, errs), errs.capped()
 	}
 	return p, nil
+}
+
+// addCheckError adds what a WithCheck function found in s.
+func addCheckError(errs *Errors, s *Sync, err error) {
+	switch e := err.(type) {
+	case nil:
+	case *Error:
+		errs.add(e)
+	case Errors:
+		for _, x := range e {
+			errs.add(x)
+		}
+	default:
+		errs.add(&Error{Pos: s.Pos, Msg: e.Error(), Err: e})
+	}
 }
 
 // partialProject keeps the syncs of p whose files have no errors.

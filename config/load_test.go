@@ -99,16 +99,20 @@ func TestLoadFullExample(t *testing.T) {
 	d := s.Destination
 	assert.Equal(t, "salesforce", d.Type)
 	assert.Equal(t, "crm", d.Connection)
-	assert.Equal(t, "Account", d.Object)
-	assert.Equal(t, Upsert, d.Operation)
-	assert.Equal(t, "External_Id__c", d.ExternalID)
-	assert.Equal(t, "External_Id__c", d.MatchOn)
-	assert.Equal(t, []string{"api", "batch_size"}, d.Section.Keys())
+	assert.Equal(t, []string{"object", "operation", "external_id", "match_on", "api", "batch_size"}, d.Section.Keys(),
+		"everything but type and connection is the sink's")
 	var sf struct {
-		API       string `yaml:"api"`
-		BatchSize int    `yaml:"batch_size"`
+		Object     string `yaml:"object"`
+		Operation  string `yaml:"operation"`
+		ExternalID string `yaml:"external_id"`
+		MatchOn    string `yaml:"match_on"`
+		API        string `yaml:"api"`
+		BatchSize  int    `yaml:"batch_size"`
 	}
 	require.NoError(t, d.Section.Decode(&sf))
+	assert.Equal(t, "Account", sf.Object)
+	assert.Equal(t, "upsert", sf.Operation)
+	assert.Equal(t, "External_Id__c", sf.ExternalID)
 	assert.Equal(t, "bulk", sf.API)
 	assert.Equal(t, 200, sf.BatchSize)
 
@@ -445,12 +449,15 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestLoadBrokenProject checks the errors of a project with one mistake per
 // file against testdata/broken/errors.golden (go test -update rewrites it).
+// The broken project's errors as the config package finds them alone;
+// sink/salesforce's TestBrokenProjectInOnePass adds the Salesforce sink's
+// (testdata/broken/errors.golden).
 func TestLoadBrokenProject(t *testing.T) {
 	_, err := Load(context.Background(), filepath.Join("testdata", "broken", "configs"), WithEnv(nil))
 	var errs Errors
 	require.ErrorAs(t, err, &errs)
 	got := err.Error() + "\n"
-	golden := filepath.Join("testdata", "broken", "errors.golden")
+	golden := filepath.Join("testdata", "broken", "errors-config-only.golden")
 	if *update {
 		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
 	}
@@ -526,4 +533,34 @@ func TestLoadWithPartialKeepsTheSyncsWithoutErrors(t *testing.T) {
 	require.ErrorAs(t, err, &errs)
 	require.NotNil(t, p)
 	assert.Empty(t, p.Syncs)
+}
+
+// A WithCheck function's errors come with the files' own, in one pass:
+// its *Error and Errors as they are, another error at the sync's file.
+func TestWithCheckErrorsComeInTheSamePass(t *testing.T) {
+	bad := strings.Replace(validSync, "mapping:", "mappings:", 1)
+	files := map[string][]byte{"a.yaml": []byte(validSync), "b.yaml": []byte(validSync), "c.yaml": []byte(validSync), "d.yaml": []byte(bad)}
+	check := func(s *Sync) error {
+		switch s.Name {
+		case "a":
+			return &Error{Pos: Pos{File: s.File, Line: 7, Col: 3}, Key: "destination.x", Msg: "one"}
+		case "b":
+			return Errors{{Pos: Pos{File: s.File, Line: 1, Col: 1}, Msg: "two"}, {Pos: Pos{File: s.File, Line: 2, Col: 1}, Msg: "three"}}
+		case "c":
+			return errors.New("four")
+		}
+		return nil
+	}
+	_, err := Parse(context.Background(), "", nil, files, WithCheck(check))
+	require.Error(t, err)
+	assert.Equal(t, strings.Join([]string{
+		`a.yaml:7:3: key "destination.x": one`,
+		`b.yaml:1:1: two`,
+		`b.yaml:2:1: three`,
+		`c.yaml:1:1: four`,
+		`d.yaml:9:1: key "mappings": unknown key; did you mean "mapping"?`,
+	}, "\n"), err.Error())
+	var errs Errors
+	require.ErrorAs(t, err, &errs)
+	assert.EqualError(t, errs[3].Err, "four", "the cause is kept")
 }

@@ -90,7 +90,4 @@ func (d *fileDecoder) onRemovedRules(s *Sync) {
 	if s.ChangeDetection == nil {
 		d.errorf(o.node, "on_removed", "on_removed needs change_detection: its state knows which records this sync wrote")
 	}
-	if op := s.Destination.Operation; op != "" && op != Upsert {
-		d.errorf(o.node, "on_removed", "on_removed applies to upsert syncs, not %s", op)
-	}
 }

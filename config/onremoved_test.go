@@ -60,8 +60,6 @@ func TestOnRemovedErrors(t *testing.T) {
 			`s.yaml:13:26: key "on_removed.set.A__c": expected a string, number, boolean or null, got a list`},
 		{"without change detection", validSync + "on_removed: delete\n",
 			`s.yaml:12:1: key "on_removed": on_removed needs change_detection: its state knows which records this sync wrote`},
-		{"on an update", strings.Replace(strings.Replace(mirrorSync, "operation: upsert", "operation: update", 1), "  external_id: Ext__c\n", "  match_on: Ext__c\n", 1) + "on_removed: delete\n",
-			`s.yaml:13:1: key "on_removed": on_removed applies to upsert syncs, not update`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := loadErrors(t, "", map[string]string{"s.yaml": tc.sync})

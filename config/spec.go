@@ -130,17 +130,6 @@ type OnFailure struct {
 	MaxFailedPercent *float64 `yaml:"max_failed_percent"`
 }
 
-// Operation is what a sync does to the destination's records.
-type Operation string
-
-const (
-	Insert     Operation = "insert"
-	Update     Operation = "update"
-	Upsert     Operation = "upsert"
-	Delete     Operation = "delete"
-	HardDelete Operation = "hard_delete"
-)
-
 // Sync is one sync file.
 type Sync struct {
 	File string
@@ -178,16 +167,14 @@ type SourceSpec struct {
 }
 
 // DestinationSpec is a sync's destination section.
+// Only the type and the connection are common to every destination; the
+// sink type decodes and checks the rest of the section itself (for
+// Salesforce: object, operation, the fields that find records, options).
 type DestinationSpec struct {
 	Type       string
 	Connection string
-	Object     string
-	Operation  Operation
-	ExternalID string
-	// MatchOn names a field to find existing records by, for update and delete.
-	MatchOn string
-	Pos     Pos
-	// Section holds the keys other than the ones above.
+	Pos        Pos
+	// Section holds the keys other than type and connection.
 	Section Section
 }
 

@@ -12,7 +12,7 @@ var (
 	syncKeys = []string{"name", "source", "destination", "mapping", "key", "filter", "null_policy",
 		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
 	sourceKeys      = []string{"type", "connection", "query"}
-	destinationKeys = []string{"type", "connection", "object", "operation", "external_id", "match_on"}
+	destinationKeys = []string{"type", "connection"}
 	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "type", "format", "null"}
 )
 
@@ -103,9 +103,6 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 			at, how = root, " (taken from the file name)"
 		}
 		d.errorf(at, "name", "sync name%s may hold only letters, digits, _, - and ., must not start with - or ., and is at most 128 long", how)
-	}
-	if dest != nil && len(s.Mapping) > 0 {
-		d.operationRules(s, dest)
 	}
 	d.onRemovedRules(s)
 	return s, meta
@@ -261,9 +258,9 @@ func (d *fileDecoder) source(f field) (SourceSpec, ast.Node) {
 	return src, conn
 }
 
-// destNodes are where the destination's keys are, for the operation rules.
+// destNodes are where the destination's keys are.
 type destNodes struct {
-	conn, op, ext, matchOn ast.Node
+	conn ast.Node
 }
 
 func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
@@ -280,29 +277,10 @@ func (d *fileDecoder) destination(f field) (DestinationSpec, *destNodes) {
 			dst.Type = d.nonEmpty(x)
 		case "connection":
 			dst.Connection, nodes.conn = d.nonEmpty(x), x.value
-		case "object":
-			dst.Object = d.nonEmpty(x)
-		case "operation":
-			nodes.op = x.value
-			dst.Operation = Operation(d.str(x))
-			switch dst.Operation {
-			case Insert, Update, Upsert, Delete, HardDelete:
-			default:
-				d.errorf(x.value, x.path, "must be one of insert, update, upsert, delete, hard_delete")
-			}
-		case "external_id":
-			dst.ExternalID, nodes.ext = d.nonEmpty(x), x.value
-		case "match_on":
-			dst.MatchOn, nodes.matchOn = d.nonEmpty(x), x.value
 		}
 	})
 	if !present["type"] && !present["connection"] {
 		d.errorf(f.knode, joinKey(f.path, "type"), "missing required key (or name a connection, whose type then applies)")
-	}
-	for _, k := range []string{"object", "operation"} {
-		if !present[k] {
-			d.errorf(f.knode, joinKey(f.path, k), "missing required key")
-		}
 	}
 	if m != nil {
 		dst.Section = newSection(d.file, f.path, dst.Pos, m, rest, d.red)
@@ -437,39 +415,6 @@ func (d *fileDecoder) constant(f field) any {
 		}
 	}
 	return v
-}
-
-// operationRules checks that the mapping gives the operation what it needs to
-// find or create records.
-func (d *fileDecoder) operationRules(s *Sync, n *destNodes) {
-	dst := &s.Destination
-	mapped := func(field string) bool {
-		for _, m := range s.Mapping {
-			if strings.EqualFold(m.To, field) {
-				return true
-			}
-		}
-		return false
-	}
-	switch dst.Operation {
-	case Insert:
-		if n.ext != nil {
-			d.errorf(n.ext, "destination.external_id", "insert does not use external_id; remove it or use upsert")
-		}
-	case Upsert:
-		if n.ext == nil {
-			d.errorf(n.op, "destination.external_id", "missing required key: upsert needs external_id")
-		} else if dst.ExternalID != "" && !mapped(dst.ExternalID) {
-			d.errorf(n.ext, "destination.external_id", "field %s is not mapped; upsert needs a mapping to its external id", dst.ExternalID)
-		}
-	case Update, Delete, HardDelete:
-		if dst.MatchOn == "" && !mapped("Id") && n.matchOn == nil {
-			d.errorf(n.op, "destination.operation", "%s needs a mapping to Id or destination.match_on", dst.Operation)
-		}
-	}
-	if n.matchOn != nil && dst.MatchOn != "" && !mapped(dst.MatchOn) {
-		d.errorf(n.matchOn, "destination.match_on", "field %s is not mapped; records are matched on its mapped value", dst.MatchOn)
-	}
 }
 
 // child returns the value of key in mapping n, or nil.

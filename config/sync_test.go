@@ -63,11 +63,6 @@ func TestSyncErrors(t *testing.T) {
 		want []string
 	}{
 		{
-			name: "misspelled destination key",
-			sync: strings.Replace(validSync, "  operation:", "  opration:", 1),
-			want: []string{`s.yaml:7:3: key "destination.opration": unknown key; did you mean "operation"?`},
-		},
-		{
 			name: "misspelled top-level key",
 			sync: strings.Replace(validSync, "mapping:", "mappings:", 1),
 			want: []string{`s.yaml:9:1: key "mappings": unknown key; did you mean "mapping"?`},
@@ -91,11 +86,6 @@ func TestSyncErrors(t *testing.T) {
 			name: "wrong type for a bool",
 			sync: validSync + "run_if_parent_failed: [1]\n",
 			want: []string{`s.yaml:12:23: key "run_if_parent_failed": expected true or false, got a list`},
-		},
-		{
-			name: "missing destination.object",
-			sync: strings.Replace(validSync, "  object: Account\n", "", 1),
-			want: []string{`s.yaml:4:1: key "destination.object": missing required key`},
 		},
 		{
 			name: "missing sections",
@@ -135,11 +125,6 @@ func TestSyncErrors(t *testing.T) {
 			name: "empty type",
 			sync: strings.Replace(validSync, "  type: snowflake\n", "  type: \"\"\n", 1),
 			want: []string{`s.yaml:2:9: key "source.type": must not be empty`},
-		},
-		{
-			name: "invalid operation",
-			sync: strings.Replace(validSync, "operation: upsert", "operation: merge", 1),
-			want: []string{`s.yaml:7:14: key "destination.operation": must be one of insert, update, upsert, delete, hard_delete`},
 		},
 		{
 			name: "duplicate YAML key",
@@ -326,8 +311,6 @@ func TestSyncErrors(t *testing.T) {
 			sync: "destination:\n" + validSync[:strings.Index(validSync, "destination:")] + validSync[strings.Index(validSync, "mapping:"):],
 			want: []string{
 				`s.yaml:1:1: key "destination.type": missing required key (or name a connection, whose type then applies)`,
-				`s.yaml:1:1: key "destination.object": missing required key`,
-				`s.yaml:1:1: key "destination.operation": missing required key`,
 			},
 		},
 		{
@@ -370,51 +353,6 @@ func TestSyncErrors(t *testing.T) {
 			sync: "name: \xff\n",
 			want: []string{`s.yaml: file is not valid UTF-8`},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := loadErrors(t, "", map[string]string{"s.yaml": tt.sync})
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestOperationRules(t *testing.T) {
-	sync := func(dest, mapping string) string {
-		return "source: {type: snowflake}\ndestination:\n  type: salesforce\n  object: Account\n" + dest + "mapping:\n" + mapping
-	}
-	const (
-		mapExt = "  - {from: ID, to: Ext__c}\n"
-		mapID  = "  - {from: SFID, to: id}\n"
-	)
-	tests := []struct {
-		name string
-		sync string
-		want []string
-	}{
-		{"upsert", sync("  operation: upsert\n  external_id: Ext__c\n", mapExt), nil},
-		{"upsert without external_id", sync("  operation: upsert\n", mapExt),
-			[]string{`s.yaml:5:14: key "destination.external_id": missing required key: upsert needs external_id`}},
-		{"upsert with the external id unmapped", sync("  operation: upsert\n  external_id: Other__c\n", mapExt),
-			[]string{`s.yaml:6:16: key "destination.external_id": field Other__c is not mapped; upsert needs a mapping to its external id`}},
-		{"upsert matches the external id without regard to case", sync("  operation: upsert\n  external_id: EXT__C\n", mapExt), nil},
-		{"update by Id", sync("  operation: update\n", mapID), nil},
-		{"update by match_on", sync("  operation: update\n  match_on: Ext__c\n", mapExt), nil},
-		{"update without Id or match_on", sync("  operation: update\n", mapExt),
-			[]string{`s.yaml:5:14: key "destination.operation": update needs a mapping to Id or destination.match_on`}},
-		{"match_on of the wrong type is one error", sync("  operation: update\n  match_on: [Ext__c]\n", mapExt),
-			[]string{`s.yaml:6:13: key "destination.match_on": expected a string, got a list`}},
-		{"update with match_on unmapped", sync("  operation: update\n  match_on: Email__c\n", mapExt),
-			[]string{`s.yaml:6:13: key "destination.match_on": field Email__c is not mapped; records are matched on its mapped value`}},
-		{"delete by Id", sync("  operation: delete\n", mapID), nil},
-		{"delete without Id or match_on", sync("  operation: delete\n", mapExt),
-			[]string{`s.yaml:5:14: key "destination.operation": delete needs a mapping to Id or destination.match_on`}},
-		{"hard_delete by match_on", sync("  operation: hard_delete\n  match_on: Ext__c\n", mapExt), nil},
-		{"hard_delete without Id or match_on", sync("  operation: hard_delete\n", mapExt),
-			[]string{`s.yaml:5:14: key "destination.operation": hard_delete needs a mapping to Id or destination.match_on`}},
-		{"insert", sync("  operation: insert\n", mapExt), nil},
-		{"insert with external_id", sync("  operation: insert\n  external_id: Ext__c\n", mapExt),
-			[]string{`s.yaml:6:16: key "destination.external_id": insert does not use external_id; remove it or use upsert`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -618,7 +556,7 @@ filter: *k
 	s := p.Syncs[0]
 	assert.Equal(t, "ID", s.Key)
 	assert.Equal(t, "ID", s.Filter)
-	assert.Equal(t, []string{"api"}, s.Destination.Section.Keys())
+	assert.Equal(t, []string{"object", "operation", "api"}, s.Destination.Section.Keys())
 	assert.Equal(t, "Name", s.Mapping[0].To)
 }
 

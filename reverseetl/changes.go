@@ -89,19 +89,21 @@ type StatePushdown interface {
 }
 
 // Fingerprint identifies what a sync makes of a row: its mapping, key,
-// filter, null policy and destination. It is part of every row's hash, so
-// that changing any of them sends every row again.
-func Fingerprint(s *config.Sync) string {
+// filter, null policy and destination (its type, connection and identity,
+// sink.Description.Identity). It is part of every row's hash, so that
+// changing any of them sends every row again; a sink's tuning options are
+// not part of it.
+func Fingerprint(s *config.Sync, identity string) string {
 	type mapping struct {
 		From, To, Expr, When, Type, Format, Null string
 		Value                                    string
 		HasValue, SetIfEmpty                     bool
 	}
 	var fp struct {
-		Version                                                int
-		Mapping                                                []mapping
-		Key, Filter, NullPolicy, ChangeKey                     string
-		Type, Connection, Object, Operation, ExternalID, Match string
+		Version                            int
+		Mapping                            []mapping
+		Key, Filter, NullPolicy, ChangeKey string
+		Type, Connection, Destination      string
 	}
 	fp.Version = 1
 	for _, m := range s.Mapping {
@@ -113,8 +115,7 @@ func Fingerprint(s *config.Sync) string {
 	if s.ChangeDetection != nil {
 		fp.ChangeKey = s.ChangeDetection.Key
 	}
-	d := s.Destination
-	fp.Type, fp.Connection, fp.Object, fp.Operation, fp.ExternalID, fp.Match = d.Type, d.Connection, d.Object, string(d.Operation), d.ExternalID, d.MatchOn
+	fp.Type, fp.Connection, fp.Destination = s.Destination.Type, s.Destination.Connection, identity
 	b, _ := json.Marshal(fp) // plain strings and bools: it cannot fail
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
@@ -237,7 +238,7 @@ type heldRecord struct {
 // newChangeStage sets up change detection for a sync, nil when it has none.
 // When the store lives in the warehouse the source reads, the source's
 // query is wrapped so that the warehouse compares.
-func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.Source, rec *recorder, opts RunOptions) (*changeStage, error) {
+func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, desc sink.Description, src source.Source, rec *recorder, opts RunOptions) (*changeStage, error) {
 	if s.ChangeDetection == nil {
 		return nil, nil
 	}
@@ -245,8 +246,8 @@ func (e *Engine) newChangeStage(ctx context.Context, s *config.Sync, src source.
 		return nil, errors.New("change_detection needs the warehouse state: configure writeback in the project file")
 	}
 	c := &changeStage{store: e.state, rec: rec, runID: e.runID, sync: s.Name, keyCol: s.ChangeDetection.Key,
-		fp: Fingerprint(s), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection,
-		insert: s.Destination.Operation == config.Insert}
+		fp: Fingerprint(s, desc.Identity), full: opts.Full, plan: opts.Plan, pending: map[int64]StateRow{}, connection: s.Source.Connection,
+		insert: desc.CreatesOnly}
 	if s.OnRemoved != nil {
 		c.seen = map[string]struct{}{}
 		c.wrote = map[string]struct{}{}

@@ -228,8 +228,8 @@ func TestMappingChangeResendsAll(t *testing.T) {
 	assert.Equal(t, int64(300), sent)
 	assert.Zero(t, r.Unchanged)
 
-	// The destination counts as part of the mapping.
-	c.spec.Destination.Object = "Contact"
+	// The destination's identity counts as part of the mapping.
+	c.snk.Identity = "upsert Contact"
 	c.run(t, reverseetl.RunOptions{})
 	sent, _ = c.snk.take()
 	assert.Equal(t, int64(300), sent)
@@ -461,7 +461,7 @@ func TestPushdownReadsOnlyChangedRows(t *testing.T) {
 	assert.Equal(t, "WRAPPED(select * from t)", src.query)
 	require.Len(t, st.asked, 1)
 	assert.Equal(t, reverseetl.ChangeQuery{Sync: "s", Connection: "warehouse", Query: "select * from t", KeyColumn: "ID",
-		Fingerprint: reverseetl.Fingerprint(s)}, st.asked[0])
+		Fingerprint: reverseetl.Fingerprint(s, "")}, st.asked[0])
 	assert.Equal(t, int64(2), r.Read)
 	assert.Equal(t, int64(2), r.Created)
 	assert.Equal(t, int64(98), r.Unchanged)
@@ -565,34 +565,35 @@ func (c *colSpy) Transform(row transform.Row) (sink.Record, error) {
 }
 
 func TestFingerprintFollowsWhatIsSent(t *testing.T) {
+	const id = "upsert Account by External_Id__c"
 	base := cdSpec("s")
-	fp := reverseetl.Fingerprint(base)
+	fp := reverseetl.Fingerprint(base, id)
 	assert.Len(t, fp, 32)
-	assert.Equal(t, fp, reverseetl.Fingerprint(cdSpec("s")), "stable")
+	assert.Equal(t, fp, reverseetl.Fingerprint(cdSpec("s"), id), "stable")
 	other := cdSpec("other")
-	assert.Equal(t, fp, reverseetl.Fingerprint(other), "the name is not part of it: state is kept per sync anyway")
+	assert.Equal(t, fp, reverseetl.Fingerprint(other, id), "the name is not part of it: state is kept per sync anyway")
 
-	changes := map[string]func(s *config.Sync){
-		"mapping target": func(s *config.Sync) { s.Mapping[1].To = "Other" },
-		"constant": func(s *config.Sync) {
+	changes := map[string]func(s *config.Sync) string{
+		"mapping target": func(s *config.Sync) string { s.Mapping[1].To = "Other"; return id },
+		"constant": func(s *config.Sync) string {
 			s.Mapping = append(s.Mapping, &config.Mapping{To: "X", Value: 1, HasValue: true})
+			return id
 		},
-		"constant type": func(s *config.Sync) {
+		"constant type": func(s *config.Sync) string {
 			s.Mapping = append(s.Mapping, &config.Mapping{To: "X", Value: "1", HasValue: true})
+			return id
 		},
-		"set_if_empty": func(s *config.Sync) { s.Mapping[1].SetIfEmpty = true },
-		"object":       func(s *config.Sync) { s.Destination.Object = "Lead" },
-		"operation":    func(s *config.Sync) { s.Destination.Operation = config.Update },
-		"external id":  func(s *config.Sync) { s.Destination.ExternalID = "Other__c" },
-		"filter":       func(s *config.Sync) { s.Filter = "NAME != ''" },
-		"null policy":  func(s *config.Sync) { s.NullPolicy = config.NullIgnore },
-		"change key":   func(s *config.Sync) { s.ChangeDetection.Key = "NAME" },
+		"set_if_empty":         func(s *config.Sync) string { s.Mapping[1].SetIfEmpty = true; return id },
+		"destination identity": func(*config.Sync) string { return "upsert Lead by External_Id__c" },
+		"destination type":     func(s *config.Sync) string { s.Destination.Type = "other"; return id },
+		"filter":               func(s *config.Sync) string { s.Filter = "NAME != ''"; return id },
+		"null policy":          func(s *config.Sync) string { s.NullPolicy = config.NullIgnore; return id },
+		"change key":           func(s *config.Sync) string { s.ChangeDetection.Key = "NAME"; return id },
 	}
 	seen := map[string]string{"base": fp}
 	for name, change := range changes {
 		s := cdSpec("s")
-		change(s)
-		got := reverseetl.Fingerprint(s)
+		got := reverseetl.Fingerprint(s, change(s))
 		for prev, p := range seen {
 			assert.NotEqual(t, p, got, "%s and %s", name, prev)
 		}

@@ -87,7 +87,7 @@ func spec(name string, deps ...string) *config.Sync {
 	return &config.Sync{
 		Name: name, File: name + ".yaml",
 		Source:      config.SourceSpec{Type: "mem"},
-		Destination: config.DestinationSpec{Type: "mem", Object: "Account", Operation: config.Upsert, ExternalID: "Ext"},
+		Destination: config.DestinationSpec{Type: "mem"},
 		Mapping:     []*config.Mapping{{From: "ID", To: "Ext"}, {From: "NAME", To: "Name"}},
 		DependsOn:   deps,
 	}

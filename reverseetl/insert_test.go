@@ -15,8 +15,7 @@ import (
 
 func insertRun(n int) *cdRun {
 	c := newCDRun(n)
-	c.spec.Destination.Operation = config.Insert
-	c.spec.Destination.ExternalID = ""
+	c.snk.CreatesOnly = true
 	return c
 }
 
@@ -90,10 +89,10 @@ func TestInsertPushdownSkipsInsertedKeys(t *testing.T) {
 	src.Rows = [][]any{{"K1", "a", "h1", "K1", int64(5)}, {"K2", "b", "h2", "K2", int64(5)}}
 	f.sources["s"] = src
 	snk := newCountingSink()
+	snk.CreatesOnly = true
 	f.sinks["s"] = snk
 	s := cdSpec("s")
 	s.Source.Connection = "warehouse"
-	s.Destination.Operation, s.Destination.ExternalID = config.Insert, ""
 	rep, err := f.engine(reverseetl.WithState(st)).Run(context.Background(), &config.Project{Syncs: []*config.Sync{s}}, reverseetl.RunOptions{})
 	require.NoError(t, err)
 	r := rep.Sync("s")

@@ -152,17 +152,7 @@ func keyFold(s *config.Sync, k sink.Sink) func(string) string {
 	if !ok || s.ChangeDetection == nil {
 		return nil
 	}
-	d := s.Destination
-	var field string
-	switch d.Operation {
-	case config.Upsert:
-		field = d.ExternalID
-	case config.Update, config.Delete, config.HardDelete:
-		field = d.MatchOn
-		if field == "" {
-			field = "Id"
-		}
-	}
+	field := describe(k).KeyField
 	if field == "" {
 		return nil
 	}

@@ -136,10 +136,13 @@ func TestOnRemovedActsOnKeysNoLongerReturned(t *testing.T) {
 	assert.Len(t, m.rm.removals, 1, "a removed key is removed once")
 }
 
+// namedString is a string type of its own, as a plugin's constant may be.
+type namedString string
+
 func TestOnRemovedSetsFields(t *testing.T) {
 	m := newMirrorRun(3, &config.OnRemoved{Set: []config.FieldValue{{Field: "Active__c", Value: false},
 		{Field: "Status__c", Value: "Churned"}, {Field: "Score__c", Value: int64(0)}, {Field: "Big__c", Value: uint64(1 << 63)},
-		{Field: "Ratio__c", Value: 0.5}, {Field: "Note__c", Value: nil}, {Field: "Kind__c", Value: config.Operation("other")}}})
+		{Field: "Ratio__c", Value: 0.5}, {Field: "Note__c", Value: nil}, {Field: "Kind__c", Value: namedString("other")}}})
 	m.run(t, reverseetl.RunOptions{})
 	m.data = m.data[:2]
 	r := m.run(t, reverseetl.RunOptions{})

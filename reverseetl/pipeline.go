@@ -29,8 +29,8 @@ const staggerMin = 1000
 // stays flat. Every row read gets exactly one outcome through rec.
 func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, parts Parts, rep *SyncReport, opts RunOptions) *SyncReport {
 	log := e.log.With("sync", s.Name)
-	log.Info("sync started", "source", s.Source.Type, "destination", s.Destination.Type,
-		"object", s.Destination.Object, "operation", s.Destination.Operation)
+	desc := describe(parts.Sink)
+	log.Info("sync started", "source", s.Source.Type, "destination", s.Destination.Type, "writes", desc.Label)
 	rec := newRecorder(ctx, s, rep, e.observers, e.outcomeChunk, func(msg string) string { return redact(p, msg) })
 	rec.drain = newDrain(rec.ctx, e.writebackBuffer/max(e.outcomeChunk, 1), e.writebackBase, e.writebackPerRow)
 	rec.exclude = e.exclusion(p)
@@ -63,7 +63,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	var cd *changeStage
 	if fatal.get() == nil {
 		var err error
-		if cd, err = e.newChangeStage(pctx, s, parts.Source, rec, opts); err != nil {
+		if cd, err = e.newChangeStage(pctx, s, desc, parts.Source, rec, opts); err != nil {
 			fatal.set(err)
 		}
 		write = cd.wrap(write)
@@ -112,7 +112,7 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		go func() {
 			defer wg.Done()
 			defer close(writes)
-			t := &transformStage{parent: ctx, tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, free: free, ctx: pctx, sink: parts.Sink, cd: cd}
+			t := &transformStage{parent: ctx, tr: parts.Transformer, rec: rec, batch: batchSize, stagger: conc > 1 && batchSize >= staggerMin, out: writes, free: free, ctx: pctx, sink: parts.Sink, cd: cd, keyField: desc.KeyField}
 			if err := safeCall(func() error { return t.run(batches) }); err != nil {
 				fatal.set(err)
 				cancel(err)
@@ -277,6 +277,26 @@ type transformStage struct {
 	cd *changeStage
 	// checked is the last column list the transformer accepted.
 	checked []string
+	// keyField is the field the sink finds records by: a record the
+	// transformer gave no key (the sync names no key column) is reported
+	// by its value. keyAt caches its index in the last layout.
+	keyField string
+	keyOf    *sink.Layout
+	keyAt    int
+}
+
+// fillKey gives r the value of the sink's key field as its key, when the
+// transformer gave it none.
+func (t *transformStage) fillKey(r *sink.Record) {
+	if r.Key != "" || t.keyField == "" || r.Layout == nil {
+		return
+	}
+	if r.Layout != t.keyOf {
+		t.keyOf, t.keyAt = r.Layout, r.Layout.Index(t.keyField)
+	}
+	if t.keyAt >= 0 && t.keyAt < len(r.Values) && !r.Values[t.keyAt].IsEmpty() {
+		r.Key = r.Values[t.keyAt].S
+	}
 }
 
 func (t *transformStage) run(batches <-chan source.Batch) error {
@@ -320,6 +340,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 				failed := &sink.Record{Seq: seq, Layout: t.tr.Layout()}
 				if r.Layout != nil {
 					r.Seq = seq
+					t.fillKey(&r)
 					failed = &r
 				}
 				code := CodeTransform
@@ -335,6 +356,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 				continue
 			}
 			r.Seq = seq
+			t.fillKey(&r)
 			if err := t.admit(r, i); err != nil {
 				return err
 			}
@@ -560,7 +582,7 @@ func (r *recorder) add(o Outcome) {
 		} else {
 			r.rep.Updated++
 		}
-		if op := r.sync.Destination.Operation; op == config.Delete || op == config.HardDelete {
+		if o.Deleted {
 			r.rep.Deleted++
 		}
 	case RowFailed:
@@ -623,7 +645,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 	defer r.mu.Unlock()
 	for i := range recs {
 		x := res[i]
-		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, KeptBack: x.KeptBack, Record: &recs[i]}
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, Record: &recs[i]}
 		switch {
 		case x.Err != nil:
 			o.Kind = RowFailed

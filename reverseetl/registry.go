@@ -46,11 +46,17 @@ type Registry struct {
 	mu      sync.RWMutex
 	sources map[string]SourceFactory
 	sinks   map[string]SinkFactory
+	checks  map[string]SinkCheck
 }
+
+// SinkCheck checks a sync's destination section, and its fit with the rest
+// of the sync, without I/O. It returns nil, a *config.Error or
+// config.Errors, each at its file, line and key.
+type SinkCheck func(s *config.Sync) error
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{sources: map[string]SourceFactory{}, sinks: map[string]SinkFactory{}}
+	return &Registry{sources: map[string]SourceFactory{}, sinks: map[string]SinkFactory{}, checks: map[string]SinkCheck{}}
 }
 
 // RegisterSource registers a source type. Like sql.Register it panics on an
@@ -79,6 +85,35 @@ func (r *Registry) RegisterSink(typ string, f SinkFactory) {
 		panic(fmt.Sprintf("reverseetl: sink type %q registered twice", typ))
 	}
 	r.sinks[typ] = f
+}
+
+// RegisterSinkCheck registers the check of a sink type's sections, which
+// Check runs for every sync of that type. A sink type's own keys are its
+// own: the config package knows only type and connection.
+func (r *Registry) RegisterSinkCheck(typ string, c SinkCheck) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if typ == "" || c == nil {
+		panic("reverseetl: RegisterSinkCheck with empty type or nil check")
+	}
+	if _, dup := r.checks[typ]; dup {
+		panic(fmt.Sprintf("reverseetl: sink check %q registered twice", typ))
+	}
+	r.checks[typ] = c
+}
+
+// Check runs the registered check of the sync's destination type, for
+// config.WithCheck: its errors then come with every other error of the
+// files. A type without a check passes; an unknown type is the Engine's
+// to report.
+func (r *Registry) Check(s *config.Sync) error {
+	r.mu.RLock()
+	c := r.checks[s.Destination.Type]
+	r.mu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	return c(s)
 }
 
 // Source returns the factory of a source type.
@@ -168,4 +203,13 @@ func (s *Shared) Close() error {
 	s.items = map[string]*sharedItem{}
 	s.order = nil
 	return first
+}
+
+// describe is what a sink says its writes do (sink.Describer); the zero
+// Description for a sink that does not say.
+func describe(k sink.Sink) sink.Description {
+	if d, ok := k.(sink.Describer); ok {
+		return d.Describe()
+	}
+	return sink.Description{}
 }

@@ -52,6 +52,8 @@ type Outcome struct {
 	Kind    OutcomeKind `json:"outcome"`
 	ID      string      `json:"id,omitempty"`
 	Created bool        `json:"created,omitempty"`
+	// Deleted: the write deleted the record.
+	Deleted bool `json:"deleted,omitempty"`
 	// Err is set for failed rows: the destination's code, message and fields.
 	Err *sink.RecordError `json:"error,omitempty"`
 	// Reason is set for skipped rows.

@@ -134,6 +134,8 @@ func (r *Record) Get(field string) (Value, bool) {
 type Result struct {
 	ID      string
 	Created bool
+	// Deleted: the write deleted the record (a delete sync).
+	Deleted bool
 	Err     *RecordError
 	Skipped string
 	// KeptBack lists guarded fields that were not sent because the
@@ -253,6 +255,34 @@ type Screener interface {
 // is valid once Preflight has run.
 type KeyFolder interface {
 	FoldKey(key string) string
+}
+
+// Describer is optionally implemented by a sink that says what its writes
+// do. The Engine reads it once per sync, after Build, for the rules that
+// depend on it; a sink without it is taken as one whose writes neither
+// only create nor find records by a key.
+type Describer interface {
+	Describe() Description
+}
+
+// Description is what a sink's writes do.
+type Description struct {
+	// Label names the destination in logs and summaries, such as
+	// "upsert Account".
+	Label string
+	// Identity is what decides the data a write leaves, such as the
+	// object, the operation and the fields that find records. Change
+	// detection's fingerprint includes it: changing it sends every row
+	// again, while a sink's tuning options do not.
+	Identity string
+	// KeyField is the record field that finds the destination's record
+	// (an external id, an Id): rows that fail before they are sent are
+	// reported with its value when the sync names no key column. Empty
+	// when writes create records.
+	KeyField string
+	// CreatesOnly: every write creates a new record, so a key the
+	// destination has accepted must never be sent again.
+	CreatesOnly bool
 }
 
 // Warner is optionally implemented by a sink that noticed something the

@@ -16,7 +16,6 @@ func benchMapping(tb testing.TB) (*Mapping, []string, []any) {
 	cols := []string{"ACCOUNT_ID", "NAME", "INDUSTRY", "EMPLOYEES", "ARR", "SIGNED_UP_AT", "CHURNED_AT", "IS_ACTIVE"}
 	targets := []string{"External_Id__c", "Name", "Industry", "NumberOfEmployees", "ARR__c", "Signed_Up__c", "Churned__c", "Active__c"}
 	s := &config.Sync{File: "syncs/accounts.yaml", Name: "accounts"}
-	s.Destination.ExternalID = "External_Id__c"
 	for i, c := range cols {
 		s.Mapping = append(s.Mapping, &config.Mapping{From: c, To: targets[i], Pos: config.Pos{File: s.File, Line: 10 + i}})
 	}

@@ -73,10 +73,10 @@ func TestEmptyStringOtherTypes(t *testing.T) {
 	}
 }
 
-// TestEmptyKeyField: a key field that is "" is a NULL, so the record has no key.
+// TestEmptyKeyField: a key field that is "" is a NULL (and the Engine,
+// which keys records by it, finds no key).
 func TestEmptyKeyField(t *testing.T) {
 	s := newSync(entry(3, config.Mapping{From: "ID", To: "External_Id__c"}))
-	s.Destination.ExternalID = "External_Id__c"
 	rec := transformOK(t, compile(t, s), []string{"ID"}, "")
 	assert.Equal(t, "", rec.Key)
 	assert.Equal(t, sink.Null, rec.Values[0].Kind)

@@ -11,8 +11,7 @@ import (
 
 func TestFailedRowKeepsKeyAndMappedValues(t *testing.T) {
 	s := &config.Sync{Name: "s", File: "s.yaml", Key: "ID", Filter: "AMOUNT != 'x'",
-		Destination: config.DestinationSpec{Object: "Account", Operation: config.Upsert, ExternalID: "Ext__c"},
-		Mapping:     []*config.Mapping{{From: "ID", To: "Ext__c"}, {From: "AMOUNT", To: "Amount", Type: "number"}, {From: "ID", To: "Name"}}}
+		Mapping: []*config.Mapping{{From: "ID", To: "Ext__c"}, {From: "AMOUNT", To: "Amount", Type: "number"}, {From: "ID", To: "Name"}}}
 	m, err := Compile(s)
 	require.NoError(t, err)
 	cols := []string{"ID", "AMOUNT"}

@@ -100,11 +100,11 @@ type Mapping struct {
 	filtered error
 	progs    []*program
 
-	// keyCol is the sync's key column; otherwise keyField is the target
-	// field whose value is the key, or -1.
-	keyCol   string
-	keyPos   config.Pos
-	keyField int
+	// keyCol is the sync's key column, if it names one. Otherwise the
+	// Engine takes the key from the field the destination finds records
+	// by (sink.Description).
+	keyCol string
+	keyPos config.Pos
 
 	// cur is the binding of the columns seen last, shared by goroutines.
 	cur  atomic.Pointer[binding]
@@ -154,7 +154,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 		return nil, &CompileError{Pos: syncPos, Key: "null_policy", Msg: badPolicy(s.NullPolicy)}
 	}
 
-	m := &Mapping{keyField: -1}
+	m := &Mapping{}
 	names := make([]string, 0, len(s.Mapping))
 	guarded := make([]bool, 0, len(s.Mapping))
 	targets := make(map[string]int, len(s.Mapping))
@@ -195,13 +195,6 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 
 	if s.Key != "" {
 		m.keyCol, m.keyPos = s.Key, syncPos
-	} else {
-		for _, name := range []string{s.Destination.ExternalID, "Id", s.Destination.MatchOn} {
-			if i, ok := targets[strings.ToLower(name)]; ok && name != "" {
-				m.keyField = i
-				break
-			}
-		}
 	}
 	m.pool.New = func() any { return &state{env: make(map[string]any)} }
 	return m, nil
@@ -530,11 +523,8 @@ func (st *state) transform(m *Mapping, row Row) (sink.Record, error) {
 	}
 
 	rec := sink.Record{Layout: m.layout, Values: vals}
-	switch {
-	case b.key >= 0:
+	if b.key >= 0 {
 		rec.Key = keyText(row.Values[b.key], &st.arena)
-	case m.keyField >= 0 && !vals[m.keyField].IsEmpty():
-		rec.Key = vals[m.keyField].S
 	}
 	return rec, nil
 }
@@ -547,11 +537,8 @@ func (m *Mapping) failed(b *binding, row Row, vals []sink.Value, a *arena) sink.
 		vals = make([]sink.Value, len(m.fields))
 	}
 	rec := sink.Record{Layout: m.layout, Values: vals}
-	switch {
-	case b.key >= 0:
+	if b.key >= 0 {
 		rec.Key = keyText(row.Values[b.key], a)
-	case m.keyField >= 0 && !vals[m.keyField].IsEmpty():
-		rec.Key = vals[m.keyField].S
 	}
 	return rec
 }

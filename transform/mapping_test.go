@@ -416,7 +416,7 @@ func TestFilter(t *testing.T) {
 			rec, err := compile(t, s).Transform(Row{Columns: cols, Values: tt.row})
 			if !tt.skip {
 				require.NoError(t, err)
-				assert.Equal(t, tt.row[0], rec.Key)
+				assert.Equal(t, tt.row[0], rec.Values[0].S)
 				return
 			}
 			reason, ok := SkipReason(err)
@@ -447,14 +447,15 @@ func TestFilterErrors(t *testing.T) {
 	}
 }
 
+// TestKey: a sync's key column gives each record its key, mapped or not.
+// Without one the Engine keys records by the field the destination finds
+// them by (sink.Description.KeyField).
 func TestKey(t *testing.T) {
 	cols := []string{"ACCOUNT_ID", "EMAIL", "SF_ID", "AMOUNT"}
 	row := []any{int64(77), "a@x.com", "001A", source.Decimal("9.90")}
 	tests := []struct {
 		name    string
 		key     string
-		extID   string
-		matchOn string
 		entries []*config.Mapping
 		row     []any
 		want    string
@@ -462,7 +463,6 @@ func TestKey(t *testing.T) {
 		{
 			name:    "sync key column, even when not mapped",
 			key:     "account_id",
-			extID:   "Email__c",
 			entries: []*config.Mapping{entry(3, config.Mapping{From: "EMAIL", To: "Email__c"})},
 			want:    "77",
 		},
@@ -487,45 +487,7 @@ func TestKey(t *testing.T) {
 			want:    "",
 		},
 		{
-			name:  "external id before Id",
-			extID: "email__c",
-			entries: []*config.Mapping{
-				entry(3, config.Mapping{From: "SF_ID", To: "Id"}),
-				entry(4, config.Mapping{From: "EMAIL", To: "Email__c"}),
-			},
-			want: "a@x.com",
-		},
-		{
-			name:    "Id before match_on",
-			matchOn: "Email__c",
-			entries: []*config.Mapping{
-				entry(3, config.Mapping{From: "EMAIL", To: "Email__c"}),
-				entry(4, config.Mapping{From: "SF_ID", To: "ID"}),
-			},
-			want: "001A",
-		},
-		{
-			name:    "match_on",
-			matchOn: "Email__c",
-			entries: []*config.Mapping{entry(3, config.Mapping{From: "EMAIL", To: "Email__c"})},
-			want:    "a@x.com",
-		},
-		{
-			name:    "external id not mapped",
-			extID:   "Ext__c",
-			entries: []*config.Mapping{entry(3, config.Mapping{From: "EMAIL", To: "Email__c"})},
-			want:    "",
-		},
-		{
-			name:  "key field left absent",
-			extID: "Email__c",
-			entries: []*config.Mapping{
-				entry(3, config.Mapping{From: "EMAIL", To: "Email__c", When: "false"}),
-			},
-			want: "",
-		},
-		{
-			name:    "nothing to key by",
+			name:    "no key column",
 			entries: []*config.Mapping{entry(3, config.Mapping{From: "EMAIL", To: "Email__c"})},
 			want:    "",
 		},
@@ -534,8 +496,6 @@ func TestKey(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newSync(tt.entries...)
 			s.Key = tt.key
-			s.Destination.ExternalID = tt.extID
-			s.Destination.MatchOn = tt.matchOn
 			r := row
 			if tt.row != nil {
 				r = tt.row
@@ -703,7 +663,7 @@ func TestConcurrentTransforms(t *testing.T) {
 		entry(4, config.Mapping{From: "AMOUNT", To: "Amount__c"}),
 		entry(5, config.Mapping{Expr: "AMOUNT * 2", To: "Double__c", When: "AMOUNT % 2 == 0"}),
 	)
-	s.Destination.ExternalID = "External_Id__c"
+	s.Key = "ID"
 	m := compile(t, s)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/examples/configs"
+	"github.com/retl-go/retl/sink/salesforce"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
@@ -337,7 +338,8 @@ func seedCounts(seeded map[string]int) string {
 func syncNames(p *config.Project) string {
 	names := make([]string, len(p.Syncs))
 	for i, s := range p.Syncs {
-		names[i] = fmt.Sprintf("%s (%s %s)", s.Name, s.Destination.Operation, s.Destination.Object)
+		d, _ := salesforce.DestinationOf(s) // the demo's syncs are checked at load
+		names[i] = fmt.Sprintf("%s (%s %s)", s.Name, d.Operation, d.Object)
 	}
 	return strings.Join(names, ", ")
 }
@@ -348,15 +350,19 @@ func syncNames(p *config.Project) string {
 func showRecords(w io.Writer, srv *sftest.Server, p *config.Project) {
 	const rows, maxCols = 5, 7
 	syncs := append([]*config.Sync(nil), p.Syncs...)
+	dests := map[*config.Sync]salesforce.Destination{}
+	for _, s := range syncs {
+		dests[s], _ = salesforce.DestinationOf(s) // checked at load
+	}
 	// Syncs that create records first: their fields say what a record is.
 	sort.SliceStable(syncs, func(i, j int) bool {
-		return syncs[i].Destination.Operation != config.Update && syncs[j].Destination.Operation == config.Update
+		return dests[syncs[i]].Operation != salesforce.Update && dests[syncs[j]].Operation == salesforce.Update
 	})
 	var objects []string
 	first := map[string][]string{} // per object: the columns to show first
 	rest := map[string][]string{}
 	for _, s := range syncs {
-		obj := s.Destination.Object
+		obj := dests[s].Object
 		if _, ok := first[obj]; !ok {
 			objects = append(objects, obj)
 			first[obj] = []string{}

@@ -31,9 +31,10 @@ func newRegistry() *reverseetl.Registry {
 
 // loadOptions are the config options every command uses: ${aws-sm:...}
 // references resolve through AWS Secrets Manager, configured by the project
-// file's secrets.aws section and the default credential chain.
+// file's secrets.aws section and the default credential chain; each sink
+// type checks its own keys with every other check of the files.
 func loadOptions() []config.Option {
-	return []config.Option{config.WithResolverFactory(awssm.Scheme, awssm.Factory)}
+	return []config.Option{config.WithResolverFactory(awssm.Scheme, awssm.Factory), config.WithCheck(newRegistry().Check)}
 }
 
 // emailNotifier sends the project's alert emails through Snowflake.

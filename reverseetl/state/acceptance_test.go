@@ -389,10 +389,14 @@ func TestResultsFailedAndExcludedFields(t *testing.T) {
 		}
 		pr.run(t, "run1", reverseetl.RunOptions{})
 		_, results, _, _ := pr.store.Tables()
-		var values, code, fields, msg, op string
+		var values, code, fields, msg string
+		var op sql.NullString
 		require.NoError(t, w.db.QueryRow("SELECT VALUES_JSON, ERROR_CODE, ERROR_FIELDS, ERROR_MESSAGE, OPERATION FROM "+results+" WHERE RECORD_KEY = '3'").Scan(&values, &code, &fields, &msg, &op))
 		assert.JSONEq(t, `{"Ext__c":"3","Name":"Person 3"}`, values, "Email is excluded")
-		assert.Equal(t, []string{"DUPLICATE_VALUE", "Email,Name", "duplicate", "upsert"}, []string{code, fields, msg, op})
+		assert.Equal(t, []string{"DUPLICATE_VALUE", "Email,Name", "duplicate"}, []string{code, fields, msg})
+		assert.False(t, op.Valid && op.String != "", "a row not written has no operation: %q", op.String)
+		require.NoError(t, w.db.QueryRow("SELECT OPERATION FROM "+results+" WHERE RECORD_KEY = '4'").Scan(&op))
+		assert.Equal(t, "create", op.String, "what the write did")
 
 		pr.parse(t, "{connection: wh, results: failed}", map[string]string{"people": "Name"})
 		w.exec(t, "UPDATE PEOPLE SET NAME = 'x'")

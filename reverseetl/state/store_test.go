@@ -218,7 +218,7 @@ func TestDialects(t *testing.T) {
 
 // writebackSync is a sync for observer tests.
 func writebackSync() *config.Sync {
-	return &config.Sync{Name: "people", Destination: config.DestinationSpec{Operation: config.Upsert}}
+	return &config.Sync{Name: "people", Destination: config.DestinationSpec{Type: "salesforce"}}
 }
 
 func outcomes(n int) []reverseetl.Outcome {

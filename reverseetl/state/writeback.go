@@ -154,7 +154,7 @@ func (w *Writeback) Outcomes(ctx context.Context, s *config.Sync, outs []reverse
 			errs = append(errs, fmt.Errorf("run log: %w", err))
 		}
 	}
-	if err := w.results(ctx, s, string(s.Destination.Operation), outs); err != nil {
+	if err := w.results(ctx, s, "", outs); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -178,6 +178,20 @@ func (w *Writeback) Removed(ctx context.Context, s *config.Sync, action string, 
 	return nil
 }
 
+// writeOperation is the OPERATION of a row the sync wrote: what the write
+// did to the record (create, update or delete); empty for rows not written.
+func writeOperation(o *reverseetl.Outcome) string {
+	switch {
+	case o.Kind != reverseetl.Written:
+		return ""
+	case o.Created:
+		return "create"
+	case o.Deleted:
+		return "delete"
+	}
+	return "update"
+}
+
 // RemovedOperation is the OPERATION of on_removed's records in
 // RECORD_RESULTS: on_removed:delete or on_removed:set.
 func RemovedOperation(action string) string { return "on_removed:" + action }
@@ -196,7 +210,11 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 		if w.s.opts.Results == ResultsFailed && o.Kind != reverseetl.RowFailed {
 			continue
 		}
-		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: operation,
+		op := operation
+		if op == "" {
+			op = writeOperation(o)
+		}
+		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: op,
 			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
 			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
 		if o.Err != nil {

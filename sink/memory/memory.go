@@ -22,6 +22,12 @@ type Sink struct {
 	// BatchSize and Concurrency are what Batching reports (defaults 500 and 2).
 	BatchSize   int
 	Concurrency int
+	// Identity is what Describe reports as the data-deciding part of the
+	// destination (sink.Description.Identity).
+	Identity string
+	// CreatesOnly is what Describe reports: the sink stands for a
+	// destination whose writes only create records.
+	CreatesOnly bool
 
 	mu     sync.Mutex
 	rows   map[string]map[string]string
@@ -34,6 +40,12 @@ type Sink struct {
 // New returns an empty sink keyed by field (or by Record.Key when field is "").
 func New(field string) *Sink {
 	return &Sink{KeyField: field}
+}
+
+// Describe implements sink.Describer: records are found by KeyField, and
+// a record is created when its key is new.
+func (s *Sink) Describe() sink.Description {
+	return sink.Description{Label: "memory", Identity: s.Identity, KeyField: s.KeyField, CreatesOnly: s.CreatesOnly}
 }
 
 // Batching implements sink.Batching.

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
@@ -52,7 +51,7 @@ func TestAuthFlows(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t, sftest.WithJWTPublicKey([]byte(pub)))
 			cl := emuClient(t, srv, c.edit)
-			s := emuSink(t, cl, "Account", config.Insert, "", fastOptions(APIREST))
+			s := emuSink(t, cl, "Account", Insert, "", fastOptions(APIREST))
 			requireOK(t, write(t, s, nameRecs(2, "K")))
 			assert.Len(t, live(srv, "Account"), 2)
 		})
@@ -147,7 +146,7 @@ func TestInstanceURLChecked(t *testing.T) {
 
 func TestAPICallsCounted(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 	requireOK(t, write(t, s, nameRecs(450, "K")))
 	// Three collection calls, plus the login.
 	assert.EqualValues(t, 4, s.Stats()["api_calls"])

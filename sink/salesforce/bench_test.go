@@ -30,9 +30,7 @@ var benchCols = []string{"ACCOUNT_ID", "NAME", "INDUSTRY", "EMPLOYEES", "ARR", "
 func benchSync() *config.Sync {
 	targets := []string{"External_Id__c", "Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "Signed_Up__c", "Renewal_Date__c", "Description"}
 	s := &config.Sync{File: "bench.yaml", Name: "bench"}
-	s.Destination.Object = "Account"
-	s.Destination.Operation = config.Upsert
-	s.Destination.ExternalID = "External_Id__c"
+	s.Destination.Section, _ = config.NewSection("bench.yaml", "object: Account\noperation: upsert\nexternal_id: External_Id__c\n")
 	for i, c := range benchCols {
 		s.Mapping = append(s.Mapping, &config.Mapping{From: c, To: targets[i]})
 	}
@@ -63,7 +61,7 @@ func benchRows(n int) [][]any {
 func benchSink(tb testing.TB, opt Options) *Sink {
 	c, err := NewClient(Config{LoginURL: "http://127.0.0.1:1", Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p"}, WithLogger(quiet))
 	require.NoError(tb, err)
-	s, err := NewSink(c, Destination{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c", Options: opt})
+	s, err := NewSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", Options: opt})
 	require.NoError(tb, err)
 	return s
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -72,7 +71,7 @@ type bulkLayout struct {
 }
 
 func (s *Sink) bulkOperation() string {
-	if s.dest.Operation == config.HardDelete {
+	if s.dest.Operation == HardDelete {
 		return "hardDelete"
 	}
 	return string(s.dest.Operation)
@@ -84,7 +83,7 @@ func (s *Sink) bulkOperation() string {
 func (s *Sink) planColumns(layout *sink.Layout, records []sink.Record, pending []int) (*bulkLayout, error) {
 	bl := &bulkLayout{keyCol: -1}
 	key := s.dest.keyField()
-	if s.dest.Operation == config.Delete || s.dest.Operation == config.HardDelete {
+	if s.dest.Operation == Delete || s.dest.Operation == HardDelete {
 		i := layout.Index("Id")
 		if i < 0 {
 			return nil, errors.New("a delete needs the Id field")
@@ -117,7 +116,7 @@ func (s *Sink) planColumns(layout *sink.Layout, records []sink.Record, pending [
 }
 
 func (s *Sink) normKey(v string) string {
-	if s.dest.Operation == config.Upsert && !s.dest.upsertByID() {
+	if s.dest.Operation == Upsert && !s.dest.upsertByID() {
 		// External ids match without regard to case unless the field is
 		// case-sensitive; lower case pairs either way, as an echo keeps case.
 		return strings.ToLower(v)
@@ -332,7 +331,7 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 		"object": s.dest.Object, "operation": s.bulkOperation(),
 		"contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA",
 	}
-	if s.dest.Operation == config.Upsert {
+	if s.dest.Operation == Upsert {
 		spec["externalIdFieldName"] = s.dest.ExternalID
 	}
 	body, _ := json.Marshal(spec)

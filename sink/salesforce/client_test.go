@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -118,7 +117,7 @@ func TestRESTAnswerMismatch(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cl, _ := fakeOrg(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(c.body)) })
-			s := emuSink(t, cl, "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+			s := emuSink(t, cl, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 			res := write(t, s, nameRecs(2, "K"))
 			require.NotNil(t, res[0].Err)
 			assert.Equal(t, c.code, res[0].Err.Code)
@@ -173,7 +172,7 @@ func TestBulkResultMapping(t *testing.T) {
 			"sf__Id,sf__Created,Name,External_Id__c\nID2,true,Same,K-2\nIDX,true,Other,K-9\n",
 			"\"sf__Id\",\"sf__Error\",\"External_Id__c\",\"Name\"\n\"\",\"FIELD_CUSTOM_VALIDATION_EXCEPTION:bad:Name --\",\" K-1 \",\"Same\"\n",
 			"External_Id__c,Name\nK-3,Same\n")
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res := write(t, s, in)
 		assert.Equal(t, sink.Result{ID: "ID2", Created: true}, res[1])
 		require.NotNil(t, res[0].Err)
@@ -184,7 +183,7 @@ func TestBulkResultMapping(t *testing.T) {
 	t.Run("upsert by key, case folded", func(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "",
 			"sf__Id,sf__Created,External_Id__c,Name\nID1,false,k-1,CHANGED\nID2,true,K-2,Same\nID3,true,K-3,Same\nID4,true,K-4,x\n", "", "")
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, in)
 		requireOK(t, res)
 		assert.Equal(t, sink.Result{ID: "ID1"}, res[0])
@@ -193,7 +192,7 @@ func TestBulkResultMapping(t *testing.T) {
 	t.Run("failed job keeps what was processed", func(t *testing.T) {
 		c := fakeBulk(t, stateFailed, "InvalidBatch : boom",
 			"sf__Id,sf__Created,External_Id__c,Name\nID1,true,K-1,Same\n", "", "")
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res := write(t, s, in)
 		assert.Nil(t, res[0].Err)
 		for _, r := range res[1:] {
@@ -204,7 +203,7 @@ func TestBulkResultMapping(t *testing.T) {
 	})
 	t.Run("aborted job", func(t *testing.T) {
 		c := fakeBulk(t, stateAborted, "", "", "", "External_Id__c,Name\nK-4,x\n")
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res := write(t, s, in)
 		for _, r := range res {
 			require.NotNil(t, r.Err)
@@ -213,7 +212,7 @@ func TestBulkResultMapping(t *testing.T) {
 	})
 	t.Run("unreadable results", func(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,\"broken\n", "", "")
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res := write(t, s, in)
 		assert.Equal(t, CodeOutcomeUnknown, res[0].Err.Code)
 	})
@@ -221,7 +220,7 @@ func TestBulkResultMapping(t *testing.T) {
 
 func TestBulkCreateWithoutID(t *testing.T) {
 	c, _ := fakeOrg(t, func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) })
-	s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 	res := write(t, s, nameRecs(1, "K"))
 	require.NotNil(t, res[0].Err)
 	assert.Contains(t, res[0].Err.Message, "holds no job id")

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -76,7 +75,7 @@ func (l DeleteLimit) String() string {
 // false, so that Hint does not apply it again to the number of rows.
 func (s *Sink) CountFirst() bool {
 	op := s.dest.Operation
-	if (op != config.Delete && op != config.HardDelete) || !s.dest.Options.MaxDeletes.Set {
+	if (op != Delete && op != HardDelete) || !s.dest.Options.MaxDeletes.Set {
 		return false
 	}
 	s.x.mu.Lock()
@@ -94,7 +93,7 @@ var _ sink.CountChecker = (*Sink)(nil)
 // it. A plan counts the same way, so that it agrees with the run.
 func (s *Sink) CheckCount(ctx context.Context, records []sink.Record) error {
 	op := s.dest.Operation
-	if (op != config.Delete && op != config.HardDelete) || !s.dest.Options.MaxDeletes.Set {
+	if (op != Delete && op != HardDelete) || !s.dest.Options.MaxDeletes.Set {
 		return nil
 	}
 	ctx = withCallCounter(ctx, &s.calls)

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
@@ -65,8 +64,8 @@ func queryAllIDs(t *testing.T, c *Client, soql string) []string {
 func TestDeleteByMatchOn(t *testing.T) {
 	for _, tc := range []struct {
 		api string
-		op  config.Operation
-	}{{APIBulk, config.Delete}, {APIREST, config.Delete}, {APIBulk, config.HardDelete}} {
+		op  Operation
+	}{{APIBulk, Delete}, {APIREST, Delete}, {APIBulk, HardDelete}} {
 		t.Run(tc.api+"/"+string(tc.op), func(t *testing.T) {
 			srv := emulator(t)
 			ids := map[string]string{}
@@ -88,7 +87,7 @@ func TestDeleteByMatchOn(t *testing.T) {
 			}
 			assert.Equal(t, map[string]bool{ids["A-3"]: true, hand: true}, got, "exactly the matched records are gone")
 			all := queryAllIDs(t, c, "SELECT Id FROM Account WHERE Name IN ('A-1', 'A-2')")
-			if tc.op == config.HardDelete {
+			if tc.op == HardDelete {
 				assert.Empty(t, all, "hard-deleted records are not in queryAll")
 				assert.Len(t, srv.Records("Account"), 2)
 			} else {
@@ -176,7 +175,7 @@ func TestMaxDeletesCountErrors(t *testing.T) {
 	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
 	opt := fastOptions(APIREST)
 	opt.MaxDeletes = DeleteLimit{Share: 50, Percent: true, Set: true}
-	s := matchSink(t, c, config.Delete, "External_Id__c", opt)
+	s := matchSink(t, c, Delete, "External_Id__c", opt)
 	require.True(t, s.CountFirst())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -199,7 +198,7 @@ func TestMaxDeletesCountErrors(t *testing.T) {
 	assert.Len(t, live(srv, "Account"), 1)
 
 	// Without max_deletes the sink needs no count.
-	assert.False(t, matchSink(t, c, config.Delete, "External_Id__c", fastOptions(APIREST)).CountFirst())
+	assert.False(t, matchSink(t, c, Delete, "External_Id__c", fastOptions(APIREST)).CountFirst())
 	assert.True(t, strings.HasPrefix(s.Stats()["max_deletes"].(string), "the sync would delete 0 Account records, within"))
 }
 
@@ -269,7 +268,7 @@ mapping:
 				ids = append(ids, seed(t, srv, "Account", map[string]any{"Name": fmt.Sprintf("n%d", i)}))
 			}
 			c := emuClient(t, srv)
-			requireOK(t, write(t, emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST)),
+			requireOK(t, write(t, emuSink(t, c, "Account", Delete, "", fastOptions(APIREST)),
 				recs(sink.NewLayout([]string{"Id"}, nil), []any{ids[2]}, []any{ids[3]})))
 			rows := table{cols: []string{"ID"}}
 			// Two live records (one named twice, once in its 15-character
@@ -311,13 +310,13 @@ func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	byMatch := matchSink(t, c, config.Delete, "External_Id__c", opt)
+	byMatch := matchSink(t, c, Delete, "External_Id__c", opt)
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
 	err := byMatch.CheckCount(ctx, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"}))
 	assert.ErrorContains(t, err, "max_deletes: counting the Account records the rows find")
 	assert.True(t, byMatch.CountFirst(), "a failed count leaves the limit to apply")
 
-	byID := emuSink(t, c, "Account", config.Delete, "", opt)
+	byID := emuSink(t, c, "Account", Delete, "", opt)
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
 	err = byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Id"}, nil), []any{id}))
 	assert.ErrorContains(t, err, "max_deletes: counting the Account records the rows find")
@@ -330,7 +329,7 @@ func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 	require.NoError(t, byID.Hint(ctx, sink.Hint{Records: 100, Final: true}))
 
 	// Other operations have nothing to count.
-	up := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+	up := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 	require.NoError(t, up.CheckCount(ctx, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"})))
 	assert.Nil(t, up.Stats()["max_deletes"])
 

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -55,7 +54,7 @@ func fastOptions(api string) Options {
 	return Options{API: api, pollStart: 2 * time.Millisecond, PollMaxWait: 20 * time.Millisecond, lockBackoff: time.Millisecond}
 }
 
-func emuSink(t testing.TB, c *Client, obj string, op config.Operation, ext string, opt Options) *Sink {
+func emuSink(t testing.TB, c *Client, obj string, op Operation, ext string, opt Options) *Sink {
 	t.Helper()
 	s, err := NewSink(c, Destination{Object: obj, Operation: op, ExternalID: ext, Options: opt})
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -33,28 +32,28 @@ func TestRecoveredFaults(t *testing.T) {
 	cases := []struct {
 		name  string
 		api   string
-		op    config.Operation
+		op    Operation
 		fault sftest.Fault
 		conf  func(*Config)
 	}{
-		{"rest insert 503", APIREST, config.Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/composite/sobjects", Times: 2}, nil},
-		{"rest insert 403 rate limit", APIREST, config.Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 2}, func(c *Config) { c.RetryRateLimit = true }},
-		{"rest upsert dropped answer", APIREST, config.Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/composite/sobjects", Times: 1}, nil},
-		{"rest upsert 500", APIREST, config.Upsert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Path: "/composite/sobjects", Times: 1}, nil},
-		{"rest upsert malformed answer", APIREST, config.Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 1}, nil},
-		{"bulk create 503", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/jobs/ingest", Times: 2}, nil},
-		{"bulk create dropped answer", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
-		{"bulk create malformed answer", APIBulk, config.Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
-		{"bulk poll malformed twice", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/", Times: 2}, nil},
-		{"bulk upload dropped answer", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches", Times: 1}, nil},
-		{"bulk upload dropped request", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropRequest, Method: "PUT", Path: "/batches", Times: 1}, nil},
-		{"bulk upload 500", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: "PUT", Path: "/batches", Times: 1}, nil},
-		{"bulk upload 403 rate limit", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Method: "PUT", Path: "/batches", Times: 1}, func(c *Config) { c.RetryRateLimit = true }},
-		{"bulk close dropped answer", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/jobs/ingest/", Times: 1}, nil},
-		{"bulk poll 503", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "GET", Path: "/jobs/ingest/", Times: 3}, nil},
-		{"bulk results dropped", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "GET", Path: "/successfulResults", Times: 1}, nil},
-		{"bulk results malformed", APIBulk, config.Insert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/successfulResults", Times: 1}, nil},
-		{"session expired", APIREST, config.Insert, sftest.Fault{Kind: sftest.FaultSessionExpired, Path: "/composite", Times: 1}, nil},
+		{"rest insert 503", APIREST, Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/composite/sobjects", Times: 2}, nil},
+		{"rest insert 403 rate limit", APIREST, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 2}, func(c *Config) { c.RetryRateLimit = true }},
+		{"rest upsert dropped answer", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/composite/sobjects", Times: 1}, nil},
+		{"rest upsert 500", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Path: "/composite/sobjects", Times: 1}, nil},
+		{"rest upsert malformed answer", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 1}, nil},
+		{"bulk create 503", APIBulk, Upsert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/jobs/ingest", Times: 2}, nil},
+		{"bulk create dropped answer", APIBulk, Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
+		{"bulk create malformed answer", APIBulk, Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "POST", Path: "/jobs/ingest", Times: 1}, nil},
+		{"bulk poll malformed twice", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/", Times: 2}, nil},
+		{"bulk upload dropped answer", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches", Times: 1}, nil},
+		{"bulk upload dropped request", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropRequest, Method: "PUT", Path: "/batches", Times: 1}, nil},
+		{"bulk upload 500", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: "PUT", Path: "/batches", Times: 1}, nil},
+		{"bulk upload 403 rate limit", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Method: "PUT", Path: "/batches", Times: 1}, func(c *Config) { c.RetryRateLimit = true }},
+		{"bulk close dropped answer", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/jobs/ingest/", Times: 1}, nil},
+		{"bulk poll 503", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "GET", Path: "/jobs/ingest/", Times: 3}, nil},
+		{"bulk results dropped", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "GET", Path: "/successfulResults", Times: 1}, nil},
+		{"bulk results malformed", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/successfulResults", Times: 1}, nil},
+		{"session expired", APIREST, Insert, sftest.Fault{Kind: sftest.FaultSessionExpired, Path: "/composite", Times: 1}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -89,7 +88,7 @@ func TestInsertOutcomeUnknown(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t)
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIREST, RESTConcurrency: 1})
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIREST, RESTConcurrency: 1})
 			srv.Fault(c.fault)
 			res := write(t, s, nameRecs(250, "K"))
 			unknown := 0
@@ -140,7 +139,7 @@ func TestUnrecoveredFaults(t *testing.T) {
 			if c.conf != nil {
 				edits = append(edits, c.conf)
 			}
-			s := emuSink(t, emuClient(t, srv, edits...), "Account", config.Upsert, "External_Id__c", fastOptions(c.api))
+			s := emuSink(t, emuClient(t, srv, edits...), "Account", Upsert, "External_Id__c", fastOptions(c.api))
 			srv.Fault(c.fault)
 			res := write(t, s, nameRecs(3, "K"))
 			for _, r := range res {
@@ -153,7 +152,7 @@ func TestUnrecoveredFaults(t *testing.T) {
 
 func TestMalformedResultsAreFetchedAgainOnce(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/successfulResults"})
 	res := write(t, s, nameRecs(3, "K"))
 	for _, r := range res {
@@ -220,7 +219,7 @@ func TestCancelDuringBackoff(t *testing.T) {
 // the job's error message.
 func TestFailedJob(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 	srv.FailJobs(1, "InternalServerError : disk on fire")
 	res := write(t, s, nameRecs(5, "K"))
 	for _, r := range res {
@@ -236,7 +235,7 @@ func TestFailedJob(t *testing.T) {
 // Cancelling a Write aborts the jobs it opened.
 func TestCancelAbortsJobs(t *testing.T) {
 	srv := emulator(t, sftest.WithBulkDelay(10*time.Second, 0))
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var res []sink.Result
@@ -267,7 +266,7 @@ func TestCancelAbortsJobs(t *testing.T) {
 // Rows that fail with UNABLE_TO_LOCK_ROW are retried in later jobs.
 func TestLockRetries(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 	srv.LockRows(0.3, 7)
 	res := write(t, s, nameRecs(400, "K"))
 	failed := 0
@@ -282,7 +281,7 @@ func TestLockRetries(t *testing.T) {
 	assert.Equal(t, 3, len(srv.Jobs()), "the job and two retry jobs")
 
 	srv.LockRows(1, 7)
-	none := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIBulk, LockRetries: -1, pollStart: time.Millisecond})
+	none := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIBulk, LockRetries: -1, pollStart: time.Millisecond})
 	res = write(t, none, nameRecs(3, "N"))
 	for _, r := range res {
 		require.NotNil(t, r.Err)
@@ -295,7 +294,7 @@ func TestLockRetries(t *testing.T) {
 func TestLoginRejected(t *testing.T) {
 	srv := emulator(t)
 	c := emuClient(t, srv, func(c *Config) { c.Password = "wrong-password-123"; c.SecurityToken = "tok-456" })
-	s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIREST))
+	s := emuSink(t, c, "Account", Insert, "", fastOptions(APIREST))
 	for i := 0; i < 2; i++ {
 		_, err := s.Write(context.Background(), nameRecs(2, "K"))
 		require.Error(t, err)
@@ -335,7 +334,7 @@ func TestErrorsHoldNoToken(t *testing.T) {
 // again in later calls.
 func TestRESTLockRetries(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 	srv.LockRows(0.3, 11)
 	srv.ResetRequests()
 	res := write(t, s, nameRecs(300, "K"))
@@ -354,7 +353,7 @@ func TestRESTLockRetries(t *testing.T) {
 	c := emuClient(t, srv)
 	stop := errors.New("stop")
 	c.sleep = func(context.Context, time.Duration) error { return stop }
-	waiting := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIREST))
+	waiting := emuSink(t, c, "Account", Insert, "", fastOptions(APIREST))
 	res, err := waiting.Write(context.Background(), nameRecs(1, "W"))
 	require.NoError(t, err, "a retry round that cannot wait leaves the locked records failed")
 	assert.Equal(t, "UNABLE_TO_LOCK_ROW", res[0].Err.Code)
@@ -365,7 +364,7 @@ func TestRESTLockRetries(t *testing.T) {
 		c2.loginErr, c2.tok = &loginError{errors.New("gone")}, nil
 		return nil
 	}
-	failing := emuSink(t, c2, "Account", config.Insert, "", fastOptions(APIREST))
+	failing := emuSink(t, c2, "Account", Insert, "", fastOptions(APIREST))
 	_, err = failing.Write(context.Background(), nameRecs(1, "F"))
 	assert.ErrorIs(t, err, ErrLogin)
 }
@@ -374,7 +373,7 @@ func TestRESTLockRetries(t *testing.T) {
 func TestDeleteOutcomeUnknown(t *testing.T) {
 	srv := emulator(t)
 	id := seed(t, srv, "Account", map[string]any{"Name": "x"})
-	s := emuSink(t, emuClient(t, srv), "Account", config.Delete, "", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Account", Delete, "", fastOptions(APIREST))
 	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: "DELETE", Times: 1})
 	res := write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{id}))
 	require.NotNil(t, res[0].Err)

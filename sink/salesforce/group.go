@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -182,7 +181,7 @@ func (s *Sink) noteLocks(jobs []*jobPlan, out []sink.Result) {
 // Salesforce did not write those records, so sending them again is safe.
 // Hard deletes have no REST call and keep their failure.
 func (s *Sink) lockFallback(ctx context.Context, layout *sink.Layout, records []sink.Record, out []sink.Result) error {
-	if s.dest.Operation == config.HardDelete {
+	if s.dest.Operation == HardDelete {
 		return nil
 	}
 	var again []int

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
@@ -143,7 +142,7 @@ func TestSerialRunsOneJobAtATime(t *testing.T) {
 	require.NoError(t, o.normalize())
 	assert.Equal(t, 1, o.MaxJobsInFlight)
 	assert.Equal(t, 1, o.RESTConcurrency)
-	s := &Sink{dest: Destination{Operation: config.Insert, Options: o}}
+	s := &Sink{dest: Destination{Operation: Insert, Options: o}}
 	_, conc := s.Batching()
 	assert.Equal(t, 1, conc)
 	s.dest.Options.API = APIREST
@@ -156,7 +155,7 @@ func TestSerialRunsOneJobAtATime(t *testing.T) {
 func TestGroupedJobs(t *testing.T) {
 	o := fastOptions(APIBulk)
 	o.BulkBatchSize, o.MaxJobsInFlight, o.GroupBy = 5, 3, "AccountId"
-	s := &Sink{dest: Destination{Object: "Contact", Operation: config.Insert, Options: o}}
+	s := &Sink{dest: Destination{Object: "Contact", Operation: Insert, Options: o}}
 	require.NoError(t, s.dest.check())
 	size, conc := s.Batching()
 	assert.Equal(t, 15, size, "one job per job slot in each Write")
@@ -218,7 +217,7 @@ func TestLockedRowsGoOnceThroughREST(t *testing.T) {
 	c := emuClient(t, srv)
 	o := fastOptions(APIBulk)
 	o.LockRetries = -1
-	s := emuSink(t, c, "Account", config.Insert, "", o)
+	s := emuSink(t, c, "Account", Insert, "", o)
 	var rows [][]any
 	for i := range 400 {
 		rows = append(rows, []any{fmt.Sprintf("Account %d", i)})
@@ -248,7 +247,7 @@ func TestLockedRowsGoOnceThroughREST(t *testing.T) {
 			ids = append(ids, []any{r.ID})
 		}
 	}
-	h := emuSink(t, c, "Account", config.HardDelete, "", o)
+	h := emuSink(t, c, "Account", HardDelete, "", o)
 	srv.LockRows(0.2, 7)
 	res = write(t, h, recs(sink.NewLayout([]string{"Id"}, nil), ids...))
 	srv.LockRows(0, 0)
@@ -270,7 +269,7 @@ func TestLockFallbackStopsWithItsWrite(t *testing.T) {
 	c := emuClient(t, srv)
 	o := fastOptions(APIBulk)
 	o.LockRetries = -1
-	s := emuSink(t, c, "Account", config.Insert, "", o)
+	s := emuSink(t, c, "Account", Insert, "", o)
 	srv.LockRows(1, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -308,20 +307,20 @@ func TestPreflightOfMatchOnAndGroupBy(t *testing.T) {
 	ctx := context.Background()
 	l := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 
-	s := matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
+	s := matchSink(t, c, Update, "External_Id__c", fastOptions(APIREST))
 	require.NoError(t, s.Preflight(ctx, l), "match_on is matched, not written")
 
 	for _, tc := range []struct {
-		op      config.Operation
+		op      Operation
 		matchOn string
 		groupBy string
 		layout  []string
 		want    string
 	}{
-		{config.Update, "External_Id__c", "", []string{"Name"}, "match_on External_Id__c is not a field of the mapping"},
-		{config.Update, "Nope__c", "", []string{"Nope__c", "Name"}, "match_on Nope__c is not a field of Account"},
-		{config.Delete, "NumberOfEmployees", "", []string{"NumberOfEmployees"}, "match_on Account.NumberOfEmployees is of type int; match_on takes a text"},
-		{config.Update, "External_Id__c", "ParentId", []string{"External_Id__c", "Name"}, "group_by ParentId is not a field of the mapping"},
+		{Update, "External_Id__c", "", []string{"Name"}, "match_on External_Id__c is not a field of the mapping"},
+		{Update, "Nope__c", "", []string{"Nope__c", "Name"}, "match_on Nope__c is not a field of Account"},
+		{Delete, "NumberOfEmployees", "", []string{"NumberOfEmployees"}, "match_on Account.NumberOfEmployees is of type int; match_on takes a text"},
+		{Update, "External_Id__c", "ParentId", []string{"External_Id__c", "Name"}, "group_by ParentId is not a field of the mapping"},
 	} {
 		o := fastOptions(APIREST)
 		o.GroupBy = tc.groupBy

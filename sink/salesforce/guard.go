@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -21,7 +20,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 		return records, kept, nil
 	}
 	switch s.dest.Operation {
-	case config.Update, config.Upsert:
+	case Update, Upsert:
 	default:
 		// Inserted records are new, and deleted ones take no values.
 		return records, kept, nil
@@ -129,7 +128,7 @@ func (s *Sink) recordKey(r *sink.Record, ki int) string {
 		return ""
 	}
 	v := r.Values[ki].S
-	if s.dest.Operation == config.Update || s.dest.upsertByID() {
+	if s.dest.Operation == Update || s.dest.upsertByID() {
 		return ID18(v)
 	}
 	return v

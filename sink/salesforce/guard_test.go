@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -19,7 +18,7 @@ func TestSetIfEmpty(t *testing.T) {
 			srv := emulator(t)
 			seed(t, srv, "Account", map[string]any{"Name": "Populated", "External_Id__c": "A-1", "Phone": "111", "Website": "old.example"})
 			seed(t, srv, "Account", map[string]any{"Name": "Empty", "External_Id__c": "a-2"})
-			s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(api))
 			l := sink.NewLayout([]string{"External_Id__c", "Name", "Phone", "Website"}, []bool{false, false, true, true})
 			in := recs(l,
 				[]any{"A-1", "Populated!", "999", "new.example"},
@@ -48,7 +47,7 @@ func TestSetIfEmpty(t *testing.T) {
 			srv := emulator(t)
 			id1 := seed(t, srv, "Account", map[string]any{"Name": "Populated", "Phone": "111"})
 			id2 := seed(t, srv, "Account", map[string]any{"Name": "Empty"})
-			s := emuSink(t, emuClient(t, srv), "Account", config.Update, "", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Update, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Id", "Phone"}, []bool{false, true})
 			res := write(t, s, recs(l, []any{id1[:15], "999"}, []any{id2, "222"}, []any{nil, "444"}, []any{id1, nil}))
 			assert.Equal(t, []string{"Phone"}, res[0].KeptBack)
@@ -72,7 +71,7 @@ func TestSetIfEmptyLookup(t *testing.T) {
 	seed(t, srv, "Account", map[string]any{"Name": "P2", "External_Id__c": "P-2"})
 	seed(t, srv, "Contact", map[string]any{"LastName": "Linked", "External_Id__c": "C-1", "Account": map[string]any{"External_Id__c": "P-1"}})
 	seed(t, srv, "Contact", map[string]any{"LastName": "Loose", "External_Id__c": "C-2"})
-	s := emuSink(t, emuClient(t, srv), "Contact", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Contact", Upsert, "External_Id__c", fastOptions(APIBulk))
 	l := sink.NewLayout([]string{"External_Id__c", "Account.External_Id__c"}, []bool{false, true})
 	res := write(t, s, recs(l, []any{"C-1", "P-2"}, []any{"C-2", "P-2"}))
 	requireOK(t, res)
@@ -88,7 +87,7 @@ func TestSetIfEmptyLookup(t *testing.T) {
 func TestSetIfEmptyDropsEmptyColumn(t *testing.T) {
 	srv := emulator(t)
 	seed(t, srv, "Account", map[string]any{"Name": "P", "External_Id__c": "A-1", "Phone": "111"})
-	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 	l := sink.NewLayout([]string{"External_Id__c", "Phone"}, []bool{false, true})
 	res := write(t, s, recs(l, []any{"A-1", "999"}))
 	requireOK(t, res)
@@ -98,7 +97,7 @@ func TestSetIfEmptyDropsEmptyColumn(t *testing.T) {
 
 func TestSetIfEmptyErrors(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 	t.Run("no key field", func(t *testing.T) {
 		l := sink.NewLayout([]string{"Name", "Phone"}, []bool{false, true})
 		_, err := s.Write(t.Context(), recs(l, []any{"x", "1"}))
@@ -120,7 +119,7 @@ func TestSetIfEmptyErrors(t *testing.T) {
 		assert.Zero(t, countRequests(srv, "GET", "/query"))
 	})
 	t.Run("insert and delete do not read", func(t *testing.T) {
-		ins := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIREST))
+		ins := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 		l := sink.NewLayout([]string{"Name", "Phone"}, []bool{false, true})
 		srv.ResetRequests()
 		requireOK(t, write(t, ins, recs(l, []any{"x", "1"})))

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -27,7 +26,7 @@ func TestAutoHint(t *testing.T) {
 	}
 	for _, c := range cases {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", Options{API: c.api, AutoThreshold: 100})
+		s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", Options{API: c.api, AutoThreshold: 100})
 		require.NoError(t, s.Hint(context.Background(), c.hint))
 		// A second hint does not change the decision.
 		require.NoError(t, s.Hint(context.Background(), sink.Hint{Records: 1 << 20}))
@@ -44,15 +43,15 @@ func TestAutoHint(t *testing.T) {
 
 func TestBatching(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{})
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{})
 	n, conc := s.Batching()
 	assert.Equal(t, 30_000, n)
 	assert.Equal(t, 2, conc)
-	rest := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIREST, RESTConcurrency: 3})
+	rest := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIREST, RESTConcurrency: 3})
 	n, conc = rest.Batching()
 	assert.Equal(t, 600, n, "one round of parallel calls")
 	assert.Equal(t, 2, conc)
-	hard := emuSink(t, emuClient(t, srv), "Account", config.HardDelete, "", Options{API: APIREST})
+	hard := emuSink(t, emuClient(t, srv), "Account", HardDelete, "", Options{API: APIREST})
 	n, _ = hard.Batching()
 	assert.Equal(t, 30_000, n, "hard delete goes through Bulk")
 	assert.NoError(t, s.Close(context.Background()))
@@ -63,7 +62,7 @@ func TestBatching(t *testing.T) {
 func TestWriteMixedLayouts(t *testing.T) {
 	for _, api := range apis {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(api))
+		s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(api))
 		other := sink.NewLayout([]string{"External_Id__c", "Name", "Phone"}, nil)
 		in := append(nameRecs(2, "A"), recs(other, []any{"B-0", "B", "123"})...)
 		in = append(in, nameRecs(1, "C")...)
@@ -79,7 +78,7 @@ func TestWriteMixedLayouts(t *testing.T) {
 
 func TestWriteEdgeCases(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 	res, err := s.Write(context.Background(), nil)
 	require.NoError(t, err)
 	assert.Empty(t, res)
@@ -92,7 +91,7 @@ func TestWriteEdgeCases(t *testing.T) {
 	_, err = s.Write(context.Background(), recs(l, []any{nil, nil}))
 	assert.ErrorContains(t, err, "no record sends any field")
 
-	del := emuSink(t, emuClient(t, srv), "Account", config.Delete, "", fastOptions(APIBulk))
+	del := emuSink(t, emuClient(t, srv), "Account", Delete, "", fastOptions(APIBulk))
 	_, err = del.Write(context.Background(), recs(l, []any{"x", nil}))
 	assert.ErrorContains(t, err, "needs the Id field")
 

@@ -3,7 +3,6 @@ package salesforce
 import (
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -30,9 +29,9 @@ const (
 // of an upsert, match_on, or Id; "" for insert.
 func (d *Destination) matchField() string {
 	switch {
-	case d.Operation == config.Insert:
+	case d.Operation == Insert:
 		return ""
-	case d.Operation == config.Upsert:
+	case d.Operation == Upsert:
 		return d.ExternalID
 	case d.matching():
 		return d.MatchOn
@@ -58,7 +57,7 @@ func (s *Sink) keyRule() keyRule {
 				return keyID
 			case f.CaseSensitive:
 				return keyExact
-			case s.dest.Operation == config.Upsert && !f.Unique:
+			case s.dest.Operation == Upsert && !f.Unique:
 				// Upsert matches without case only on a unique field
 				// that is not case-sensitive (Apex "Upserting Records",
 				// SOAP upsert()); SOQL, which match_on uses, always does.

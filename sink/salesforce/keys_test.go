@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -20,7 +19,7 @@ func TestFoldKeyFollowsTheDescribe(t *testing.T) {
 		{Name: "Exact__c", Type: sftest.TypeString, ExternalID: true, Unique: true, CaseSensitive: true},
 	}})
 	c := emuClient(t, srv)
-	prepared := func(op config.Operation, ext, match string) *Sink {
+	prepared := func(op Operation, ext, match string) *Sink {
 		s, err := NewSink(c, Destination{Object: "Thing__c", Operation: op, ExternalID: ext, MatchOn: match, Options: fastOptions(APIBulk)})
 		require.NoError(t, err)
 		fields := []string{"Name"}
@@ -29,7 +28,7 @@ func TestFoldKeyFollowsTheDescribe(t *testing.T) {
 			fields = append(fields, ext)
 		case match != "":
 			fields = append(fields, match)
-		case op != config.Insert:
+		case op != Insert:
 			fields = append(fields, "Id")
 		}
 		require.NoError(t, s.Preflight(context.Background(), sink.NewLayout(fields, nil)))
@@ -42,13 +41,13 @@ func TestFoldKeyFollowsTheDescribe(t *testing.T) {
 		a, b string
 		same bool
 	}{
-		{"external id, not case-sensitive", prepared(config.Upsert, "Loose__c", ""), "A-010", "a-010", true},
-		{"external id, case-sensitive", prepared(config.Upsert, "Exact__c", ""), "A-010", "a-010", false},
-		{"match_on, not case-sensitive", prepared(config.Update, "", "Loose__c"), "X", "x", true},
-		{"Id: 15 and 18 characters", prepared(config.Update, "", ""), id15, ID18(id15), true},
-		{"Id: 18 characters in another case", prepared(config.Delete, "", ""), ID18(id15), strings.ToUpper(ID18(id15)), true},
-		{"Id: two records", prepared(config.Update, "", ""), "001000000000aBc", "001000000000abc", false},
-		{"insert has no key rule", prepared(config.Insert, "", ""), "k", "K", false},
+		{"external id, not case-sensitive", prepared(Upsert, "Loose__c", ""), "A-010", "a-010", true},
+		{"external id, case-sensitive", prepared(Upsert, "Exact__c", ""), "A-010", "a-010", false},
+		{"match_on, not case-sensitive", prepared(Update, "", "Loose__c"), "X", "x", true},
+		{"Id: 15 and 18 characters", prepared(Update, "", ""), id15, ID18(id15), true},
+		{"Id: 18 characters in another case", prepared(Delete, "", ""), ID18(id15), strings.ToUpper(ID18(id15)), true},
+		{"Id: two records", prepared(Update, "", ""), "001000000000aBc", "001000000000abc", false},
+		{"insert has no key rule", prepared(Insert, "", ""), "k", "K", false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

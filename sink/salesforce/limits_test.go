@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -23,7 +22,7 @@ func TestRequestLimits(t *testing.T) {
 		srv := emulator(t)
 		c := emuClient(t, srv)
 		srv.Fault(sftest.Fault{Kind: sftest.FaultConcurrentLimit, Path: "/composite/sobjects", Times: 2})
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 		requireOK(t, write(t, s, nameRecs(3, "C")))
 		assert.Equal(t, 3, countRequests(srv, "PATCH", "/composite/sobjects"), "two refusals, then the call")
 		used, max, ok := c.APIUsage()
@@ -36,7 +35,7 @@ func TestRequestLimits(t *testing.T) {
 		srv := emulator(t)
 		c := emuClient(t, srv)
 		srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 1})
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 		res := write(t, s, nameRecs(3, "D"))
 		for _, r := range res {
 			require.NotNil(t, r.Err)
@@ -48,7 +47,7 @@ func TestRequestLimits(t *testing.T) {
 		srv := emulator(t)
 		c := emuClient(t, srv, func(cfg *Config) { cfg.RetryRateLimit = true })
 		srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 1})
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 		requireOK(t, write(t, s, nameRecs(3, "R")))
 	})
 	t.Run("the error says which limit", func(t *testing.T) {
@@ -120,7 +119,7 @@ func TestAPIBudget(t *testing.T) {
 		require.NoError(t, err)
 		opt := fastOptions(APIBulk)
 		opt.BulkBatchSize, opt.MaxJobsInFlight, opt.APIBudget = 100, 1, 1
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 		ok, budget := count(write(t, s, nameRecs(300, "B")))
 		assert.Equal(t, 100, ok, "the one job that started finished")
 		assert.Equal(t, 200, budget)
@@ -136,7 +135,7 @@ func TestAPIBudget(t *testing.T) {
 		require.NoError(t, err)
 		opt := fastOptions(APIREST)
 		opt.Serial, opt.APIBudget = true, 2
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 		ok, budget := count(write(t, s, nameRecs(1000, "R")))
 		assert.Equal(t, 400, ok)
 		assert.Equal(t, 600, budget)

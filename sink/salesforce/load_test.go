@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/sinktest"
 )
@@ -21,7 +20,7 @@ func TestBulkLoad25k(t *testing.T) {
 	}
 	const n = 25_000
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c",
+	s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c",
 		Options{API: APIBulk, BulkBatchSize: 10_000, MaxJobsInFlight: 2, PollMaxWait: 100 * time.Millisecond})
 	l := sink.NewLayout([]string{"External_Id__c", "Name", "NumberOfEmployees", "Description"}, nil)
 	rows := make([]sink.Record, n)
@@ -75,7 +74,7 @@ func TestBulkSplitsJobs(t *testing.T) {
 			srv := emulator(t)
 			opt := c.opt
 			opt.API, opt.pollStart = APIBulk, time.Millisecond
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", opt)
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", opt)
 			requireOK(t, write(t, s, nameRecs(10, "Key")))
 			assert.Len(t, srv.Jobs(), c.jobs)
 			assert.Len(t, live(srv, "Account"), 10)
@@ -83,7 +82,7 @@ func TestBulkSplitsJobs(t *testing.T) {
 	}
 	t.Run("row larger than the bound", func(t *testing.T) {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", Options{API: APIBulk, MaxUploadBytes: 40, pollStart: time.Millisecond})
+		s := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIBulk, MaxUploadBytes: 40, pollStart: time.Millisecond})
 		res := write(t, s, recs(nameLayout, []any{"K", "short"}, []any{"K2", "a name far too long for forty bytes"}))
 		assert.Nil(t, res[0].Err)
 		require.NotNil(t, res[1].Err)
@@ -97,7 +96,7 @@ func TestConformance(t *testing.T) {
 			sinktest.Run(t, sinktest.Harness{
 				New: func(t testing.TB) sinktest.Target {
 					srv := emulator(t)
-					s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(api))
+					s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(api))
 					return sinktest.Target{Sink: s, Count: func() (int, error) { return len(live(srv, "Account")), nil }}
 				},
 				Good:    func(i int) sink.Record { return sinktest.SimpleRecord(i, "ok") },

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -20,14 +19,14 @@ func TestLookups(t *testing.T) {
 			seed(t, srv, "Account", map[string]any{"Name": "Parent", "External_Id__c": "P-1"})
 			c := emuClient(t, srv)
 
-			accts := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(api))
+			accts := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(api))
 			la := sink.NewLayout([]string{"External_Id__c", "Name", "Parent.External_Id__c"}, nil)
 			res := write(t, accts, recs(la, []any{"A-1", "Child", "P-1"}, []any{"A-2", "Orphan", "NOPE"}))
 			assert.Nil(t, res[0].Err)
 			require.NotNil(t, res[1].Err, "a lookup to a missing parent fails the record")
 			assert.NotEmpty(t, res[1].Err.Code)
 
-			contacts := emuSink(t, c, "Contact", config.Insert, "", fastOptions(api))
+			contacts := emuSink(t, c, "Contact", Insert, "", fastOptions(api))
 			lc := sink.NewLayout([]string{"LastName", "External_Id__c", "Account.External_Id__c"}, nil)
 			requireOK(t, write(t, contacts, recs(lc, []any{"Doe", "C-1", "A-1"}, []any{"Roe", "C-2", nil})))
 
@@ -38,7 +37,7 @@ func TestLookups(t *testing.T) {
 			assert.Nil(t, ct["C-2"]["AccountId"])
 
 			// A null lookup clears the reference.
-			up := emuSink(t, c, "Contact", config.Upsert, "External_Id__c", fastOptions(api))
+			up := emuSink(t, c, "Contact", Upsert, "External_Id__c", fastOptions(api))
 			requireOK(t, write(t, up, recs(lc, []any{nil, "C-1", sink.NullValue()})))
 			assert.Nil(t, byExt(srv, "Contact")["C-1"]["AccountId"])
 		})
@@ -65,7 +64,7 @@ func TestReferenceField(t *testing.T) {
 func TestJSONBody(t *testing.T) {
 	l := sink.NewLayout([]string{"Name", "Amount__c", "Flag__c", "Account.External_Id__c", "Parent__r.Key__c", "Note__c"}, nil)
 	srv := emulator(t)
-	sh := emuSink(t, emuClient(t, srv), "Thing__c", config.Insert, "", Options{}).newJSONShape(l)
+	sh := emuSink(t, emuClient(t, srv), "Thing__c", Insert, "", Options{}).newJSONShape(l)
 	in := recs(l,
 		[]any{"<a & b>", sink.NumberValue("-12.50"), sink.BoolValue(true), "A-1", sink.NullValue(), nil},
 		[]any{sink.NullValue(), sink.NumberValue("007"), sink.Value{Kind: sink.Bool, S: "yes"}, sink.NullValue(), "K", sink.Value{Kind: sink.Date, S: "2024-05-01"}},
@@ -82,7 +81,7 @@ func TestJSONBody(t *testing.T) {
 
 	// Two lookups through one relationship clear its reference field once.
 	two := sink.NewLayout([]string{"Account.External_Id__c", "Account.Id"}, nil)
-	sh2 := emuSink(t, emuClient(t, srv), "Contact", config.Insert, "", Options{}).newJSONShape(two)
+	sh2 := emuSink(t, emuClient(t, srv), "Contact", Insert, "", Options{}).newJSONShape(two)
 	assert.Equal(t, `{"allOrNone":false,"records":[{"attributes":{"type":"Contact"},"AccountId":null}]}`,
 		string(sh2.body(recs(two, []any{sink.NullValue(), sink.NullValue()}))))
 }

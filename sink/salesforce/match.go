@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -35,16 +34,16 @@ const (
 func (d *Destination) checkMatch() error {
 	if d.MatchOn != "" {
 		switch d.Operation {
-		case config.Update, config.Delete, config.HardDelete:
+		case Update, Delete, HardDelete:
 		default:
-			return errorf("match_on applies to update, delete and hard_delete, not %s", d.Operation)
+			return keyErrorf("match_on", "match_on applies to update, delete and hard_delete, not %s", d.Operation)
 		}
 		if !identRe.MatchString(d.MatchOn) {
-			return errorf("match_on %q is not a field name", d.MatchOn)
+			return keyErrorf("match_on", "match_on %q is not a field name", d.MatchOn)
 		}
 	}
-	if d.Options.MaxDeletes.Set && (d.Operation == config.Insert || d.Operation == config.Update) {
-		return errorf("max_deletes applies to delete, hard_delete and upserts with on_removed, not %s", d.Operation)
+	if d.Options.MaxDeletes.Set && (d.Operation == Insert || d.Operation == Update) {
+		return keyErrorf("max_deletes", "max_deletes applies to delete, hard_delete and upserts with on_removed, not %s", d.Operation)
 	}
 	return nil
 }
@@ -78,7 +77,7 @@ func (s *Sink) matchLayoutFor(l *sink.Layout) (*matchLayout, error) {
 	}
 	m := &matchLayout{key: key}
 	fields, guarded := []string{"Id"}, []bool{false}
-	if s.dest.Operation == config.Update {
+	if s.dest.Operation == Update {
 		for i, f := range l.Fields {
 			if i == key || strings.EqualFold(f, "Id") {
 				continue

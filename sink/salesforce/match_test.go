@@ -10,12 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
-func matchSink(t testing.TB, c *Client, op config.Operation, matchOn string, opt Options) *Sink {
+func matchSink(t testing.TB, c *Client, op Operation, matchOn string, opt Options) *Sink {
 	t.Helper()
 	s, err := NewSink(c, Destination{Object: "Account", Operation: op, MatchOn: matchOn, Options: opt})
 	require.NoError(t, err)
@@ -38,7 +37,7 @@ func TestUpdateByMatchOn(t *testing.T) {
 			twinB := seed(t, srv, "Account", map[string]any{"Name": "Twin B", "External_Id__c": "T-2", "AccountNumber": "twin"})
 			before := countLive(srv, "Account")
 
-			s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", fastOptions(api))
+			s := matchSink(t, emuClient(t, srv), Update, "External_Id__c", fastOptions(api))
 			l := sink.NewLayout([]string{"External_Id__c", "Name", "Phone"}, nil)
 			res := write(t, s, recs(l,
 				[]any{"a-1", "One!", nil}, // external ids match without regard to case
@@ -62,7 +61,7 @@ func TestUpdateByMatchOn(t *testing.T) {
 			assert.Equal(t, before, countLive(srv, "Account"), "an update by match_on creates nothing")
 
 			// Several records holding one value: none is changed.
-			s = matchSink(t, emuClient(t, srv), config.Update, "AccountNumber", fastOptions(api))
+			s = matchSink(t, emuClient(t, srv), Update, "AccountNumber", fastOptions(api))
 			l = sink.NewLayout([]string{"AccountNumber", "Name"}, nil)
 			res = write(t, s, recs(l, []any{"Twin", "Changed"}, []any{"N-1", "One again"}))
 			require.NotNil(t, res[0].Err)
@@ -82,7 +81,7 @@ func TestUpdateByMatchOnFailsNotFoundWhenAsked(t *testing.T) {
 	seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1"})
 	opt := fastOptions(APIREST)
 	opt.OnNotFound = NotFoundFail
-	s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", opt)
+	s := matchSink(t, emuClient(t, srv), Update, "External_Id__c", opt)
 	l := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 	res := write(t, s, recs(l, []any{"A-2", "x"}, []any{"A-1", "y"}))
 	require.NotNil(t, res[0].Err)
@@ -107,7 +106,7 @@ func TestMatchOnChunksItsQueries(t *testing.T) {
 	// same record once more: still one match.
 	rows = append(rows, []any{strings.ToLower(rows[0][0].(string)), "new"})
 	srv.ResetRequests()
-	s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", fastOptions(APIBulk))
+	s := matchSink(t, emuClient(t, srv), Update, "External_Id__c", fastOptions(APIBulk))
 	res := write(t, s, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), rows...))
 	requireOK(t, res)
 	queries := 0
@@ -130,7 +129,7 @@ func TestUpdateByMatchOnKeepsGuardedFields(t *testing.T) {
 			srv := emulator(t)
 			seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1", "Phone": "kept"})
 			seed(t, srv, "Account", map[string]any{"Name": "Two", "External_Id__c": "A-2"})
-			s := matchSink(t, emuClient(t, srv), config.Update, "External_Id__c", fastOptions(api))
+			s := matchSink(t, emuClient(t, srv), Update, "External_Id__c", fastOptions(api))
 			l := sink.NewLayout([]string{"External_Id__c", "Phone"}, []bool{false, true})
 			res := write(t, s, recs(l, []any{"A-1", "555"}, []any{"A-2", "555"}))
 			requireOK(t, res)
@@ -150,12 +149,12 @@ func TestMatchOnErrors(t *testing.T) {
 	defer cancel()
 
 	// The records lack the match_on field.
-	s := matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
+	s := matchSink(t, c, Update, "External_Id__c", fastOptions(APIREST))
 	_, err := s.Write(ctx, recs(sink.NewLayout([]string{"Name"}, nil), []any{"x"}))
 	assert.EqualError(t, err, "salesforce: write update Account: match_on External_Id__c is not a field of the records")
 
 	// Salesforce refuses the query: the Write fails, nothing is written.
-	s = matchSink(t, c, config.Update, "Nope__c", fastOptions(APIREST))
+	s = matchSink(t, c, Update, "Nope__c", fastOptions(APIREST))
 	_, err = s.Write(ctx, recs(sink.NewLayout([]string{"Nope__c", "Name"}, nil), []any{"A-1", "x"}))
 	assert.ErrorContains(t, err, "finding records by Nope__c")
 	assert.Equal(t, "One", byExt(srv, "Account")["A-1"]["Name"])
@@ -163,31 +162,31 @@ func TestMatchOnErrors(t *testing.T) {
 	// A write stopped during the look-up sends nothing.
 	stopped, stop := context.WithCancel(ctx)
 	stop()
-	s = matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
+	s = matchSink(t, c, Update, "External_Id__c", fastOptions(APIREST))
 	res, err := s.Write(stopped, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), []any{"A-1", "x"}))
 	require.NoError(t, err)
 	assert.Equal(t, ReasonStopped, res[0].Skipped)
 	assert.Equal(t, "One", byExt(srv, "Account")["A-1"]["Name"])
 
 	// Plans see the same errors.
-	s = matchSink(t, c, config.Update, "Nope__c", fastOptions(APIREST))
+	s = matchSink(t, c, Update, "Nope__c", fastOptions(APIREST))
 	_, err = s.Plan(ctx, recs(sink.NewLayout([]string{"Nope__c", "Name"}, nil), []any{"A-1", "x"}))
 	assert.ErrorContains(t, err, "finding records by Nope__c")
 
 	// A relationship path is no match_on field.
-	_, err = NewSink(c, Destination{Object: "Account", Operation: config.Update, MatchOn: "Parent.External_Id__c", Options: fastOptions(APIREST)})
+	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Parent.External_Id__c", Options: fastOptions(APIREST)})
 	assert.ErrorContains(t, err, `match_on "Parent.External_Id__c" is not a field name`)
 
 	// match_on applies to update, delete and hard_delete only.
-	_, err = NewSink(c, Destination{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c", MatchOn: "Name", Options: fastOptions(APIREST)})
+	_, err = NewSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", MatchOn: "Name", Options: fastOptions(APIREST)})
 	assert.ErrorContains(t, err, "match_on applies to update, delete and hard_delete")
 	o := fastOptions(APIREST)
 	o.MaxDeletes = DeleteLimit{Count: 1, Set: true}
-	_, err = NewSink(c, Destination{Object: "Account", Operation: config.Update, MatchOn: "Name", Options: o})
+	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
 	assert.ErrorContains(t, err, "max_deletes applies to delete, hard_delete and upserts with on_removed, not update")
 	o = fastOptions(APIREST)
 	o.OnNotFound = "ignore"
-	_, err = NewSink(c, Destination{Object: "Account", Operation: config.Update, MatchOn: "Name", Options: o})
+	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
 	assert.ErrorContains(t, err, `on_not_found "ignore": want skip or fail`)
 }
 
@@ -199,7 +198,7 @@ func TestPlanByMatchOn(t *testing.T) {
 	seed(t, srv, "Account", map[string]any{"Name": "Twin", "External_Id__c": "T-1", "AccountNumber": "TWIN"})
 	seed(t, srv, "Account", map[string]any{"Name": "Twin", "External_Id__c": "T-2", "AccountNumber": "TWIN"})
 	c := emuClient(t, srv)
-	s := matchSink(t, c, config.Update, "External_Id__c", fastOptions(APIREST))
+	s := matchSink(t, c, Update, "External_Id__c", fastOptions(APIREST))
 	l := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 	records := recs(l, []any{"A-1", "One!"}, []any{"A-2", "Same"}, []any{"A-3", "New"})
 	plan := planCall(t, s, records)
@@ -210,7 +209,7 @@ func TestPlanByMatchOn(t *testing.T) {
 	assert.Nil(t, wrote[0].Err)
 	assert.Equal(t, ReasonNotFound, wrote[2].Skipped)
 
-	s = matchSink(t, c, config.Delete, "AccountNumber", fastOptions(APIREST))
+	s = matchSink(t, c, Delete, "AccountNumber", fastOptions(APIREST))
 	plan = planCall(t, s, recs(sink.NewLayout([]string{"AccountNumber"}, nil), []any{"TWIN"}))
 	require.NotNil(t, plan[0].Err)
 	assert.Equal(t, CodeMultipleMatches, plan[0].Err.Code)
@@ -236,7 +235,7 @@ func TestMatchOnIndexWarning(t *testing.T) {
 		{"Contact", "AccountId", false},
 		{"Contact", "Email", false},
 	} {
-		s, err := NewSink(c, Destination{Object: tc.object, Operation: config.Update, MatchOn: tc.field, Options: fastOptions(APIREST)})
+		s, err := NewSink(c, Destination{Object: tc.object, Operation: Update, MatchOn: tc.field, Options: fastOptions(APIREST)})
 		require.NoError(t, err)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), tc.field)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), "a second preflight does not warn again")

@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/reverseetl/state"
 	"github.com/retl-go/retl/sink"
@@ -134,7 +133,7 @@ func TestMirrorSetsFields(t *testing.T) {
 			r.tables = map[string]table{"accounts": accountRows("A-1", "A-2", "A-3")}
 			r.run(t, sync, reverseetl.RunOptions{})
 			c := emuClient(t, srv)
-			s := emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST))
+			s := emuSink(t, c, "Account", Delete, "", fastOptions(APIREST))
 			requireOK(t, write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{byExt(srv, "Account")["A-3"]["Id"].(string)})))
 
 			r.tables = map[string]table{"accounts": accountRows("A-1")}
@@ -160,7 +159,7 @@ func TestRemoveEdges(t *testing.T) {
 	id := seed(t, srv, "Account", map[string]any{"Name": "x"})
 	c := emuClient(t, srv)
 	opt := fastOptions(APIAuto)
-	s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+	s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := s.Remove(ctx, sink.Removal{})
@@ -192,7 +191,7 @@ func TestMirrorLimitCountsPresentRecords(t *testing.T) {
 			sr := r.run(t, sync, reverseetl.RunOptions{}).Sync("accounts")
 			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 			c := emuClient(t, srv)
-			s := emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST))
+			s := emuSink(t, c, "Account", Delete, "", fastOptions(APIREST))
 			requireOK(t, write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{byExt(srv, "Account")["A-3"]["Id"].(string)})))
 
 			r.tables = map[string]table{"accounts": accountRows("A-1")}

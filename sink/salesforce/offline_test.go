@@ -6,16 +6,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/retl-go/retl/config"
 )
 
 // An offline validation checks the connection's keys, not its values, and
 // the sink it builds refuses to write.
 func TestOfflineBuild(t *testing.T) {
 	ctx := context.Background()
-	dest := config.DestinationSpec{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c"}
-	b := buildContext(t, "${SF_LOGIN_URL}", "api: bulk\n", dest, nil)
+	b := buildContext(t, "${SF_LOGIN_URL}", upsertAccount+"api: bulk\n", nil)
 
 	_, err := New(ctx, b)
 	require.Error(t, err, "online, an unresolved URL is refused")
@@ -35,7 +32,7 @@ func TestOfflineBuild(t *testing.T) {
 	_, err = New(ctx, b)
 	assert.ErrorContains(t, err, `auth "magic"`, "literal values are still checked offline")
 
-	b = buildContext(t, "${SF_LOGIN_URL}", "api: sometimes\n", dest, nil)
+	b = buildContext(t, "${SF_LOGIN_URL}", upsertAccount+"api: sometimes\n", nil)
 	b.Offline = true
 	_, err = New(ctx, b)
 	assert.Error(t, err, "the sync's own section is still checked offline")

@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -16,7 +15,7 @@ func TestInsert(t *testing.T) {
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
 			srv := emulator(t)
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Name", "External_Id__c", "NumberOfEmployees", "Description", "Phone"}, nil)
 			res := write(t, s, recs(l,
 				[]any{"Acme", "A-1", sink.NumberValue("12"), "line one\nline \"two\", three", nil},
@@ -46,7 +45,7 @@ func TestUpdate(t *testing.T) {
 			srv := emulator(t)
 			id1 := seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1", "Phone": "111", "Description": "keep"})
 			id2 := seed(t, srv, "Account", map[string]any{"Name": "Two", "External_Id__c": "A-2", "Phone": "222", "Description": "drop"})
-			s := emuSink(t, emuClient(t, srv), "Account", config.Update, "", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Update, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Id", "Name", "Phone", "Description"}, nil)
 			res := write(t, s, recs(l,
 				// A 15-character Id is accepted as Salesforce accepts it.
@@ -72,7 +71,7 @@ func TestUpsert(t *testing.T) {
 		t.Run(api, func(t *testing.T) {
 			srv := emulator(t)
 			id1 := seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1"})
-			s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(api))
 			l := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 			res := write(t, s, recs(l, []any{"A-1", "One!"}, []any{"A-2", "Two"}))
 			requireOK(t, res)
@@ -94,7 +93,7 @@ func TestDelete(t *testing.T) {
 			id1 := seed(t, srv, "Account", map[string]any{"Name": "One"})
 			id2 := seed(t, srv, "Account", map[string]any{"Name": "Two"})
 			seed(t, srv, "Account", map[string]any{"Name": "Stays"})
-			s := emuSink(t, emuClient(t, srv), "Account", config.Delete, "", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Delete, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Id", "Name"}, nil)
 			res := write(t, s, recs(l, []any{id1, "ignored"}, []any{"001000000000000AAA", nil}, []any{id2, nil}))
 			assert.Nil(t, res[0].Err)
@@ -114,7 +113,7 @@ func TestHardDeleteUsesBulk(t *testing.T) {
 	srv := emulator(t)
 	id1 := seed(t, srv, "Account", map[string]any{"Name": "One"})
 	seed(t, srv, "Account", map[string]any{"Name": "Stays"})
-	s := emuSink(t, emuClient(t, srv), "Account", config.HardDelete, "", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Account", HardDelete, "", fastOptions(APIREST))
 	res := write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{id1}))
 	requireOK(t, res)
 	assert.Len(t, srv.Records("Account"), 1)
@@ -129,7 +128,7 @@ func TestMixedBatch(t *testing.T) {
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
 			srv := emulator(t)
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(api))
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(api))
 			l := sink.NewLayout([]string{"Name", "External_Id__c", "Industry"}, nil)
 			res := write(t, s, recs(l,
 				[]any{"Good 1", "G-1", "Banking"},

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -161,18 +160,18 @@ func TestPreflightPaths(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		op     config.Operation
+		op     Operation
 		ext    string
 		desc   string
 		fields []string
 		want   string
 	}{
-		{"not createable", config.Insert, "", obj(false, true, true, `{"name":"A","createable":true}`), []string{"A"}, "Thing is not createable"},
-		{"not updateable", config.Update, "", obj(true, false, true, `{"name":"Id"}`), []string{"Id"}, "Thing is not updateable"},
-		{"upsert", config.Upsert, "K", obj(true, false, true, `{"name":"K","externalId":true,"createable":true}`), []string{"K"}, "must be createable and updateable"},
-		{"not deletable", config.Delete, "", obj(true, true, false, `{"name":"Id"}`), []string{"Id"}, "Thing is not deletable"},
-		{"no target", config.Insert, "", obj(true, true, true, `{"name":"R","relationshipName":"Rel","createable":true}`), []string{"Rel.K"}, "names no target object"},
-		{"target describe fails", config.Insert, "", obj(true, true, true, `{"name":"R","relationshipName":"Rel","createable":true,"referenceTo":["Broken"]}`), []string{"Rel.K"}, "describe Broken"},
+		{"not createable", Insert, "", obj(false, true, true, `{"name":"A","createable":true}`), []string{"A"}, "Thing is not createable"},
+		{"not updateable", Update, "", obj(true, false, true, `{"name":"Id"}`), []string{"Id"}, "Thing is not updateable"},
+		{"upsert", Upsert, "K", obj(true, false, true, `{"name":"K","externalId":true,"createable":true}`), []string{"K"}, "must be createable and updateable"},
+		{"not deletable", Delete, "", obj(true, true, false, `{"name":"Id"}`), []string{"Id"}, "Thing is not deletable"},
+		{"no target", Insert, "", obj(true, true, true, `{"name":"R","relationshipName":"Rel","createable":true}`), []string{"Rel.K"}, "names no target object"},
+		{"target describe fails", Insert, "", obj(true, true, true, `{"name":"R","relationshipName":"Rel","createable":true,"referenceTo":["Broken"]}`), []string{"Rel.K"}, "describe Broken"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -217,7 +216,7 @@ func TestBulkPaths(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t)
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIBulk))
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIBulk))
 			srv.Fault(c.fault)
 			res := write(t, s, c.recs)
 			for _, r := range res {
@@ -228,27 +227,27 @@ func TestBulkPaths(t *testing.T) {
 	}
 	t.Run("unmentioned record", func(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,sf__Created,External_Id__c,Name\n", "", "")
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
 		assert.Equal(t, CodeOutcomeUnknown, res[0].Err.Code)
 	})
 	t.Run("unprocessed refused", func(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,sf__Created,External_Id__c,Name\n", "", "ERR")
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
 		assert.Equal(t, CodeOutcomeUnknown, res[0].Err.Code)
 		assert.Contains(t, res[0].Err.Message, "HTTP_400")
 	})
 	t.Run("failed job without message", func(t *testing.T) {
 		c := fakeBulk(t, stateFailed, "", "", "", "")
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
 		assert.Equal(t, CodeJobFailed, res[0].Err.Code)
 		assert.Contains(t, res[0].Err.Message, "the Bulk job failed")
 	})
 	t.Run("results of unknown keys", func(t *testing.T) {
 		c := fakeBulk(t, stateJobComplete, "", "sf__Id,sf__Created,External_Id__c\nX,true,NOPE\nY,true,K-0\n", "", "")
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
 		assert.Equal(t, "Y", res[0].ID)
 	})
@@ -259,7 +258,7 @@ func TestBulkCancelPaths(t *testing.T) {
 	t.Run("waiting for a job slot", func(t *testing.T) {
 		srv := emulator(t, sftest.WithBulkDelay(10*time.Second, 0))
 		c := emuClient(t, srv)
-		s := emuSink(t, c, "Account", config.Insert, "", Options{API: APIBulk, BulkBatchSize: 2, MaxJobsInFlight: 1})
+		s := emuSink(t, c, "Account", Insert, "", Options{API: APIBulk, BulkBatchSize: 2, MaxJobsInFlight: 1})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		// Stopped while the first job runs and the second waits.
@@ -279,7 +278,7 @@ func TestBulkCancelPaths(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		c.http = &http.Client{Transport: cancelOn{base: http.DefaultTransport, path: "/batches", method: "PUT", cancel: cancel}}
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res, err := s.Write(ctx, nameRecs(2, "K"))
 		require.NoError(t, err)
 		assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
@@ -294,7 +293,7 @@ func TestBulkCancelPaths(t *testing.T) {
 		stop := errors.New("stop")
 		c.sleep = func(context.Context, time.Duration) error { return stop }
 		srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT"})
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res := write(t, s, nameRecs(1, "K"))
 		assert.Equal(t, CodeRequestFailed, res[0].Err.Code)
 		assert.Contains(t, res[0].Err.Message, "stop")
@@ -305,7 +304,7 @@ func TestBulkCancelPaths(t *testing.T) {
 		stop := errors.New("stop")
 		c.sleep = func(context.Context, time.Duration) error { return stop }
 		srv.LockRows(1, 1)
-		s := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+		s := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 		res, err := s.Write(context.Background(), nameRecs(1, "K"))
 		require.NoError(t, err)
 		assert.Equal(t, "UNABLE_TO_LOCK_ROW", res[0].Err.Code, "a retry that cannot wait leaves the row failed")
@@ -315,7 +314,7 @@ func TestBulkCancelPaths(t *testing.T) {
 func TestRESTCancelPaths(t *testing.T) {
 	t.Run("waiting for a call slot", func(t *testing.T) {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
+		s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
 		s.restSlots <- struct{}{} // another Write holds the only slot
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
@@ -332,7 +331,7 @@ func TestRESTCancelPaths(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c.http = &http.Client{Transport: cancelOn{base: http.DefaultTransport, path: "/composite", cancel: cancel}}
-	s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
+	s := emuSink(t, c, "Account", Upsert, "External_Id__c", Options{API: APIREST, RESTConcurrency: 1})
 	res, err := s.Write(ctx, nameRecs(450, "K"))
 	require.NoError(t, err)
 	written, stopped := 0, 0
@@ -355,12 +354,12 @@ func TestSinkPaths(t *testing.T) {
 	srv := emulator(t)
 	c := emuClient(t, srv)
 	_, err := NewSink(c, Destination{Object: "Account"})
-	assert.ErrorContains(t, err, "operation is required")
+	assert.ErrorContains(t, err, "missing required key: insert, update, upsert, delete or hard_delete")
 
-	s := emuSink(t, c, "Account", config.Insert, "", Options{API: APIAuto})
+	s := emuSink(t, c, "Account", Insert, "", Options{API: APIAuto})
 	assert.Equal(t, APIBulk, s.Stats()["api"], "auto before any hint")
 
-	hard := emuSink(t, c, "Account", config.HardDelete, "", Options{})
+	hard := emuSink(t, c, "Account", HardDelete, "", Options{})
 	hard.api = APIREST // not reachable through NewSink: REST has no hard delete
 	res := write(t, hard, recs(sink.NewLayout([]string{"Id"}, nil), []any{"001000000000000AAA"}))
 	assert.Contains(t, res[0].Err.Message, "has no REST call")

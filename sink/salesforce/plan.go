@@ -13,7 +13,6 @@ import (
 	"unicode/utf8"
 	"weak"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -69,7 +68,7 @@ func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, 
 			results[idx] = res[i]
 		}
 	}
-	return results, nil
+	return s.markDeleted(results), nil
 }
 
 // lookup resolves a lookup path's relationship: by relationship name
@@ -181,7 +180,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			}
 		}
 		var sel []string
-		if op == config.Update || op == config.Upsert {
+		if op == Update || op == Upsert {
 			for j, c := range cols {
 				if j != ki && c.soql != "" {
 					sel = append(sel, c.soql)
@@ -206,7 +205,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			continue
 		}
 		rec := &records[i]
-		if op == config.Insert {
+		if op == Insert {
 			res[i] = sink.Result{Created: true, Changes: planCreation(rec, cols)}
 			if code, msg, fields := planMissingRequired(desc, rec, cols); code != "" {
 				failed(i, code, msg, fields...)
@@ -214,7 +213,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			continue
 		}
 		key := s.recordKey(rec, ki)
-		if key == "" && op != config.Upsert {
+		if key == "" && op != Upsert {
 			if ki < len(rec.Values) && rec.Values[ki].Kind == sink.Null && s.chosenAPI() == APIBulk {
 				// Bulk sends a null as #N/A, which is no Id at all.
 				failed(i, "MALFORMED_ID", fmt.Sprintf("%s ID: id value of incorrect type: %s", s.dest.Object, nullCell), "Id")
@@ -223,13 +222,13 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 			failed(i, "MISSING_ARGUMENT", "Id not specified in an update call")
 			continue
 		}
-		if op == config.Update || op == config.Delete || op == config.HardDelete {
+		if op == Update || op == Delete || op == HardDelete {
 			if _, ok := planIDShape(key); !ok {
 				failed(i, "MALFORMED_ID", fmt.Sprintf("%s ID: id value of incorrect type: %s", s.dest.Object, key), "Id")
 				continue
 			}
 		}
-		if op == config.Upsert && key != "" && dupKeys[s.normKey(key)] > 1 {
+		if op == Upsert && key != "" && dupKeys[s.normKey(key)] > 1 {
 			failed(i, "DUPLICATE_VALUE", "Duplicate external id specified: "+key, s.dest.ExternalID)
 			continue
 		}
@@ -237,17 +236,17 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		row, exists := current[s.normKey(key)]
 		exists = exists && key != ""
 		switch {
-		case !exists && op == config.Upsert && s.dest.upsertByID() && key != "":
+		case !exists && op == Upsert && s.dest.upsertByID() && key != "":
 			// Bulk's upsert on Id updates only records that exist.
 			failed(i, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-		case !exists && op == config.Upsert:
+		case !exists && op == Upsert:
 			res[i] = sink.Result{Created: true, Changes: planCreation(rec, cols)}
 			if code, msg, fields := planMissingRequired(desc, rec, cols); code != "" {
 				failed(i, code, msg, fields...)
 			}
 		case !exists:
 			failed(i, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
-		case op == config.Delete || op == config.HardDelete:
+		case op == Delete || op == HardDelete:
 			res[i] = sink.Result{ID: row.String("Id")}
 		default:
 			res[i] = planUpdate(rec, cols, ki, row)

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -50,7 +49,7 @@ func planClient(t *testing.T, srv *sftest.Server) *Client {
 	return c
 }
 
-func planSink(t *testing.T, c *Client, obj string, op config.Operation, ext, api string) *Sink {
+func planSink(t *testing.T, c *Client, obj string, op Operation, ext, api string) *Sink {
 	t.Helper()
 	s, err := NewSink(c, Destination{Object: obj, Operation: op, ExternalID: ext,
 		Options: Options{API: api, pollStart: time.Millisecond, PollMaxWait: 10 * time.Millisecond, lockBackoff: time.Millisecond}})
@@ -150,7 +149,7 @@ func TestPlanUpsertMatchesWrite(t *testing.T) {
 				"Last_Seen__c": "2024-05-01T10:00:00.000Z", "Seats__c": 12})
 			planSeed(t, srv, "Account", map[string]any{"External_Id__c": "A-2", "Name": "Beta"})
 			c := planClient(t, srv)
-			s := planSink(t, c, "Account", config.Upsert, "External_Id__c", api)
+			s := planSink(t, c, "Account", Upsert, "External_Id__c", api)
 
 			layout := sink.NewLayout(
 				[]string{"External_Id__c", "Name", "Score__c", "CSM_Email__c", "Tier__c", "Active__c", "Renewal__c", "Last_Seen__c", "Seats__c"},
@@ -209,11 +208,11 @@ func TestPlanUpdateAndDeleteMatchWrite(t *testing.T) {
 			b := planSeed(t, srv, "Account", map[string]any{"Name": "Beta", "Score__c": 20})
 			gone := planSeed(t, srv, "Account", map[string]any{"Name": "Gone"})
 			c := planClient(t, srv)
-			del := planSink(t, c, "Account", config.Delete, "", api)
+			del := planSink(t, c, "Account", Delete, "", api)
 			delLayout := sink.NewLayout([]string{"Id"}, nil)
 			require.Nil(t, writeCall(t, del, planRecords(delLayout, []any{gone}))[0].Err)
 
-			s := planSink(t, c, "Account", config.Update, "", api)
+			s := planSink(t, c, "Account", Update, "", api)
 			layout := sink.NewLayout([]string{"Id", "Name", "Score__c"}, nil)
 			missing := "001" + strings.Repeat("0", 11) + "Z"
 			records := planRecords(layout,
@@ -257,7 +256,7 @@ func TestPlanInsertAndLookupsMatchWrite(t *testing.T) {
 			planSeed(t, srv, "Account", map[string]any{"External_Id__c": "A-1", "Name": "Acme"})
 			c := planClient(t, srv)
 
-			accounts := planSink(t, c, "Account", config.Upsert, "External_Id__c", api)
+			accounts := planSink(t, c, "Account", Upsert, "External_Id__c", api)
 			alayout := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 			arecs := planRecords(alayout, []any{"A-9", "New"}, []any{"A-10", strings.Repeat("x", 300)})
 			aplan := planCall(t, accounts, arecs)
@@ -265,7 +264,7 @@ func TestPlanInsertAndLookupsMatchWrite(t *testing.T) {
 
 			// A sink of the same run (the same client) finds A-9, which the
 			// plan above would create, but not A-10, which would fail.
-			contacts := planSink(t, c, "Contact", config.Insert, "", api)
+			contacts := planSink(t, c, "Contact", Insert, "", api)
 			clayout := sink.NewLayout([]string{"LastName", "Email", "Account.External_Id__c"}, nil)
 			crecs := planRecords(clayout,
 				[]any{"Ames", "ames@acme.example", "A-1"},
@@ -285,7 +284,7 @@ func TestPlanInsertAndLookupsMatchWrite(t *testing.T) {
 			assert.Equal(t, "failed REQUIRED_FIELD_MISSING", outcome(cplan[5]))
 
 			// Another run (another client) knows nothing of those plans.
-			other := planSink(t, planClient(t, srv), "Contact", config.Insert, "", api)
+			other := planSink(t, planClient(t, srv), "Contact", Insert, "", api)
 			assert.Equal(t, "failed INVALID_FIELD", outcome(planCall(t, other, crecs[1:2])[0]))
 
 			// The run then does what the plan said.
@@ -298,7 +297,7 @@ func TestPlanInsertAndLookupsMatchWrite(t *testing.T) {
 func TestPlanGroupsLayouts(t *testing.T) {
 	srv := planServer(t)
 	planSeed(t, srv, "Account", map[string]any{"External_Id__c": "A-1", "Name": "Acme"})
-	s := planSink(t, planClient(t, srv), "Account", config.Upsert, "External_Id__c", APIREST)
+	s := planSink(t, planClient(t, srv), "Account", Upsert, "External_Id__c", APIREST)
 	l1 := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 	l2 := sink.NewLayout([]string{"External_Id__c", "Score__c"}, nil)
 	recs := append(planRecords(l1, []any{"A-1", "Acme"}), planRecords(l2, []any{"A-2", num("1")})...)
@@ -315,7 +314,7 @@ func TestPlanLeavesUnknownFieldsToPreflight(t *testing.T) {
 	// in every record needs no query.
 	srv := planServer(t)
 	planSeed(t, srv, "Contact", map[string]any{"External_Id__c": "C-1", "LastName": "Ames"})
-	s := planSink(t, planClient(t, srv), "Contact", config.Upsert, "External_Id__c", APIREST)
+	s := planSink(t, planClient(t, srv), "Contact", Upsert, "External_Id__c", APIREST)
 	layout := sink.NewLayout([]string{"External_Id__c", "LastName", "Nope__c", "Nope__r.External_Id__c", "Account.External_Id__c"}, nil)
 	res := planCall(t, s, planRecords(layout, []any{"C-1", "Ames", "x", "y", null}))
 	assert.Equal(t, "updated (unchanged)", outcome(res[0]))
@@ -326,7 +325,7 @@ func TestPlanErrors(t *testing.T) {
 	c := planClient(t, srv)
 	layout := sink.NewLayout([]string{"External_Id__c", "Name"}, nil)
 	recs := planRecords(layout, []any{"A-1", "Acme"})
-	s := planSink(t, c, "Account", config.Upsert, "External_Id__c", APIREST)
+	s := planSink(t, c, "Account", Upsert, "External_Id__c", APIREST)
 
 	res, err := s.Plan(context.Background(), nil)
 	require.NoError(t, err)
@@ -343,7 +342,7 @@ func TestPlanErrors(t *testing.T) {
 	_, err = s.Plan(context.Background(), planRecords(sink.NewLayout([]string{"Name"}, nil), []any{"Acme"}))
 	assert.EqualError(t, err, "salesforce: plan upsert Account: the records have no External_Id__c field")
 
-	nope := planSink(t, c, "Nope__c", config.Insert, "", APIREST)
+	nope := planSink(t, c, "Nope__c", Insert, "", APIREST)
 	_, err = nope.Plan(context.Background(), recs)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "salesforce: plan insert Nope__c: describe Nope__c: ")
@@ -351,7 +350,7 @@ func TestPlanErrors(t *testing.T) {
 
 	// The describe is read once per client: a fresh client meets the fault.
 	srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Path: "/describe", Times: 1})
-	fresh := planSink(t, planClient(t, srv), "Account", config.Upsert, "External_Id__c", APIREST)
+	fresh := planSink(t, planClient(t, srv), "Account", Upsert, "External_Id__c", APIREST)
 	_, err = fresh.Plan(context.Background(), recs)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "describe Account: decoding the answer")
@@ -361,7 +360,7 @@ func TestPlanErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "salesforce: plan upsert Account: reading current values: query:")
 
-	contacts := planSink(t, c, "Contact", config.Insert, "", APIREST)
+	contacts := planSink(t, c, "Contact", Insert, "", APIREST)
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/query", Times: 1})
 	_, err = contacts.Plan(context.Background(), planRecords(sink.NewLayout([]string{"LastName", "Account.External_Id__c"}, nil), []any{"Ames", "A-1"}))
 	require.Error(t, err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -27,19 +26,19 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	switch op {
-	case config.Insert:
+	case Insert:
 		if !desc.Createable {
 			add("%s is not createable", obj)
 		}
-	case config.Update:
+	case Update:
 		if !desc.Updateable {
 			add("%s is not updateable", obj)
 		}
-	case config.Upsert:
+	case Upsert:
 		if !desc.Createable || !desc.Updateable {
 			add("%s must be createable and updateable for upsert", obj)
 		}
-	case config.Delete, config.HardDelete:
+	case Delete, HardDelete:
 		if !desc.Deletable {
 			add("%s is not deletable", obj)
 		}
@@ -53,7 +52,7 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	if by := s.dest.Options.GroupBy; by != "" && layout.Index(by) < 0 {
 		add("group_by %s is not a field of the mapping", by)
 	}
-	if op == config.Upsert {
+	if op == Upsert {
 		f := desc.Field(s.dest.ExternalID)
 		switch {
 		case f == nil:
@@ -62,7 +61,7 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 			add("external_id %s.%s is not an External ID field", obj, f.Name)
 		}
 	}
-	if op == config.Delete || op == config.HardDelete {
+	if op == Delete || op == HardDelete {
 		return joinProblems(obj, op, problems)
 	}
 	for _, name := range layout.Fields {
@@ -76,13 +75,13 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 			continue
 		}
 		switch {
-		case op == config.Update && (strings.EqualFold(f.Name, "Id") || strings.EqualFold(f.Name, s.dest.MatchOn)):
+		case op == Update && (strings.EqualFold(f.Name, "Id") || strings.EqualFold(f.Name, s.dest.MatchOn)):
 			// Update's key is matched, not written.
 		case s.dest.upsertByID() && strings.EqualFold(f.Name, "Id"):
 			// The key of an upsert on Id is matched, never written.
-		case op == config.Upsert && strings.EqualFold(f.Name, s.dest.ExternalID):
+		case op == Upsert && strings.EqualFold(f.Name, s.dest.ExternalID):
 			// Upsert's key is written only when it creates a record.
-			checkWritable(config.Insert, obj+"."+f.Name, f, add)
+			checkWritable(Insert, obj+"."+f.Name, f, add)
 		default:
 			checkWritable(op, obj+"."+f.Name, f, add)
 		}
@@ -90,9 +89,9 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	return joinProblems(obj, op, problems)
 }
 
-func checkWritable(op config.Operation, name string, f *FieldDescribe, add func(string, ...any)) {
-	needCreate := op == config.Insert || op == config.Upsert
-	needUpdate := op == config.Update || op == config.Upsert
+func checkWritable(op Operation, name string, f *FieldDescribe, add func(string, ...any)) {
+	needCreate := op == Insert || op == Upsert
+	needUpdate := op == Update || op == Upsert
 	if needCreate && !f.Createable {
 		add("%s is not createable", name)
 	}
@@ -134,7 +133,7 @@ func (s *Sink) checkLookup(ctx context.Context, desc *ObjectDescribe, rel, sub s
 	}
 }
 
-func joinProblems(obj string, op config.Operation, problems []string) error {
+func joinProblems(obj string, op Operation, problems []string) error {
 	if len(problems) == 0 {
 		return nil
 	}

@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -23,28 +22,28 @@ var widget = sftest.Object{Name: "Widget__c", Fields: []sftest.Field{
 func TestPreflight(t *testing.T) {
 	cases := []struct {
 		name   string
-		op     config.Operation
+		op     Operation
 		ext    string
 		fields []string
 		want   []string // problems expected in the error; none means it passes
 	}{
-		{"insert ok", config.Insert, "", []string{"Plain__c", "Locked__c", "Account__r.External_Id__c"}, nil},
-		{"update ok", config.Update, "", []string{"Id", "Plain__c", "Computed__c"}, nil},
-		{"upsert ok", config.Upsert, "Key__c", []string{"key__c", "Plain__c"}, nil},
-		{"delete ok", config.Delete, "", []string{"Id", "Nonsense__c"}, nil},
-		{"unknown field", config.Insert, "", []string{"Nope__c", "Plain__c"}, []string{"Nope__c is not a field of Widget__c"}},
-		{"not createable", config.Insert, "", []string{"Computed__c"}, []string{"Widget__c.Computed__c is not createable"}},
-		{"not updateable", config.Update, "", []string{"Id", "Locked__c"}, []string{"Widget__c.Locked__c is not updateable"}},
-		{"upsert needs both", config.Upsert, "Key__c", []string{"Key__c", "Locked__c", "Computed__c"},
+		{"insert ok", Insert, "", []string{"Plain__c", "Locked__c", "Account__r.External_Id__c"}, nil},
+		{"update ok", Update, "", []string{"Id", "Plain__c", "Computed__c"}, nil},
+		{"upsert ok", Upsert, "Key__c", []string{"key__c", "Plain__c"}, nil},
+		{"delete ok", Delete, "", []string{"Id", "Nonsense__c"}, nil},
+		{"unknown field", Insert, "", []string{"Nope__c", "Plain__c"}, []string{"Nope__c is not a field of Widget__c"}},
+		{"not createable", Insert, "", []string{"Computed__c"}, []string{"Widget__c.Computed__c is not createable"}},
+		{"not updateable", Update, "", []string{"Id", "Locked__c"}, []string{"Widget__c.Locked__c is not updateable"}},
+		{"upsert needs both", Upsert, "Key__c", []string{"Key__c", "Locked__c", "Computed__c"},
 			[]string{"Locked__c is not updateable", "Computed__c is not createable"}},
-		{"update needs Id", config.Update, "", []string{"Plain__c"}, []string{"operation update needs the Id field"}},
-		{"delete needs Id", config.HardDelete, "", []string{"Plain__c"}, []string{"needs the Id field"}},
-		{"upsert key missing", config.Upsert, "Key__c", []string{"Plain__c"}, []string{"needs the Key__c field"}},
-		{"upsert key not external", config.Upsert, "Plain__c", []string{"Plain__c"}, []string{"Widget__c.Plain__c is not an External ID field"}},
-		{"upsert key unknown", config.Upsert, "Gone__c", []string{"Gone__c"}, []string{"external_id Gone__c is not a field"}},
-		{"unknown relationship", config.Insert, "", []string{"Owner__r.Key__c"}, []string{"Owner__r is not a relationship of Widget__c"}},
-		{"lookup field not external", config.Insert, "", []string{"Account__r.Name"}, []string{"Name is not an External ID field of Account"}},
-		{"lookup by Id", config.Insert, "", []string{"Account__r.Id"}, nil},
+		{"update needs Id", Update, "", []string{"Plain__c"}, []string{"operation update needs the Id field"}},
+		{"delete needs Id", HardDelete, "", []string{"Plain__c"}, []string{"needs the Id field"}},
+		{"upsert key missing", Upsert, "Key__c", []string{"Plain__c"}, []string{"needs the Key__c field"}},
+		{"upsert key not external", Upsert, "Plain__c", []string{"Plain__c"}, []string{"Widget__c.Plain__c is not an External ID field"}},
+		{"upsert key unknown", Upsert, "Gone__c", []string{"Gone__c"}, []string{"external_id Gone__c is not a field"}},
+		{"unknown relationship", Insert, "", []string{"Owner__r.Key__c"}, []string{"Owner__r is not a relationship of Widget__c"}},
+		{"lookup field not external", Insert, "", []string{"Account__r.Name"}, []string{"Name is not an External ID field of Account"}},
+		{"lookup by Id", Insert, "", []string{"Account__r.Id"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -65,7 +64,7 @@ func TestPreflight(t *testing.T) {
 
 func TestPreflightObject(t *testing.T) {
 	srv := emulator(t)
-	s := emuSink(t, emuClient(t, srv), "Nothing__c", config.Insert, "", fastOptions(APIREST))
+	s := emuSink(t, emuClient(t, srv), "Nothing__c", Insert, "", fastOptions(APIREST))
 	err := s.Preflight(context.Background(), sink.NewLayout([]string{"Name"}, nil))
 	var ae *APIError
 	require.ErrorAs(t, err, &ae)
@@ -78,7 +77,7 @@ func TestDescribeCached(t *testing.T) {
 	c := emuClient(t, srv)
 	l := sink.NewLayout([]string{"Plain__c", "Account__r.External_Id__c"}, nil)
 	for i := 0; i < 3; i++ {
-		s := emuSink(t, c, "Widget__c", config.Insert, "", fastOptions(APIREST))
+		s := emuSink(t, c, "Widget__c", Insert, "", fastOptions(APIREST))
 		require.NoError(t, s.Preflight(context.Background(), l))
 	}
 	assert.Equal(t, 1, countRequests(srv, "GET", "/sobjects/Widget__c/describe"))

@@ -12,6 +12,7 @@ import (
 // Register registers the sink type "salesforce".
 func Register(r *reverseetl.Registry) {
 	r.RegisterSink("salesforce", New)
+	r.RegisterSinkCheck("salesforce", Check)
 }
 
 // New is the sink factory: it decodes the connection and the destination
@@ -26,13 +27,9 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if b.Connection == nil {
 		return nil, newError("the destination names no connection")
 	}
-	var opts Options
-	if err := decodeSection(d.Section, &opts); err != nil {
-		return nil, err // a *config.Error: file, line and key
-	}
-	dest := Destination{Object: d.Object, Operation: d.Operation, ExternalID: d.ExternalID, MatchOn: d.MatchOn, Options: opts}
-	if err := dest.check(); err != nil {
-		return nil, atKey(d.Section, err)
+	dest, err := DestinationOf(b.Sync)
+	if err != nil {
+		return nil, err // config.Errors: file, line and key
 	}
 	if b.Offline {
 		// Offline validation (config.WithOffline): values may be
@@ -54,7 +51,6 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		return NewClient(cfg, o...)
 	}
 	var v any
-	var err error
 	if b.Shared != nil {
 		v, err = b.Shared.Get("salesforce:"+b.Connection.Name, create)
 	} else {

@@ -20,10 +20,13 @@ func section(t *testing.T, yaml string) config.Section {
 	return s
 }
 
-func buildContext(t *testing.T, loginURL, destYAML string, dest config.DestinationSpec, shared *reverseetl.Shared) reverseetl.BuildContext {
+// upsertAccount is the destination section of an upsert of Accounts by
+// their external id, to which tests add options.
+const upsertAccount = "object: Account\noperation: upsert\nexternal_id: External_Id__c\n"
+
+func buildContext(t *testing.T, loginURL, destYAML string, shared *reverseetl.Shared) reverseetl.BuildContext {
 	t.Helper()
-	dest.Type, dest.Connection = "salesforce", "crm"
-	dest.Section = section(t, destYAML)
+	dest := config.DestinationSpec{Type: "salesforce", Connection: "crm", Section: section(t, destYAML)}
 	connYAML := fmt.Sprintf("login_url: %s\nauth: password\nclient_id: retl\nclient_secret: retl\nusername: demo@example.com\npassword: demo\n", loginURL)
 	return reverseetl.BuildContext{
 		RunID:      "run-1",
@@ -48,9 +51,8 @@ func TestFactorySharesClient(t *testing.T) {
 	shared := reverseetl.NewShared()
 	defer shared.Close()
 	ctx := context.Background()
-	b1 := buildContext(t, srv.URL(), "api: rest\nrest_concurrency: 2\n", config.DestinationSpec{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c"}, shared)
-	b2 := buildContext(t, srv.URL(), "api: auto\nauto_threshold: 10\nbulk_batch_size: 500\nmax_jobs_in_flight: 3\npoll_max_wait: 50ms\nlock_retries: 1\nmax_upload_bytes: 1000000\n",
-		config.DestinationSpec{Object: "Contact", Operation: config.Insert}, shared)
+	b1 := buildContext(t, srv.URL(), upsertAccount+"api: rest\nrest_concurrency: 2\n", shared)
+	b2 := buildContext(t, srv.URL(), "object: Contact\noperation: insert\napi: auto\nauto_threshold: 10\nbulk_batch_size: 500\nmax_jobs_in_flight: 3\npoll_max_wait: 50ms\nlock_retries: 1\nmax_upload_bytes: 1000000\n", shared)
 	s1, err := New(ctx, b1)
 	require.NoError(t, err)
 	s2, err := New(ctx, b2)
@@ -76,33 +78,35 @@ func TestFactorySharesClient(t *testing.T) {
 
 func TestFactoryErrors(t *testing.T) {
 	ctx := context.Background()
-	upsert := config.DestinationSpec{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c"}
 	cases := []struct {
-		name string
-		edit func(*reverseetl.BuildContext)
-		want string
+		name, yaml string
+		edit       func(*reverseetl.BuildContext)
+		want       string
 	}{
-		{"no sync", func(b *reverseetl.BuildContext) { b.Sync = nil }, "no sync"},
-		{"no connection", func(b *reverseetl.BuildContext) { b.Connection = nil }, "names no connection"},
-		{"match_on on an upsert", func(b *reverseetl.BuildContext) { b.Sync.Destination.MatchOn = "Email" }, "match_on applies to update, delete and hard_delete, not upsert"},
-		{"bad on_not_found", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "on_not_found: ignore\n") }, `on_not_found "ignore": want skip or fail`},
-		{"bad max_deletes", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "max_deletes: lots\n") }, `sync.yaml:1:14: key "max_deletes": invalid value: [value]: want a count of records such as 500, or a percentage such as 10%`},
-		{"bad group_by", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "group_by: Account Id\n") }, `group_by "Account Id" is not a field name`},
-		{"unknown option", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "batch: 3\n") }, `sync.yaml:1:1: key "batch"`},
-		{"bad api", func(b *reverseetl.BuildContext) { b.Sync.Destination.Section = section(t, "api: soap\n") }, `api "soap"`},
-		{"upsert without external_id", func(b *reverseetl.BuildContext) { b.Sync.Destination.ExternalID = "" }, "upsert needs external_id"},
-		{"bad external_id", func(b *reverseetl.BuildContext) { b.Sync.Destination.ExternalID = "x y" }, `external_id "x y"`},
-		{"no operation", func(b *reverseetl.BuildContext) { b.Sync.Destination.Operation = "" }, "operation is required"},
-		{"unknown operation", func(b *reverseetl.BuildContext) { b.Sync.Destination.Operation = "merge" }, "operation merge is not supported"},
-		{"bad object", func(b *reverseetl.BuildContext) { b.Sync.Destination.Object = "Account; DROP" }, "not an object name"},
-		{"bad connection", func(b *reverseetl.BuildContext) {
+		{name: "no sync", yaml: upsertAccount, edit: func(b *reverseetl.BuildContext) { b.Sync = nil }, want: "no sync"},
+		{name: "no connection", yaml: upsertAccount, edit: func(b *reverseetl.BuildContext) { b.Connection = nil }, want: "names no connection"},
+		{name: "match_on on an upsert", yaml: upsertAccount + "match_on: Email\n", want: `sync.yaml:4:11: key "match_on": match_on applies to update, delete and hard_delete, not upsert`},
+		{name: "bad on_not_found", yaml: upsertAccount + "on_not_found: ignore\n", want: `sync.yaml:4:15: key "on_not_found": on_not_found "ignore": want skip or fail`},
+		{name: "bad max_deletes", yaml: upsertAccount + "max_deletes: lots\n", want: `sync.yaml:4:14: key "max_deletes": invalid value: [value]: want a count of records such as 500, or a percentage such as 10%`},
+		{name: "bad group_by", yaml: upsertAccount + "group_by: Account Id\n", want: `group_by "Account Id" is not a field name`},
+		{name: "unknown option", yaml: upsertAccount + "batch: 3\n", want: `sync.yaml:4:1: key "batch"`},
+		{name: "bad api", yaml: upsertAccount + "api: soap\n", want: `api "soap"`},
+		{name: "upsert without external_id", yaml: "object: Account\noperation: upsert\n", want: `sync.yaml:1:1: key "external_id": missing required key: upsert needs external_id`},
+		{name: "bad external_id", yaml: "object: Account\noperation: upsert\nexternal_id: x y\n", want: `external_id "x y"`},
+		{name: "no operation", yaml: "object: Account\n", want: `key "operation": missing required key`},
+		{name: "unknown operation", yaml: "object: Account\noperation: merge\n", want: `sync.yaml:2:12: key "operation": operation "merge": must be one of insert, update, upsert, delete, hard_delete`},
+		{name: "no object", yaml: "operation: insert\n", want: `key "object": missing required key`},
+		{name: "bad object", yaml: "object: Account; DROP\noperation: insert\n", want: "not an object name"},
+		{name: "bad connection", yaml: upsertAccount, edit: func(b *reverseetl.BuildContext) {
 			b.Connection.Section = section(t, "auth: password\n")
-		}, "auth password needs"},
+		}, want: "auth password needs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := buildContext(t, "http://127.0.0.1:1", "", upsert, reverseetl.NewShared())
-			c.edit(&b)
+			b := buildContext(t, "http://127.0.0.1:1", c.yaml, reverseetl.NewShared())
+			if c.edit != nil {
+				c.edit(&b)
+			}
 			_, err := New(ctx, b)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)

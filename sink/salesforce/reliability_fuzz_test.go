@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -119,9 +118,9 @@ func FuzzBulkResults(f *testing.F) {
 		c, err := NewClient(cfg, WithLogger(quiet), WithHTTPClient(&http.Client{Transport: api}))
 		require.NoError(t, err)
 		c.sleep = func(context.Context, time.Duration) error { return nil }
-		for _, op := range []config.Operation{config.Insert, config.Upsert} {
+		for _, op := range []Operation{Insert, Upsert} {
 			ext := ""
-			if op == config.Upsert {
+			if op == Upsert {
 				ext = "External_Id__c"
 			}
 			opt := fastOptions(APIBulk)
@@ -229,7 +228,7 @@ func FuzzBulkCSVRoundTrip(f *testing.F) {
 			{Seq: 2, Layout: layout, Values: []sink.Value{val(b, kb), val(a, ka), sink.TextValue("y")}},
 			{Seq: 3, Layout: layout, Values: []sink.Value{val(a, ka), {}, {}}},
 		}
-		s := &Sink{dest: Destination{Object: "Account", Operation: config.Insert}}
+		s := &Sink{dest: Destination{Object: "Account", Operation: Insert}}
 		require.NoError(t, s.dest.check())
 		pending := []int{0, 1, 2}
 		bl, err := s.planColumns(layout, records, pending)

@@ -108,7 +108,7 @@ func relFactory(after func(n int)) reverseetl.SinkFactory {
 type relCase struct {
 	name string
 	api  string
-	op   config.Operation
+	op   Operation
 	// conn adds keys to the connection.
 	conn string
 	// arm injects the fault before the run; after, if set, runs after each Write.
@@ -171,7 +171,7 @@ const (
 func runRelCase(t *testing.T, c relCase) *relRun {
 	t.Helper()
 	srv := emulator(t)
-	if c.op == config.Upsert {
+	if c.op == Upsert {
 		// A third of the rows exist already, so upserts update as well as create.
 		for i := 1; i <= relRows; i += 3 {
 			seed(t, srv, "Account", map[string]any{"Name": "old", "External_Id__c": fmt.Sprintf("R-%04d", i), "Description": "old"})
@@ -202,7 +202,7 @@ func runRelCase(t *testing.T, c relCase) *relRun {
     password: %s
 %s`, srv.URL(), sftest.DefaultClientID, sftest.DefaultClientSecret, sftest.DefaultUsername, sftest.DefaultPassword, indent(connKeys(c.conn), "    "))
 	ext, key := "", "ID"
-	if c.op == config.Upsert {
+	if c.op == Upsert {
 		ext = "\n  external_id: External_Id__c"
 	}
 	syncYAML := fmt.Sprintf(`name: accounts
@@ -224,7 +224,7 @@ mapping:
   - {from: NAME, to: Name}
   - {from: MARKER, to: Description}
 `, key, c.op, ext, c.api)
-	if c.op == config.Upsert {
+	if c.op == Upsert {
 		syncYAML += "  - {from: ID, to: External_Id__c}\n"
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -330,7 +330,7 @@ func TestReliabilityFaults(t *testing.T) {
 	t.Cleanup(func() { figs.print(t) })
 	cases := []relCase{
 		// Rate limits.
-		{name: "rate limit, retried (retry_rate_limit)", api: APIBulk, op: config.Insert, conn: "retry_rate_limit: true",
+		{name: "rate limit, retried (retry_rate_limit)", api: APIBulk, op: Insert, conn: "retry_rate_limit: true",
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Method: http.MethodPost, Path: "/jobs/ingest", Times: 2})
 			},
@@ -338,7 +338,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 3+2, r.count(http.MethodPost, pJobCreate), "each refused creation asked once more")
 			}},
-		{name: "rate limit, not retried (default)", api: APIBulk, op: config.Insert,
+		{name: "rate limit, not retried (default)", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Method: http.MethodPost, Path: "/jobs/ingest", Times: 1})
 			},
@@ -346,7 +346,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{"REQUEST_LIMIT_EXCEEDED": 200}, r.codes, "one job's rows")
 				assert.Equal(t, 3, r.count(http.MethodPost, pJobCreate), "no retry")
 			}},
-		{name: "rate limit, retried (retry_rate_limit)", api: APIREST, op: config.Insert, conn: "retry_rate_limit: true",
+		{name: "rate limit, retried (retry_rate_limit)", api: APIREST, op: Insert, conn: "retry_rate_limit: true",
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Method: http.MethodPost, Path: "/composite/sobjects", Times: 2})
 			},
@@ -354,7 +354,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 3+2, r.count(http.MethodPost, pComposite))
 			}},
-		{name: "rate limit, not retried (default)", api: APIREST, op: config.Insert,
+		{name: "rate limit, not retried (default)", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Method: http.MethodPost, Path: "/composite/sobjects", Times: 1})
 			},
@@ -364,7 +364,7 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// 5xx bursts.
-		{name: "503 burst on job polls", api: APIBulk, op: config.Insert,
+		{name: "503 burst on job polls", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Method: http.MethodGet, Path: "/jobs/ingest/", Times: 3})
 			},
@@ -372,7 +372,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 3, r.status(http.StatusServiceUnavailable))
 			}},
-		{name: "500 on every job creation, past max_retries", api: APIBulk, op: config.Insert,
+		{name: "500 on every job creation, past max_retries", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: http.MethodPost, Path: "/jobs/ingest"})
 			},
@@ -380,7 +380,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{"UNKNOWN_EXCEPTION": relRows}, r.codes)
 				assert.Equal(t, 3*(1+3), r.count(http.MethodPost, pJobCreate), "1 + max_retries attempts per job")
 			}},
-		{name: "503 burst on inserts", api: APIREST, op: config.Insert,
+		{name: "503 burst on inserts", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Method: http.MethodPost, Path: "/composite/sobjects", Times: 3})
 			},
@@ -388,7 +388,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 3+3, r.count(http.MethodPost, pComposite), "503 means not processed: resent")
 			}},
-		{name: "500 on an insert", api: APIREST, op: config.Insert,
+		{name: "500 on an insert", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: http.MethodPost, Path: "/composite/sobjects", Times: 1})
 			},
@@ -396,7 +396,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{CodeOutcomeUnknown: 200}, r.codes)
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite), "an insert is never resent")
 			}},
-		{name: "500 on every upsert, past max_retries", api: APIREST, op: config.Upsert,
+		{name: "500 on every upsert, past max_retries", api: APIREST, op: Upsert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: http.MethodPatch, Path: "/composite/sobjects"})
 			},
@@ -406,7 +406,7 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// Dropped connections.
-		{name: "connection dropped during the upload", api: APIBulk, op: config.Insert,
+		{name: "connection dropped during the upload", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropRequest, Method: http.MethodPut, Path: "/batches", Times: 1})
 			},
@@ -415,7 +415,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, 4, r.count(http.MethodPut, pUpload))
 				assert.Equal(t, map[string]int{sftest.StateAborted: 1, sftest.StateJobComplete: 3}, r.jobStates())
 			}},
-		{name: "answer to the upload dropped", api: APIBulk, op: config.Insert,
+		{name: "answer to the upload dropped", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: http.MethodPut, Path: "/batches", Times: 1})
 			},
@@ -425,7 +425,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{sftest.StateAborted: 1, sftest.StateJobComplete: 3}, r.jobStates(),
 					"the job whose upload may have landed is aborted, a new one takes its rows")
 			}},
-		{name: "connection dropped during the result download", api: APIBulk, op: config.Upsert,
+		{name: "connection dropped during the result download", api: APIBulk, op: Upsert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: http.MethodGet, Path: "/successfulResults", Times: 1})
 			},
@@ -434,7 +434,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows-relRows/3, r.rep.Created)
 				assert.Equal(t, 3+1, r.count(http.MethodGet, pSuccess))
 			}},
-		{name: "connection dropped during an insert", api: APIREST, op: config.Insert,
+		{name: "connection dropped during an insert", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropRequest, Method: http.MethodPost, Path: "/composite/sobjects", Times: 1})
 			},
@@ -443,7 +443,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Zero(t, r.landed)
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite))
 			}},
-		{name: "answer to an insert dropped", api: APIREST, op: config.Insert,
+		{name: "answer to an insert dropped", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: http.MethodPost, Path: "/composite/sobjects", Times: 1})
 			},
@@ -452,7 +452,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, 200, r.landed, "written once, reported as possibly written, not resent")
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite))
 			}},
-		{name: "answer to an upsert dropped", api: APIREST, op: config.Upsert,
+		{name: "answer to an upsert dropped", api: APIREST, op: Upsert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: http.MethodPatch, Path: "/composite/sobjects", Times: 1})
 			},
@@ -462,14 +462,14 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// Slow answers past the client's timeout.
-		{name: "job polls slower than the timeout", api: APIBulk, op: config.Insert, conn: "timeout: 200ms",
+		{name: "job polls slower than the timeout", api: APIBulk, op: Insert, conn: "timeout: 200ms",
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodGet, Path: "/jobs/ingest/", Delay: time.Second, Times: 2})
 			},
 			check: func(t *testing.T, r *relRun) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 			}},
-		{name: "upload slower than the timeout", api: APIBulk, op: config.Insert, conn: "timeout: 200ms",
+		{name: "upload slower than the timeout", api: APIBulk, op: Insert, conn: "timeout: 200ms",
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: http.MethodPut, Path: "/batches", Delay: time.Second, Times: 1})
 			},
@@ -477,7 +477,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, map[string]int{sftest.StateAborted: 1, sftest.StateJobComplete: 3}, r.jobStates())
 			}},
-		{name: "insert slower than the timeout", api: APIREST, op: config.Insert, conn: "timeout: 1s",
+		{name: "insert slower than the timeout", api: APIREST, op: Insert, conn: "timeout: 1s",
 			arm: func(srv *sftest.Server) {
 				// Four times the timeout: a loaded machine can slow the other
 				// calls, never past the timeout.
@@ -487,7 +487,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{CodeOutcomeUnknown: 200}, r.codes)
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite))
 			}},
-		{name: "upsert slower than the timeout", api: APIREST, op: config.Upsert, conn: "timeout: 1s",
+		{name: "upsert slower than the timeout", api: APIREST, op: Upsert, conn: "timeout: 1s",
 			arm: func(srv *sftest.Server) {
 				// Four times the timeout: a loaded machine can slow the other
 				// calls, never past the timeout.
@@ -499,7 +499,7 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// Sessions that expire mid-run.
-		{name: "session expires between jobs", api: APIBulk, op: config.Insert,
+		{name: "session expires between jobs", api: APIBulk, op: Insert,
 			after: func(srv *sftest.Server, n int) {
 				if n == 1 {
 					srv.ExpireSessions()
@@ -510,7 +510,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, 2, r.count(http.MethodPost, pLogin), "one new token")
 				assert.Equal(t, 1, r.status(http.StatusUnauthorized))
 			}},
-		{name: "session expires while a job runs", api: APIBulk, op: config.Insert,
+		{name: "session expires while a job runs", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultSessionExpired, Method: http.MethodGet, Path: "/jobs/ingest/", Times: 1})
 			},
@@ -518,7 +518,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 2, r.count(http.MethodPost, pLogin))
 			}},
-		{name: "session expires between calls", api: APIREST, op: config.Upsert,
+		{name: "session expires between calls", api: APIREST, op: Upsert,
 			after: func(srv *sftest.Server, n int) {
 				if n == 1 {
 					srv.ExpireSessions()
@@ -531,7 +531,7 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// A job that fails.
-		{name: "a Bulk job fails", api: APIBulk, op: config.Upsert,
+		{name: "a Bulk job fails", api: APIBulk, op: Upsert,
 			arm: func(srv *sftest.Server) { srv.FailJobs(1, "InternalServerError : disk on fire") },
 			check: func(t *testing.T, r *relRun) {
 				assert.Equal(t, map[string]int{CodeJobFailed: 200}, r.codes)
@@ -539,7 +539,7 @@ func TestReliabilityFaults(t *testing.T) {
 			}},
 
 		// Row locks.
-		{name: "UNABLE_TO_LOCK_ROW on 10% of saves", api: APIBulk, op: config.Upsert,
+		{name: "UNABLE_TO_LOCK_ROW on 10% of saves", api: APIBulk, op: Upsert,
 			arm: func(srv *sftest.Server) { srv.LockRows(0.1, 7) },
 			check: func(t *testing.T, r *relRun) {
 				jobs := len(r.srv.Jobs())
@@ -547,14 +547,14 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.LessOrEqual(t, jobs, 3*(1+2), "at most lock_retries later jobs per Write")
 				assert.LessOrEqual(t, r.codes["UNABLE_TO_LOCK_ROW"], 5, "few rows stay locked through two retries")
 			}},
-		{name: "UNABLE_TO_LOCK_ROW on 10% of saves", api: APIREST, op: config.Upsert,
+		{name: "UNABLE_TO_LOCK_ROW on 10% of saves", api: APIREST, op: Upsert,
 			arm: func(srv *sftest.Server) { srv.LockRows(0.1, 7) },
 			check: func(t *testing.T, r *relRun) {
 				assert.LessOrEqual(t, r.codes["UNABLE_TO_LOCK_ROW"], 5, "few rows stay locked through two retries")
 			}},
 
 		// Malformed answers.
-		{name: "malformed CSV results", api: APIBulk, op: config.Insert,
+		{name: "malformed CSV results", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: http.MethodGet, Path: "/successfulResults", Times: 1})
 			},
@@ -562,14 +562,14 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.EqualValues(t, relRows, r.rep.Created)
 				assert.Equal(t, 3+1, r.count(http.MethodGet, pSuccess), "fetched once more")
 			}},
-		{name: "malformed JSON job status", api: APIBulk, op: config.Insert,
+		{name: "malformed JSON job status", api: APIBulk, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: http.MethodGet, Path: "/jobs/ingest/", Times: 1})
 			},
 			check: func(t *testing.T, r *relRun) {
 				assert.EqualValues(t, relRows, r.rep.Created, "the status is asked for again")
 			}},
-		{name: "malformed JSON answer to an insert", api: APIREST, op: config.Insert,
+		{name: "malformed JSON answer to an insert", api: APIREST, op: Insert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: http.MethodPost, Path: "/composite/sobjects", Times: 1})
 			},
@@ -577,7 +577,7 @@ func TestReliabilityFaults(t *testing.T) {
 				assert.Equal(t, map[string]int{CodeOutcomeUnknown: 200}, r.codes)
 				assert.Equal(t, 3, r.count(http.MethodPost, pComposite), "an insert is never resent")
 			}},
-		{name: "malformed JSON answer to an upsert", api: APIREST, op: config.Upsert,
+		{name: "malformed JSON answer to an upsert", api: APIREST, op: Upsert,
 			arm: func(srv *sftest.Server) {
 				srv.Fault(sftest.Fault{Kind: sftest.FaultMalformed, Method: http.MethodPatch, Path: "/composite/sobjects", Times: 1})
 			},

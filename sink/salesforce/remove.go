@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -45,12 +44,12 @@ func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error
 			return nil, errorf("%w", err)
 		}
 	}
-	d := Destination{Object: s.dest.Object, Operation: config.Delete, Options: s.dest.Options}
+	d := Destination{Object: s.dest.Object, Operation: Delete, Options: s.dest.Options}
 	d.Options.GroupBy, d.Options.MaxDeletes = "", DeleteLimit{}
 	fields := []string{"Id"}
 	var set []sink.Value
 	if r.Set != nil {
-		d.Operation = config.Update
+		d.Operation = Update
 		fields = append(fields, r.Set.Layout.Fields...)
 		set = r.Set.Values
 	}

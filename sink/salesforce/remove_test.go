@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
@@ -33,9 +32,9 @@ func TestOnRemovedGoneOnlyWhenGone(t *testing.T) {
 
 			c := emuClient(t, srv)
 			ids := byExt(srv, "Account")
-			soft := emuSink(t, c, "Account", config.Delete, "", fastOptions(APIREST))
+			soft := emuSink(t, c, "Account", Delete, "", fastOptions(APIREST))
 			requireOK(t, write(t, soft, recs(sink.NewLayout([]string{"Id"}, nil), []any{ids["A-2"]["Id"].(string)})))
-			hard := emuSink(t, c, "Account", config.HardDelete, "", fastOptions(APIBulk))
+			hard := emuSink(t, c, "Account", HardDelete, "", fastOptions(APIBulk))
 			requireOK(t, write(t, hard, recs(sink.NewLayout([]string{"Id"}, nil), []any{ids["A-3"]["Id"].(string)})))
 			require.Len(t, queryAllIDs(t, c, "SELECT Id FROM Account WHERE External_Id__c = 'A-3'"), 0, "hard-deleted")
 
@@ -102,7 +101,7 @@ func TestRemoveGoneCheck(t *testing.T) {
 	_, err = c.liveIDs(ctx, "Bad Object", keep)
 	assert.ErrorContains(t, err, `"Bad Object" is not an object name`)
 
-	s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIREST))
+	s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 	for _, f := range []sftest.Fault{
 		{Kind: sftest.FaultStatus, Path: "/queryAll", Status: 400, Times: 1},
 		{Kind: sftest.FaultMalformed, Path: "/queryAll", Times: 1},

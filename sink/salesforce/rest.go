@@ -13,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -122,14 +121,14 @@ func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Rec
 func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Record, out []sink.Result) error {
 	r := &request{ctype: "application/json"}
 	switch s.dest.Operation {
-	case config.Insert:
+	case Insert:
 		// An insert resent after a lost answer could create the records twice.
 		r.method, r.path = http.MethodPost, s.c.dataPath("composite", "sobjects")
-	case config.Update:
+	case Update:
 		r.method, r.path, r.idempotent = http.MethodPatch, s.c.dataPath("composite", "sobjects"), true
-	case config.Upsert:
+	case Upsert:
 		r.method, r.path, r.idempotent = http.MethodPatch, s.c.dataPath("composite", "sobjects", s.dest.Object, s.dest.ExternalID), true
-	case config.Delete:
+	case Delete:
 		ids := make([]string, len(records))
 		i := shape.layout.Index("Id")
 		for k := range records {
@@ -176,7 +175,7 @@ func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Re
 	}
 	for i, x := range res {
 		if x.Success {
-			created := s.dest.Operation == config.Insert
+			created := s.dest.Operation == Insert
 			if x.Created != nil {
 				created = *x.Created
 			}

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -456,15 +455,15 @@ func (k *keySet) grow() {
 }
 
 // checkDuplicateOption validates on_duplicate_key.
-func checkDuplicateOption(v string, op config.Operation) (string, error) {
+func checkDuplicateOption(v string, op Operation) (string, error) {
 	switch v {
 	case "":
-		if op == config.Insert {
+		if op == Insert {
 			return "", nil // insert finds no record by a key
 		}
 		return DuplicateFail, nil
 	case DuplicateFail, DuplicateSkip:
-		if op == config.Insert {
+		if op == Insert {
 			return "", keyErrorf("on_duplicate_key", "on_duplicate_key applies to operations that find records by a key, not insert")
 		}
 		return v, nil

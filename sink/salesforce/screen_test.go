@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -117,14 +116,14 @@ func TestAppendFolded(t *testing.T) {
 func TestDuplicateOption(t *testing.T) {
 	for _, tc := range []struct {
 		v, want string
-		op      config.Operation
+		op      Operation
 		err     string
 	}{
-		{"", DuplicateFail, config.Upsert, ""},
-		{"", "", config.Insert, ""},
-		{"skip", DuplicateSkip, config.Update, ""},
-		{"fail", "", config.Insert, "not insert"},
-		{"keep_last", "", config.Upsert, `on_duplicate_key "keep_last": want fail or skip`},
+		{"", DuplicateFail, Upsert, ""},
+		{"", "", Insert, ""},
+		{"skip", DuplicateSkip, Update, ""},
+		{"fail", "", Insert, "not insert"},
+		{"keep_last", "", Upsert, `on_duplicate_key "keep_last": want fail or skip`},
 	} {
 		got, err := checkDuplicateOption(tc.v, tc.op)
 		if tc.err != "" {
@@ -134,7 +133,7 @@ func TestDuplicateOption(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got)
 	}
-	_, err := NewSink(&Client{}, Destination{Object: "Account", Operation: config.Upsert, ExternalID: "External_Id__c",
+	_, err := NewSink(&Client{}, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c",
 		Options: Options{OnDuplicateKey: "maybe"}})
 	assert.ErrorContains(t, err, "on_duplicate_key")
 }
@@ -145,13 +144,13 @@ func TestScreenDescribeFailsAndInsertHasNoKeys(t *testing.T) {
 	srv := emulator(t)
 	c := emuClient(t, srv)
 	layout := sink.NewLayout([]string{"Name"}, nil)
-	s, err := NewSink(c, Destination{Object: "Nope__c", Operation: config.Upsert, ExternalID: "External_Id__c", Options: fastOptions(APIBulk)})
+	s, err := NewSink(c, Destination{Object: "Nope__c", Operation: Upsert, ExternalID: "External_Id__c", Options: fastOptions(APIBulk)})
 	require.NoError(t, err)
 	_, err = s.Screen(context.Background(), recs(layout, []any{"x"}))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "screening records")
 
-	ins := emuSink(t, c, "Account", config.Insert, "", fastOptions(APIBulk))
+	ins := emuSink(t, c, "Account", Insert, "", fastOptions(APIBulk))
 	res, err := ins.Screen(context.Background(), recs(layout, []any{"same"}, []any{"same"}))
 	require.NoError(t, err)
 	assert.Nil(t, res, "an insert sends both records")
@@ -163,7 +162,7 @@ func TestScreenMessagesNameTheFirstRow(t *testing.T) {
 		{Name: "Exact__c", Type: sftest.TypeString, ExternalID: true, Unique: true, CaseSensitive: true},
 	}}))
 	c := emuClient(t, srv)
-	s := emuSink(t, c, "Thing__c", config.Upsert, "Exact__c", fastOptions(APIBulk))
+	s := emuSink(t, c, "Thing__c", Upsert, "Exact__c", fastOptions(APIBulk))
 	layout := sink.NewLayout([]string{"Exact__c"}, nil)
 	require.NoError(t, s.Preflight(context.Background(), layout))
 	res, err := s.Screen(context.Background(), recs(layout, []any{"K"}, []any{"k"}, []any{"K"}))
@@ -207,7 +206,7 @@ func BenchmarkScreen(b *testing.B) {
 	b.ResetTimer()
 	var bytesPerKey float64
 	for range b.N {
-		s := emuSink(b, c, "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		s := emuSink(b, c, "Account", Upsert, "External_Id__c", fastOptions(APIBulk))
 		require.NoError(b, s.Preflight(context.Background(), layout))
 		for start := 0; start < n; start += batch {
 			if _, err := s.Screen(context.Background(), records[start:min(start+batch, n)]); err != nil {

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -17,7 +16,7 @@ import (
 // and the tuning options of the destination section.
 type Destination struct {
 	Object    string
-	Operation config.Operation
+	Operation Operation
 	// ExternalID is the upsert key field.
 	ExternalID string
 	// MatchOn, for update, delete and hard_delete, names the field whose
@@ -73,7 +72,7 @@ func newSink(c *Client, d Destination) *Sink {
 		restSlots: make(chan struct{}, d.Options.RESTConcurrency),
 	}
 	switch {
-	case d.Operation == config.HardDelete, d.upsertByID():
+	case d.Operation == HardDelete, d.upsertByID():
 		// REST has no hard delete, and upserts by external ids only.
 		s.api = APIBulk
 	case d.Options.API != APIAuto:
@@ -84,28 +83,28 @@ func newSink(c *Client, d Destination) *Sink {
 
 func (d *Destination) check() error {
 	if !identRe.MatchString(d.Object) {
-		return errorf("object %q is not an object name", d.Object)
+		return keyErrorf("object", "object %q is not an object name", d.Object)
 	}
 	switch d.Operation {
-	case config.Insert, config.Update, config.Delete, config.HardDelete:
-	case config.Upsert:
+	case Insert, Update, Delete, HardDelete:
+	case Upsert:
 		if d.ExternalID == "" {
-			return newError("operation upsert needs external_id")
+			return keyErrorf("external_id", "missing required key: upsert needs external_id")
 		}
 		if !identRe.MatchString(d.ExternalID) {
-			return errorf("external_id %q is not a field name", d.ExternalID)
+			return keyErrorf("external_id", "external_id %q is not a field name", d.ExternalID)
 		}
 		if d.upsertByID() && d.Options.API == APIREST {
 			// REST upserts by external id fields only ("upsert uses
 			// external ids, not record ids"; Collections: "Don't use
 			// record ids"); Bulk API 2.0 upserts "based on an ID".
-			return newError("upsert on Id goes through the Bulk API only: Salesforce's REST API upserts by external id fields, not record Ids; " +
+			return keyErrorf("api", "upsert on Id goes through the Bulk API only: Salesforce's REST API upserts by external id fields, not record Ids; "+
 				"use api: bulk (or auto, which then always uses Bulk), or operation: update")
 		}
 	case "":
-		return newError("operation is required")
+		return keyErrorf("operation", "missing required key: insert, update, upsert, delete or hard_delete")
 	default:
-		return errorf("operation %s is not supported by the salesforce sink", d.Operation)
+		return keyErrorf("operation", "operation %q: must be one of insert, update, upsert, delete, hard_delete", d.Operation)
 	}
 	if err := d.checkMatch(); err != nil {
 		return err
@@ -124,15 +123,15 @@ func (d *Destination) check() error {
 // API takes. A row without an Id fails (RETL_MISSING_KEY) as for any
 // upsert: it would create a new record on every run.
 func (d *Destination) upsertByID() bool {
-	return d.Operation == config.Upsert && strings.EqualFold(d.ExternalID, "Id")
+	return d.Operation == Upsert && strings.EqualFold(d.ExternalID, "Id")
 }
 
 // keyField is the field that identifies a record for the operation, or "".
 func (d *Destination) keyField() string {
 	switch d.Operation {
-	case config.Update, config.Delete, config.HardDelete:
+	case Update, Delete, HardDelete:
 		return "Id"
-	case config.Upsert:
+	case Upsert:
 		return d.ExternalID
 	}
 	return ""
@@ -233,7 +232,8 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 	// without copies; otherwise each layout is written on its own, since
 	// a Bulk job has one header.
 	if sameLayout(records) {
-		return s.writeGroup(ctx, records)
+		res, err := s.writeGroup(ctx, records)
+		return s.markDeleted(res), err
 	}
 	results := make([]sink.Result, len(records))
 	for _, g := range groupByLayout(records) {
@@ -249,7 +249,37 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 			results[idx] = res[i]
 		}
 	}
-	return results, nil
+	return s.markDeleted(results), nil
+}
+
+// markDeleted says, in a delete sync's results, which records the write
+// deleted.
+func (s *Sink) markDeleted(res []sink.Result) []sink.Result {
+	if s.dest.Operation != Delete && s.dest.Operation != HardDelete {
+		return res
+	}
+	for i := range res {
+		if res[i].Err == nil && res[i].Skipped == "" {
+			res[i].Deleted = true
+		}
+	}
+	return res
+}
+
+var _ sink.Describer = (*Sink)(nil)
+
+// Describe says what the sink's writes do.
+func (s *Sink) Describe() sink.Description {
+	d := &s.dest
+	id := string(d.Operation) + " " + d.Object
+	switch {
+	case d.Operation == Upsert:
+		id += " by " + d.ExternalID
+	case d.matching():
+		id += " by " + d.MatchOn
+	}
+	return sink.Description{Label: string(d.Operation) + " " + d.Object, Identity: id,
+		KeyField: d.matchField(), CreatesOnly: d.Operation == Insert}
 }
 
 func sameLayout(records []sink.Record) bool {
@@ -301,7 +331,7 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 	switch {
 	case s.chosenAPI() == APIREST:
 		res, err = s.writeREST(ctx, layout, records)
-	case s.dest.Operation != config.HardDelete && !s.dest.upsertByID() && anyNullMarker(records):
+	case s.dest.Operation != HardDelete && !s.dest.upsertByID() && anyNullMarker(records):
 		res, err = s.writeSplit(ctx, layout, records)
 	default:
 		res, err = s.writeBulk(ctx, layout, records)

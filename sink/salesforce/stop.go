@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/sink"
 )
 
@@ -112,7 +111,7 @@ func (s *Sink) jobFailure(ctx context.Context, err error) sink.Result {
 // written (its Id is reported), a value no record holds was not. Without
 // such a field they stay RETL_OUTCOME_UNKNOWN.
 func (s *Sink) resolveInserts(ctx context.Context, layout *sink.Layout, records []sink.Record, res []sink.Result) {
-	if s.dest.Operation != config.Insert {
+	if s.dest.Operation != Insert {
 		return
 	}
 	var unknown []int

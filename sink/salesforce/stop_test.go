@@ -141,7 +141,7 @@ func TestLostInsertAnswersAreLookedUp(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t)
-			s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIREST))
+			s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 			require.NoError(t, s.Preflight(context.Background(), layout))
 			c.fault.Times = 1
 			srv.Fault(c.fault)
@@ -154,7 +154,7 @@ func TestLostInsertAnswersAreLookedUp(t *testing.T) {
 	}
 	t.Run("no external id", func(t *testing.T) {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIREST))
+		s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 		names := sink.NewLayout([]string{"Name"}, nil)
 		require.NoError(t, s.Preflight(context.Background(), names))
 		srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: "POST", Path: "/composite/sobjects", Times: 1})
@@ -164,7 +164,7 @@ func TestLostInsertAnswersAreLookedUp(t *testing.T) {
 	})
 	t.Run("the look-up fails", func(t *testing.T) {
 		srv := emulator(t)
-		s := emuSink(t, emuClient(t, srv), "Account", config.Insert, "", fastOptions(APIREST))
+		s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 		require.NoError(t, s.Preflight(context.Background(), layout))
 		srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Method: "POST", Path: "/composite/sobjects", Times: 1})
 		srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "GET", Path: "/query"})

@@ -8,8 +8,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/retl-go/retl/config"
 )
 
 // encodings records the Content-Encoding of each upload a client sends.
@@ -39,7 +37,7 @@ func TestGzipUploads(t *testing.T) {
 		t.Cleanup(func() { _ = c.Close() })
 		opt := fastOptions(APIBulk)
 		opt.GzipUploads = gz
-		s := emuSink(t, c, "Account", config.Upsert, "External_Id__c", opt)
+		s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 		requireOK(t, write(t, s, nameRecs(500, "Z")))
 		assert.Len(t, byExt(srv, "Account"), 500)
 		st := s.Stats()
@@ -59,9 +57,9 @@ func TestGzipUploads(t *testing.T) {
 // the sink is built, not a refused upload in the middle of a run.
 func TestMaxUploadCeiling(t *testing.T) {
 	c := emuClient(t, emulator(t))
-	_, err := NewSink(c, Destination{Object: "Account", Operation: config.Insert, Options: Options{MaxUploadBytes: MaxUploadLimit + 1}})
+	_, err := NewSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit + 1}})
 	assert.ErrorContains(t, err, "max_upload_bytes")
-	_, err = NewSink(c, Destination{Object: "Account", Operation: config.Insert, Options: Options{MaxUploadBytes: MaxUploadLimit}})
+	_, err = NewSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit}})
 	assert.NoError(t, err)
 }
 
