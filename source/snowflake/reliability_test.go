@@ -83,6 +83,7 @@ func relSources(reg *reverseetl.Registry, c *chunker) {
 			if err != nil {
 				return nil, false, err
 			}
+			//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 			cfg.LoginTimeout = 3 * time.Second
 			cfg.MaxRetryCount = 1
 			return sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg)), true, nil

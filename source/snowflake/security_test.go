@@ -75,6 +75,7 @@ func TestSecurityInsecureModeStillVerifiesTLS(t *testing.T) {
 				return nil, false, err
 			}
 			// Fail at once instead of after the driver's login retries.
+			//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 			cfg.LoginTimeout, cfg.MaxRetryCount = 2*time.Second, 1
 			return sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg)), true, nil
 		}))
