@@ -25,6 +25,7 @@ import (
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 	"github.com/retl-go/retl/source"
 )
 
@@ -164,7 +165,7 @@ mapping:
 	relSources(reg, chunks)
 	sinks := &relSinks{sinks: map[string]*memory.Sink{}}
 	sinks.register(reg)
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	start := time.Now()
 	rep, err := reverseetl.New(reg, reverseetl.WithParallel(5), reverseetl.WithObserver(ledger),
 		reverseetl.WithLogger(quietLogger())).Run(ctx, p, reverseetl.RunOptions{})

@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/config"
-	"github.com/retl-go/retl/internal/faultsuite"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 )
 
 // Plain http and insecure_mode only reach this machine: a host that merely
@@ -132,7 +132,7 @@ mapping:
 	reg.RegisterSink("memory", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) { return memory.New(""), nil })
 	var logs bytes.Buffer
 	log := slog.New(p.Redactor.Handler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	rep, err := reverseetl.New(reg, reverseetl.WithLogger(log), reverseetl.WithObserver(ledger)).Run(ctx, p, reverseetl.RunOptions{})
 	require.NoError(t, err)
 	s := rep.Sync("accounts")
