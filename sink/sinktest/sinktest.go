@@ -192,17 +192,30 @@ func runCheck(t testing.TB, h Harness, c check) (fails []string, skip string) {
 	}
 	// Goroutines that exist now (the test's, the destination's server)
 	// are not the case's; any other one left when it ends is a leak.
-	// goleak retries for a while before it calls a goroutine leaked, so
-	// ones that are ending are not reported.
 	opts := append(slices.Clone(h.GoleakOptions), goleak.IgnoreCurrent())
 	c.run(ctx, h, tg, col)
 	if ctx.Err() != nil {
 		col.failf("case did not finish within %s", timeout)
 	}
-	if err := goleak.Find(opts...); err != nil {
+	if err := findLeaks(opts); err != nil {
 		col.failf("goroutines left behind: %v", err)
 	}
 	return col.fails, col.skip
+}
+
+// leakRounds is how many times goleak looks before a goroutine counts as
+// leaked. One look gives up after about half a second, which a loaded
+// machine can need to end a finished connection's goroutines.
+const leakRounds = 5
+
+func findLeaks(opts []goleak.Option) error {
+	var err error
+	for range leakRounds {
+		if err = goleak.Find(opts...); err == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 func closeSink(ctx context.Context, tg Target, c *collector) {
