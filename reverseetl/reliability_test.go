@@ -10,10 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/config"
-	"github.com/retl-go/retl/internal/faultsuite"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 	"github.com/retl-go/retl/source"
 	memsource "github.com/retl-go/retl/source/memory"
 )
@@ -43,7 +43,7 @@ func TestReliabilityObserverPanicsAreContained(t *testing.T) {
 	})
 	reg.RegisterSink("store", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) { return memory.New(""), nil })
 	var logs bytes.Buffer
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	eng := reverseetl.New(reg, reverseetl.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))),
 		reverseetl.WithObserver(brokenObserver{}), reverseetl.WithObserver(ledger))
 	rep, err := eng.Run(context.Background(), p, reverseetl.RunOptions{})

@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/config"
-	"github.com/retl-go/retl/internal/faultsuite"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 	"github.com/retl-go/retl/source"
 	memsource "github.com/retl-go/retl/source/memory"
 )
@@ -114,7 +114,7 @@ mapping:
 	var logs bytes.Buffer
 	log := slog.New(p.Redactor.Handler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	failed := &reverseetl.FailedRowsCSV{Dir: filepath.Join(dir, "reports"), RunID: "run-1"}
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	eng := reverseetl.New(reg, reverseetl.WithLogger(log), reverseetl.WithRunID("run-1"),
 		reverseetl.WithObserver(failed), reverseetl.WithObserver(ledger))
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/sink"
+	"github.com/retl-go/retl/sink/salesforce/sftest"
 	"github.com/retl-go/retl/sink/sinktest"
 )
 
@@ -91,16 +92,70 @@ func TestBulkSplitsJobs(t *testing.T) {
 }
 
 func TestConformance(t *testing.T) {
+	// The build cases build from files against an emulator of their own,
+	// and count its requests: a factory opens no connection.
+	bsrv := emulator(t)
+	project := fmt.Sprintf(`connections:
+  crm:
+    type: salesforce
+    login_url: %s
+    auth: password
+    client_id: %s
+    client_secret: %s
+    username: %s
+    password: %s
+`, bsrv.URL(), sftest.DefaultClientID, sftest.DefaultClientSecret, sftest.DefaultUsername, sftest.DefaultPassword)
+	syncFile := `name: accounts
+source: {type: memory, query: select 1}
+destination:
+  type: salesforce
+  connection: crm
+  object: Account
+  operation: upsert
+  external_id: External_Id__c
+  api: bulk
+mapping:
+  - {from: ID, to: External_Id__c}
+  - {from: NAME, to: Name}
+`
+	build := &sinktest.Build{
+		Register: Register,
+		Project:  []byte(project),
+		Sync:     []byte(syncFile),
+		// type defaults to salesforce and login_url to Salesforce's.
+		Required: []string{"destination.connection", "destination.object", "destination.operation", "destination.external_id",
+			"connections.crm.client_id", "connections.crm.client_secret", "connections.crm.username", "connections.crm.password"},
+		IO: func() int64 { return int64(len(bsrv.Requests())) },
+	}
 	for _, api := range apis {
 		t.Run(api, func(t *testing.T) {
 			sinktest.Run(t, sinktest.Harness{
 				New: func(t testing.TB) sinktest.Target {
 					srv := emulator(t)
 					s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", fastOptions(api))
-					return sinktest.Target{Sink: s, Count: func() (int, error) { return len(live(srv, "Account")), nil }}
+					return sinktest.Target{
+						Sink:  s,
+						Count: func() (int, error) { return len(live(srv, "Account")), nil },
+						Lookup: func(key string) (map[string]string, error) {
+							for _, r := range live(srv, "Account") {
+								if r["External_Id__c"] == key {
+									out := map[string]string{}
+									for f, v := range r {
+										if v != nil {
+											out[f] = fmt.Sprint(v)
+										}
+									}
+									return out, nil
+								}
+							}
+							return nil, nil
+						},
+					}
 				},
 				Good:    func(i int) sink.Record { return sinktest.SimpleRecord(i, "ok") },
 				Bad:     func(i int) sink.Record { return sinktest.SimpleRecord(i, "") },
+				Guard:   "Name",
+				Build:   build,
 				Timeout: 30 * time.Second,
 			})
 		})

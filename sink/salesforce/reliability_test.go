@@ -23,6 +23,7 @@ import (
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
+	"github.com/retl-go/retl/sink/sinktest"
 	"github.com/retl-go/retl/source"
 	memsource "github.com/retl-go/retl/source/memory"
 	"github.com/retl-go/retl/source/sqlsource"
@@ -231,7 +232,7 @@ mapping:
 	defer cancel()
 	p, err := config.Parse(ctx, "retl.yaml", []byte(project), map[string][]byte{"accounts.yaml": []byte(syncYAML)})
 	require.NoError(t, err)
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	rep, err := reverseetl.New(reg, reverseetl.WithLogger(quiet), reverseetl.WithObserver(ledger)).Run(ctx, p, reverseetl.RunOptions{})
 	require.NoError(t, err)
 	r := &relRun{srv: srv, rep: rep.Sync("accounts"), codes: ledger.Codes("accounts")}
@@ -675,7 +676,7 @@ mapping:
 			defer cancel()
 			p, err := config.Parse(ctx, "retl.yaml", []byte(project), map[string][]byte{"accounts.yaml": []byte(syncYAML)})
 			require.NoError(t, err)
-			ledger := faultsuite.NewLedger()
+			ledger := sinktest.NewLedger()
 			runtime.GC()
 			var peak uint64
 			stop := samplePeakHeap(&peak)

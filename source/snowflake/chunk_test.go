@@ -27,7 +27,7 @@ func TestDriverChunkOnFakesnow(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 
-	ctx := sf.WithArrowBatches(sf.WithHigherPrecision(sf.WithOriginalTimestamp(context.Background())))
+	ctx := sf.WithArrowBatches(sf.WithHigherPrecision(sf.WithArrowBatchesTimestampOption(context.Background(), sf.UseOriginalTimestamp)))
 	err = conn.Raw(func(dc any) error {
 		rows, err := dc.(driver.QueryerContext).QueryContext(ctx,
 			"select null::int as N, '2024-05-01T10:00:00+02:00'::timestamp_tz as TZ", nil)

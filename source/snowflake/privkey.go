@@ -69,7 +69,7 @@ func parsePrivateKey(pemText, passphrase []byte) (*rsa.PrivateKey, error) {
 	}
 	rk, ok := key.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("Snowflake key-pair authentication needs an RSA key, not %T", key)
+		return nil, fmt.Errorf("key-pair authentication to Snowflake needs an RSA key, not %T", key)
 	}
 	return rk, nil
 }

@@ -85,16 +85,15 @@ func TestParsePrivateKeyErrors(t *testing.T) {
 // encrypted builds an EncryptedPrivateKeyInfo from parts, for the
 // structures openssl will not write.
 type encParts struct {
-	scheme     asn1.ObjectIdentifier
-	kdf        asn1.ObjectIdentifier
-	kdfParams  any
-	cipher     asn1.ObjectIdentifier
-	iv         any
-	data       []byte
-	rawParams  []byte // replaces the PBES2 parameters
-	rawKDF     []byte // replaces the PBKDF2 parameters
-	rawIV      []byte // replaces the IV
-	trailingOK bool
+	scheme    asn1.ObjectIdentifier
+	kdf       asn1.ObjectIdentifier
+	kdfParams any
+	cipher    asn1.ObjectIdentifier
+	iv        any
+	data      []byte
+	rawParams []byte // replaces the PBES2 parameters
+	rawKDF    []byte // replaces the PBKDF2 parameters
+	rawIV     []byte // replaces the IV
 }
 
 func raw(t *testing.T, v any) asn1.RawValue {

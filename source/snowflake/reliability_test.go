@@ -25,6 +25,7 @@ import (
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 	"github.com/retl-go/retl/source"
 )
 
@@ -83,6 +84,7 @@ func relSources(reg *reverseetl.Registry, c *chunker) {
 			if err != nil {
 				return nil, false, err
 			}
+			//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 			cfg.LoginTimeout = 3 * time.Second
 			cfg.MaxRetryCount = 1
 			return sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg)), true, nil
@@ -163,7 +165,7 @@ mapping:
 	relSources(reg, chunks)
 	sinks := &relSinks{sinks: map[string]*memory.Sink{}}
 	sinks.register(reg)
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	start := time.Now()
 	rep, err := reverseetl.New(reg, reverseetl.WithParallel(5), reverseetl.WithObserver(ledger),
 		reverseetl.WithLogger(quietLogger())).Run(ctx, p, reverseetl.RunOptions{})

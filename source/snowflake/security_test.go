@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/config"
-	"github.com/retl-go/retl/internal/faultsuite"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/memory"
+	"github.com/retl-go/retl/sink/sinktest"
 )
 
 // Plain http and insecure_mode only reach this machine: a host that merely
@@ -75,6 +75,7 @@ func TestSecurityInsecureModeStillVerifiesTLS(t *testing.T) {
 				return nil, false, err
 			}
 			// Fail at once instead of after the driver's login retries.
+			//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 			cfg.LoginTimeout, cfg.MaxRetryCount = 2*time.Second, 1
 			return sql.OpenDB(sf.NewConnector(sf.SnowflakeDriver{}, *cfg)), true, nil
 		}))
@@ -131,7 +132,7 @@ mapping:
 	reg.RegisterSink("memory", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) { return memory.New(""), nil })
 	var logs bytes.Buffer
 	log := slog.New(p.Redactor.Handler(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	ledger := faultsuite.NewLedger()
+	ledger := sinktest.NewLedger()
 	rep, err := reverseetl.New(reg, reverseetl.WithLogger(log), reverseetl.WithObserver(ledger)).Run(ctx, p, reverseetl.RunOptions{})
 	require.NoError(t, err)
 	s := rep.Sync("accounts")

@@ -248,23 +248,24 @@ func (s *Settings) driverConfig() (*sf.Config, error) {
 	login, _ := s.loginTimeout()
 	seconds := strconv.FormatInt(int64((timeout+time.Second-1)/time.Second), 10)
 	cfg := &sf.Config{
-		Account:      s.Account,
-		User:         s.User,
-		Password:     s.Password,
-		Warehouse:    s.Warehouse,
-		Role:         s.Role,
-		Database:     s.Database,
-		Schema:       s.Schema,
-		Host:         s.Host,
-		Port:         s.Port,
-		Protocol:     s.Protocol,
-		Application:  "retl",
-		LoginTimeout: login,
-		Params:       map[string]*string{"STATEMENT_TIMEOUT_IN_SECONDS": &seconds},
-		Token:        s.Token,
+		Account:     s.Account,
+		User:        s.User,
+		Password:    s.Password,
+		Warehouse:   s.Warehouse,
+		Role:        s.Role,
+		Database:    s.Database,
+		Schema:      s.Schema,
+		Host:        s.Host,
+		Port:        s.Port,
+		Protocol:    s.Protocol,
+		Application: "retl",
+		Params:      map[string]*string{"STATEMENT_TIMEOUT_IN_SECONDS": &seconds},
+		Token:       s.Token,
 		// Revocation checks only; TLS itself is always verified.
 		DisableOCSPChecks: s.InsecureMode,
 	}
+	//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
+	cfg.LoginTimeout = login
 	switch s.authenticator() {
 	case AuthPassword:
 		cfg.Authenticator = sf.AuthTypeSnowflake

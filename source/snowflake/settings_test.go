@@ -89,10 +89,12 @@ func TestDriverConfig(t *testing.T) {
 	cfg, err = s.driverConfig()
 	require.NoError(t, err)
 	assert.Equal(t, "3600", *cfg.Params["STATEMENT_TIMEOUT_IN_SECONDS"], "one hour by default")
+	//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 	assert.Equal(t, DefaultLoginTimeout, cfg.LoginTimeout)
 	s.LoginTimeout = "15s"
 	cfg, err = s.driverConfig()
 	require.NoError(t, err)
+	//lint:ignore SA1019 gosnowflake 1.19 has no replacement for its deprecated timeout fields.
 	assert.Equal(t, 15*time.Second, cfg.LoginTimeout)
 	s.LoginTimeout = ""
 

@@ -207,7 +207,7 @@ func (s *Source) Read(ctx context.Context, emit func(source.Batch) error) error 
 	qctx := sf.WithQueryTag(ctx, s.opts.queryTag)
 	// Raw decimals and Snowflake's own timestamp structs, so that values
 	// are converted exactly here rather than through float64 or UTC.
-	qctx = sf.WithArrowBatches(sf.WithHigherPrecision(sf.WithOriginalTimestamp(qctx)))
+	qctx = sf.WithArrowBatches(sf.WithHigherPrecision(sf.WithArrowBatchesTimestampOption(qctx, sf.UseOriginalTimestamp)))
 
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)

@@ -333,6 +333,8 @@ func TestBulkJobRequests(t *testing.T) {
 	assert.Equal(t, "Found multipe contents for job: <"+id+">, please 'Close' / 'Abort' / 'Delete' the current Job then create a new Job and make sure you only do 'PUT' once on a given Job.", errs[0]["message"])
 	st, res = c.call("PATCH", ingest+"/"+id, map[string]any{"state": "UploadComplete"})
 	assert.Equal(t, 400, st, "closing a job with two uploads fails too")
+	code, _ := restErr(t, res)
+	assert.Equal(t, "INVALIDJOB", code)
 	st, _ = c.call("PATCH", ingest+"/"+id, map[string]any{"state": "Aborted"})
 	assert.Equal(t, 200, st)
 
@@ -340,7 +342,7 @@ func TestBulkJobRequests(t *testing.T) {
 	c.upload(id, "Name\nZ\n")
 	st, res = c.call("PATCH", ingest+"/"+id, map[string]any{"state": "Open"})
 	assert.Equal(t, 400, st)
-	code, _ := restErr(t, res)
+	code, _ = restErr(t, res)
 	assert.Equal(t, "INVALIDJOBSTATE", code)
 	st, _ = c.call("PATCH", ingest+"/"+id, "{")
 	assert.Equal(t, 400, st)
@@ -371,7 +373,7 @@ func TestBulkJobRequests(t *testing.T) {
 	assert.Equal(t, "\"sf__Id\",\"sf__Created\"\n", raw)
 	raw, _ = c.resultRows(id, "unprocessedrecords")
 	assert.Equal(t, "", raw)
-	id, info = c.runJob(map[string]any{"object": "Account", "operation": "insert"}, "Name\n")
+	_, info = c.runJob(map[string]any{"object": "Account", "operation": "insert"}, "Name\n")
 	assert.Equal(t, StateJobComplete, info["state"])
 	assert.Equal(t, 0, num(info["numberRecordsProcessed"]))
 }

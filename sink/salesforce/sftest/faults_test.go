@@ -203,6 +203,7 @@ func TestControlAPI(t *testing.T) {
 	assert.Equal(t, json.Number("1"), obj(body)["id"])
 	st, body = ctl("POST", "faults", map[string]any{"kind": "delay", "delay": "10ms", "times": 3})
 	require.Equal(t, 201, st)
+	assert.Equal(t, json.Number("2"), obj(body)["id"])
 	st, body = ctl("GET", "faults", nil)
 	require.Equal(t, 200, st)
 	require.Len(t, body, 2)
@@ -246,6 +247,7 @@ func TestControlAPI(t *testing.T) {
 	assert.Contains(t, obj(body)["error"], "unknown field")
 	st, body = ctl("POST", "objects", "auth:\n  username: x\n")
 	assert.Equal(t, 400, st)
+	assert.Contains(t, obj(body)["error"], "auth can only be configured when the server starts")
 
 	st, _ = ctl("POST", "expire-sessions", nil)
 	assert.Equal(t, 204, st)

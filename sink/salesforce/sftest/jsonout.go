@@ -3,6 +3,7 @@ package sftest
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
 	"unicode/utf8"
 )
@@ -68,7 +69,7 @@ func appendJSONValue(b []byte, f *fieldDef, v any) []byte {
 	case bool:
 		return strconv.AppendBool(b, x)
 	case float64:
-		if f != nil && f.Type == TypeInt {
+		if f != nil && f.Type == TypeInt && fitsInt64(x) {
 			return strconv.AppendInt(b, int64(x), 10)
 		}
 		return strconv.AppendFloat(b, x, 'f', -1, 64)
@@ -76,6 +77,11 @@ func appendJSONValue(b []byte, f *fieldDef, v any) []byte {
 	data, _ := json.Marshal(v)
 	return append(b, data...)
 }
+
+// fitsInt64 reports whether converting x to int64 keeps its value: the
+// store does not bound an int field's digits, and a conversion out of range
+// gives a different number.
+func fitsInt64(x float64) bool { return x >= math.MinInt64 && x < math.MaxInt64 }
 
 // kv is one member of a JSON object, in document order.
 type kv struct {

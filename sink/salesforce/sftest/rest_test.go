@@ -155,6 +155,8 @@ func TestSObjectCRUD(t *testing.T) {
 	assert.Equal(t, "MALFORMED_ID", code)
 	st, body = c.call("DELETE", v+"/sobjects/Account/nonsense", nil)
 	assert.Equal(t, 400, st)
+	code, _ = restErr(t, body)
+	assert.Equal(t, "MALFORMED_ID", code)
 
 	st, _ = c.call("GET", v+"/sobjects/Nope__c", nil)
 	assert.Equal(t, 404, st)
@@ -347,6 +349,9 @@ func TestUpsertByExternalID(t *testing.T) {
 	assert.Equal(t, 400, st)
 	st, body = c.call("PATCH", path, map[string]any{"External_Id__c": "A-2"})
 	assert.Equal(t, 400, st)
+	code, msg = restErr(t, body)
+	assert.Equal(t, "INVALID_FIELD", code)
+	assert.Equal(t, "The field External_Id__c was specified in the URL and the body; specify it only in the URL", msg)
 	st, body = c.call("PATCH", v+"/sobjects/Account/External_Id__c/A-9", map[string]any{"Phone": "1"})
 	assert.Equal(t, 400, st)
 	code, _ = restErr(t, body)

@@ -309,7 +309,7 @@ func formatText(f *fieldDef, v any) string {
 	case bool:
 		return strconv.FormatBool(x)
 	case float64:
-		if f != nil && f.Type == TypeInt {
+		if f != nil && f.Type == TypeInt && fitsInt64(x) {
 			return strconv.FormatInt(int64(x), 10)
 		}
 		return strconv.FormatFloat(x, 'f', -1, 64)
