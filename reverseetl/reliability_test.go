@@ -33,8 +33,8 @@ func (brokenObserver) RunFinished(context.Context, *reverseetl.Report) {
 // the run's report from its caller or the other observers.
 func TestReliabilityObserverPanicsAreContained(t *testing.T) {
 	p, err := config.Parse(context.Background(), "", nil, map[string][]byte{
-		"a.yaml": []byte("name: a\nkey: ID\nsource: {type: rows, query: q}\ndestination: {type: store, object: T, operation: upsert, external_id: K}\nmapping:\n  - {from: ID, to: K}\n"),
-		"b.yaml": []byte("name: b\nkey: ID\nsource: {type: rows, query: q}\ndestination: {type: store, object: T, operation: upsert, external_id: K}\nmapping:\n  - {from: ID, to: K}\n"),
+		"a.yaml": []byte("name: a\nkey: ID\nsource: {type: rows, query: q}\ndestination: {type: store}\nmapping:\n  - {from: ID, to: K}\n"),
+		"b.yaml": []byte("name: b\nkey: ID\nsource: {type: rows, query: q}\ndestination: {type: store}\nmapping:\n  - {from: ID, to: K}\n"),
 	})
 	require.NoError(t, err)
 	reg := reverseetl.NewRegistry()

@@ -68,7 +68,7 @@ func TestSecurityNothingLeaksFromPanicsOrRejections(t *testing.T) {
 		return []byte(fmt.Sprintf(`name: %s
 key: ID
 source: {type: %s, query: q}
-destination: {type: %s, object: Thing, operation: upsert, external_id: Key__c}
+destination: {type: %s}
 mapping:
   - {from: ID, to: Key__c}
   - {from: NOTE, to: Note__c}

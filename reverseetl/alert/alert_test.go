@@ -220,7 +220,7 @@ func TestObserverInEngine(t *testing.T) {
 	eng := reverseetl.New(reg, reverseetl.WithObserver(o), reverseetl.WithLogger(slog.New(slog.DiscardHandler)))
 	p, err := config.Parse(context.Background(), "", nil, map[string][]byte{"s.yaml": []byte(`
 source: {type: nowhere, query: select 1}
-destination: {type: nothing, object: Account, operation: insert}
+destination: {type: nothing}
 mapping: [{from: A, to: Name}]
 `)})
 	require.NoError(t, err)

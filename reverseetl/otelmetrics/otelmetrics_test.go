@@ -40,7 +40,7 @@ func (s statsSink) Stats() map[string]any {
 
 const syncA = `name: a
 source: {type: memory, query: q}
-destination: {type: memory, object: Account, operation: upsert, external_id: External_Id__c}
+destination: {type: memory}
 filter: ACTIVE
 mapping:
   - {from: ID, to: External_Id__c}
@@ -49,7 +49,7 @@ mapping:
 
 const syncB = `name: b
 source: {type: memory, query: q}
-destination: {type: memory, object: Account, operation: upsert, external_id: External_Id__c}
+destination: {type: memory}
 mapping:
   - {from: ID, to: External_Id__c}
   - {from: NAME, to: Name}

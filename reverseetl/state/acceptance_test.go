@@ -158,7 +158,7 @@ type project struct {
 
 const personSync = `name: %s
 source: {type: %s, connection: wh, query: "select id, name, email from people"%s}
-destination: {type: mem, object: Contact, operation: upsert, external_id: Ext__c}
+destination: {type: mem}
 mapping:
   - {from: ID, to: Ext__c}
   - {from: NAME, to: %s}
