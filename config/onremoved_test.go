@@ -10,7 +10,7 @@ import (
 )
 
 // mirrorSync is an upsert with change detection; cases add on_removed.
-const mirrorSync = validSync + "change_detection: {key: ID}\n"
+const mirrorSync = validSync + "key: ID\nchange_detection: true\n"
 
 func TestOnRemovedParses(t *testing.T) {
 	for _, tc := range []struct {
@@ -33,7 +33,7 @@ func TestOnRemovedParses(t *testing.T) {
 			require.NotNil(t, got)
 			assert.Equal(t, tc.want.Delete, got.Delete)
 			assert.Equal(t, tc.want.Set, got.Set)
-			assert.Equal(t, 13, got.Pos.Line)
+			assert.Equal(t, 14, got.Pos.Line)
 		})
 	}
 }
@@ -43,21 +43,21 @@ func TestOnRemovedErrors(t *testing.T) {
 		name, sync, want string
 	}{
 		{"a word other than delete", mirrorSync + "on_removed: purge\n",
-			`s.yaml:13:13: key "on_removed": must be delete, or a mapping with set`},
+			`s.yaml:14:13: key "on_removed": must be delete, or a mapping with set`},
 		{"a list", mirrorSync + "on_removed: [delete]\n",
-			`s.yaml:13:13: key "on_removed": must be delete, or a mapping with set`},
+			`s.yaml:14:13: key "on_removed": must be delete, or a mapping with set`},
 		{"a misspelled set", mirrorSync + "on_removed: {sett: {A__c: 1}}\n",
-			`s.yaml:13:14: key "on_removed.sett": unknown key; did you mean "set"?`},
+			`s.yaml:14:14: key "on_removed.sett": unknown key; did you mean "set"?`},
 		{"no set", mirrorSync + "on_removed: {}\n",
-			`s.yaml:13:13: key "on_removed.set": missing required key`},
+			`s.yaml:14:13: key "on_removed.set": missing required key`},
 		{"an empty set", mirrorSync + "on_removed: {set: {}}\n",
-			`s.yaml:13:19: key "on_removed.set": must set at least one field`},
+			`s.yaml:14:19: key "on_removed.set": must set at least one field`},
 		{"set is not a mapping", mirrorSync + "on_removed: {set: [A__c]}\n",
-			`s.yaml:13:19: key "on_removed.set": expected a mapping, got a list`},
+			`s.yaml:14:19: key "on_removed.set": expected a mapping, got a list`},
 		{"set Id", mirrorSync + "on_removed: {set: {Id: x}}\n",
-			`s.yaml:13:20: key "on_removed.set.Id": must name a field other than Id`},
+			`s.yaml:14:20: key "on_removed.set.Id": must name a field other than Id`},
 		{"a value that is a list", mirrorSync + "on_removed: {set: {A__c: [1]}}\n",
-			`s.yaml:13:26: key "on_removed.set.A__c": expected a string, number, boolean or null, got a list`},
+			`s.yaml:14:26: key "on_removed.set.A__c": expected a string, number, boolean or null, got a list`},
 		{"without change detection", validSync + "on_removed: delete\n",
 			`s.yaml:12:1: key "on_removed": on_removed needs change_detection: its state knows which records this sync wrote`},
 	} {

@@ -179,9 +179,10 @@ type DestinationSpec struct {
 }
 
 // ChangeDetection sends only rows whose mapped payload changed since the
-// last accepted write.
+// last accepted write (change_detection: true).
 type ChangeDetection struct {
-	Key string `yaml:"key" validate:"required"`
+	// Key is the sync's key column, which tells rows apart in the state.
+	Key string
 }
 
 // FieldType is the type a mapping normalises its value to.

@@ -24,6 +24,7 @@ type syncMeta struct {
 	batchSet, nullSet, failSet bool
 	depends                    []ast.Node
 	sourceConn, destConn       ast.Node
+	changeNode                 ast.Node
 }
 
 // decodeSync decodes one sync file. It returns nil when the file holds no
@@ -78,7 +79,7 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 		case "run_if_parent_failed":
 			d.decode(f, &s.RunIfParentFailed)
 		case "change_detection":
-			s.ChangeDetection = d.changeDetection(f)
+			s.ChangeDetection, meta.changeNode = d.changeDetection(f)
 		case "on_removed":
 			s.OnRemoved = d.onRemoved(f)
 		default:
@@ -103,6 +104,12 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 			at, how = root, " (taken from the file name)"
 		}
 		d.errorf(at, "name", "sync name%s may hold only letters, digits, _, - and ., must not start with - or ., and is at most 128 long", how)
+	}
+	if s.ChangeDetection != nil {
+		if s.Key == "" {
+			d.errorf(meta.changeNode, "change_detection", "change_detection tells rows apart by the sync's key: set key to the column that identifies a row")
+		}
+		s.ChangeDetection.Key = s.Key
 	}
 	d.onRemovedRules(s)
 	return s, meta
@@ -149,23 +156,17 @@ func (d *fileDecoder) onFailure(f field) OnFailure {
 	return o
 }
 
-func (d *fileDecoder) changeDetection(f field) *ChangeDetection {
+// changeDetection reads change_detection: true or false. Rows are told
+// apart by the sync's key, said once for the reports and the state.
+func (d *fileDecoder) changeDetection(f field) (*ChangeDetection, ast.Node) {
 	if u := unwrap(f.value); u == nil || u.Type() == ast.NullType {
-		return nil
+		return nil, nil
 	}
-	var c ChangeDetection
-	if !d.decode(f, &c) {
-		return &c
+	var on bool
+	if !d.decode(f, &on) || !on {
+		return nil, nil
 	}
-	if c.Key == "" {
-		at := child(f.value, "key")
-		if at == nil {
-			d.errorf(f.value, joinKey(f.path, "key"), "missing required key")
-		} else {
-			d.errorf(at, joinKey(f.path, "key"), "must not be empty")
-		}
-	}
-	return &c
+	return &ChangeDetection{}, f.value
 }
 
 func (d *fileDecoder) dependsOn(f field) ([]string, []ast.Node) {

@@ -241,13 +241,13 @@ func TestSyncErrors(t *testing.T) {
 		},
 		{
 			name: "change_detection without key",
-			sync: validSync + "change_detection: {}\n",
-			want: []string{`s.yaml:12:19: key "change_detection.key": missing required key`},
+			sync: validSync + "change_detection: true\n",
+			want: []string{`s.yaml:12:19: key "change_detection": change_detection tells rows apart by the sync's key: set key to the column that identifies a row`},
 		},
 		{
-			name: "change_detection empty key",
-			sync: validSync + "change_detection: {key: \"\"}\n",
-			want: []string{`s.yaml:12:25: key "change_detection.key": must not be empty`},
+			name: "change_detection of the old shape",
+			sync: validSync + "change_detection: {key: ID}\n",
+			want: []string{`s.yaml:12:19: key "change_detection": expected true or false, got a mapping`},
 		},
 		{
 			name: "depends_on not a list",
@@ -319,9 +319,9 @@ func TestSyncErrors(t *testing.T) {
 			want: []string{`s.yaml:1:14: key "destination": expected a mapping, got a string`},
 		},
 		{
-			name: "change_detection key of the wrong type",
-			sync: validSync + "change_detection: {key: [ID]}\n",
-			want: []string{`s.yaml:12:25: key "change_detection.key": expected a string, got a list`},
+			name: "change_detection off needs no key",
+			sync: validSync + "change_detection: false\n",
+			want: nil,
 		},
 		{
 			name: "depends_on empty name",

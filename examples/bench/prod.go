@@ -195,7 +195,7 @@ mapping:
   - {from: CHURN_NOTE,   to: Description}
 `, name, industry)
 	if changeDetection {
-		s += "change_detection: {key: ACCOUNT_ID}\n"
+		s += "key: ACCOUNT_ID\nchange_detection: true\n"
 	}
 	return s
 }

@@ -163,7 +163,8 @@ mapping:
   - {from: ID, to: Ext__c}
   - {from: NAME, to: %s}
   - {from: EMAIL, to: Email}
-change_detection: {key: ID}
+key: ID
+change_detection: true
 on_failure: {max_failed_rows: 10}
 `
 

@@ -74,8 +74,8 @@ func TestDestinationRules(t *testing.T) {
 				`s.yaml:2:1: key "destination.operation": missing required key: insert, update, upsert, delete or hard_delete`,
 			}},
 		{"on_removed on an update", sync("  operation: update\n  match_on: Ext__c\n", mapExt) +
-			"change_detection: {key: ID}\non_removed: delete\n",
-			[]string{`s.yaml:10:1: key "on_removed": on_removed applies to upsert syncs, not update`}},
+			"key: ID\nchange_detection: true\non_removed: delete\n",
+			[]string{`s.yaml:11:1: key "on_removed": on_removed applies to upsert syncs, not update`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

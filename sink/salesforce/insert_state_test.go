@@ -19,7 +19,7 @@ destination:
   api: ` + api + `
   poll_max_wait: 20ms
 key: ID
-change_detection: {key: ID}
+change_detection: true
 mapping:
   - {from: ID, to: AccountNumber}
   - {from: NAME, to: Name}

@@ -41,7 +41,8 @@ destination:
 ` + extra + `mapping:
   - {from: ID, to: External_Id__c}
   - {from: NAME, to: Name}
-change_detection: {key: ID}
+key: ID
+change_detection: true
 on_removed: ` + onRemoved + "\n"
 }
 

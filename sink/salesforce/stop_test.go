@@ -82,7 +82,7 @@ func TestStoppedRunReportsWhatSalesforceHolds(t *testing.T) {
 					}
 				}
 				sync := syncFile("Account", op, ext, st.api, "  bulk_batch_size: 200\n  max_jobs_in_flight: 2\n  rest_concurrency: 2\n",
-					"  - {from: K, to: External_Id__c}\n  - {from: K, to: Name}\n") + "change_detection: {key: K}\n"
+					"  - {from: K, to: External_Id__c}\n  - {from: K, to: Name}\n") + "change_detection: true\n"
 				store := stateStore(t)
 
 				rep, log := stoppedRun(t, srv, rows, sync, store, st.stop)
