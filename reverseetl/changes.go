@@ -56,7 +56,7 @@ type ChangeQuery struct {
 	// Connection is the project connection the source reads from.
 	Connection string
 	Query      string
-	// KeyColumn is the sync's change_detection key.
+	// KeyColumn is the sync's key column.
 	KeyColumn   string
 	Fingerprint string
 	// Full keeps every row (retl run --full) and still adds the columns.
@@ -282,7 +282,7 @@ func (c *changeStage) prepare(b source.Batch) (source.Batch, error) {
 	if !c.pushdown {
 		k := findColumn(b.Columns, c.keyCol)
 		if k < 0 {
-			return b, fmt.Errorf("change_detection.key: column %q not in the query's result (columns: %s)", c.keyCol, strings.Join(b.Columns, ", "))
+			return b, fmt.Errorf("key: column %q not in the query's result (columns: %s)", c.keyCol, strings.Join(b.Columns, ", "))
 		}
 		for _, row := range b.Rows {
 			c.keys = append(c.keys, KeyText(row[k]))

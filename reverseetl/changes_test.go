@@ -323,7 +323,7 @@ func TestMissingKeyColumnFailsTheSync(t *testing.T) {
 	c.spec.ChangeDetection.Key = "NOPE"
 	r := c.run(t, reverseetl.RunOptions{})
 	assert.Equal(t, reverseetl.Failed, r.Status)
-	assert.Contains(t, r.Error, `change_detection.key: column "NOPE" not in the query's result (columns: ID, NAME)`)
+	assert.Contains(t, r.Error, `key: column "NOPE" not in the query's result (columns: ID, NAME)`)
 	assert.Equal(t, int64(5), r.Read)
 	assert.Equal(t, int64(5), r.Skipped)
 	sent, _ := c.snk.take()

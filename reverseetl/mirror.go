@@ -142,7 +142,7 @@ func (c *changeStage) removed(ctx context.Context) ([]RemovedRow, error) {
 }
 
 // keyFold returns how the sink compares the sync's keys, or nil to compare
-// them as they are. State keys are values of change_detection.key; they
+// them as they are. State keys are values of the sync's key; they
 // compare as the destination compares its match field (sink.KeyFolder)
 // only when that column is mapped as it is to that field. A key column
 // the destination does not match on keeps two keys that differ only in
