@@ -43,9 +43,11 @@ type SinkFactory func(ctx context.Context, b BuildContext) (sink.Sink, error)
 // Registry maps the type names used in sync files to factories. Another
 // module adds its own types with RegisterSource and RegisterSink.
 type Registry struct {
-	mu      sync.RWMutex
-	sources map[string]SourceFactory
-	sinks   map[string]SinkFactory
+	mu        sync.RWMutex
+	sources   map[string]SourceFactory
+	sinks     map[string]SinkFactory
+	warehouse WarehouseOpener
+	observers []namedObserverFactory
 }
 
 // NewRegistry returns an empty registry.
