@@ -339,8 +339,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		return exitInvalid
 	}
 	if sh.n > 0 {
-		names, err := shardSyncs(p.Syncs, sh)
-		if errors.Is(err, errEmptyShard) {
+		names, err := reverseetl.Shard(p.Syncs, sh.k, sh.n)
+		if errors.Is(err, reverseetl.ErrEmptyShard) {
 			// More parallel jobs than groups of syncs: nothing to do is a success.
 			fmt.Fprintf(stdout, "shard %s holds no sync: the project has fewer depends_on groups than shards\n", sh)
 			return exitOK
