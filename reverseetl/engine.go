@@ -338,7 +338,7 @@ func (e *Engine) Run(ctx context.Context, p *config.Project, opts RunOptions) (*
 				case <-ctx.Done():
 				}
 				if ctx.Err() == nil && pn.rep.Status != Succeeded && !n.sync.RunIfParentFailed {
-					n.rep = e.skippedSync(ctx, n.sync, fmt.Sprintf("parent sync %q %s", dep, pn.rep.Status))
+					n.rep = e.skippedSync(ctx, p, n.sync, &ParentError{Parent: dep, Status: pn.rep.Status})
 					return
 				}
 			}
@@ -379,9 +379,10 @@ func selectSyncs(p *config.Project, only []string) ([]*config.Sync, error) {
 	return out, nil
 }
 
-func (e *Engine) skippedSync(ctx context.Context, s *config.Sync, reason string) *SyncReport {
-	rep := &SyncReport{Name: s.Name, File: s.File, Status: SkippedSync, Error: reason, Started: time.Now()}
-	e.log.Warn("sync skipped", "sync", s.Name, "reason", reason)
+func (e *Engine) skippedSync(ctx context.Context, p *config.Project, s *config.Sync, reason error) *SyncReport {
+	rep := &SyncReport{Name: s.Name, File: s.File, Status: SkippedSync, Started: time.Now()}
+	rep.setErr(p, reason)
+	e.log.Warn("sync skipped", "sync", s.Name, "reason", rep.Error)
 	for _, o := range e.observers {
 		e.observe("SyncFinished", func() { o.SyncFinished(context.WithoutCancel(ctx), s, rep) })
 	}
@@ -393,13 +394,13 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 	defer func() {
 		if r := recover(); r != nil {
 			rep.Status = Failed
-			rep.Error = redact(p, fmt.Sprintf("panic: %v", r))
+			rep.setErr(p, fmt.Errorf("panic: %v", r))
 			e.log.Error("sync panicked", "sync", s.Name, "panic", redact(p, fmt.Sprint(r)))
 		}
 	}()
 	if err := ctx.Err(); err != nil {
 		rep.Status = Cancelled
-		rep.Error = "run cancelled before the sync started"
+		rep.setErr(p, &causeError{"run cancelled before the sync started", context.Cause(ctx)})
 		e.finish(ctx, s, rep)
 		return rep
 	}
@@ -425,7 +426,7 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 	e.track(s.Name, parts.Sink)
 	if err != nil {
 		rep.Status = Failed
-		rep.Error = redact(p, err.Error())
+		rep.setErr(p, err)
 		e.log.Error("sync failed to build", "sync", s.Name, "error", rep.Error)
 		e.finish(ctx, s, rep)
 		return rep

@@ -118,15 +118,16 @@ func (e *Engine) lease(ctx context.Context, p *config.Project, s *config.Sync, o
 			case <-ctx.Done():
 				t.Stop()
 				rep.Status = Cancelled
-				rep.Error = "run cancelled while waiting for the sync's lease: " + held.Error()
+				rep.setErr(p, &causeError{"run cancelled while waiting for the sync's lease: " + held.Error(), errors.Join(context.Cause(ctx), held)})
 				return nil, rep
 			}
 		}
 		rep.Status = Locked
-		rep.Error = held.Error() + "; this run skipped it"
+		msg := held.Error() + "; this run skipped it"
 		if opts.WaitLock > 0 {
-			rep.Error += fmt.Sprintf(" after waiting %s", opts.WaitLock)
+			msg += fmt.Sprintf(" after waiting %s", opts.WaitLock)
 		}
+		rep.setErr(p, &causeError{msg, held})
 		log.Warn("sync locked by another run", "holder_run_id", held.Holder.RunID, "holder_host", held.Holder.Host, "expires", held.Expires)
 		return nil, rep
 	}

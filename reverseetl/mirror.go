@@ -279,8 +279,8 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 			rec.writebackFailed("on_removed: forgetting the state of removed records: " + err.Error() + " (the next run tries them again)")
 		}
 	}
-	if msg := overLimit(s, &SyncReport{Read: rr.Found, Failed: rr.Failed}); msg != "" {
-		return fmt.Errorf("on_removed: %s", msg)
+	if err := overLimit(s, &SyncReport{Read: rr.Found, Failed: rr.Failed}); err != nil {
+		return fmt.Errorf("on_removed: %w", err)
 	}
 	return nil
 }

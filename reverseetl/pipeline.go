@@ -172,15 +172,15 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	switch err := fatal.get(); {
 	case ctx.Err() != nil:
 		rep.Status = Cancelled
-		rep.Error = "run cancelled"
+		rep.setErr(p, &causeError{"run cancelled", context.Cause(ctx)})
 	case err != nil:
 		rep.Status = Failed
-		rep.Error = redact(p, err.Error())
+		rep.setErr(p, err)
 	default:
 		rep.Status = Succeeded
-		if msg := overLimit(s, rep); msg != "" {
+		if err := overLimit(s, rep); err != nil {
 			rep.Status = Failed
-			rep.Error = msg
+			rep.setErr(p, err)
 		}
 	}
 	e.finish(ctx, s, rep)
@@ -204,27 +204,6 @@ func writeBatching(s *config.Sync, k sink.Sink) (size, conc int) {
 		size = s.BatchSize
 	}
 	return max(size, 1), max(conc, 1)
-}
-
-// overLimit says why failed rows fail the sync, or "".
-func overLimit(s *config.Sync, rep *SyncReport) string {
-	if rep.Failed == 0 {
-		return ""
-	}
-	of := s.OnFailure
-	if of.MaxFailedRows == nil && of.MaxFailedPercent == nil {
-		return fmt.Sprintf("%d rows failed (on_failure allows none)", rep.Failed)
-	}
-	if of.MaxFailedRows != nil && rep.Failed > int64(*of.MaxFailedRows) {
-		return fmt.Sprintf("%d rows failed, more than on_failure.max_failed_rows (%d)", rep.Failed, *of.MaxFailedRows)
-	}
-	if of.MaxFailedPercent != nil && rep.Read > 0 {
-		pct := float64(rep.Failed) * 100 / float64(rep.Read)
-		if pct > *of.MaxFailedPercent {
-			return fmt.Sprintf("%.2f%% of rows failed, more than on_failure.max_failed_percent (%g%%)", pct, *of.MaxFailedPercent)
-		}
-	}
-	return ""
 }
 
 type writeFunc func(context.Context, []sink.Record) ([]sink.Result, error)

@@ -43,10 +43,12 @@ type SinkFactory func(ctx context.Context, b BuildContext) (sink.Sink, error)
 // Registry maps the type names used in sync files to factories. Another
 // module adds its own types with RegisterSource and RegisterSink.
 type Registry struct {
-	mu      sync.RWMutex
-	sources map[string]SourceFactory
-	sinks   map[string]SinkFactory
-	checks  map[string]SinkCheck
+	mu        sync.RWMutex
+	sources   map[string]SourceFactory
+	sinks     map[string]SinkFactory
+	checks    map[string]SinkCheck
+	warehouse WarehouseOpener
+	observers []namedObserverFactory
 }
 
 // SinkCheck checks a sync's destination section, and its fit with the rest

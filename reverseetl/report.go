@@ -1,6 +1,7 @@
 package reverseetl
 
 import (
+	"errors"
 	"time"
 
 	"github.com/retl-go/retl/sink"
@@ -70,7 +71,11 @@ type SyncReport struct {
 	File   string `json:"file,omitempty"`
 	Status Status `json:"status"`
 	// Error is why the sync failed or was skipped, with secrets redacted.
-	Error    string        `json:"error,omitempty"`
+	Error string `json:"error,omitempty"`
+	// Err is Error as an error that unwraps to its typed cause (see
+	// FailureLimitError); its text is Error. A report read back from JSON
+	// has none: use Cause.
+	Err      error         `json:"-"`
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 
@@ -112,6 +117,19 @@ type SyncReport struct {
 	// Removed is what on_removed did, nil when the sync has none or did
 	// not get that far.
 	Removed *RemovedReport `json:"removed,omitempty"`
+}
+
+// Cause returns why the sync failed or was skipped as an error, for
+// errors.Is and errors.As: Err, or for a report read back from JSON an
+// error of Error's text alone; nil when the sync has no error.
+func (s *SyncReport) Cause() error {
+	if s.Err != nil {
+		return s.Err
+	}
+	if s.Error != "" {
+		return errors.New(s.Error)
+	}
+	return nil
 }
 
 // Written returns the rows written (created plus updated).

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 
@@ -47,15 +48,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	rep, err := reverseetl.New(reg).Run(ctx, p, reverseetl.RunOptions{})
+	// The Runner does what `retl run` does: checks before the first write,
+	// failed-rows files, a logger that never prints a secret.
+	runner := &reverseetl.Runner{Registry: reg, Handler: slog.NewTextHandler(stderr, nil)}
+	res, err := runner.Run(ctx, p, reverseetl.RunOptions{})
 	if err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if err := reverseetl.WriteSummary(stdout, rep, 20); err != nil {
+	if err := reverseetl.WriteSummary(stdout, res.Report, 20); err != nil {
 		fmt.Fprintln(stderr, err)
 	}
-	if !rep.OK() {
+	if !res.Report.OK() {
 		return 1
 	}
 	return 0

@@ -32,7 +32,6 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
-	"github.com/retl-go/retl/reverseetl/alert"
 )
 
 const (
@@ -234,9 +233,8 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if loadErr != nil {
 		fmt.Fprintln(stderr, loadErr)
-		eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
-		if err := eng.Validate(ctx, p); err != nil {
-			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		if _, err := newRunner(log, "").Validate(ctx, p); err != nil {
+			fmt.Fprintln(stderr, err)
 		}
 		return exitInvalid
 	}
@@ -244,28 +242,14 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 func validate(ctx context.Context, p *config.Project, log *slog.Logger, stdout, stderr io.Writer) int {
-	eng := reverseetl.New(newRegistry(), reverseetl.WithLogger(log))
-	valid := true
-	if err := eng.Validate(ctx, p); err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		valid = false
-	}
-	build := emailNotifier
-	if p.Offline {
-		build = offlineEmailNotifier
-	}
-	notifiers, closer, err := alert.Notifiers(p, build)
+	v, err := newRunner(log, "").Validate(ctx, p)
 	if err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		fmt.Fprintln(stderr, err)
 		return exitInvalid
 	}
-	_ = closer.Close()
-	if !valid {
-		return exitInvalid
-	}
-	fmt.Fprintf(stdout, "%d syncs valid", len(p.Syncs))
-	if len(notifiers) > 0 {
-		fmt.Fprintf(stdout, ", %d alert notifiers", len(notifiers))
+	fmt.Fprintf(stdout, "%d syncs valid", v.Syncs)
+	for _, s := range v.Summaries {
+		fmt.Fprintf(stdout, ", %s", s)
 	}
 	fmt.Fprintln(stdout)
 	return exitOK
@@ -355,8 +339,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		return exitInvalid
 	}
 	if sh.n > 0 {
-		names, err := shardSyncs(p.Syncs, sh)
-		if errors.Is(err, errEmptyShard) {
+		names, err := reverseetl.Shard(p.Syncs, sh.k, sh.n)
+		if errors.Is(err, reverseetl.ErrEmptyShard) {
 			// More parallel jobs than groups of syncs: nothing to do is a success.
 			fmt.Fprintf(stdout, "shard %s holds no sync: the project has fewer depends_on groups than shards\n", sh)
 			return exitOK
@@ -368,68 +352,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	return code
 }
 
+// newRunner is the library's Runner over every type this binary knows,
+// logging through log.
+func newRunner(log *slog.Logger, report string) *reverseetl.Runner {
+	return &reverseetl.Runner{Registry: newRegistry(), Handler: log.Handler(), ReportFile: report}
+}
+
 // execute runs (or plans) a loaded project, prints its summary and writes
 // its report. The report is nil when the run could not start.
 func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlags, stdout, stderr io.Writer) (int, *reverseetl.Report) {
-	runID := reverseetl.NewRunID()
-	opts := []reverseetl.Option{reverseetl.WithLogger(log), reverseetl.WithParallel(f.parallel), reverseetl.WithRunID(runID)}
-	var failed *reverseetl.FailedRowsCSV
-	if !f.plan {
-		// A plan writes nothing, and sends no alert: its failed rows are
-		// predictions.
-		if p.Reports.Dir != "" {
-			failed = &reverseetl.FailedRowsCSV{Dir: p.Reports.Dir, RunID: runID}
-			if p.Writeback != nil {
-				failed.ExcludeFields = p.Writeback.ExcludeFields
-			}
-			opts = append(opts, reverseetl.WithObserver(failed))
-		}
-		notifiers, closer, err := alert.Notifiers(p, emailNotifier)
-		if err != nil {
-			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-			return exitInvalid, nil
-		}
-		// Closing an idle pool after the run has nothing to report.
-		defer func() { _ = closer.Close() }()
-		if len(notifiers) > 0 {
-			opts = append(opts, reverseetl.WithObserver(alert.NewObserver(alert.RulesFrom(p.Alerts), notifiers,
-				alert.WithLogger(log), alert.WithRedactor(p.Redactor))))
-		}
-	}
-	// Report paths are checked before anything is written anywhere: found
-	// after Salesforce was written, a failure would make a retry send the
-	// rows again.
-	if f.report != "" {
-		if err := reverseetl.CheckReportPath(f.report); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitInvalid, nil
-		}
-	}
-	if failed != nil {
-		if err := failed.Check(); err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitInvalid, nil
-		}
-	}
-	wopts, wclose, err := warehouseState(ctx, p, runID, f.plan, log)
-	if err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid, nil
-	}
-	defer func() { _ = wclose.Close() }()
-	opts = append(opts, wopts...)
-	eng := reverseetl.New(newRegistry(), opts...)
-	if err := eng.Validate(ctx, p); err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-		return exitInvalid, nil
-	}
-	setActive(eng, log)
+	r := newRunner(log, f.report)
+	r.Parallel = f.parallel
+	setActive(r, log)
 	defer setActive(nil, nil)
-	rep, err := eng.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
+	res, err := r.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
 	if err != nil {
-		fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
+		fmt.Fprintln(stderr, err)
 		return exitInvalid, nil
 	}
+	rep := res.Report
 	fmt.Fprintln(stdout)
 	if f.plan {
 		err = writePlan(stdout, rep, f.changes)
@@ -439,24 +380,16 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 	}
-	filesFailed := false
-	if failed != nil {
-		paths, failures := failed.Paths(), failed.Failures()
-		for _, s := range rep.Syncs {
-			if path, ok := paths[s.Name]; ok {
-				fmt.Fprintf(stdout, "%s: failed rows written to %s\n", s.Name, path)
-			}
-			if err, ok := failures[s.Name]; ok {
-				fmt.Fprintf(stdout, "%s: failed rows NOT written: %s\n", s.Name, p.Redactor.Redact(err.Error()))
-				filesFailed = true
-			}
+	for _, s := range rep.Syncs {
+		if path, ok := res.FailedRowFiles[s.Name]; ok {
+			fmt.Fprintf(stdout, "%s: failed rows written to %s\n", s.Name, path)
+		}
+		if err, ok := res.FailedRowErrors[s.Name]; ok {
+			fmt.Fprintf(stdout, "%s: failed rows NOT written: %s\n", s.Name, err)
 		}
 	}
-	if f.report != "" {
-		if err := reverseetl.WriteJSONFile(f.report, rep); err != nil {
-			fmt.Fprintln(stderr, p.Redactor.Redact(err.Error()))
-			filesFailed = true
-		}
+	if res.ReportFileErr != nil {
+		fmt.Fprintln(stderr, res.ReportFileErr)
 	}
 	code := exitOK
 	switch {
@@ -467,7 +400,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	case !rep.OK():
 		// A sync skipped for a reason other than a failed or locked parent.
 		code = exitFailed
-	case filesFailed:
+	case res.FilesFailed():
 		code = exitFiles
 	case rep.WritebackFailed():
 		code = exitWriteback

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -70,7 +71,8 @@ func (s *stickyWriter) Write(p []byte) (int, error) {
 // planStatus says how the sync would end: a plan that stopped on an error
 // failed; one whose predicted failures exceed on_failure would fail.
 func planStatus(s *reverseetl.SyncReport) string {
-	if s.Status == reverseetl.Failed && s.Error != "" && strings.Contains(s.Error, "on_failure") {
+	var limit *reverseetl.FailureLimitError
+	if s.Status == reverseetl.Failed && errors.As(s.Cause(), &limit) {
 		return "would fail"
 	}
 	return string(s.Status)

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 )
 
 // writeDeletes prints the records a plan would delete, those on_removed
@@ -23,7 +24,8 @@ func writeDeletes(w io.Writer, s *reverseetl.SyncReport) {
 		lines = append(lines, fmt.Sprintf("on_removed: %d records this sync wrote are no longer in its query: would %s %d, would fail %d, skipped %d",
 			r.Found, verb, r.Done, r.Failed, r.Skipped))
 	}
-	if v, ok := s.Stats["max_deletes"].(string); ok && !strings.Contains(s.Error, v) {
+	var guard *sink.DeleteLimitError
+	if v, ok := s.Stats["max_deletes"].(string); ok && !errors.As(s.Cause(), &guard) {
 		lines = append(lines, "max_deletes: "+v)
 	}
 	for i, l := range lines {

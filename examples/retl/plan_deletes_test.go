@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 )
 
 // A plan shows deletes, what on_removed would do, and max_deletes' verdict.
@@ -19,7 +21,9 @@ func TestPlanShowsDeletesAndRemovals(t *testing.T) {
 			Removed: &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 2}},
 		{Name: "flags", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "set", Found: 3, Done: 1, Failed: 1, Skipped: 1}},
 		{Name: "guarded", Status: reverseetl.Failed, Read: 3, Skipped: 3,
-			Error:   "on_removed: salesforce: max_deletes: on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed",
+			Error: "on_removed: salesforce: max_deletes: on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed",
+			Err: fmt.Errorf("on_removed: salesforce: %w", &sink.DeleteLimitError{Setting: "max_deletes",
+				Verdict: "on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed"}),
 			Stats:   map[string]any{"max_deletes": "on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed"},
 			Removed: &reverseetl.RemovedReport{Action: "delete", Found: 3}},
 		{Name: "quiet", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "delete"}},

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"cmp"
-	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/retl-go/retl/config"
 )
 
 // shard is the K-th (from 1) of N shares of a project's syncs; N is 0 for
@@ -44,87 +39,4 @@ func shardFromEnv(lookup func(string) string) string {
 		return ""
 	}
 	return k + "/" + n
-}
-
-// errEmptyShard: the shard holds no sync (more shards than groups).
-var errEmptyShard = errors.New("this shard holds no sync")
-
-// shardSyncs returns the names of the syncs of shard sh, in the project's
-// order. Syncs linked by depends_on (either way, transitively) form one
-// group and stay in one shard, so that a sync runs after its parents. The
-// groups are dealt out largest first, each to the shard with the fewest
-// syncs so far (the lowest-numbered on a tie): the same project always
-// splits the same way, whatever the order of its files.
-func shardSyncs(syncs []*config.Sync, sh shard) ([]string, error) {
-	if sh.n == 0 {
-		return nil, nil
-	}
-	// Union-find over sync names.
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(x string) string {
-		if parent[x] != x {
-			parent[x] = find(parent[x])
-		}
-		return parent[x]
-	}
-	for _, s := range syncs {
-		parent[s.Name] = s.Name
-	}
-	for _, s := range syncs {
-		for _, d := range s.DependsOn {
-			if _, ok := parent[d]; !ok {
-				continue
-			}
-			a, b := find(s.Name), find(d)
-			// The smaller name leads, so that roots do not depend on order.
-			if a != b {
-				if b < a {
-					a, b = b, a
-				}
-				parent[b] = a
-			}
-		}
-	}
-	groups := map[string][]string{}
-	for _, s := range syncs {
-		r := find(s.Name)
-		groups[r] = append(groups[r], s.Name)
-	}
-	roots := make([]string, 0, len(groups))
-	for r := range groups {
-		roots = append(roots, r)
-	}
-	slices.SortFunc(roots, func(a, b string) int {
-		if c := cmp.Compare(len(groups[b]), len(groups[a])); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	load := make([]int, sh.n)
-	mine := map[string]bool{}
-	for _, r := range roots {
-		to := 0
-		for i := range load {
-			if load[i] < load[to] {
-				to = i
-			}
-		}
-		load[to] += len(groups[r])
-		if to == sh.k-1 {
-			for _, name := range groups[r] {
-				mine[name] = true
-			}
-		}
-	}
-	var out []string
-	for _, s := range syncs {
-		if mine[s.Name] {
-			out = append(out, s.Name)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errEmptyShard
-	}
-	return out, nil
 }

@@ -2,18 +2,14 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"testing"
 
 	"github.com/goccy/go-yaml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/retl-go/retl/config"
 )
 
 func TestParseShard(t *testing.T) {
@@ -24,40 +20,6 @@ func TestParseShard(t *testing.T) {
 		_, err := parseShard(bad)
 		assert.Error(t, err, bad)
 	}
-}
-
-func TestShardSyncsKeepsGroupsWholeAndIsDeterministic(t *testing.T) {
-	// Groups: {a, b, c} (c depends on b, b on a), {d, e}, and f, g, h alone.
-	syncs := []*config.Sync{
-		{Name: "a"}, {Name: "b", DependsOn: []string{"a"}}, {Name: "c", DependsOn: []string{"b"}},
-		{Name: "d"}, {Name: "e", DependsOn: []string{"d"}},
-		{Name: "f"}, {Name: "g"}, {Name: "h"},
-	}
-	split := func(syncs []*config.Sync) [][]string {
-		var out [][]string
-		for k := 1; k <= 3; k++ {
-			names, err := shardSyncs(syncs, shard{k: k, n: 3})
-			require.NoError(t, err)
-			slices.Sort(names)
-			out = append(out, names)
-		}
-		return out
-	}
-	want := [][]string{{"a", "b", "c"}, {"d", "e", "h"}, {"f", "g"}}
-	assert.Equal(t, want, split(syncs))
-	// The order of the files does not change the split.
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 10 {
-		shuffled := slices.Clone(syncs)
-		r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		assert.Equal(t, want, split(shuffled))
-	}
-
-	_, err := shardSyncs(syncs[:3], shard{k: 2, n: 2})
-	assert.ErrorIs(t, err, errEmptyShard, "one group, two shards")
-	names, err := shardSyncs(syncs, shard{})
-	require.NoError(t, err)
-	assert.Nil(t, names, "no shard: every sync")
 }
 
 func TestRunShardRunsItsShareAndEveryShardTogetherRunAll(t *testing.T) {

@@ -19,14 +19,14 @@ const exitInterrupted = 130
 
 // active is the run in progress, for the signal handler to describe.
 var active struct {
-	mu  sync.Mutex
-	eng *reverseetl.Engine
-	log *slog.Logger
+	mu     sync.Mutex
+	runner *reverseetl.Runner
+	log    *slog.Logger
 }
 
-func setActive(eng *reverseetl.Engine, log *slog.Logger) {
+func setActive(r *reverseetl.Runner, log *slog.Logger) {
 	active.mu.Lock()
-	active.eng, active.log = eng, log
+	active.runner, active.log = r, log
 	active.mu.Unlock()
 }
 
@@ -34,12 +34,12 @@ func setActive(eng *reverseetl.Engine, log *slog.Logger) {
 // of a sync that has not finished may still be open.
 func inFlight() (jobs []string, syncs []string) {
 	active.mu.Lock()
-	eng := active.eng
+	r := active.runner
 	active.mu.Unlock()
-	if eng == nil {
+	if r == nil {
 		return nil, nil
 	}
-	for name, st := range eng.Running() {
+	for name, st := range r.Running() {
 		syncs = append(syncs, name)
 		_, ids := statsJobs(st)
 		jobs = append(jobs, ids...)

@@ -194,7 +194,7 @@ func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error
 	s.x.verdict = verdict
 	s.x.mu.Unlock()
 	if !ok {
-		return errors.New("max_deletes: " + verdict)
+		return &sink.DeleteLimitError{Setting: "max_deletes", Verdict: verdict}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/reverseetl/alert"
 )
 
 // OpenEmailNotifier returns an EmailNotifier over a project connection of
@@ -26,4 +27,17 @@ func OpenEmailNotifier(c *config.Connection, integration string, recipients []st
 		return nil, nil, err
 	}
 	return n, db, nil
+}
+
+// AlertEmail is an alert.EmailFunc: it sends the project file's
+// alerts.email through the Snowflake connection it names.
+func AlertEmail(c *config.Connection, e config.EmailAlert) (alert.Notifier, io.Closer, error) {
+	return OpenEmailNotifier(c, e.Integration, e.Recipients)
+}
+
+// CheckAlertEmail is an alert.CheckEmailFunc: it checks alerts.email's
+// connection as an offline validation can, its keys and not their values.
+func CheckAlertEmail(c *config.Connection, _ config.EmailAlert) error {
+	_, err := DecodeSettings(c)
+	return err
 }

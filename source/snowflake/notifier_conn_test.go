@@ -61,3 +61,18 @@ func TestOpenEmailNotifierSendsThroughTheConnection(t *testing.T) {
 	assert.Contains(t, err.Error(), "snowflake email through integration RETL_EMAIL")
 	assert.NotContains(t, err.Error(), "snow-password")
 }
+
+func TestAlertEmailFunctions(t *testing.T) {
+	e := config.EmailAlert{Connection: "warehouse", Integration: "RETL_EMAIL", Recipients: []string{"a@example.com"}}
+	bad := emailConnection(t, "    type: snowflake\n    user: u\n    password: p\n")
+	_, _, err := snowflake.AlertEmail(bad, e)
+	assert.ErrorContains(t, err, "connections.warehouse.account")
+	assert.ErrorContains(t, snowflake.CheckAlertEmail(bad, e), "connections.warehouse.account")
+
+	good := emailConnection(t, "    type: snowflake\n    account: acme\n    user: u\n    password: pw-Zq9-secret\n")
+	assert.NoError(t, snowflake.CheckAlertEmail(good, e))
+	n, closer, err := snowflake.AlertEmail(good, e)
+	require.NoError(t, err)
+	require.NotNil(t, n)
+	assert.NoError(t, closer.Close())
+}
