@@ -41,6 +41,8 @@ type Sink struct {
 	mu   sync.Mutex
 	api  string // bulk or rest, once decided
 	jobs []string
+	// assignID is the assignment rule Bulk jobs name, once resolved.
+	assignID string
 
 	x extras
 	// scr is what Screen keeps across a sync's batches.
@@ -117,7 +119,7 @@ func (d *Destination) check() error {
 	if d.Options.OnDuplicateKey, err = checkDuplicateOption(d.Options.OnDuplicateKey, d.Operation); err != nil {
 		return err
 	}
-	return nil
+	return d.checkAssignment()
 }
 
 // upsertByID reports an upsert keyed on the record Id, which only the Bulk
