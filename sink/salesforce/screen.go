@@ -82,6 +82,8 @@ type screenPlan struct {
 	times   []int // date-time fields
 	// bulkOnly: records cannot take REST, so the text #N/A cannot be sent.
 	bulkOnly bool
+	// rtype is the RecordTypeId field, whose names become Ids; -1 for none.
+	rtype int
 }
 
 // Screen fails, before anything is sent, the records Salesforce would
@@ -119,6 +121,16 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 				return nil, err
 			}
 			pl = r.Layout
+		}
+		if p.rtype >= 0 {
+			e, err := s.nameRecordType(ctx, p.rtype, r)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				fail(i, sink.Result{Err: e})
+				continue
+			}
 		}
 		if e := p.check(r); e != nil {
 			fail(i, sink.Result{Err: e})
@@ -169,7 +181,7 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 	if err != nil {
 		return nil, errorf("screening records: %w", err)
 	}
-	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID()}
+	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID(), rtype: l.Index(recordTypeField)}
 	if field := s.dest.matchField(); field != "" {
 		p.key, p.field = l.Index(field), field
 		p.needKey = !s.dest.matching()

@@ -422,7 +422,18 @@ func defaultObjects() []*objectDef {
 	} {
 		rule.addField(mustField(f))
 	}
-	return []*objectDef{acct, contact, lead, opp, rule}
+	// RecordType is set up in Setup on a real org; here AddRecordType
+	// makes one and gives its object the RecordTypeId field.
+	rtype := newObjectDef("RecordType", "Record Type", "012")
+	for _, f := range []Field{
+		{Name: "Name", Type: TypeString, Length: 80},
+		{Name: "DeveloperName", Label: "Record Type Name", Type: TypeString, Length: 80},
+		{Name: "SobjectType", Label: "SObject Type Name", Type: TypeString, Length: 40},
+		{Name: "IsActive", Label: "Active", Type: TypeBoolean},
+	} {
+		rtype.addField(mustField(f))
+	}
+	return []*objectDef{acct, contact, lead, opp, rule, rtype}
 }
 
 // schemaFile is the YAML schema format; see README.md.
