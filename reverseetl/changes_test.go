@@ -581,6 +581,7 @@ func TestFingerprintFollowsWhatIsSent(t *testing.T) {
 			s.Mapping = append(s.Mapping, &config.Mapping{To: "X", Value: "1", HasValue: true})
 		},
 		"set_if_empty": func(s *config.Sync) { s.Mapping[1].SetIfEmpty = true },
+		"truncate":     func(s *config.Sync) { s.Mapping[1].Truncate = true },
 		"object":       func(s *config.Sync) { s.Destination.Object = "Lead" },
 		"operation":    func(s *config.Sync) { s.Destination.Operation = config.Update },
 		"external id":  func(s *config.Sync) { s.Destination.ExternalID = "Other__c" },

@@ -84,6 +84,8 @@ type screenPlan struct {
 	bulkOnly bool
 	// rtype is the RecordTypeId field, whose names become Ids; -1 for none.
 	rtype int
+	// cuts are the fields whose text truncate: true cuts to length.
+	cuts []cutField
 }
 
 // Screen fails, before anything is sent, the records Salesforce would
@@ -121,6 +123,9 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 				return nil, err
 			}
 			pl = r.Layout
+		}
+		if len(p.cuts) > 0 {
+			s.cut(p.cuts, r)
 		}
 		if p.rtype >= 0 {
 			e, err := s.nameRecordType(ctx, p.rtype, r)
@@ -200,6 +205,7 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 			p.times = append(p.times, i)
 		}
 	}
+	p.cuts = truncPlan(desc, l)
 	if st.plans == nil {
 		st.plans = map[*sink.Layout]*screenPlan{}
 	}

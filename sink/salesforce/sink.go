@@ -43,6 +43,8 @@ type Sink struct {
 	jobs []string
 	// assignID is the assignment rule Bulk jobs name, once resolved.
 	assignID string
+	// trunc counts the values truncate: true cut.
+	trunc truncStats
 
 	x extras
 	// scr is what Screen keeps across a sync's batches.
@@ -202,6 +204,7 @@ func (s *Sink) Stats() map[string]any {
 		"api_calls": s.calls.Load(),
 	}
 	s.extraStats(st)
+	s.truncStats(st)
 	return st
 }
 
