@@ -168,6 +168,10 @@ type RecordError struct {
 	Code    string
 	Message string
 	Fields  []string
+	// Predicted says the destination was never asked: the sink foresaw,
+	// from the destination's own rules, that it would refuse the record
+	// with this code and message, and did not send it.
+	Predicted bool `json:"Predicted,omitempty"`
 }
 
 func (e *RecordError) Error() string {

@@ -335,6 +335,11 @@ type Options struct {
 	// Lead or Case sync saves: "default" for the object's active rule, or
 	// a rule's Id. Unset, no rule runs, through Bulk and REST alike.
 	AssignmentRule string `yaml:"assignment_rule"`
+	// PredictRejects fails, without sending them, the records Salesforce
+	// would refuse for what the object's describe tells (lengths, emails,
+	// restricted picklists, number precision, required fields). On
+	// unless set to false.
+	PredictRejects *bool `yaml:"predict_rejects"`
 
 	// pollStart is the first pause between polls; tests shorten it.
 	pollStart time.Duration

@@ -86,6 +86,8 @@ type screenPlan struct {
 	rtype int
 	// cuts are the fields whose text truncate: true cuts to length.
 	cuts []cutField
+	// pred foresees Salesforce's refusals; nil when predict_rejects is off.
+	pred *predictor
 }
 
 // Screen fails, before anything is sent, the records Salesforce would
@@ -140,6 +142,12 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 		if e := p.check(r); e != nil {
 			fail(i, sink.Result{Err: e})
 			continue
+		}
+		if p.pred != nil {
+			if e := p.pred.predict(r); e != nil {
+				fail(i, sink.Result{Err: e})
+				continue
+			}
 		}
 		if p.key < 0 || p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "" {
 			continue
@@ -206,6 +214,9 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 		}
 	}
 	p.cuts = truncPlan(desc, l)
+	if s.dest.Options.predicting() {
+		p.pred = s.newPredictor(desc, l)
+	}
 	if st.plans == nil {
 		st.plans = map[*sink.Layout]*screenPlan{}
 	}
