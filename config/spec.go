@@ -212,7 +212,10 @@ type Mapping struct {
 	// When, if set, must be true for the field to be set.
 	When       string
 	SetIfEmpty bool
-	Type       FieldType
+	// Truncate lets the destination cut text longer than its field instead
+	// of refusing the row.
+	Truncate bool
+	Type     FieldType
 	// Format parses text dates and date-times (Go layout), when Type is date or datetime.
 	Format string
 	// Null overrides the sync's null policy for this field.

@@ -13,7 +13,7 @@ var (
 		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
 	sourceKeys      = []string{"type", "connection", "query"}
 	destinationKeys = []string{"type", "connection"}
-	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "type", "format", "null"}
+	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "truncate", "type", "format", "null"}
 )
 
 // syncMeta is what the checks across files need to know about a sync's
@@ -344,7 +344,7 @@ func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node)
 		return nil, nil
 	}
 	e := &Mapping{Pos: nodePos(d.file, m)}
-	var toNode, formatNode ast.Node
+	var toNode, formatNode, truncNode ast.Node
 	sources := 0
 	for _, f := range fields {
 		switch f.key {
@@ -363,6 +363,9 @@ func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node)
 			e.When = d.nonEmpty(f)
 		case "set_if_empty":
 			d.decode(f, &e.SetIfEmpty)
+		case "truncate":
+			d.decode(f, &e.Truncate)
+			truncNode = f.value
 		case "type":
 			e.Type = FieldType(d.str(f))
 			switch e.Type {
@@ -389,6 +392,9 @@ func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node)
 	}
 	if formatNode != nil && e.Type != TypeDate && e.Type != TypeDateTime {
 		d.errorf(formatNode, joinKey(path, "format"), "format applies only to type date or datetime")
+	}
+	if e.Truncate && e.Type != "" && e.Type != TypeString {
+		d.errorf(truncNode, joinKey(path, "truncate"), "truncate applies only to text; this value has type %s", e.Type)
 	}
 	return e, toNode
 }

@@ -202,6 +202,16 @@ func TestSyncErrors(t *testing.T) {
 			want: []string{`s.yaml:12:33: key "mapping[2].format": format applies only to type date or datetime`},
 		},
 		{
+			name: "truncate on a number",
+			sync: validSync + "  - {to: X__c, from: A, type: number, truncate: true}\n",
+			want: []string{`s.yaml:12:49: key "mapping[2].truncate": truncate applies only to text; this value has type number`},
+		},
+		{
+			name: "truncate not a boolean",
+			sync: validSync + "  - {to: X__c, from: A, truncate: yes please}\n",
+			want: []string{`s.yaml:12:35: key "mapping[2].truncate": expected true or false, got a string`},
+		},
+		{
 			name: "value not a scalar",
 			sync: validSync + "  - {to: X__c, value: [1, 2]}\n",
 			want: []string{`s.yaml:12:23: key "mapping[2].value": expected a string, number, boolean or null, got a list`},

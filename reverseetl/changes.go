@@ -98,6 +98,9 @@ func Fingerprint(s *config.Sync, identity string) string {
 		From, To, Expr, When, Type, Format, Null string
 		Value                                    string
 		HasValue, SetIfEmpty                     bool
+		// Truncate is left out when false, so that fingerprints made
+		// before the key existed stay the same.
+		Truncate bool `json:",omitempty"`
 	}
 	var fp struct {
 		Version                            int
@@ -109,7 +112,7 @@ func Fingerprint(s *config.Sync, identity string) string {
 	for _, m := range s.Mapping {
 		fp.Mapping = append(fp.Mapping, mapping{From: m.From, To: m.To, Expr: m.Expr, When: m.When,
 			Type: string(m.Type), Format: m.Format, Null: string(m.Null), Value: fmt.Sprintf("%T:%#v", m.Value, m.Value),
-			HasValue: m.HasValue, SetIfEmpty: m.SetIfEmpty})
+			HasValue: m.HasValue, SetIfEmpty: m.SetIfEmpty, Truncate: m.Truncate})
 	}
 	fp.Key, fp.Filter, fp.NullPolicy = s.Key, s.Filter, string(s.NullPolicy)
 	if s.ChangeDetection != nil {

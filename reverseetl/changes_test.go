@@ -584,6 +584,7 @@ func TestFingerprintFollowsWhatIsSent(t *testing.T) {
 			return id
 		},
 		"set_if_empty":         func(s *config.Sync) string { s.Mapping[1].SetIfEmpty = true; return id },
+		"truncate":             func(s *config.Sync) string { s.Mapping[1].Truncate = true; return id },
 		"destination identity": func(*config.Sync) string { return "upsert Lead by External_Id__c" },
 		"destination type":     func(s *config.Sync) string { s.Destination.Type = "other"; return id },
 		"filter":               func(s *config.Sync) string { s.Filter = "NAME != ''"; return id },

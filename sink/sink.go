@@ -71,7 +71,11 @@ func (v Value) IsEmpty() bool { return v.Kind == Absent || v.Kind == Null }
 type Layout struct {
 	Fields  []string
 	Guarded []bool
-	index   map[string]int
+	// Truncate marks the fields whose text the sink may cut to the
+	// destination field's length instead of refusing the record; nil
+	// for none.
+	Truncate []bool
+	index    map[string]int
 }
 
 // NewLayout returns a layout for the given fields. guarded may be nil.
@@ -85,6 +89,9 @@ func NewLayout(fields []string, guarded []bool) *Layout {
 	}
 	return l
 }
+
+// Truncated reports whether field i may be cut to the destination's length.
+func (l *Layout) Truncated(i int) bool { return i < len(l.Truncate) && l.Truncate[i] }
 
 // Index returns the position of a field, matched without regard to case as
 // Salesforce matches field names, or -1.
@@ -163,6 +170,10 @@ type RecordError struct {
 	Code    string
 	Message string
 	Fields  []string
+	// Predicted says the destination was never asked: the sink foresaw,
+	// from the destination's own rules, that it would refuse the record
+	// with this code and message, and did not send it.
+	Predicted bool `json:"Predicted,omitempty"`
 }
 
 func (e *RecordError) Error() string {

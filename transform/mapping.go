@@ -157,6 +157,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 	m := &Mapping{}
 	names := make([]string, 0, len(s.Mapping))
 	guarded := make([]bool, 0, len(s.Mapping))
+	var truncate []bool
 	targets := make(map[string]int, len(s.Mapping))
 	for i, e := range s.Mapping {
 		key := fmt.Sprintf("mapping[%d]", i)
@@ -175,6 +176,12 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 		m.fields = append(m.fields, f)
 		names = append(names, f.name)
 		guarded = append(guarded, e.SetIfEmpty)
+		if e.Truncate {
+			if truncate == nil {
+				truncate = make([]bool, len(s.Mapping))
+			}
+			truncate[i] = true
+		}
 		for _, p := range []*program{f.expr, f.when} {
 			if p != nil {
 				m.progs = append(m.progs, p)
@@ -182,6 +189,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 		}
 	}
 	m.layout = sink.NewLayout(names, guarded)
+	m.layout.Truncate = truncate
 
 	if s.Filter != "" {
 		p, err := compileExpr(s.Filter, true, syncPos, "filter", o.exprOpts)

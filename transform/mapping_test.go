@@ -191,6 +191,20 @@ func TestLayout(t *testing.T) {
 
 	rec := transformOK(t, m, []string{"ID", "NAME", "TIER", "OWNER"}, "A-1", "Acme", "gold", "o@x.com")
 	assert.Same(t, l, rec.Layout)
+	assert.Nil(t, l.Truncate, "no field is truncated")
+	assert.False(t, l.Truncated(1))
+}
+
+func TestLayoutTruncate(t *testing.T) {
+	s := newSync(
+		entry(3, config.Mapping{From: "ID", To: "External_Id__c"}),
+		entry(4, config.Mapping{From: "NAME", To: "Name", Truncate: true}),
+	)
+	l := compile(t, s).Layout()
+	assert.Equal(t, []bool{false, true}, l.Truncate)
+	assert.False(t, l.Truncated(0))
+	assert.True(t, l.Truncated(1))
+	assert.False(t, l.Truncated(2), "past the fields")
 }
 
 func TestTransformFromEveryType(t *testing.T) {

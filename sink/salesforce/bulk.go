@@ -334,6 +334,13 @@ func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) 
 	if s.dest.Operation == Upsert {
 		spec["externalIdFieldName"] = s.dest.ExternalID
 	}
+	rule, err := s.bulkAssignment(ctx)
+	if err != nil {
+		return "", errorf("creating a Bulk job: %w", err)
+	}
+	if rule != "" {
+		spec["assignmentRuleId"] = rule
+	}
 	body, _ := json.Marshal(spec)
 	// Creating a job writes no record: a lost or unreadable answer leaves
 	// at most an empty Open job, which Salesforce discards, so a retry is safe.

@@ -34,6 +34,7 @@ type Client struct {
 
 	describeMu sync.Mutex
 	describes  map[string]*ObjectDescribe
+	rtypes     recordTypeCache
 
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error

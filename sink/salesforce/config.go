@@ -331,6 +331,15 @@ type Options struct {
 	// the sync has: fail (default, RETL_DUPLICATE_KEY) or skip. The first
 	// record with a key is written either way.
 	OnDuplicateKey string `yaml:"on_duplicate_key"`
+	// AssignmentRule runs Salesforce's assignment rules on the records a
+	// Lead or Case sync saves: "default" for the object's active rule, or
+	// a rule's Id. Unset, no rule runs, through Bulk and REST alike.
+	AssignmentRule string `yaml:"assignment_rule"`
+	// PredictRejects fails, without sending them, the records Salesforce
+	// would refuse for what the object's describe tells (lengths, emails,
+	// restricted picklists, number precision, required fields). On
+	// unless set to false.
+	PredictRejects *bool `yaml:"predict_rejects"`
 
 	// pollStart is the first pause between polls; tests shorten it.
 	pollStart time.Duration

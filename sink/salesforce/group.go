@@ -61,8 +61,9 @@ func (s *Sink) warn(msg string) {
 // Warnings returns the sink's warnings (sink.Warner).
 func (s *Sink) Warnings() []string {
 	s.x.mu.Lock()
-	defer s.x.mu.Unlock()
-	return slices.Clone(s.x.warnings)
+	out := slices.Clone(s.x.warnings)
+	s.x.mu.Unlock()
+	return append(out, s.truncWarnings()...)
 }
 
 // budget is the run's api_budget, or nil without one.

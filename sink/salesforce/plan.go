@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 	"weak"
 
 	"github.com/retl-go/retl/sink"
@@ -307,7 +306,7 @@ func planCheckValue(f *FieldDescribe, v sink.Value) (code, msg string) {
 	if label == "" {
 		label = f.Name
 	}
-	if f.Length > 0 && utf8.RuneCountInString(v.S) > f.Length {
+	if f.Length > 0 && sfLen(v.S) > f.Length {
 		return "STRING_TOO_LONG", fmt.Sprintf("%s: data value too large: %s (max length=%d)", label, v.S, f.Length)
 	}
 	if f.Type == "email" && !planEmailOK(v.S) {

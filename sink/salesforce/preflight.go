@@ -86,6 +86,13 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 			checkWritable(op, obj+"."+f.Name, f, add)
 		}
 	}
+	problem, err := s.resolveAssignment(ctx)
+	if err != nil {
+		return err
+	}
+	if problem != "" {
+		add("%s", problem)
+	}
 	return joinProblems(obj, op, problems)
 }
 

@@ -228,6 +228,7 @@ type FieldDescribe struct {
 	Type               string          `json:"type"`
 	Length             int             `json:"length"`
 	Scale              int             `json:"scale"`
+	Precision          int             `json:"precision"`
 	Createable         bool            `json:"createable"`
 	Updateable         bool            `json:"updateable"`
 	Nillable           bool            `json:"nillable"`

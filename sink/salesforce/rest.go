@@ -147,6 +147,7 @@ func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Re
 	if r.method != http.MethodDelete {
 		r.body = shape.body(records)
 	}
+	s.setAutoAssign(r)
 	var res []saveResult
 	for try := 0; ; try++ {
 		resp, err := s.c.do(ctx, r)

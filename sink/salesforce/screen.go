@@ -81,6 +81,12 @@ type screenPlan struct {
 	times   []int // date-time fields
 	// bulkOnly: records cannot take REST, so the text #N/A cannot be sent.
 	bulkOnly bool
+	// rtype is the RecordTypeId field, whose names become Ids; -1 for none.
+	rtype int
+	// cuts are the fields whose text truncate: true cuts to length.
+	cuts []cutField
+	// pred foresees Salesforce's refusals; nil when predict_rejects is off.
+	pred *predictor
 }
 
 // Screen fails, before anything is sent, the records Salesforce would
@@ -119,9 +125,28 @@ func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result
 			}
 			pl = r.Layout
 		}
+		if len(p.cuts) > 0 {
+			s.cut(p.cuts, r)
+		}
+		if p.rtype >= 0 {
+			e, err := s.nameRecordType(ctx, p.rtype, r)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				fail(i, sink.Result{Err: e})
+				continue
+			}
+		}
 		if e := p.check(r); e != nil {
 			fail(i, sink.Result{Err: e})
 			continue
+		}
+		if p.pred != nil {
+			if e := p.pred.predict(r); e != nil {
+				fail(i, sink.Result{Err: e})
+				continue
+			}
 		}
 		if p.key < 0 || p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "" {
 			continue
@@ -168,7 +193,7 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 	if err != nil {
 		return nil, errorf("screening records: %w", err)
 	}
-	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID()}
+	p := &screenPlan{key: -1, rule: s.keyRule(), bulkOnly: s.dest.upsertByID(), rtype: l.Index(recordTypeField)}
 	if field := s.dest.matchField(); field != "" {
 		p.key, p.field = l.Index(field), field
 		p.needKey = !s.dest.matching()
@@ -186,6 +211,10 @@ func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, 
 		case f != nil && f.Type == "datetime":
 			p.times = append(p.times, i)
 		}
+	}
+	p.cuts = truncPlan(desc, l)
+	if s.dest.Options.predicting() {
+		p.pred = s.newPredictor(desc, l)
 	}
 	if st.plans == nil {
 		st.plans = map[*sink.Layout]*screenPlan{}

@@ -40,6 +40,10 @@ type Sink struct {
 	mu   sync.Mutex
 	api  string // bulk or rest, once decided
 	jobs []string
+	// assignID is the assignment rule Bulk jobs name, once resolved.
+	assignID string
+	// trunc counts the values truncate: true cut.
+	trunc truncStats
 
 	x extras
 	// scr is what Screen keeps across a sync's batches.
@@ -116,7 +120,7 @@ func (d *Destination) check() error {
 	if d.Options.OnDuplicateKey, err = checkDuplicateOption(d.Options.OnDuplicateKey, d.Operation); err != nil {
 		return err
 	}
-	return nil
+	return d.checkAssignment()
 }
 
 // upsertByID reports an upsert keyed on the record Id, which only the Bulk
@@ -199,6 +203,7 @@ func (s *Sink) Stats() map[string]any {
 		"api_calls": s.calls.Load(),
 	}
 	s.extraStats(st)
+	s.truncStats(st)
 	return st
 }
 

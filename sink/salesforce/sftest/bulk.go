@@ -39,6 +39,7 @@ type JobInfo struct {
 	SystemModstamp          string      `json:"systemModstamp"`
 	State                   string      `json:"state"`
 	ExternalIDFieldName     string      `json:"externalIdFieldName,omitempty"`
+	AssignmentRuleID        string      `json:"assignmentRuleId,omitempty"`
 	ConcurrencyMode         string      `json:"concurrencyMode"`
 	ContentType             string      `json:"contentType"`
 	APIVersion              json.Number `json:"apiVersion"`
@@ -244,6 +245,9 @@ func (s *Server) createJob(c *reqCtx) {
 	case b.Operation == "upsert" && ext.sys != sysID && !ext.ExternalID:
 		bulkErr(c.w, http.StatusBadRequest, "INVALIDJOB", "InvalidJob : The field "+ext.Name+" is not an External ID field of "+obj.name)
 		return
+	case b.AssignmentRuleID != "" && !isID(b.AssignmentRuleID):
+		bulkErr(c.w, http.StatusBadRequest, "INVALIDJOB", "InvalidJob : Invalid assignment rule id: "+b.AssignmentRuleID)
+		return
 	}
 	if b.LineEnding == "" {
 		b.LineEnding = "LF"
@@ -264,7 +268,7 @@ func (s *Server) createJob(c *reqCtx) {
 		ID: id, Operation: b.Operation, Object: obj.name, CreatedByID: userID, CreatedDate: now, SystemModstamp: now,
 		State: StateOpen, ConcurrencyMode: "Parallel", ContentType: "CSV", APIVersion: json.Number(c.ver.str),
 		JobType: "V2Ingest", ContentURL: "services/data/v" + c.ver.str + "/jobs/ingest/" + id + "/batches",
-		LineEnding: b.LineEnding, ColumnDelimiter: b.ColumnDelimiter,
+		LineEnding: b.LineEnding, ColumnDelimiter: b.ColumnDelimiter, AssignmentRuleID: b.AssignmentRuleID,
 	}
 	if ext != nil {
 		j.info.ExternalIDFieldName = ext.Name

@@ -39,6 +39,32 @@ func (s *Server) Insert(object string, fields map[string]any) (string, error) {
 	return "", fmt.Errorf("sftest: insert %s: %w", obj.name, err)
 }
 
+// AddRecordType makes an active record type of an object, with its
+// DeveloperName and label, and gives the object a RecordTypeId field
+// (a reference to RecordType, relationship RecordType) if it has none, as
+// creating the first record type does on a real org. It returns the
+// record type's Id.
+func (s *Server) AddRecordType(object, developerName, label string) (string, error) {
+	s.org.mu.RLock()
+	obj := s.org.object(object)
+	var has bool
+	if obj != nil {
+		has = obj.field("RecordTypeId") != nil
+	}
+	s.org.mu.RUnlock()
+	if obj == nil {
+		return "", fmt.Errorf("sftest: unknown object %s", object)
+	}
+	if !has {
+		err := s.DefineObject(Object{Name: obj.name, Fields: []Field{{Name: "RecordTypeId", Label: "Record Type ID", Type: TypeReference,
+			ReferenceTo: "RecordType", RelationshipName: "RecordType"}}})
+		if err != nil {
+			return "", err
+		}
+	}
+	return s.Insert("RecordType", map[string]any{"Name": label, "DeveloperName": developerName, "SobjectType": obj.name, "IsActive": true})
+}
+
 // Records returns every record of an object, deleted ones included
 // (IsDeleted true), in creation order. Values are string, bool, float64
 // (int64 for int fields) or nil. It returns nil for an unknown object.

@@ -105,3 +105,9 @@ func (g *idGen) next(prefix string) string {
 	suffixInto(b[15:], b[:15])
 	return string(b[:])
 }
+
+// isID reports whether s is a 15- or 18-character Id.
+func isID(s string) bool {
+	_, ok := normalizeID(s)
+	return ok
+}

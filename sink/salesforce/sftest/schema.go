@@ -411,7 +411,29 @@ func defaultObjects() []*objectDef {
 	} {
 		opp.addField(mustField(f))
 	}
-	return []*objectDef{acct, contact, lead, opp}
+	// AssignmentRule is read-only on a real org (rules are set up in the
+	// user interface); here Insert seeds it, so clients can query for the
+	// active rule of an object.
+	rule := newObjectDef("AssignmentRule", "Assignment Rule", "01Q")
+	for _, f := range []Field{
+		{Name: "Name", Type: TypeString, Length: 120},
+		{Name: "SobjectType", Label: "Object", Type: TypePicklist, Values: []string{"Case", "Lead"}, Restricted: true},
+		{Name: "Active", Type: TypeBoolean},
+	} {
+		rule.addField(mustField(f))
+	}
+	// RecordType is set up in Setup on a real org; here AddRecordType
+	// makes one and gives its object the RecordTypeId field.
+	rtype := newObjectDef("RecordType", "Record Type", "012")
+	for _, f := range []Field{
+		{Name: "Name", Type: TypeString, Length: 80},
+		{Name: "DeveloperName", Label: "Record Type Name", Type: TypeString, Length: 80},
+		{Name: "SobjectType", Label: "SObject Type Name", Type: TypeString, Length: 40},
+		{Name: "IsActive", Label: "Active", Type: TypeBoolean},
+	} {
+		rtype.addField(mustField(f))
+	}
+	return []*objectDef{acct, contact, lead, opp, rule, rtype}
 }
 
 // schemaFile is the YAML schema format; see README.md.

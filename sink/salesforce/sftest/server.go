@@ -81,6 +81,9 @@ type Request struct {
 	Query  string    `json:"query,omitempty"`
 	Status int       `json:"status"` // 0 when the connection was dropped
 	Time   time.Time `json:"time"`
+	// AutoAssign is the request's Sforce-Auto-Assign header, which asks a
+	// REST save to run assignment rules (TRUE, FALSE or a rule Id).
+	AutoAssign string `json:"autoAssign,omitempty"`
 }
 
 // NewServer starts an emulator on a loopback port. It panics if an option is
@@ -349,7 +352,8 @@ func (s *Server) stopRunning(r *http.Request) {
 func (s *Server) logRequest(sw *statusWriter, r *http.Request, status int) {
 	sw.logged = true
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Time: sw.start})
+	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status, Time: sw.start,
+		AutoAssign: r.Header.Get("Sforce-Auto-Assign")})
 	s.mu.Unlock()
 }
 

@@ -271,7 +271,9 @@ func (o *org) define(objs ...Object) error {
 			o.addObject(d)
 		}
 		for _, f := range obj.Fields {
-			if !d.custom && !strings.HasSuffix(f.Name, "__c") && d.field(f.Name) == nil {
+			// RecordTypeId is the standard field an object gets with its
+			// first record type.
+			if !d.custom && !strings.HasSuffix(f.Name, "__c") && d.field(f.Name) == nil && !strings.EqualFold(f.Name, "RecordTypeId") {
 				return fmt.Errorf("object %s: new field %s on a standard object must end in __c", obj.Name, f.Name)
 			}
 			if old := d.field(f.Name); old != nil && old.sys != sysNone {
@@ -341,6 +343,20 @@ func (o *org) resolveRef(f *fieldDef, v string) (string, *apiError) {
 		return "", newErr("ENTITY_IS_DELETED", "entity is deleted")
 	}
 	return id, nil
+}
+
+// checkRecordType refuses a record type of another object, or an inactive
+// one, in a reference to RecordType; id is a live RecordType's Id.
+func (o *org) checkRecordType(obj *objectDef, f *fieldDef, id string) *apiError {
+	if !strings.EqualFold(f.ReferenceTo, "RecordType") {
+		return nil
+	}
+	rt := o.object("RecordType")
+	r := rt.tbl.byID[id]
+	if of, _ := rt.tbl.get(r, rt.field("SobjectType")).(string); !strings.EqualFold(of, obj.name) || rt.tbl.get(r, rt.field("IsActive")) != true {
+		return newErr("INVALID_CROSS_REFERENCE_KEY", f.Label+": this ID value isn't valid for the user: "+id, f.Name)
+	}
+	return nil
 }
 
 // findByExt looks records up by an external id (or Id) value.
@@ -414,6 +430,9 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 			if iv.f.Type == TypeReference {
 				s, _ := v.(string)
 				if v, err = o.resolveRef(iv.f, s); err != nil {
+					return nil, err
+				}
+				if err = o.checkRecordType(obj, iv.f, v.(string)); err != nil {
 					return nil, err
 				}
 			}

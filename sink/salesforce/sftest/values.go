@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 const dateLayout = "2006-01-02"
@@ -249,7 +248,7 @@ func isEmail(s string) bool {
 func checkValue(f *fieldDef, v any) (any, *apiError) {
 	switch x := v.(type) {
 	case string:
-		if f.isText() && f.Length > 0 && len(x) > f.Length && utf8.RuneCountInString(x) > f.Length {
+		if f.isText() && f.Length > 0 && len(x) > f.Length && textLen(x) > f.Length {
 			return nil, newErr("STRING_TOO_LONG", fmt.Sprintf("%s: data value too large: %s (max length=%d)", f.Label, x, f.Length), f.Name)
 		}
 		if f.Type == TypeEmail && !isEmail(x) {
@@ -315,4 +314,18 @@ func formatText(f *fieldDef, v any) string {
 		return strconv.FormatFloat(x, 'f', -1, 64)
 	}
 	return fmt.Sprint(v)
+}
+
+// textLen counts characters as Salesforce limits them: UTF-16 code units,
+// so a character outside the Basic Multilingual Plane counts twice (help
+// article 005166849).
+func textLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }

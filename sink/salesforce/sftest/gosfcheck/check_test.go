@@ -220,3 +220,20 @@ func TestQueryBulkExport(t *testing.T) {
 	assert.Equal(t, []string{"E-00, \"q\"", "0"}, rows[1][1:])
 	assert.True(t, strings.HasPrefix(rows[30][0], "001"))
 }
+
+// InsertBulkAssign names an assignment rule on the job, and the emulator
+// keeps it.
+func TestBulkAssign(t *testing.T) {
+	srv := emulator(t)
+	sf := login(t, srv)
+	rule, err := srv.Insert("AssignmentRule", map[string]any{"Name": "Round robin", "SobjectType": "Lead", "Active": true})
+	require.NoError(t, err)
+	ids, err := sf.InsertBulkAssign("Lead", []map[string]any{{"LastName": "Ada", "Company": "Acme"}}, 10000, true, rule)
+	require.NoError(t, err)
+	require.Len(t, ids, 1)
+	r, err := sf.GetJobResults(ids[0])
+	require.NoError(t, err)
+	assert.Len(t, r.SuccessfulRecords, 1)
+	require.Len(t, srv.Jobs(), 1)
+	assert.Equal(t, rule, srv.Jobs()[0].AssignmentRuleID)
+}

@@ -230,6 +230,29 @@ async function main() {
   const purged = await conn.query("SELECT Id FROM Account WHERE External_Id__c = 'A-9'").scanAll(true);
   eq(purged.records.length, 0, 'queryAll does not see a hard-deleted record');
 
+  step = 'assignment rules';
+  const seeded = await fetch(`${base}/__sftest/records/AssignmentRule`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ Name: 'Round robin', SobjectType: 'Lead', Active: true }),
+  });
+  eq(seeded.status, 201, 'seeding a rule');
+  const ruleId = (await seeded.json()).id;
+  const rules = await conn.query("SELECT Id FROM AssignmentRule WHERE SobjectType = 'Lead' AND Active = true");
+  eq(rules.records.length, 1, 'active Lead rules');
+  eq(rules.records[0].Id, ruleId, 'active rule Id');
+  res = await conn.bulk2.loadAndWaitForResults({
+    object: 'Lead', operation: 'insert', assignmentRuleId: ruleId, input: [{ LastName: 'Assigned', Company: 'Acme' }],
+  });
+  eq(res.successfulResults.length, 1, 'assigned lead inserted');
+  const jobs = await (await fetch(`${base}/__sftest/jobs`)).json();
+  eq(jobs[jobs.length - 1].assignmentRuleId, ruleId, 'the job keeps its rule');
+  const saved = await conn.sobject('Lead').create([{ LastName: 'Unassigned', Company: 'Acme' }], { headers: { 'Sforce-Auto-Assign': 'FALSE' } });
+  check(saved[0].success, `REST create with the header: ${JSON.stringify(saved)}`);
+  const log = await (await fetch(`${base}/__sftest/requests`)).json();
+  const saves = log.filter((r) => r.method === 'POST' && r.path.endsWith('/composite/sobjects'));
+  eq(saves[saves.length - 1].autoAssign, 'FALSE', 'the header reaches the emulator');
+
   console.log('jsforcecheck: ok');
 }
 
