@@ -99,12 +99,11 @@ func TestLoadFullExample(t *testing.T) {
 	d := s.Destination
 	assert.Equal(t, "salesforce", d.Type)
 	assert.Equal(t, "crm", d.Connection)
-	assert.Equal(t, []string{"object", "operation", "external_id", "match_on", "api", "batch_size"}, d.Section.Keys(),
+	assert.Equal(t, []string{"object", "operation", "match_on", "api", "batch_size"}, d.Section.Keys(),
 		"everything but type and connection is the sink's")
 	var sf struct {
 		Object     string `yaml:"object"`
 		Operation  string `yaml:"operation"`
-		ExternalID string `yaml:"external_id"`
 		MatchOn    string `yaml:"match_on"`
 		API        string `yaml:"api"`
 		BatchSize  int    `yaml:"batch_size"`
@@ -112,7 +111,7 @@ func TestLoadFullExample(t *testing.T) {
 	require.NoError(t, d.Section.Decode(&sf))
 	assert.Equal(t, "Account", sf.Object)
 	assert.Equal(t, "upsert", sf.Operation)
-	assert.Equal(t, "External_Id__c", sf.ExternalID)
+	assert.Equal(t, "External_Id__c", sf.MatchOn)
 	assert.Equal(t, "bulk", sf.API)
 	assert.Equal(t, 200, sf.BatchSize)
 

@@ -25,5 +25,5 @@ func TestReferenceExamples(t *testing.T) {
 	s := p.Sync("account_health")
 	require.NotNil(t, s)
 	assert.Len(t, s.Mapping, 7)
-	assert.Equal(t, []string{"object", "operation", "external_id", "api"}, s.Destination.Section.Keys())
+	assert.Equal(t, []string{"object", "operation", "match_on", "api"}, s.Destination.Section.Keys())
 }

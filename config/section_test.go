@@ -74,7 +74,6 @@ func TestSectionOfASync(t *testing.T) {
 	var strict struct {
 		Object     string `yaml:"object"`
 		Operation  string `yaml:"operation"`
-		ExternalID string `yaml:"external_id"`
 		MatchOn    string `yaml:"match_on"`
 		API        string `yaml:"api"`
 	}

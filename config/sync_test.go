@@ -23,7 +23,7 @@ destination:
   type: salesforce
   object: Account
   operation: upsert
-  external_id: Ext__c
+  match_on: Ext__c
 mapping:
   - {from: ID, to: Ext__c}
   - {from: NAME, to: Name}

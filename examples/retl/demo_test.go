@@ -323,7 +323,7 @@ func TestShowRecords(t *testing.T) {
 	require.NoError(t, err)
 	p, err := config.Parse(context.Background(), "", nil, map[string][]byte{
 		"a.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Account, operation: update}\nmapping: [{from: ID, to: Id}, {from: N, to: Name}]\n"),
-		"b.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Account, operation: upsert, external_id: External_Id__c}\n" +
+		"b.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Account, operation: upsert, match_on: External_Id__c}\n" +
 			"mapping: [{from: E, to: External_Id__c}, {from: N, to: Name}, {from: I, to: Industry}, {from: W, to: Website}, {from: P, to: Phone}]\n"),
 		"c.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Lead, operation: insert}\nmapping: [{from: N, to: LastName}]\n"),
 	})

@@ -61,7 +61,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
 `+dest+`
 mapping:
   - {from: ACCOUNT_ID, to: External_Id__c}

@@ -199,7 +199,7 @@ func TestOverlappingRunsTakeTurns(t *testing.T) {
 			path := filepath.Join(configs, "accounts.yaml")
 			b, err := os.ReadFile(path)
 			require.NoError(t, err)
-			b = bytes.Replace(b, []byte("  operation: upsert\n  external_id: External_Id__c\n  operation: insert"), []byte("  operation: insert"), 1)
+			b = bytes.Replace(b, []byte("  operation: upsert\n  match_on: External_Id__c\n  operation: insert"), []byte("  operation: insert"), 1)
 			// The later runs insert the rows again, which the unique
 			// external id refuses row by row; they still run to the end.
 			b = bytes.Replace(b, []byte("max_failed_rows: 1000"), []byte("max_failed_rows: 10000"), 1)

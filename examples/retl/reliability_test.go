@@ -90,7 +90,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: bulk
   bulk_batch_size: 1000
   max_jobs_in_flight: 2

@@ -108,7 +108,7 @@ reports:
 		require.NoError(t, os.WriteFile(filepath.Join(configs, name+".yaml"), fmt.Appendf(nil, `name: %s
 key: ACCOUNT_ID
 source: {connection: %s, query: %q}
-destination: {connection: crm, object: Account, operation: upsert, external_id: External_Id__c, api: rest}
+destination: {connection: crm, object: Account, operation: upsert, match_on: External_Id__c, api: rest}
 mapping:
   - {from: ACCOUNT_ID, to: External_Id__c}
   - {from: NAME, to: Name}

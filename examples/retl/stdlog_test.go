@@ -48,7 +48,7 @@ func TestLibraryLogLinesGoThroughTheRedactingLogger(t *testing.T) {
 `, warehouse, echo.URL), 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(configs, "accounts.yaml"), []byte(`name: accounts
 source: {connection: warehouse, query: "select account_id, name from accounts"}
-destination: {connection: crm, object: Account, operation: upsert, external_id: External_Id__c}
+destination: {connection: crm, object: Account, operation: upsert, match_on: External_Id__c}
 mapping:
   - {from: ACCOUNT_ID, to: External_Id__c}
   - {from: NAME, to: Name}

@@ -43,7 +43,7 @@ func TestStoppedRunThroughTheCLI(t *testing.T) {
 				path := filepath.Join(configs, "accounts.yaml")
 				b, err := os.ReadFile(path)
 				require.NoError(t, err)
-				b = bytes.Replace(b, []byte("  operation: upsert\n  external_id: External_Id__c\n  operation: insert"), []byte("  operation: insert"), 1)
+				b = bytes.Replace(b, []byte("  operation: upsert\n  match_on: External_Id__c\n  operation: insert"), []byte("  operation: insert"), 1)
 				b = append(b, "change_detection: true\n"...)
 				require.NoError(t, os.WriteFile(path, b, 0o644))
 				proj := filepath.Join(dir, "retl.yaml")

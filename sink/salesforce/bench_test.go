@@ -30,7 +30,7 @@ var benchCols = []string{"ACCOUNT_ID", "NAME", "INDUSTRY", "EMPLOYEES", "ARR", "
 func benchSync() *config.Sync {
 	targets := []string{"External_Id__c", "Name", "Industry", "NumberOfEmployees", "AnnualRevenue", "Signed_Up__c", "Renewal_Date__c", "Description"}
 	s := &config.Sync{File: "bench.yaml", Name: "bench"}
-	s.Destination.Section, _ = config.NewSection("bench.yaml", "object: Account\noperation: upsert\nexternal_id: External_Id__c\n")
+	s.Destination.Section, _ = config.NewSection("bench.yaml", "object: Account\noperation: upsert\nmatch_on: External_Id__c\n")
 	for i, c := range benchCols {
 		s.Mapping = append(s.Mapping, &config.Mapping{From: c, To: targets[i]})
 	}

@@ -286,7 +286,7 @@ const (
 )
 
 // Options are the keys of a sync's destination section that the salesforce
-// sink reads besides type, connection, object, operation and external_id.
+// sink reads besides type, connection, object, operation and match_on.
 type Options struct {
 	// API is bulk (default), rest, or auto: REST below AutoThreshold records.
 	API string `yaml:"api"`

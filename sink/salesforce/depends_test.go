@@ -14,7 +14,7 @@ import (
 func parentSync(api, dependsOn string) string {
 	return `name: accounts
 source: {type: rows}
-destination: {connection: crm, object: Account, operation: upsert, external_id: External_Id__c, api: ` + api + `, poll_max_wait: 20ms}
+destination: {connection: crm, object: Account, operation: upsert, match_on: External_Id__c, api: ` + api + `, poll_max_wait: 20ms}
 mapping:
   - {from: ID, to: External_Id__c}
   - {from: NAME, to: Name}
@@ -24,7 +24,7 @@ mapping:
 func childSync(api, dependsOn string) string {
 	return `name: contacts
 source: {type: rows}
-destination: {connection: crm, object: Contact, operation: upsert, external_id: External_Id__c, api: ` + api + `, poll_max_wait: 20ms}
+destination: {connection: crm, object: Contact, operation: upsert, match_on: External_Id__c, api: ` + api + `, poll_max_wait: 20ms}
 mapping:
   - {from: ID, to: External_Id__c}
   - {from: LAST_NAME, to: LastName}

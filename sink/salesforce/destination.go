@@ -20,12 +20,15 @@ const (
 
 // destSection is a sync's destination section as this sink reads it: every key
 // besides type and connection, decoded strictly.
+//
+// match_on is the one key that says how records are found: the external id
+// field of an upsert (or Id), the field whose value finds the Id of an
+// update or delete (Id, mapped, when absent).
 type destSection struct {
-	Object     string    `yaml:"object"`
-	Operation  Operation `yaml:"operation"`
-	ExternalID string    `yaml:"external_id"`
-	MatchOn    string    `yaml:"match_on"`
-	Options    `yaml:",inline"`
+	Object    string    `yaml:"object"`
+	Operation Operation `yaml:"operation"`
+	MatchOn   string    `yaml:"match_on"`
+	Options   `yaml:",inline"`
 }
 
 // DestinationOf decodes a sync's destination section and checks it, and
@@ -38,7 +41,10 @@ func DestinationOf(s *config.Sync) (Destination, error) {
 	if err := decodeSection(at, &sec); err != nil {
 		return Destination{}, err
 	}
-	d := Destination{Object: sec.Object, Operation: sec.Operation, ExternalID: sec.ExternalID, MatchOn: sec.MatchOn, Options: sec.Options}
+	d := Destination{Object: sec.Object, Operation: sec.Operation, MatchOn: sec.MatchOn, Options: sec.Options}
+	if d.Operation == Upsert {
+		d.ExternalID, d.MatchOn = sec.MatchOn, ""
+	}
 	var errs config.Errors
 	add := func(err error) {
 		if ore, ok := err.(*onRemovedError); ok {
@@ -84,13 +90,9 @@ func (d *Destination) fit(s *config.Sync) []error {
 	}
 	var errs []error
 	switch d.Operation {
-	case Insert:
-		if d.ExternalID != "" {
-			errs = append(errs, keyErrorf("external_id", "insert does not use external_id; remove it or use upsert"))
-		}
 	case Upsert:
 		if d.ExternalID != "" && len(s.Mapping) > 0 && !mapped(d.ExternalID) {
-			errs = append(errs, keyErrorf("external_id", "field %s is not mapped; upsert needs a mapping to its external id", d.ExternalID))
+			errs = append(errs, keyErrorf("match_on", "field %s is not mapped; upsert finds records by its mapped value", d.ExternalID))
 		}
 	case Update, Delete, HardDelete:
 		if d.MatchOn == "" && len(s.Mapping) > 0 && !mapped("Id") {

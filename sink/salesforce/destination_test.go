@@ -41,12 +41,12 @@ func TestDestinationRules(t *testing.T) {
 		sync string
 		want []string
 	}{
-		{"upsert", sync("  operation: upsert\n  external_id: Ext__c\n", mapExt), nil},
+		{"upsert", sync("  operation: upsert\n  match_on: Ext__c\n", mapExt), nil},
 		{"upsert without external_id", sync("  operation: upsert\n", mapExt),
-			[]string{`s.yaml:2:1: key "destination.external_id": missing required key: upsert needs external_id`}},
-		{"upsert with the external id unmapped", sync("  operation: upsert\n  external_id: Other__c\n", mapExt),
-			[]string{`s.yaml:6:16: key "destination.external_id": field Other__c is not mapped; upsert needs a mapping to its external id`}},
-		{"upsert matches the external id without regard to case", sync("  operation: upsert\n  external_id: EXT__C\n", mapExt), nil},
+			[]string{`s.yaml:2:1: key "destination.match_on": missing required key: upsert finds records by match_on, an external id field (or Id)`}},
+		{"upsert with the external id unmapped", sync("  operation: upsert\n  match_on: Other__c\n", mapExt),
+			[]string{`s.yaml:6:13: key "destination.match_on": field Other__c is not mapped; upsert finds records by its mapped value`}},
+		{"upsert matches the external id without regard to case", sync("  operation: upsert\n  match_on: EXT__C\n", mapExt), nil},
 		{"update by Id", sync("  operation: update\n", mapID), nil},
 		{"update by match_on", sync("  operation: update\n  match_on: Ext__c\n", mapExt), nil},
 		{"update without Id or match_on", sync("  operation: update\n", mapExt),
@@ -62,8 +62,8 @@ func TestDestinationRules(t *testing.T) {
 		{"hard_delete without Id or match_on", sync("  operation: hard_delete\n", mapExt),
 			[]string{`s.yaml:5:14: key "destination.operation": hard_delete needs a mapping to Id or destination.match_on`}},
 		{"insert", sync("  operation: insert\n", mapExt), nil},
-		{"insert with external_id", sync("  operation: insert\n  external_id: Ext__c\n", mapExt),
-			[]string{`s.yaml:6:16: key "destination.external_id": insert does not use external_id; remove it or use upsert`}},
+		{"insert with external_id", sync("  operation: insert\n  match_on: Ext__c\n", mapExt),
+			[]string{`s.yaml:6:13: key "destination.match_on": insert finds no record: remove match_on, or use upsert`}},
 		{"misspelled key", sync("  opration: upsert\n", mapExt),
 			[]string{`s.yaml:5:3: key "destination.opration": unknown key; did you mean "operation"?`}},
 		{"invalid operation", sync("  operation: merge\n", mapExt),

@@ -35,7 +35,7 @@ destination:
   connection: crm
   object: Contact
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: bulk
   bulk_batch_size: 2500
   max_jobs_in_flight: 4

@@ -112,7 +112,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: bulk
 mapping:
   - {from: ID, to: External_Id__c}
@@ -123,7 +123,7 @@ mapping:
 		Project:  []byte(project),
 		Sync:     []byte(syncFile),
 		// type defaults to salesforce and login_url to Salesforce's.
-		Required: []string{"destination.connection", "destination.object", "destination.operation", "destination.external_id",
+		Required: []string{"destination.connection", "destination.object", "destination.operation", "destination.match_on",
 			"connections.crm.client_id", "connections.crm.client_secret", "connections.crm.username", "connections.crm.password"},
 		IO: func() int64 { return int64(len(bsrv.Requests())) },
 	}

@@ -35,8 +35,10 @@ func (d *Destination) checkMatch() error {
 	if d.MatchOn != "" {
 		switch d.Operation {
 		case Update, Delete, HardDelete:
+		case Insert:
+			return keyErrorf("match_on", "insert finds no record: remove match_on, or use upsert")
 		default:
-			return keyErrorf("match_on", "match_on applies to update, delete and hard_delete, not %s", d.Operation)
+			return keyErrorf("match_on", "match_on applies to update, delete and hard_delete, not %s (an upsert's ExternalID is its match_on)", d.Operation)
 		}
 		if !identRe.MatchString(d.MatchOn) {
 			return keyErrorf("match_on", "match_on %q is not a field name", d.MatchOn)

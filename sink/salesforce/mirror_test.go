@@ -35,7 +35,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: ` + api + `
   poll_max_wait: 20ms
 ` + extra + `mapping:

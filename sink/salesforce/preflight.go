@@ -56,9 +56,9 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 		f := desc.Field(s.dest.ExternalID)
 		switch {
 		case f == nil:
-			add("external_id %s is not a field of %s", s.dest.ExternalID, obj)
+			add("match_on %s is not a field of %s", s.dest.ExternalID, obj)
 		case !f.ExternalID && !f.IDLookup:
-			add("external_id %s.%s is not an External ID field", obj, f.Name)
+			add("match_on %s.%s is not an External ID field: an upsert finds records by an external id (or Id)", obj, f.Name)
 		}
 	}
 	if op == Delete || op == HardDelete {

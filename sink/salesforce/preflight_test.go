@@ -40,7 +40,7 @@ func TestPreflight(t *testing.T) {
 		{"delete needs Id", HardDelete, "", []string{"Plain__c"}, []string{"needs the Id field"}},
 		{"upsert key missing", Upsert, "Key__c", []string{"Plain__c"}, []string{"needs the Key__c field"}},
 		{"upsert key not external", Upsert, "Plain__c", []string{"Plain__c"}, []string{"Widget__c.Plain__c is not an External ID field"}},
-		{"upsert key unknown", Upsert, "Gone__c", []string{"Gone__c"}, []string{"external_id Gone__c is not a field"}},
+		{"upsert key unknown", Upsert, "Gone__c", []string{"Gone__c"}, []string{"match_on Gone__c is not a field"}},
 		{"unknown relationship", Insert, "", []string{"Owner__r.Key__c"}, []string{"Owner__r is not a relationship of Widget__c"}},
 		{"lookup field not external", Insert, "", []string{"Account__r.Name"}, []string{"Name is not an External ID field of Account"}},
 		{"lookup by Id", Insert, "", []string{"Account__r.Id"}, nil},

@@ -40,16 +40,18 @@ func TestReadmeSamples(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal(blocks[1][1], &sync))
 	dest := sync.Destination
-	for _, k := range []string{"type", "connection", "object", "operation", "external_id"} {
+	for _, k := range []string{"type", "connection"} {
 		delete(dest, k)
 	}
 	text, err = yaml.Marshal(dest)
 	require.NoError(t, err)
 	sec, err = config.NewSection("sync.yaml", string(text))
 	require.NoError(t, err)
-	var opts Options
-	require.NoError(t, sec.Decode(&opts))
-	require.NoError(t, opts.normalize())
-	assert.Equal(t, APIAuto, opts.API)
-	assert.Equal(t, int64(100<<20), opts.MaxUploadBytes)
+	d, err := DestinationOf(&config.Sync{Destination: config.DestinationSpec{Section: sec}})
+	require.NoError(t, err)
+	require.NoError(t, d.Options.normalize())
+	assert.Equal(t, Upsert, d.Operation)
+	assert.Equal(t, "External_Id__c", d.ExternalID)
+	assert.Equal(t, APIAuto, d.Options.API)
+	assert.Equal(t, int64(100<<20), d.Options.MaxUploadBytes)
 }

@@ -22,7 +22,7 @@ func section(t *testing.T, yaml string) config.Section {
 
 // upsertAccount is the destination section of an upsert of Accounts by
 // their external id, to which tests add options.
-const upsertAccount = "object: Account\noperation: upsert\nexternal_id: External_Id__c\n"
+const upsertAccount = "object: Account\noperation: upsert\nmatch_on: External_Id__c\n"
 
 func buildContext(t *testing.T, loginURL, destYAML string, shared *reverseetl.Shared) reverseetl.BuildContext {
 	t.Helper()
@@ -85,14 +85,14 @@ func TestFactoryErrors(t *testing.T) {
 	}{
 		{name: "no sync", yaml: upsertAccount, edit: func(b *reverseetl.BuildContext) { b.Sync = nil }, want: "no sync"},
 		{name: "no connection", yaml: upsertAccount, edit: func(b *reverseetl.BuildContext) { b.Connection = nil }, want: "names no connection"},
-		{name: "match_on on an upsert", yaml: upsertAccount + "match_on: Email\n", want: `sync.yaml:4:11: key "match_on": match_on applies to update, delete and hard_delete, not upsert`},
+		{name: "match_on on an insert", yaml: "object: Account\noperation: insert\nmatch_on: Email\n", want: `sync.yaml:3:11: key "match_on": insert finds no record: remove match_on, or use upsert`},
 		{name: "bad on_not_found", yaml: upsertAccount + "on_not_found: ignore\n", want: `sync.yaml:4:15: key "on_not_found": on_not_found "ignore": want skip or fail`},
 		{name: "bad max_deletes", yaml: upsertAccount + "max_deletes: lots\n", want: `sync.yaml:4:14: key "max_deletes": invalid value: [value]: want a count of records such as 500, or a percentage such as 10%`},
 		{name: "bad group_by", yaml: upsertAccount + "group_by: Account Id\n", want: `group_by "Account Id" is not a field name`},
 		{name: "unknown option", yaml: upsertAccount + "batch: 3\n", want: `sync.yaml:4:1: key "batch"`},
 		{name: "bad api", yaml: upsertAccount + "api: soap\n", want: `api "soap"`},
-		{name: "upsert without external_id", yaml: "object: Account\noperation: upsert\n", want: `sync.yaml:1:1: key "external_id": missing required key: upsert needs external_id`},
-		{name: "bad external_id", yaml: "object: Account\noperation: upsert\nexternal_id: x y\n", want: `external_id "x y"`},
+		{name: "upsert without external_id", yaml: "object: Account\noperation: upsert\n", want: `sync.yaml:1:1: key "match_on": missing required key: upsert finds records by match_on, an external id field (or Id)`},
+		{name: "bad external_id", yaml: "object: Account\noperation: upsert\nmatch_on: x y\n", want: `match_on "x y"`},
 		{name: "no operation", yaml: "object: Account\n", want: `key "operation": missing required key`},
 		{name: "unknown operation", yaml: "object: Account\noperation: merge\n", want: `sync.yaml:2:12: key "operation": operation "merge": must be one of insert, update, upsert, delete, hard_delete`},
 		{name: "no object", yaml: "operation: insert\n", want: `key "object": missing required key`},

@@ -204,7 +204,7 @@ func runRelCase(t *testing.T, c relCase) *relRun {
 %s`, srv.URL(), sftest.DefaultClientID, sftest.DefaultClientSecret, sftest.DefaultUsername, sftest.DefaultPassword, indent(connKeys(c.conn), "    "))
 	ext, key := "", "ID"
 	if c.op == Upsert {
-		ext = "\n  external_id: External_Id__c"
+		ext = "\n  match_on: External_Id__c"
 	}
 	syncYAML := fmt.Sprintf(`name: accounts
 key: %s
@@ -664,7 +664,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: %s
   poll_max_wait: 10ms
 mapping:

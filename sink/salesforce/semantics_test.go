@@ -91,7 +91,7 @@ func syncFile(object, op, ext, api, extra, mapping string) string {
 	s := "name: s\nsource: {type: rows}\ndestination:\n  connection: crm\n  object: " + object +
 		"\n  operation: " + op + "\n  api: " + api + "\n  poll_max_wait: 20ms\n"
 	if ext != "" {
-		s += "  external_id: " + ext + "\n"
+		s += "  match_on: " + ext + "\n"
 	}
 	return s + extra + "key: K\non_failure: {max_failed_rows: 100}\nmapping:\n" + mapping
 }

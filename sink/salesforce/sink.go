@@ -93,10 +93,10 @@ func (d *Destination) check() error {
 	case Insert, Update, Delete, HardDelete:
 	case Upsert:
 		if d.ExternalID == "" {
-			return keyErrorf("external_id", "missing required key: upsert needs external_id")
+			return keyErrorf("match_on", "missing required key: upsert finds records by match_on, an external id field (or Id)")
 		}
 		if !identRe.MatchString(d.ExternalID) {
-			return keyErrorf("external_id", "external_id %q is not a field name", d.ExternalID)
+			return keyErrorf("match_on", "match_on %q is not a field name", d.ExternalID)
 		}
 		if d.upsertByID() && d.Options.API == APIREST {
 			// REST upserts by external id fields only ("upsert uses

@@ -41,7 +41,7 @@ destination:
   connection: crm
   object: Account
   operation: upsert
-  external_id: External_Id__c
+  match_on: External_Id__c
   api: auto
   bulk_batch_size: 10000
   poll_max_wait: 100ms

@@ -141,7 +141,7 @@ func TestReliabilitySourceFaults(t *testing.T) {
 		return []byte(fmt.Sprintf(`name: %s
 key: ID
 source: {type: %s, connection: %s, query: %q}
-destination: {type: memory, object: Thing, operation: upsert, external_id: Key__c}
+destination: {type: memory, object: Thing, operation: upsert, match_on: Key__c}
 mapping:
   - {from: ID, to: Key__c}
 `, name, typ, connection, query))

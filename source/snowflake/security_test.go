@@ -119,7 +119,7 @@ func TestSecurityAuthErrorThroughTheEngine(t *testing.T) {
 	syncYAML := `name: accounts
 key: ID
 source: {type: snowflake_bounded, connection: warehouse, query: select 1 as ID}
-destination: {type: memory, object: Thing, operation: upsert, external_id: Key__c}
+destination: {type: memory, object: Thing, operation: upsert, match_on: Key__c}
 mapping:
   - {from: ID, to: Key__c}
 `
