@@ -477,14 +477,13 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 		if err != nil {
 			return err
 		}
-		for i, r := range rows {
-			row := stateRow{Sync: syncName, Key: r.Key, Hash: r.Hash, ID: r.ID, WrittenAt: at, RunID: runID}
-			if err := p.write(row.fields(p.id, int64(i+1))); err != nil {
+		for _, r := range rows {
+			p.writeState(syncName, r.Key, r.Hash, r.ID, at, runID)
+			if err := p.end(); err != nil {
 				p.remove()
 				return fmt.Errorf("load file: %w", err)
 			}
 		}
-		p.rows = int64(len(rows))
 		return s.loadState(ctx, p)
 	}
 	out := make([]any, 0, len(last))
