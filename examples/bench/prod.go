@@ -262,6 +262,7 @@ type prodStage struct {
 	PeakRSS    uint64  `json:"peak_rss_bytes"`
 	Statements int64   `json:"warehouse_statements"`
 	WhBytes    int64   `json:"warehouse_bytes"`
+	WhBusy     float64 `json:"warehouse_busy_s"`
 	Calls      int     `json:"api_calls"`
 	// Answers are the bytes of fakesnow's answers to the worker's queries,
 	// as fakesnow sent them (whole, before any cutting into chunks).
@@ -280,8 +281,8 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 		fmt.Fprintln(stdout, "query results reach retl whole, inline, as fakesnow sends them")
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak RSS MB | warehouse statements | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
-	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak RSS MB | warehouse statements | warehouse s | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
+	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range rows {
 		fs, err := startFakesnow(root)
 		if err != nil {
@@ -351,12 +352,12 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 					return err
 				}
 				m := prodStage{Name: s.name, Rows: n, Sent: w.Written, Wall: w.Wall, CPU: w.User + w.Sys, PeakRSS: w.PeakRSS,
-					Statements: w.Statements, WhBytes: w.WhBytes, Calls: after - calls, Answers: px.split.InlineBytes() - answered}
+					Statements: w.Statements, WhBytes: w.WhBytes, WhBusy: w.WhBusy, Calls: after - calls, Answers: px.split.InlineBytes() - answered}
 				if i == 0 {
 					base = m
 				}
-				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %d | %.2f | %.1f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
-					mb(m.PeakRSS), m.Statements, float64(m.WhBytes)/1e6, float64(m.Answers)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
+				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %d | %.2f | %.2f | %.1f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
+					mb(m.PeakRSS), m.Statements, m.WhBusy, float64(m.WhBytes)/1e6, float64(m.Answers)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
 			}
 			return nil
 		}()
@@ -364,7 +365,7 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 			return err
 		}
 	}
-	fmt.Fprintln(stdout, "\nwarehouse statements and MB are the writeback's (the source query is one more statement); sent counts rows written to Salesforce")
+	fmt.Fprintln(stdout, "\nwarehouse statements, s and MB are the writeback's (the source query is one more statement; s is the time its statements took); sent counts rows written to Salesforce")
 	return nil
 }
 

@@ -43,8 +43,9 @@ type workerResult struct {
 	Jobs     []string `json:"jobs"`
 	Error    string   `json:"error,omitempty"`
 	// Statements and WhBytes are the writeback's, on the production path.
-	Statements int64 `json:"statements,omitempty"`
-	WhBytes    int64 `json:"warehouse_bytes,omitempty"`
+	Statements int64   `json:"statements,omitempty"`
+	WhBytes    int64   `json:"warehouse_bytes,omitempty"`
+	WhBusy     float64 `json:"warehouse_busy,omitempty"`
 }
 
 // runWorker runs one load through the Engine, as `retl run` would, in a
@@ -107,7 +108,7 @@ func runWorker(spec string, out io.Writer) error {
 		}
 	}
 	res := workerResult{Wall: wall.Seconds(), PeakHeap: hp.Stop(), PeakRSS: procStatus("VmHWM"),
-		Statements: stats.Statements, WhBytes: stats.Bytes}
+		Statements: stats.Statements, WhBytes: stats.Bytes, WhBusy: stats.Busy.Seconds()}
 	res.User, res.Sys = cpuSeconds()
 	res.Wchar, res.Rchar = ioCounts()
 	s := rep.Syncs[0]
