@@ -1,6 +1,8 @@
 package state
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
@@ -52,6 +55,7 @@ type spool struct {
 	// id names the spool's stage path and its rows in STATE_LOAD.
 	id  string
 	f   *os.File
+	fw  *bufio.Writer
 	zw  *gzip.Writer
 	buf []byte
 	// open says a row has fields and the next one needs a delimiter.
@@ -72,13 +76,15 @@ func newSpool() (*spool, error) {
 	_, _ = rand.Read(id[:])
 	// The fastest level: the files live minutes, and compressing harder
 	// cost more CPU than the whole rest of the writeback.
-	zw, err := gzip.NewWriterLevel(f, gzip.BestSpeed)
+	// The compressor writes small pieces: buffered, they cost few writes.
+	fw := bufio.NewWriterSize(f, 1<<20)
+	zw, err := gzip.NewWriterLevel(fw, gzip.BestSpeed)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("load file: %w", err)
 	}
-	return &spool{id: hex.EncodeToString(id[:]), f: f, zw: zw, buf: make([]byte, 0, spoolFlush+4096)}, nil
+	return &spool{id: hex.EncodeToString(id[:]), f: f, fw: fw, zw: zw, buf: make([]byte, 0, spoolFlush+4096)}, nil
 }
 
 // str adds a text field to the current row.
@@ -90,13 +96,22 @@ func (p *spool) str(v string) {
 	p.buf = appendField(p.buf, v)
 }
 
-// text adds a text field held in b to the current row.
-func (p *spool) text(b []byte) {
+// own adds a field of retl's own making that needs no quotes (hex ids,
+// timestamps, keywords), without looking.
+func (p *spool) own(v string) {
 	if p.open {
 		p.buf = append(p.buf, '|')
 	}
 	p.open = true
-	p.buf = appendField(p.buf, b)
+	p.buf = append(p.buf, v...)
+}
+
+// sep starts a field whose text the caller appends to buf itself.
+func (p *spool) sep() {
+	if p.open {
+		p.buf = append(p.buf, '|')
+	}
+	p.open = true
 }
 
 // int adds a number field to the current row.
@@ -140,17 +155,35 @@ func appendField[T string | []byte](b []byte, v T) []byte {
 		return append(b, v...)
 	}
 	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(v); i++ {
-		if v[i] == '"' {
-			b = append(b, v[start:i+1]...)
-			b = append(b, '"')
-			start = i + 1
-		}
-	}
-	b = append(b, v[start:]...)
+	b = appendDoubled(b, v)
 	return append(b, '"')
 }
+
+// appendDoubled appends v with each quote doubled, as inside a quoted field.
+func appendDoubled[T string | []byte](b []byte, v T) []byte {
+	for {
+		i := indexQuote(v)
+		if i < 0 {
+			return append(b, v...)
+		}
+		b = append(b, v[:i+1]...)
+		b = append(b, '"')
+		v = v[i+1:]
+	}
+}
+
+func indexQuote[T string | []byte](v T) int {
+	switch x := any(v).(type) {
+	case string:
+		return strings.IndexByte(x, '"')
+	case []byte:
+		return bytes.IndexByte(x, '"')
+	}
+	return -1
+}
+
+// special marks the bytes that make a field need quotes anywhere in it.
+var special = [256]bool{'|': true, '"': true, '\r': true, '\n': true}
 
 func fieldNeedsQuotes[T string | []byte](v T) bool {
 	if len(v) == 0 {
@@ -160,8 +193,7 @@ func fieldNeedsQuotes[T string | []byte](v T) bool {
 		return true
 	}
 	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '|', '"', '\r', '\n':
+		if special[v[i]] {
 			return true
 		}
 	}
@@ -174,7 +206,7 @@ func fieldNeedsQuotes[T string | []byte](v T) bool {
 
 // finish closes the compression and rewinds the file for its upload.
 func (p *spool) finish() error {
-	if err := errors.Join(p.flush(), p.zw.Close()); err != nil {
+	if err := errors.Join(p.flush(), p.zw.Close(), p.fw.Flush()); err != nil {
 		return err
 	}
 	_, err := p.f.Seek(0, io.SeekStart)
@@ -320,11 +352,13 @@ func (s *Store) loads() bool {
 // writeState writes a row of STATE_LOAD: the spool's id, the row's place
 // in it, then stateCols.
 func (p *spool) writeState(syncName, key, hash, id, at, runID string) {
-	p.str(p.id)
+	p.own(p.id)
 	p.int(p.rows + 1)
-	for _, v := range [...]string{syncName, key, hash, id, at, runID} {
+	for _, v := range [...]string{syncName, key, hash, id} {
 		p.str(v)
 	}
+	p.own(at)
+	p.str(runID)
 }
 
 // GatherState implements reverseetl.StateGatherer: on Snowflake the rows

@@ -209,9 +209,9 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 			return nil
 		}
 		// Loaded when the sync finishes, or now when the file is full.
-		var scratch []byte
+		var vw valuesWriter
 		full, err := w.s.spoolRows(w.s.tResults, s.Name, len(kept), func(i int, p *spool) {
-			scratch = w.writeResult(p, scratch, s.Name, operation, at, &outs[kept[i]])
+			w.writeResult(p, &vw, s.Name, operation, at, &outs[kept[i]])
 		})
 		if err == nil {
 			err = w.s.loadResults(ctx, full)
@@ -253,17 +253,16 @@ func (w *Writeback) errMessage(o *reverseetl.Outcome) string {
 	return w.s.exclude.Scrub(o.Err.Message, o.Record)
 }
 
-// writeResult writes one RECORD_RESULTS row (resultCols) to the load file,
-// with scratch as room for its VALUES_JSON, and returns scratch.
-func (w *Writeback) writeResult(p *spool, scratch []byte, syncName, operation, at string, o *reverseetl.Outcome) []byte {
+// writeResult writes one RECORD_RESULTS row (resultCols) to the load file.
+func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation, at string, o *reverseetl.Outcome) {
 	p.str(w.runID)
 	p.str(syncName)
 	p.int(o.Seq)
 	p.str(o.Key)
 	p.str(operation)
-	p.str(string(o.Kind))
+	p.own(string(o.Kind))
 	p.str(o.ID)
-	p.str(strconv.FormatBool(o.Created))
+	p.own(strconv.FormatBool(o.Created))
 	if o.Err != nil {
 		p.str(o.Err.Code)
 		p.str(w.errMessage(o))
@@ -275,10 +274,56 @@ func (w *Writeback) writeResult(p *spool, scratch []byte, syncName, operation, a
 	}
 	p.str(o.Reason)
 	p.str(strings.Join(o.KeptBack, ","))
-	scratch = w.values(scratch[:0], o.Record)
-	p.text(scratch)
-	p.str(at)
-	return scratch
+	p.sep()
+	p.buf = vw.append(p.buf, w.s.exclude, o.Record)
+	p.own(at)
+}
+
+// valuesWriter writes VALUES_JSON (see values) straight into a load
+// file's field: quoted, its quotes doubled. The keys, the same for every
+// record of a layout, are escaped once per layout.
+type valuesWriter struct {
+	layout *sink.Layout
+	// keys are each field's `""name"":`, "" for an excluded field.
+	keys    []string
+	scratch []byte
+}
+
+func (vw *valuesWriter) append(b []byte, excl reverseetl.Exclusion, r *sink.Record) []byte {
+	if r == nil || r.Layout == nil || len(r.Values) == 0 {
+		return b
+	}
+	if r.Layout != vw.layout {
+		vw.layout = r.Layout
+		vw.keys = vw.keys[:0]
+		for _, f := range r.Layout.Fields {
+			if !excl.Empty() && excl.Has(f) {
+				vw.keys = append(vw.keys, "")
+				continue
+			}
+			k := appendField(nil, append(jsonstr.Append(nil, f), ':'))
+			vw.keys = append(vw.keys, string(k[1:len(k)-1]))
+		}
+	}
+	b = append(b, '"', '{')
+	n := 0
+	for i, key := range vw.keys {
+		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || key == "" {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, key...)
+		if r.Values[i].Kind == sink.Null {
+			b = append(b, "null"...)
+			continue
+		}
+		vw.scratch = jsonstr.Append(vw.scratch[:0], r.Values[i].S)
+		b = appendDoubled(b, vw.scratch)
+	}
+	return append(b, '}', '"')
 }
 
 // values appends the record's values as a JSON object, without the
