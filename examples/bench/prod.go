@@ -260,6 +260,7 @@ type prodStage struct {
 	Wall       float64 `json:"wall_s"`
 	CPU        float64 `json:"cpu_s"`
 	PeakRSS    uint64  `json:"peak_rss_bytes"`
+	PeakHeap   uint64  `json:"peak_heap_bytes"`
 	Statements int64   `json:"warehouse_statements"`
 	WhBytes    int64   `json:"warehouse_bytes"`
 	WhBusy     float64 `json:"warehouse_busy_s"`
@@ -271,18 +272,18 @@ type prodStage struct {
 
 // runProd measures the production path for each row count; only, when not
 // empty, names the stages (from 1) to run besides the first.
-func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int, stdout, stderr io.Writer) error {
+func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	snowflake.QuietDriverLogs()
 	fmt.Fprintf(stdout, "retl production path: fakesnow → mapping → emulator → writeback; %s, %d CPUs\n\n", goVersion(), numCPU())
-	if chunkRows > 0 {
-		fmt.Fprintf(stdout, "query results reach retl in chunks of %d rows, as Snowflake sends large results (fakesnow sends them whole)\n\n", chunkRows)
+	if chunkMB > 0 {
+		fmt.Fprintf(stdout, "query results reach retl in chunks of about %d MB, as Snowflake sends large results (fakesnow sends them whole)\n\n", chunkMB)
 	} else {
 		fmt.Fprintln(stdout, "query results reach retl whole, inline, as fakesnow sends them")
 		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak RSS MB | warehouse statements | warehouse s | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
-	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak heap MB | peak RSS MB | warehouse statements | warehouse s | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
+	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range rows {
 		fs, err := startFakesnow(root)
 		if err != nil {
@@ -300,7 +301,7 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 				return err
 			}
 			defer emu.stop()
-			px, err := startAnswerProxy(fs.port, chunkRows)
+			px, err := startAnswerProxy(fs.port, chunkMB<<20)
 			if err != nil {
 				return err
 			}
@@ -351,13 +352,13 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 				if err != nil {
 					return err
 				}
-				m := prodStage{Name: s.name, Rows: n, Sent: w.Written, Wall: w.Wall, CPU: w.User + w.Sys, PeakRSS: w.PeakRSS,
+				m := prodStage{Name: s.name, Rows: n, Sent: w.Written, Wall: w.Wall, CPU: w.User + w.Sys, PeakRSS: w.PeakRSS, PeakHeap: w.PeakHeap,
 					Statements: w.Statements, WhBytes: w.WhBytes, WhBusy: w.WhBusy, Calls: after - calls, Answers: px.split.InlineBytes() - answered}
 				if i == 0 {
 					base = m
 				}
-				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %d | %.2f | %.2f | %.1f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
-					mb(m.PeakRSS), m.Statements, m.WhBusy, float64(m.WhBytes)/1e6, float64(m.Answers)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
+				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %.0f | %d | %.2f | %.2f | %.1f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
+					mb(m.PeakHeap), mb(m.PeakRSS), m.Statements, m.WhBusy, float64(m.WhBytes)/1e6, float64(m.Answers)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
 			}
 			return nil
 		}()
@@ -370,7 +371,7 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkRows int,
 }
 
 // answerProxy stands between the workers and fakesnow. It counts the bytes
-// of fakesnow's answers to queries and, with chunk rows above 0, cuts each
+// of fakesnow's answers to queries and, with chunk bytes above 0, cuts each
 // large result into chunks the workers download from it, as Snowflake
 // sends large results (fakesnow sends every result whole, inline). It runs
 // in the benchmark's own process, so its work is not the worker's.
@@ -383,7 +384,7 @@ type answerProxy struct {
 
 const chunkPath = "/retl-chunks"
 
-func startAnswerProxy(fakesnowPort, chunkRows int) (*answerProxy, error) {
+func startAnswerProxy(fakesnowPort, chunkBytes int) (*answerProxy, error) {
 	dir, err := os.MkdirTemp("", "retl-chunks-")
 	if err != nil {
 		return nil, err
@@ -394,7 +395,7 @@ func startAnswerProxy(fakesnowPort, chunkRows int) (*answerProxy, error) {
 		return nil, err
 	}
 	p := &answerProxy{port: l.Addr().(*net.TCPAddr).Port, dir: dir}
-	p.split = &snowchunk.Splitter{Rows: chunkRows, Dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d%s", p.port, chunkPath)}
+	p.split = &snowchunk.Splitter{Bytes: chunkBytes, Dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d%s", p.port, chunkPath)}
 	target := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(fakesnowPort))}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.Transport = p.split

@@ -28,6 +28,10 @@ type Splitter struct {
 	// Rows is how many rows each chunk holds; 0 leaves answers whole (and
 	// only counts their bytes).
 	Rows int
+	// Bytes, when above 0, sizes chunks by their Arrow bytes instead:
+	// each holds about that many, the inline part an eighth of it, as
+	// Snowflake starts a result with a small part and then larger chunks.
+	Bytes int
 	// Dir receives the chunk files.
 	Dir string
 	// URL is where Dir's files are served: a chunk's address is URL + "/"
@@ -89,19 +93,21 @@ func (s *Splitter) RoundTrip(req *http.Request) (*http.Response, error) {
 // keeps its first Rows inline, and the others go to chunk files. Any other
 // answer is returned as it is.
 func (s *Splitter) Split(body []byte) ([]byte, error) {
-	if s.Rows <= 0 {
+	if s.Rows <= 0 && s.Bytes <= 0 {
 		return body, nil
 	}
-	var msg map[string]any
-	if err := json.Unmarshal(body, &msg); err != nil {
+	// The rows are found in the text rather than by decoding the whole
+	// answer, which for a large result costs more than the query.
+	at := bytes.Index(body, []byte(rowsetKey))
+	if at < 0 || !bytes.Contains(body, []byte(`"queryResultFormat":"arrow"`)) {
 		return body, nil
 	}
-	data, _ := msg["data"].(map[string]any)
-	b64, _ := data["rowsetBase64"].(string)
-	if data == nil || data["queryResultFormat"] != "arrow" || b64 == "" {
+	start := at + len(rowsetKey)
+	n := bytes.IndexByte(body[start:], '"')
+	if n <= 0 {
 		return body, nil
 	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
+	raw, err := base64.StdEncoding.DecodeString(string(body[start : start+n]))
 	if err != nil {
 		return nil, err
 	}
@@ -114,8 +120,13 @@ func (s *Splitter) Split(body []byte) ([]byte, error) {
 	var counts []int
 	for rd.Next() {
 		rec := rd.Record()
-		for lo := int64(0); lo < rec.NumRows(); lo += int64(s.Rows) {
-			hi := min(lo+int64(s.Rows), rec.NumRows())
+		size, first := int64(s.Rows), int64(s.Rows)
+		if s.Bytes > 0 {
+			size = max(1, rec.NumRows()*int64(s.Bytes)/int64(len(raw)))
+			first = max(1, size/8)
+		}
+		for lo, n := int64(0), first; lo < rec.NumRows(); lo, n = lo+n, size {
+			hi := min(lo+n, rec.NumRows())
 			var buf bytes.Buffer
 			w := ipc.NewWriter(&buf, ipc.WithSchema(rd.Schema()))
 			slice := rec.NewSlice(lo, hi)
@@ -137,7 +148,6 @@ func (s *Splitter) Split(body []byte) ([]byte, error) {
 	if len(parts) < 2 {
 		return body, nil
 	}
-	data["rowsetBase64"] = base64.StdEncoding.EncodeToString(parts[0])
 	var chunks []map[string]any
 	for i, p := range parts[1:] {
 		name := fmt.Sprintf("chunk-%d-%d", s.n.Add(1), i)
@@ -152,7 +162,19 @@ func (s *Splitter) Split(body []byte) ([]byte, error) {
 			"url": url, "rowCount": counts[i+1], "uncompressedSize": len(p), "compressedSize": len(p),
 		})
 	}
-	data["chunks"] = chunks
-	data["chunkHeaders"] = map[string]string{"x-retl-chunk": "1"}
-	return json.Marshal(msg)
+	extra, err := json.Marshal(map[string]any{"chunks": chunks, "chunkHeaders": map[string]string{"x-retl-chunk": "1"}})
+	if err != nil {
+		return nil, err
+	}
+	// The first part stays inline; the chunks' list goes beside it.
+	out := make([]byte, 0, at+len(extra)+base64.StdEncoding.EncodedLen(len(parts[0]))+len(body)-start-n+len(rowsetKey)+2)
+	out = append(out, body[:at]...)
+	out = append(out, extra[1:len(extra)-1]...)
+	out = append(out, ',')
+	out = append(out, rowsetKey...)
+	out = base64.StdEncoding.AppendEncode(out, parts[0])
+	return append(out, body[start+n:]...), nil
 }
+
+// rowsetKey starts the inline rows of an answer, as fakesnow writes it.
+const rowsetKey = `"rowsetBase64":"`
