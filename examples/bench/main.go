@@ -96,6 +96,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (peer input files)")
 	prod := flag.String("prod-rows", "", "run the production path instead (fakesnow table → mapping → emulator → writeback with change detection): row counts, comma separated")
 	chunkMB := flag.Int("prod-chunk-mb", 16, "with --prod-rows, cut each query result on its way from fakesnow into chunks of about this many MB of Arrow, as Snowflake sends large results (its chunks grow to about 16 MB); 0 leaves fakesnow's whole inline answers")
+	workerLimit := flag.String("prod-worker-gomemlimit", "", "with --prod-rows, GOMEMLIMIT for the retl workers only (e.g. 150MiB), not for fakesnow's proxy or the emulator")
 	prodStages := flag.String("prod-stages", "", "with --prod-rows, only these stages (1-5, comma separated; stage 1, the sync without writeback, always runs as the base of the ratios)")
 	flag.StringVar(&o.dest, "dest", "", "extra keys for retl's destination section, e.g. \"bulk_batch_size: 50000, max_jobs_in_flight: 3\"")
 	if err := flag.Parse(args); err != nil {
@@ -146,7 +147,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return runProd(self, root, emuBin, schema, n, only, *chunkMB, stdout, stderr)
+		return runProd(self, root, emuBin, schema, n, only, *chunkMB, *workerLimit, stdout, stderr)
 	}
 	var peer *jsforce
 	if o.peer {

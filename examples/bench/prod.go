@@ -272,7 +272,7 @@ type prodStage struct {
 
 // runProd measures the production path for each row count; only, when not
 // empty, names the stages (from 1) to run besides the first.
-func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, stdout, stderr io.Writer) error {
+func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, memLimit string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	snowflake.QuietDriverLogs()
 	fmt.Fprintf(stdout, "retl production path: fakesnow → mapping → emulator → writeback; %s, %d CPUs\n\n", goVersion(), numCPU())
@@ -281,6 +281,9 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, s
 	} else {
 		fmt.Fprintln(stdout, "query results reach retl whole, inline, as fakesnow sends them")
 		fmt.Fprintln(stdout)
+	}
+	if memLimit != "" {
+		fmt.Fprintf(stdout, "the retl workers run with GOMEMLIMIT=%s\n\n", memLimit)
 	}
 	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak heap MB | peak RSS MB | warehouse statements | warehouse s | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
 	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -336,6 +339,9 @@ func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, s
 				spec, _ := json.Marshal(job{Project: prodProject(emu.url, px.port, s.writeback), Sync: s.sync})
 				cmd := exec.Command(self, "-worker", string(spec))
 				cmd.Env = stageProfiles(os.Environ(), i+1)
+				if memLimit != "" {
+					cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memLimit)
+				}
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, stderr
 				if err := cmd.Run(); err != nil {
