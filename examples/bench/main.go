@@ -150,9 +150,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runProd(self, root, emuBin, schema, n, only, *chunkMB, *workerLimit, stdout, stderr)
 	}
 	var peer *jsforce
+	var gosf *gosfPeer
 	if o.peer {
 		if peer, err = findJSForce(root, o.jsPoll); err != nil {
 			fmt.Fprintln(stderr, "bench: no peer:", err)
+		}
+		if gosf, err = buildGoSalesforce(root, dir, stderr); err != nil {
+			fmt.Fprintln(stderr, "bench: no go-salesforce peer:", err)
 		}
 	}
 	fmt.Fprintf(stdout, "retl bench: %s, GOMAXPROCS=%s, %d CPUs; repeat %d\n", goVersion(), envOr("GOMAXPROCS", "default"), numCPU(), o.repeat)
@@ -164,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}{{"bulk", o.bulkRows}, {"rest", o.restRows}} {
 		for _, n := range load.rows {
 			var files []string
-			if peer != nil {
+			if peer != nil || (gosf != nil && load.api == "bulk") {
 				files, _, err = writePeerInput(context.Background(), dir, load.api, n, o.perFile, "J")
 				if err != nil {
 					return fmt.Errorf("writing the peer's input: %w", err)
@@ -198,15 +202,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 					report(stderr, m)
 					return nil
 				}
-				// Alternate which goes first, so that neither always meets
-				// an emptier org.
-				first, second := retl, js
-				if r%2 == 1 {
-					first, second = js, retl
+				gs := func() error {
+					if gosf == nil || load.api != "bulk" {
+						return nil
+					}
+					m, err := gosf.run(emu, n, files, stderr)
+					if err != nil {
+						return err
+					}
+					m.Rep = r
+					all = append(all, m)
+					report(stderr, m)
+					return nil
 				}
-				err = first()
-				if err == nil {
-					err = second()
+				// Rotate which goes first, so that none always meets an
+				// emptier org.
+				order := []func() error{retl, js, gs}
+				for i := range order {
+					if err == nil {
+						err = order[(i+r)%len(order)]()
+					}
 				}
 				emu.stop()
 				if err != nil {
