@@ -77,7 +77,7 @@ func newSpool() (*spool, error) {
 	// The fastest level: the files live minutes, and compressing harder
 	// cost more CPU than the whole rest of the writeback.
 	// The compressor writes small pieces: buffered, they cost few writes.
-	fw := bufio.NewWriterSize(f, 1<<20)
+	fw := bufio.NewWriterSize(f, 256<<10)
 	zw, err := gzip.NewWriterLevel(fw, gzip.BestSpeed)
 	if err != nil {
 		f.Close()
