@@ -8,7 +8,10 @@
 // The rows of the CSV files (the benchmark writes them for both peers) are
 // read into records, as a program handing go-salesforce its data would
 // have them, and upserted by External_Id__c in jobs of 10,000 records (the
-// library's largest batch), waiting for each job's results. It prints one
+// library's largest batch). Each job is then polled with GetJobResults,
+// every half second as the library polls, until it ends, and its results
+// are read: UpsertBulk's own wait returns when the first of its jobs ends
+// (v3.1.0 reads one answer from its channel of job ends). It prints one
 // JSON line: wall seconds (login to results), rows written and failed, and
 // the bytes this process wrote (sockets included).
 package main
@@ -54,17 +57,38 @@ func run(args []string, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = sf.UpsertBulk("Account", "External_Id__c", recs, batch, true)
+		ids, err := sf.UpsertBulk("Account", "External_Id__c", recs, batch, false)
 		if err != nil {
-			// Failed records come back as one error naming them.
-			failed += strings.Count(err.Error(), "\n") + 1
-			fmt.Fprintln(os.Stderr, "gosf:", firstLine(err.Error()))
-			continue
+			return fmt.Errorf("upsert: %s", firstLine(err.Error()))
 		}
-		ok += len(recs)
+		for _, id := range ids {
+			res, err := wait(sf, id)
+			if err != nil {
+				return err
+			}
+			ok += len(res.SuccessfulRecords)
+			failed += len(res.FailedRecords)
+		}
 	}
 	wall := time.Since(start).Seconds()
 	return json.NewEncoder(out).Encode(map[string]any{"wall": wall, "ok": ok, "failed": failed, "wchar": wchar()})
+}
+
+// wait polls a job until it ends and returns its results.
+func wait(sf *salesforce.Salesforce, id string) (salesforce.BulkJobResults, error) {
+	for {
+		res, err := sf.GetJobResults(id)
+		if err != nil {
+			return res, fmt.Errorf("job %s: %w", id, err)
+		}
+		switch res.State {
+		case "JobComplete":
+			return res, nil
+		case "Failed", "Aborted":
+			return res, fmt.Errorf("job %s ended %s: %s", id, res.State, res.ErrorMessage)
+		}
+		time.Sleep(time.Second / 2)
+	}
 }
 
 // readRecords reads a CSV file with a header into one map per row; an
