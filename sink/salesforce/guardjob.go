@@ -132,7 +132,7 @@ func (s *Sink) currentByJob(ctx context.Context, keyField string, keys, names []
 		g.read += len(keys)
 		return nil, false
 	}
-	f, err := s.readFilled(ctx, keyField, names)
+	f, err := s.readFilled(ctx, keyField, names, g.candidates)
 	if err != nil {
 		// IN lists are never wrong: the job's failure costs only time.
 		g.failed = true
@@ -176,7 +176,7 @@ type queryJobInfo struct {
 
 // readFilled runs one Bulk 2.0 query job for the records with a key and a
 // guarded value, and gathers which of their guarded fields hold one.
-func (s *Sink) readFilled(ctx context.Context, keyField string, names []string) (*filledSet, error) {
+func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, size int) (*filledSet, error) {
 	soql := "SELECT " + keyField + ", " + strings.Join(names, ", ") + " FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
 	body, _ := json.Marshal(map[string]string{"operation": "query", "query": soql}) // strings: it cannot fail
 	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "query"), body: body, ctype: "application/json", idempotent: true})
@@ -207,7 +207,9 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string) 
 			return nil, err
 		}
 	}
-	f := &filledSet{seed: maphash.MakeSeed()}
+	// Room for the records counted, so that the lists are not copied as
+	// they grow.
+	f := &filledSet{seed: maphash.MakeSeed(), exact: make([]filledEntry, 0, size), folded: make([]filledEntry, 0, size)}
 	for locator := ""; ; {
 		q := url.Values{}
 		if locator != "" {
