@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/retl-go/retl/config"
 )
@@ -42,6 +43,9 @@ var jobMinKeys = 5_000
 // jobPage, when above 0, is the records a page of the job's results holds
 // (Salesforce's maxRecords); tests make pages small.
 var jobPage = 0
+
+// countTimeout bounds the count that decides for the job.
+var countTimeout = 30 * time.Second
 
 // guardJob is the sink's choice between IN lists and a query job, and the
 // job's answer once it ran.
@@ -122,7 +126,12 @@ func (s *Sink) currentByJob(ctx context.Context, keyField string, keys, names []
 			g.read += len(keys)
 			return nil, false
 		}
-		if n, err := s.countFilled(ctx, keyField, names); err == nil {
+		// A count over a large object may take Salesforce long: past
+		// countTimeout it is given up, and IN lists stay.
+		cctx, cancel := context.WithTimeout(ctx, countTimeout)
+		n, err := s.countFilled(cctx, keyField, names)
+		cancel()
+		if err == nil {
 			g.candidates = n
 		} else {
 			s.log.Debug("salesforce: set_if_empty reads by IN lists: counting the records a query job would read failed", "error", err)
@@ -155,14 +164,14 @@ func filledWhere(keyField string, names []string) string {
 
 func (s *Sink) countFilled(ctx context.Context, keyField string, names []string) (int, error) {
 	soql := "SELECT COUNT() FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
-	b, err := s.c.get(ctx, s.c.dataPath("query")+"?"+url.Values{"q": {soql}}.Encode())
+	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.c.dataPath("query"), query: url.Values{"q": {soql}}, idempotent: true})
 	if err != nil {
 		return 0, err
 	}
 	var page struct {
 		TotalSize *int `json:"totalSize"`
 	}
-	if err := json.Unmarshal(b, &page); err != nil || page.TotalSize == nil {
+	if err := json.Unmarshal(resp.body, &page); err != nil || page.TotalSize == nil {
 		return 0, fmt.Errorf("%s: the answer holds no totalSize", soql)
 	}
 	return *page.TotalSize, nil

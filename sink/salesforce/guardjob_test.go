@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -124,6 +125,18 @@ func TestSetIfEmptyJobFailureFallsBack(t *testing.T) {
 		srv.ResetRequests()
 		check(t, srv, s)
 		assert.Equal(t, 1, countRequests(srv, "POST", "/jobs/query"), "tried once")
+	})
+	t.Run("count too slow", func(t *testing.T) {
+		old := countTimeout
+		countTimeout = 50 * time.Millisecond
+		t.Cleanup(func() { countTimeout = old })
+		srv := emulator(t)
+		seedGuarded(t, srv)
+		s := emuSink(t, emuClient(t, srv), "Account", config.Upsert, "External_Id__c", fastOptions(APIBulk))
+		srv.ResetRequests()
+		srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Method: "GET", Path: "/query", Delay: time.Second, Times: 1})
+		check(t, srv, s)
+		assert.Zero(t, countRequests(srv, "POST", "/jobs/query"))
 	})
 	t.Run("count fails", func(t *testing.T) {
 		srv := emulator(t)
