@@ -57,10 +57,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 	var has func(k string) (func(g int) bool, bool)
 	if f, ok := s.currentByJob(ctx, keyField, keys, names); ok {
 		has = func(k string) (func(int) bool, bool) {
-			m, ok := f.find(f.exact, k)
-			if !ok {
-				m, ok = f.find(f.folded, s.normKey(k))
-			}
+			m, ok := f.find(k)
 			return func(g int) bool { return m&(1<<g) != 0 }, ok
 		}
 	} else {

@@ -1,6 +1,7 @@
 package salesforce
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -64,10 +65,12 @@ type guardJob struct {
 }
 
 // filledSet holds, for each record the job read, which guarded fields
-// hold a value: by the hash of its key as it is and as normKey makes it.
+// hold a value, by the hash of its key as Salesforce compares keys: folded
+// to lower case unless the field is matched as written.
 type filledSet struct {
-	seed          maphash.Seed
-	exact, folded []filledEntry
+	seed    maphash.Seed
+	fold    bool
+	entries []filledEntry
 }
 
 type filledEntry struct {
@@ -75,21 +78,18 @@ type filledEntry struct {
 	mask uint64
 }
 
-func (f *filledSet) find(list []filledEntry, k string) (uint64, bool) {
+// find returns which guarded fields of the record with key k hold a
+// value, and whether the job read that record.
+func (f *filledSet) find(k string) (uint64, bool) {
+	if f.fold {
+		k = strings.ToLower(k)
+	}
 	h := maphash.String(f.seed, k)
-	i, ok := slices.BinarySearchFunc(list, h, func(e filledEntry, h uint64) int {
-		switch {
-		case e.h < h:
-			return -1
-		case e.h > h:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(f.entries, h, func(e filledEntry, h uint64) int { return cmp.Compare(e.h, h) })
 	if !ok {
 		return 0, false
 	}
-	return list[i].mask, true
+	return f.entries[i].mask, true
 }
 
 // currentByJob answers a guard's read from the query job when the choice
@@ -97,6 +97,10 @@ func (f *filledSet) find(list []filledEntry, k string) (uint64, bool) {
 // lists are to read these keys. names are the guarded fields, at most 64.
 func (s *Sink) currentByJob(ctx context.Context, keyField string, keys, names []string) (*filledSet, bool) {
 	if s.dest.Operation != config.Upsert || s.dest.upsertByID() || len(names) > 64 {
+		return nil, false
+	}
+	rule := s.keyRule()
+	if rule != keyFold && rule != keyExact {
 		return nil, false
 	}
 	seen := map[string]bool{strings.ToLower(keyField): true}
@@ -141,7 +145,7 @@ func (s *Sink) currentByJob(ctx context.Context, keyField string, keys, names []
 		g.read += len(keys)
 		return nil, false
 	}
-	f, err := s.readFilled(ctx, keyField, names, g.candidates)
+	f, err := s.readFilled(ctx, keyField, names, g.candidates, rule == keyFold)
 	if err != nil {
 		// IN lists are never wrong: the job's failure costs only time.
 		g.failed = true
@@ -185,7 +189,7 @@ type queryJobInfo struct {
 
 // readFilled runs one Bulk 2.0 query job for the records with a key and a
 // guarded value, and gathers which of their guarded fields hold one.
-func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, size int) (*filledSet, error) {
+func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, size int, fold bool) (*filledSet, error) {
 	soql := "SELECT " + keyField + ", " + strings.Join(names, ", ") + " FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
 	body, _ := json.Marshal(map[string]string{"operation": "query", "query": soql}) // strings: it cannot fail
 	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "query"), body: body, ctype: "application/json", idempotent: true})
@@ -218,7 +222,7 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, 
 	}
 	// Room for the records counted, so that the lists are not copied as
 	// they grow.
-	f := &filledSet{seed: maphash.MakeSeed(), exact: make([]filledEntry, 0, size), folded: make([]filledEntry, 0, size)}
+	f := &filledSet{seed: maphash.MakeSeed(), fold: fold, entries: make([]filledEntry, 0, size)}
 	for locator := ""; ; {
 		q := url.Values{}
 		if locator != "" {
@@ -228,7 +232,7 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, 
 			q.Set("maxRecords", strconv.Itoa(jobPage))
 		}
 		resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: path + "/results", query: q, accept: "text/csv", idempotent: true,
-			read: func(r io.Reader) error { return f.add(r, s.normKey) }})
+			read: f.add})
 		if err != nil {
 			return nil, fmt.Errorf("query job %s results: %w", info.ID, err)
 		}
@@ -237,23 +241,13 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, 
 			break
 		}
 	}
-	for _, l := range [][]filledEntry{f.exact, f.folded} {
-		slices.SortFunc(l, func(a, b filledEntry) int {
-			switch {
-			case a.h < b.h:
-				return -1
-			case a.h > b.h:
-				return 1
-			}
-			return 0
-		})
-	}
+	slices.SortFunc(f.entries, func(a, b filledEntry) int { return cmp.Compare(a.h, b.h) })
 	return f, nil
 }
 
 // add reads one page of results: a header, then the key and the guarded
 // fields of each record, every cell quoted. An empty cell is null.
-func (f *filledSet) add(r io.Reader, norm func(string) string) error {
+func (f *filledSet) add(r io.Reader) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	if _, err := cr.Read(); err != nil {
@@ -279,7 +273,10 @@ func (f *filledSet) add(r io.Reader, norm func(string) string) error {
 		if mask == 0 {
 			continue
 		}
-		f.exact = append(f.exact, filledEntry{maphash.String(f.seed, row[0]), mask})
-		f.folded = append(f.folded, filledEntry{maphash.String(f.seed, norm(row[0])), mask})
+		k := row[0]
+		if f.fold {
+			k = strings.ToLower(k)
+		}
+		f.entries = append(f.entries, filledEntry{maphash.String(f.seed, k), mask})
 	}
 }

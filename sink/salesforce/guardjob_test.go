@@ -1,8 +1,10 @@
 package salesforce
 
 import (
+	"cmp"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -167,11 +169,22 @@ func TestSetIfEmptyJobFailureFallsBack(t *testing.T) {
 }
 
 func TestFilledSetReadsPages(t *testing.T) {
-	f := &filledSet{seed: maphash.MakeSeed()}
-	require.NoError(t, f.add(strings.NewReader("\"K\",\"A\",\"B\"\n\"k1\",\"x\",\"\"\n\"K2\",\"\",\"y\"\n\"k3\",\" \",\"\"\n"), strings.ToLower))
-	require.NoError(t, f.add(strings.NewReader(""), strings.ToLower), "an empty page")
-	assert.Len(t, f.exact, 2, "a record whose values are all blank is left out")
-	require.Error(t, f.add(strings.NewReader("\"K\",\"A\"\n\"unterminated,\"x\n"), strings.ToLower))
+	page := "\"K\",\"A\",\"B\"\n\"k1\",\"x\",\"\"\n\"K2\",\"\",\"y\"\n\"k3\",\" \",\"\"\n"
+	for _, fold := range []bool{true, false} {
+		f := &filledSet{seed: maphash.MakeSeed(), fold: fold}
+		require.NoError(t, f.add(strings.NewReader(page)))
+		require.NoError(t, f.add(strings.NewReader("")), "an empty page")
+		assert.Len(t, f.entries, 2, "a record whose values are all blank is left out")
+		slices.SortFunc(f.entries, func(a, b filledEntry) int { return cmp.Compare(a.h, b.h) })
+		m, ok := f.find("K2")
+		assert.True(t, ok)
+		assert.Equal(t, uint64(2), m, "B holds a value")
+		_, ok = f.find("k2")
+		assert.Equal(t, fold, ok, "k2 is K2 only when keys fold")
+		_, ok = f.find("k3")
+		assert.False(t, ok)
+		require.Error(t, f.add(strings.NewReader("\"K\",\"A\"\n\"unterminated,\"x\n")))
+	}
 }
 
 // The job's results are read page by page, following Sforce-Locator.
