@@ -95,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	flag.StringVar(&o.jsonOut, "json", "", "also write every measurement to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (peer input files)")
 	prod := flag.String("prod-rows", "", "run the production path instead (fakesnow table → mapping → emulator → writeback with change detection): row counts, comma separated")
+	chunkMB := flag.Int("prod-chunk-mb", 16, "with --prod-rows, cut each query result on its way from fakesnow into chunks of about this many MB of Arrow, as Snowflake sends large results (its chunks grow to about 16 MB); 0 leaves fakesnow's whole inline answers")
+	workerLimit := flag.String("prod-worker-gomemlimit", "", "with --prod-rows, GOMEMLIMIT for the retl workers only (e.g. 150MiB), not for fakesnow's proxy or the emulator")
+	prodStages := flag.String("prod-stages", "", "with --prod-rows, only these stages (1-5, comma separated; stage 1, the sync without writeback, always runs as the base of the ratios)")
 	flag.StringVar(&o.dest, "dest", "", "extra keys for retl's destination section, e.g. \"bulk_batch_size: 50000, max_jobs_in_flight: 3\"")
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -140,12 +143,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return runProd(self, root, emuBin, schema, n, stdout, stderr)
+		only, err := parseRows(*prodStages)
+		if err != nil {
+			return err
+		}
+		return runProd(self, root, emuBin, schema, n, only, *chunkMB, *workerLimit, stdout, stderr)
 	}
 	var peer *jsforce
+	var gosf *gosfPeer
 	if o.peer {
 		if peer, err = findJSForce(root, o.jsPoll); err != nil {
 			fmt.Fprintln(stderr, "bench: no peer:", err)
+		}
+		if gosf, err = buildGoSalesforce(root, dir, stderr); err != nil {
+			fmt.Fprintln(stderr, "bench: no go-salesforce peer:", err)
 		}
 	}
 	fmt.Fprintf(stdout, "retl bench: %s, GOMAXPROCS=%s, %d CPUs; repeat %d\n", goVersion(), envOr("GOMAXPROCS", "default"), numCPU(), o.repeat)
@@ -157,7 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}{{"bulk", o.bulkRows}, {"rest", o.restRows}} {
 		for _, n := range load.rows {
 			var files []string
-			if peer != nil {
+			if peer != nil || (gosf != nil && load.api == "bulk") {
 				files, _, err = writePeerInput(context.Background(), dir, load.api, n, o.perFile, "J")
 				if err != nil {
 					return fmt.Errorf("writing the peer's input: %w", err)
@@ -191,15 +202,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 					report(stderr, m)
 					return nil
 				}
-				// Alternate which goes first, so that neither always meets
-				// an emptier org.
-				first, second := retl, js
-				if r%2 == 1 {
-					first, second = js, retl
+				gs := func() error {
+					if gosf == nil || load.api != "bulk" {
+						return nil
+					}
+					m, err := gosf.run(emu, n, files, stderr)
+					if err != nil {
+						return err
+					}
+					m.Rep = r
+					all = append(all, m)
+					report(stderr, m)
+					return nil
 				}
-				err = first()
-				if err == nil {
-					err = second()
+				// Rotate which goes first, so that none always meets an
+				// emptier org.
+				order := []func() error{retl, js, gs}
+				for i := range order {
+					if err == nil {
+						err = order[(i+r)%len(order)]()
+					}
 				}
 				emu.stop()
 				if err != nil {

@@ -10,9 +10,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +24,7 @@ import (
 	sf "github.com/snowflakedb/gosnowflake"
 
 	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/internal/snowchunk"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/reverseetl/state"
 	"github.com/retl-go/retl/source/snowflake"
@@ -233,6 +238,20 @@ func runProdWorker(ctx context.Context, j job) (*reverseetl.Report, state.Stats,
 	return rep, stats, err
 }
 
+// stageProfiles gives each stage's worker profile files of its own: the
+// names in BENCH_CPUPROFILE and BENCH_MEMPROFILE get ".stageN".
+func stageProfiles(env []string, stage int) []string {
+	out := make([]string, len(env))
+	for i, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if (k == "BENCH_CPUPROFILE" || k == "BENCH_MEMPROFILE") && v != "" {
+			kv = k + "=" + v + ".stage" + strconv.Itoa(stage)
+		}
+		out[i] = kv
+	}
+	return out
+}
+
 // prodStage is one measured run of the production path.
 type prodStage struct {
 	Name       string  `json:"stage"`
@@ -241,17 +260,33 @@ type prodStage struct {
 	Wall       float64 `json:"wall_s"`
 	CPU        float64 `json:"cpu_s"`
 	PeakRSS    uint64  `json:"peak_rss_bytes"`
+	PeakHeap   uint64  `json:"peak_heap_bytes"`
 	Statements int64   `json:"warehouse_statements"`
 	WhBytes    int64   `json:"warehouse_bytes"`
+	WhBusy     float64 `json:"warehouse_busy_s"`
 	Calls      int     `json:"api_calls"`
+	// Answers are the bytes of fakesnow's answers to the worker's queries,
+	// as fakesnow sent them (whole, before any cutting into chunks).
+	Answers int64 `json:"answer_bytes"`
 }
 
-func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Writer) error {
+// runProd measures the production path for each row count; only, when not
+// empty, names the stages (from 1) to run besides the first.
+func runProd(self, root, emuBin, schema string, rows, only []int, chunkMB int, memLimit string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	snowflake.QuietDriverLogs()
 	fmt.Fprintf(stdout, "retl production path: fakesnow → mapping → emulator → writeback; %s, %d CPUs\n\n", goVersion(), numCPU())
-	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak RSS MB | warehouse statements | warehouse MB | API calls | wall / no writeback | CPU / no writeback |")
-	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	if chunkMB > 0 {
+		fmt.Fprintf(stdout, "query results reach retl in chunks of about %d MB, as Snowflake sends large results (fakesnow sends them whole)\n\n", chunkMB)
+	} else {
+		fmt.Fprintln(stdout, "query results reach retl whole, inline, as fakesnow sends them")
+		fmt.Fprintln(stdout)
+	}
+	if memLimit != "" {
+		fmt.Fprintf(stdout, "the retl workers run with GOMEMLIMIT=%s\n\n", memLimit)
+	}
+	fmt.Fprintln(stdout, "| rows | stage | sent | wall s | CPU s | peak heap MB | peak RSS MB | warehouse statements | warehouse s | warehouse MB | query answers MB | API calls | wall / no writeback | CPU / no writeback |")
+	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range rows {
 		fs, err := startFakesnow(root)
 		if err != nil {
@@ -269,6 +304,11 @@ func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Wr
 				return err
 			}
 			defer emu.stop()
+			px, err := startAnswerProxy(fs.port, chunkMB<<20)
+			if err != nil {
+				return err
+			}
+			defer px.stop()
 			stages := []struct {
 				name      string
 				before    string
@@ -283,6 +323,9 @@ func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Wr
 			}
 			var base prodStage
 			for i, s := range stages {
+				if i > 0 && len(only) > 0 && !slices.Contains(only, i+1) {
+					continue
+				}
 				if s.before != "" {
 					if _, err := db.ExecContext(ctx, s.before); err != nil {
 						return fmt.Errorf("%s: %w", s.before, err)
@@ -292,8 +335,13 @@ func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Wr
 				if err != nil {
 					return err
 				}
-				spec, _ := json.Marshal(job{Project: prodProject(emu.url, fs.port, s.writeback), Sync: s.sync})
+				answered := px.split.InlineBytes()
+				spec, _ := json.Marshal(job{Project: prodProject(emu.url, px.port, s.writeback), Sync: s.sync})
 				cmd := exec.Command(self, "-worker", string(spec))
+				cmd.Env = stageProfiles(os.Environ(), i+1)
+				if memLimit != "" {
+					cmd.Env = append(cmd.Env, "GOMEMLIMIT="+memLimit)
+				}
 				var out bytes.Buffer
 				cmd.Stdout, cmd.Stderr = &out, stderr
 				if err := cmd.Run(); err != nil {
@@ -310,13 +358,13 @@ func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Wr
 				if err != nil {
 					return err
 				}
-				m := prodStage{Name: s.name, Rows: n, Sent: w.Written, Wall: w.Wall, CPU: w.User + w.Sys, PeakRSS: w.PeakRSS,
-					Statements: w.Statements, WhBytes: w.WhBytes, Calls: after - calls}
+				m := prodStage{Name: s.name, Rows: n, Sent: w.Written, Wall: w.Wall, CPU: w.User + w.Sys, PeakRSS: w.PeakRSS, PeakHeap: w.PeakHeap,
+					Statements: w.Statements, WhBytes: w.WhBytes, WhBusy: w.WhBusy, Calls: after - calls, Answers: px.split.InlineBytes() - answered}
 				if i == 0 {
 					base = m
 				}
-				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %d | %.2f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
-					mb(m.PeakRSS), m.Statements, float64(m.WhBytes)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
+				fmt.Fprintf(stdout, "| %d | %s | %d | %.2f | %.2f | %.0f | %.0f | %d | %.2f | %.2f | %.1f | %d | %.2f | %.2f |\n", n, m.Name, m.Sent, m.Wall, m.CPU,
+					mb(m.PeakHeap), mb(m.PeakRSS), m.Statements, m.WhBusy, float64(m.WhBytes)/1e6, float64(m.Answers)/1e6, m.Calls, m.Wall/base.Wall, m.CPU/base.CPU)
 			}
 			return nil
 		}()
@@ -324,6 +372,48 @@ func runProd(self, root, emuBin, schema string, rows []int, stdout, stderr io.Wr
 			return err
 		}
 	}
-	fmt.Fprintln(stdout, "\nwarehouse statements and MB are the writeback's (the source query is one more statement); sent counts rows written to Salesforce")
+	fmt.Fprintln(stdout, "\nwarehouse statements, s and MB are the writeback's (the source query is one more statement; s is the time its statements took); sent counts rows written to Salesforce")
 	return nil
+}
+
+// answerProxy stands between the workers and fakesnow. It counts the bytes
+// of fakesnow's answers to queries and, with chunk bytes above 0, cuts each
+// large result into chunks the workers download from it, as Snowflake
+// sends large results (fakesnow sends every result whole, inline). It runs
+// in the benchmark's own process, so its work is not the worker's.
+type answerProxy struct {
+	srv   *http.Server
+	split *snowchunk.Splitter
+	port  int
+	dir   string
+}
+
+const chunkPath = "/retl-chunks"
+
+func startAnswerProxy(fakesnowPort, chunkBytes int) (*answerProxy, error) {
+	dir, err := os.MkdirTemp("", "retl-chunks-")
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	p := &answerProxy{port: l.Addr().(*net.TCPAddr).Port, dir: dir}
+	p.split = &snowchunk.Splitter{Bytes: chunkBytes, Dir: dir, URL: fmt.Sprintf("http://127.0.0.1:%d%s", p.port, chunkPath)}
+	target := &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(fakesnowPort))}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = p.split
+	mux := http.NewServeMux()
+	mux.Handle(chunkPath+"/", http.StripPrefix(chunkPath, http.FileServer(http.Dir(dir))))
+	mux.Handle("/", rp)
+	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: time.Minute}
+	go func() { _ = p.srv.Serve(l) }()
+	return p, nil
+}
+
+func (p *answerProxy) stop() {
+	_ = p.srv.Close()
+	os.RemoveAll(p.dir)
 }

@@ -46,7 +46,7 @@ func printTables(w io.Writer, all []measurement, o options) {
 	fmt.Fprintln(w, "| API | rows | client | wall s | rows/s | CPU s | peak heap MB | peak RSS MB | MB sent | API calls | jobs | emulator s | wall/emulator |")
 	fmt.Fprintln(w, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, k := range keys {
-		for _, tool := range []string{"retl", "jsforce"} {
+		for _, tool := range []string{"retl", "jsforce", "go-salesforce"} {
 			ms := g[k][tool]
 			if len(ms) == 0 {
 				continue
@@ -93,6 +93,25 @@ func printTables(w io.Writer, all []measurement, o options) {
 	}
 
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| API | rows | CPU retl/go-salesforce | peak RSS retl/go-salesforce | wall retl/go-salesforce |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for _, k := range keys {
+		r, p := g[k]["retl"], g[k]["go-salesforce"]
+		if len(r) == 0 || len(p) == 0 {
+			continue
+		}
+		ratio := func(f func(measurement) float64) string {
+			a, _, _ := median(r, f)
+			b, _, _ := median(p, f)
+			return fmt.Sprintf("%.3f", a/b)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", k.api, thousands(k.rows),
+			ratio(func(m measurement) float64 { return m.CPU }),
+			ratio(func(m measurement) float64 { return float64(m.PeakRSS) }),
+			ratio(func(m measurement) float64 { return m.Wall }))
+	}
+
+	fmt.Fprintln(w)
 	targets(w, g)
 }
 
@@ -110,6 +129,10 @@ func targets(w io.Writer, g map[key]map[string][]measurement) {
 		if j := one["jsforce"]; len(j) > 0 {
 			jcpu, _, _ := median(j, func(m measurement) float64 { return m.CPU })
 			fmt.Fprintf(w, "target: Bulk 1M client CPU <= 1/5 of jsforce: %.3f, %s\n", cpu/jcpu, check(cpu/jcpu <= 0.2))
+		}
+		if p := one["go-salesforce"]; len(p) > 0 {
+			pcpu, _, _ := median(p, func(m measurement) float64 { return m.CPU })
+			fmt.Fprintf(w, "target: Bulk 1M client CPU <= 1/3 of go-salesforce: %.3f, %s\n", cpu/pcpu, check(cpu/pcpu <= 1.0/3))
 		}
 		ratio, _, _ := median(r, func(m measurement) float64 { return m.Wall / m.EmuBusy })
 		fmt.Fprintf(w, "target: Bulk 1M wall <= 1.5x emulator processing: %.2f, %s\n", ratio, check(ratio <= 1.5))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"time"
 
@@ -43,8 +44,9 @@ type workerResult struct {
 	Jobs     []string `json:"jobs"`
 	Error    string   `json:"error,omitempty"`
 	// Statements and WhBytes are the writeback's, on the production path.
-	Statements int64 `json:"statements,omitempty"`
-	WhBytes    int64 `json:"warehouse_bytes,omitempty"`
+	Statements int64   `json:"statements,omitempty"`
+	WhBytes    int64   `json:"warehouse_bytes,omitempty"`
+	WhBusy     float64 `json:"warehouse_busy,omitempty"`
 }
 
 // runWorker runs one load through the Engine, as `retl run` would, in a
@@ -56,8 +58,12 @@ func runWorker(spec string, out io.Writer) error {
 	}
 	var profile func()
 	if f := os.Getenv("BENCH_MEMPROFILE"); f != "" {
-		// The live heap near its peak, for finding what holds memory.
+		// The live heap near its peak, for finding what holds memory:
+		// collected first, so that the profile is the heap of this moment
+		// rather than of the last collection (this costs the run time and
+		// lowers its peak).
 		profile = func() {
+			runtime.GC()
 			if w, err := os.Create(f); err == nil {
 				_ = pprof.WriteHeapProfile(w)
 				w.Close()
@@ -107,7 +113,7 @@ func runWorker(spec string, out io.Writer) error {
 		}
 	}
 	res := workerResult{Wall: wall.Seconds(), PeakHeap: hp.Stop(), PeakRSS: procStatus("VmHWM"),
-		Statements: stats.Statements, WhBytes: stats.Bytes}
+		Statements: stats.Statements, WhBytes: stats.Bytes, WhBusy: stats.Busy.Seconds()}
 	res.User, res.Sys = cpuSeconds()
 	res.Wchar, res.Rchar = ioCounts()
 	s := rep.Syncs[0]

@@ -1,18 +1,22 @@
 package state
 
 import (
-	"compress/gzip"
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/klauspost/compress/gzip"
 	sf "github.com/snowflakedb/gosnowflake"
 
 	"github.com/retl-go/retl/reverseetl"
@@ -44,16 +48,24 @@ const (
 // in and their order in it.
 var stateLoadCols = append([]Column{{"LOAD_ID", Text}, {"SEQ", Int}}, stateCols...)
 
-// spool is one file of rows waiting to be loaded.
+// spool is one file of rows waiting to be loaded. Rows are encoded into
+// buf by hand (the format encoding/csv writes, see appendField) and
+// compressed in pieces: the writeback's cost per row is a few appends.
 type spool struct {
 	// id names the spool's stage path and its rows in STATE_LOAD.
-	id    string
-	f     *os.File
-	zw    *gzip.Writer
-	cw    *csv.Writer
+	id  string
+	f   *os.File
+	fw  *bufio.Writer
+	zw  *gzip.Writer
+	buf []byte
+	// open says a row has fields and the next one needs a delimiter.
+	open  bool
 	rows  int64
 	bytes int64
 }
+
+// spoolFlush is how much encoded text waits before it is compressed.
+const spoolFlush = 256 << 10
 
 func newSpool() (*spool, error) {
 	f, err := os.CreateTemp("", "retl-load-*.csv.gz")
@@ -62,23 +74,139 @@ func newSpool() (*spool, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	zw := gzip.NewWriter(f)
-	cw := csv.NewWriter(zw)
-	cw.Comma = '|'
-	return &spool{id: hex.EncodeToString(id[:]), f: f, zw: zw, cw: cw}, nil
+	// The fastest level: the files live minutes, and compressing harder
+	// cost more CPU than the whole rest of the writeback.
+	// The compressor writes small pieces: buffered, they cost few writes.
+	fw := bufio.NewWriterSize(f, 256<<10)
+	zw, err := gzip.NewWriterLevel(fw, gzip.BestSpeed)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("load file: %w", err)
+	}
+	return &spool{id: hex.EncodeToString(id[:]), f: f, fw: fw, zw: zw, buf: make([]byte, 0, spoolFlush+4096)}, nil
 }
 
-func (p *spool) write(fields []string) error {
-	for _, v := range fields {
-		p.bytes += int64(len(v)) + 1
+// str adds a text field to the current row.
+func (p *spool) str(v string) {
+	if p.open {
+		p.buf = append(p.buf, '|')
 	}
-	return p.cw.Write(fields)
+	p.open = true
+	p.buf = appendField(p.buf, v)
+}
+
+// own adds a field of retl's own making that needs no quotes (hex ids,
+// timestamps, keywords), without looking.
+func (p *spool) own(v string) {
+	if p.open {
+		p.buf = append(p.buf, '|')
+	}
+	p.open = true
+	p.buf = append(p.buf, v...)
+}
+
+// sep starts a field whose text the caller appends to buf itself.
+func (p *spool) sep() {
+	if p.open {
+		p.buf = append(p.buf, '|')
+	}
+	p.open = true
+}
+
+// int adds a number field to the current row.
+func (p *spool) int(n int64) {
+	if p.open {
+		p.buf = append(p.buf, '|')
+	}
+	p.open = true
+	p.buf = strconv.AppendInt(p.buf, n, 10)
+}
+
+// end ends the current row, compressing the text gathered when there is
+// enough of it.
+func (p *spool) end() error {
+	p.buf = append(p.buf, '\n')
+	p.open = false
+	p.rows++
+	if len(p.buf) >= spoolFlush {
+		return p.flush()
+	}
+	return nil
+}
+
+func (p *spool) flush() error {
+	p.bytes += int64(len(p.buf))
+	_, err := p.zw.Write(p.buf)
+	p.buf = p.buf[:0]
+	return err
+}
+
+// size is the CSV text of the rows so far.
+func (p *spool) size() int64 { return p.bytes + int64(len(p.buf)) }
+
+// appendField appends v as encoding/csv writes a field with '|' as its
+// delimiter: in quotes, its quotes doubled, when it holds the delimiter, a
+// quote, a line break or starts with a space, or is \. (which ends data
+// for some loaders); as it is otherwise. An empty field stays empty, which
+// the file format reads as NULL.
+func appendField[T string | []byte](b []byte, v T) []byte {
+	if !fieldNeedsQuotes(v) {
+		return append(b, v...)
+	}
+	b = append(b, '"')
+	b = appendDoubled(b, v)
+	return append(b, '"')
+}
+
+// appendDoubled appends v with each quote doubled, as inside a quoted field.
+func appendDoubled[T string | []byte](b []byte, v T) []byte {
+	for {
+		i := indexQuote(v)
+		if i < 0 {
+			return append(b, v...)
+		}
+		b = append(b, v[:i+1]...)
+		b = append(b, '"')
+		v = v[i+1:]
+	}
+}
+
+func indexQuote[T string | []byte](v T) int {
+	switch x := any(v).(type) {
+	case string:
+		return strings.IndexByte(x, '"')
+	case []byte:
+		return bytes.IndexByte(x, '"')
+	}
+	return -1
+}
+
+// special marks the bytes that make a field need quotes anywhere in it.
+var special = [256]bool{'|': true, '"': true, '\r': true, '\n': true}
+
+func fieldNeedsQuotes[T string | []byte](v T) bool {
+	if len(v) == 0 {
+		return false
+	}
+	if len(v) == 2 && v[0] == '\\' && v[1] == '.' {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if special[v[i]] {
+			return true
+		}
+	}
+	if v[0] < utf8.RuneSelf {
+		return v[0] == ' ' || v[0] == '\t' || v[0] == '\v' || v[0] == '\f'
+	}
+	r, _ := utf8.DecodeRuneInString(string(v[:min(len(v), utf8.UTFMax)]))
+	return unicode.IsSpace(r)
 }
 
 // finish closes the compression and rewinds the file for its upload.
 func (p *spool) finish() error {
-	p.cw.Flush()
-	if err := errors.Join(p.cw.Error(), p.zw.Close()); err != nil {
+	if err := errors.Join(p.flush(), p.zw.Close(), p.fw.Flush()); err != nil {
 		return err
 	}
 	_, err := p.f.Seek(0, io.SeekStart)
@@ -98,10 +226,11 @@ type spools struct {
 
 func spoolKey(table, syncName string) string { return table + "\x00" + syncName }
 
-// spoolRows appends n rows to the spool of table and sync, row(i, spool
-// id, position in the spool) giving the i-th, and hands the spool back
-// (taken out of the store) when it is large enough to load now.
-func (s *Store) spoolRows(table, syncName string, n int, row func(i int, id string, seq int64) []string) (*spool, error) {
+// spoolRows appends n rows to the spool of table and sync, row(i, p)
+// writing the i-th with p's str and int (p.id and p.rows+1 name it), and
+// hands the spool back (taken out of the store) when it is large enough to
+// load now.
+func (s *Store) spoolRows(table, syncName string, n int, row func(i int, p *spool)) (*spool, error) {
 	s.spools.mu.Lock()
 	defer s.spools.mu.Unlock()
 	if s.spools.files == nil {
@@ -117,14 +246,14 @@ func (s *Store) spoolRows(table, syncName string, n int, row func(i int, id stri
 		s.spools.files[k] = p
 	}
 	for i := range n {
-		p.rows++
-		if err := p.write(row(i, p.id, p.rows)); err != nil {
+		row(i, p)
+		if err := p.end(); err != nil {
 			delete(s.spools.files, k)
 			p.remove()
 			return nil, fmt.Errorf("load file: %w", err)
 		}
 	}
-	if p.bytes < spoolBytes {
+	if p.size() < spoolBytes {
 		return nil, nil
 	}
 	delete(s.spools.files, k)
@@ -220,13 +349,16 @@ func (s *Store) loads() bool {
 	return ok
 }
 
-func (r *stateRow) fields(id string, seq int64) []string {
-	return []string{id, strconv.FormatInt(seq, 10), r.Sync, r.Key, r.Hash, r.ID, r.WrittenAt, r.RunID}
-}
-
-func (r *resultRow) fields() []string {
-	return []string{r.RunID, r.Sync, strconv.FormatInt(r.Seq, 10), r.Key, r.Operation, r.Outcome, r.ID,
-		strconv.FormatBool(r.Created), r.ErrCode, r.ErrMessage, r.ErrFields, r.Reason, r.KeptBack, r.Values, r.RecordedAt}
+// writeState writes a row of STATE_LOAD: the spool's id, the row's place
+// in it, then stateCols.
+func (p *spool) writeState(syncName, key, hash, id, at, runID string) {
+	p.own(p.id)
+	p.int(p.rows + 1)
+	for _, v := range [...]string{syncName, key, hash, id} {
+		p.str(v)
+	}
+	p.own(at)
+	p.str(runID)
 }
 
 // GatherState implements reverseetl.StateGatherer: on Snowflake the rows
@@ -243,9 +375,8 @@ func (s *Store) GatherState(ctx context.Context, runID, syncName string, rows []
 		return ErrReadOnly
 	}
 	at := s.stamp()
-	full, err := s.spoolRows(s.tState, syncName, len(rows), func(i int, id string, seq int64) []string {
-		r := stateRow{Sync: syncName, Key: rows[i].Key, Hash: rows[i].Hash, ID: rows[i].ID, WrittenAt: at, RunID: runID}
-		return r.fields(id, seq)
+	full, err := s.spoolRows(s.tState, syncName, len(rows), func(i int, p *spool) {
+		p.writeState(syncName, rows[i].Key, rows[i].Hash, rows[i].ID, at, runID)
 	})
 	if err != nil {
 		return err

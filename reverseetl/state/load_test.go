@@ -131,3 +131,34 @@ func TestLoadFailureIsAWarning(t *testing.T) {
 	_, _, st, _ := pr.store.Tables()
 	assert.Equal(t, int64(0), w.int(t, "SELECT COUNT(*) FROM "+st))
 }
+
+// Once the tables exist, a store readies itself with one statement; a
+// table gone since is made again, and the version row is not doubled.
+func TestPrepareProbesBeforeMakingTables(t *testing.T) {
+	warehouses(t, func(t *testing.T, w *warehouse) {
+		ctx := context.Background()
+		prepare := func() state.Stats {
+			st, err := state.New(w.db, w.dialect, state.Options{})
+			require.NoError(t, err)
+			require.NoError(t, st.Prepare(ctx))
+			return st.Stats()
+		}
+		first := prepare()
+		assert.Greater(t, first.Statements, int64(5), "the first store makes the tables")
+		assert.Equal(t, int64(1), prepare().Statements, "later stores find them with one query")
+
+		_, results, _, version := mustStore(t, w).Tables()
+		w.exec(t, "DROP TABLE "+results)
+		again := prepare()
+		assert.Equal(t, first.Statements-1, again.Statements, "a missing table: all are made again after the probe, without a second version row")
+		assert.Equal(t, int64(0), w.int(t, "SELECT COUNT(*) FROM "+results))
+		assert.Equal(t, int64(1), w.int(t, "SELECT COUNT(*) FROM "+version))
+		assert.Equal(t, int64(1), prepare().Statements)
+	})
+}
+
+func mustStore(t *testing.T, w *warehouse) *state.Store {
+	st, err := state.New(w.db, w.dialect, state.Options{})
+	require.NoError(t, err)
+	return st
+}

@@ -234,6 +234,9 @@ func (s *Store) ensure(ctx context.Context) error {
 }
 
 func (s *Store) create(ctx context.Context) error {
+	if s.present(ctx) {
+		return nil
+	}
 	if stmt := s.d.CreateSchema(s.schema); stmt != "" {
 		if _, err := s.exec(ctx, stmt); err != nil {
 			return err
@@ -273,6 +276,30 @@ func (s *Store) create(ctx context.Context) error {
 		AppliedAt string `json:"APPLIED_AT"`
 	}
 	return s.insert(ctx, s.tVersion, versionCols, []any{version{LayoutVersion, s.stamp()}})
+}
+
+// present says whether every table exists at this release's layout
+// version, asked in one statement that fails when a table is missing: a
+// run then makes none of them, instead of one statement per table. Any
+// failure means "make them", which reports what is wrong. The stage is
+// not asked for: it is made just before STATE_LOAD, and the version row
+// is written after both.
+func (s *Store) present(ctx context.Context) bool {
+	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases}
+	if s.loads() {
+		tables = append(tables, s.tStateLoad)
+	}
+	q := "SELECT MAX(VERSION) FROM " + s.tVersion
+	sep := " WHERE "
+	for _, t := range tables {
+		q += sep + "NOT EXISTS (SELECT 1 FROM " + t + " WHERE 1 = 0)"
+		sep = " AND "
+	}
+	var v sql.NullInt64
+	if err := s.queryRow(ctx, q).Scan(&v); err != nil {
+		return false
+	}
+	return v.Valid && v.Int64 == LayoutVersion
 }
 
 // version reads the layout version of the tables and refuses one this
@@ -477,14 +504,13 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 		if err != nil {
 			return err
 		}
-		for i, r := range rows {
-			row := stateRow{Sync: syncName, Key: r.Key, Hash: r.Hash, ID: r.ID, WrittenAt: at, RunID: runID}
-			if err := p.write(row.fields(p.id, int64(i+1))); err != nil {
+		for _, r := range rows {
+			p.writeState(syncName, r.Key, r.Hash, r.ID, at, runID)
+			if err := p.end(); err != nil {
 				p.remove()
 				return fmt.Errorf("load file: %w", err)
 			}
 		}
-		p.rows = int64(len(rows))
 		return s.loadState(ctx, p)
 	}
 	out := make([]any, 0, len(last))

@@ -2,14 +2,15 @@ package state
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/internal/jsonstr"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 )
@@ -178,6 +179,15 @@ func (w *Writeback) Removed(ctx context.Context, s *config.Sync, action string, 
 	return nil
 }
 
+// resultOperation is a RECORD_RESULTS row's OPERATION: on_removed's
+// action, else what the write did.
+func resultOperation(operation string, o *reverseetl.Outcome) string {
+	if operation != "" {
+		return operation
+	}
+	return writeOperation(o)
+}
+
 // writeOperation is the OPERATION of a row the sync wrote: what the write
 // did to the record (create, update or delete); empty for rows not written.
 func writeOperation(o *reverseetl.Outcome) string {
@@ -198,45 +208,33 @@ func RemovedOperation(action string) string { return "on_removed:" + action }
 
 var _ reverseetl.RemovedObserver = (*Writeback)(nil)
 
-// results inserts outcomes into RECORD_RESULTS as the results setting says.
+// results writes outcomes to RECORD_RESULTS as the results setting says:
+// on Snowflake into the sync's load file, on SQLite by inserts.
 func (w *Writeback) results(ctx context.Context, s *config.Sync, operation string, outs []reverseetl.Outcome) error {
 	if w.s.opts.Results == ResultsNone {
 		return nil
 	}
+	keep := func(o *reverseetl.Outcome) bool {
+		return w.s.opts.Results != ResultsFailed || o.Kind == reverseetl.RowFailed
+	}
 	at := w.s.stamp()
-	rows := make([]any, 0, len(outs))
-	for i := range outs {
-		o := &outs[i]
-		if w.s.opts.Results == ResultsFailed && o.Kind != reverseetl.RowFailed {
-			continue
-		}
-		op := operation
-		if op == "" {
-			op = writeOperation(o)
-		}
-		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: op,
-			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
-			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
-		if o.Err != nil {
-			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
-			// The recorder took excluded values out already; an embedder
-			// handing outcomes over directly gets the same.
-			r.ErrMessage = w.s.exclude.Scrub(o.Err.Message, o.Record)
-		}
-		r.Values = w.values(o.Record)
-		rows = append(rows, r)
-	}
-	if len(rows) == 0 {
-		return nil
-	}
 	if w.s.loads() {
 		if w.s.readOnly {
 			return ErrReadOnly
 		}
+		kept := make([]int, 0, len(outs))
+		for i := range outs {
+			if keep(&outs[i]) {
+				kept = append(kept, i)
+			}
+		}
+		if len(kept) == 0 {
+			return nil
+		}
 		// Loaded when the sync finishes, or now when the file is full.
-		full, err := w.s.spoolRows(w.s.tResults, s.Name, len(rows), func(i int, _ string, _ int64) []string {
-			r := rows[i].(resultRow)
-			return r.fields()
+		var vw valuesWriter
+		full, err := w.s.spoolRows(w.s.tResults, s.Name, len(kept), func(i int, p *spool) {
+			w.writeResult(p, &vw, s.Name, operation, at, &outs[kept[i]])
 		})
 		if err == nil {
 			err = w.s.loadResults(ctx, full)
@@ -246,41 +244,138 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 		}
 		return nil
 	}
+	rows := make([]any, 0, len(outs))
+	for i := range outs {
+		o := &outs[i]
+		if !keep(o) {
+			continue
+		}
+		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: resultOperation(operation, o),
+			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
+			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
+		if o.Err != nil {
+			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
+			r.ErrMessage = w.errMessage(o)
+		}
+		r.Values = string(w.values(nil, o.Record))
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
 	if err := w.s.insert(ctx, w.s.tResults, resultCols, rows); err != nil {
 		return fmt.Errorf("record results: %w", err)
 	}
 	return nil
 }
 
-// values is the record's values as a JSON object, without the excluded
-// fields: text as sent, null for a cleared field, absent fields left out.
-func (w *Writeback) values(r *sink.Record) string {
-	if r == nil || r.Layout == nil || len(r.Values) == 0 {
-		return ""
+// errMessage is the outcome's error message without excluded values: the
+// recorder took them out already; an embedder handing outcomes over
+// directly gets the same.
+func (w *Writeback) errMessage(o *reverseetl.Outcome) string {
+	return w.s.exclude.Scrub(o.Err.Message, o.Record)
+}
+
+// writeResult writes one RECORD_RESULTS row (resultCols) to the load file.
+func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation, at string, o *reverseetl.Outcome) {
+	p.str(w.runID)
+	p.str(syncName)
+	p.int(o.Seq)
+	p.str(o.Key)
+	p.str(resultOperation(operation, o))
+	p.own(string(o.Kind))
+	p.str(o.ID)
+	p.own(strconv.FormatBool(o.Created))
+	if o.Err != nil {
+		p.str(o.Err.Code)
+		p.str(w.errMessage(o))
+		p.str(strings.Join(o.Err.Fields, ","))
+	} else {
+		p.str("")
+		p.str("")
+		p.str("")
 	}
-	var b strings.Builder
-	b.WriteByte('{')
+	p.str(o.Reason)
+	p.str(strings.Join(o.KeptBack, ","))
+	p.sep()
+	p.buf = vw.append(p.buf, w.s.exclude, o.Record)
+	p.own(at)
+}
+
+// valuesWriter writes VALUES_JSON (see values) straight into a load
+// file's field: quoted, its quotes doubled. The keys, the same for every
+// record of a layout, are escaped once per layout.
+type valuesWriter struct {
+	layout *sink.Layout
+	// keys are each field's `""name"":`, "" for an excluded field.
+	keys    []string
+	scratch []byte
+}
+
+func (vw *valuesWriter) append(b []byte, excl reverseetl.Exclusion, r *sink.Record) []byte {
+	if r == nil || r.Layout == nil || len(r.Values) == 0 {
+		return b
+	}
+	if r.Layout != vw.layout {
+		vw.layout = r.Layout
+		vw.keys = vw.keys[:0]
+		for _, f := range r.Layout.Fields {
+			if !excl.Empty() && excl.Has(f) {
+				vw.keys = append(vw.keys, "")
+				continue
+			}
+			k := appendField(nil, append(jsonstr.Append(nil, f), ':'))
+			vw.keys = append(vw.keys, string(k[1:len(k)-1]))
+		}
+	}
+	b = append(b, '"', '{')
 	n := 0
-	for i, f := range r.Layout.Fields {
-		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || w.s.exclude.Has(f) {
+	for i, key := range vw.keys {
+		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || key == "" {
 			continue
 		}
 		if n > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
 		n++
-		k, _ := json.Marshal(f)
-		b.Write(k)
-		b.WriteByte(':')
+		b = append(b, key...)
 		if r.Values[i].Kind == sink.Null {
-			b.WriteString("null")
+			b = append(b, "null"...)
 			continue
 		}
-		v, _ := json.Marshal(r.Values[i].S)
-		b.Write(v)
+		vw.scratch = jsonstr.Append(vw.scratch[:0], r.Values[i].S)
+		b = appendDoubled(b, vw.scratch)
 	}
-	b.WriteByte('}')
-	return b.String()
+	return append(b, '}', '"')
+}
+
+// values appends the record's values as a JSON object, without the
+// excluded fields, to b: text as sent, null for a cleared field, absent
+// fields left out. A record without values appends nothing.
+func (w *Writeback) values(b []byte, r *sink.Record) []byte {
+	if r == nil || r.Layout == nil || len(r.Values) == 0 {
+		return b
+	}
+	b = append(b, '{')
+	n := 0
+	excl := !w.s.exclude.Empty()
+	for i, f := range r.Layout.Fields {
+		if i >= len(r.Values) || r.Values[i].Kind == sink.Absent || excl && w.s.exclude.Has(f) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = jsonstr.Append(b, f)
+		b = append(b, ':')
+		if r.Values[i].Kind == sink.Null {
+			b = append(b, "null"...)
+			continue
+		}
+		b = jsonstr.Append(b, r.Values[i].S)
+	}
+	return append(b, '}')
 }
 
 type runRow struct {

@@ -51,13 +51,33 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 	if len(keys) == 0 {
 		return records, kept, nil
 	}
-	rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, names)
-	if err != nil {
-		return nil, nil, errorf("set_if_empty: reading current values: %w", err)
-	}
-	folded := make(map[string]Row, len(rows))
-	for k, r := range rows {
-		folded[s.normKey(k)] = r
+	// has(k) says whether a record with key k exists and, if so, which
+	// guarded fields (by their place in names) hold a value.
+	var has func(k string) (func(g int) bool, bool)
+	if f, ok := s.currentByJob(ctx, keyField, keys, names); ok {
+		has = func(k string) (func(int) bool, bool) {
+			m, ok := f.find(k)
+			return func(g int) bool { return m&(1<<g) != 0 }, ok
+		}
+	} else {
+		rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, names)
+		if err != nil {
+			return nil, nil, errorf("set_if_empty: reading current values: %w", err)
+		}
+		folded := make(map[string]Row, len(rows))
+		for k, r := range rows {
+			folded[s.normKey(k)] = r
+		}
+		has = func(k string) (func(int) bool, bool) {
+			row, ok := rows[k]
+			if !ok {
+				row, ok = folded[s.normKey(k)]
+			}
+			return func(g int) bool {
+				cur, _ := row.Get(names[g])
+				return !isEmptyValue(cur)
+			}, ok
+		}
 	}
 	out := records
 	copied := false
@@ -66,10 +86,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 		if k == "" {
 			continue
 		}
-		row, ok := rows[k]
-		if !ok {
-			row, ok = folded[s.normKey(k)]
-		}
+		filled, ok := has(k)
 		if !ok {
 			continue // a new record gets every field
 		}
@@ -78,8 +95,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 			if gi >= len(records[i].Values) || records[i].Values[gi].Kind == sink.Absent {
 				continue
 			}
-			cur, _ := row.Get(names[g])
-			if isEmptyValue(cur) {
+			if !filled(g) {
 				continue
 			}
 			if vals == nil {

@@ -48,6 +48,8 @@ type Sink struct {
 	x extras
 	// scr is what Screen keeps across a sync's batches.
 	scr screenState
+	// gj is how set_if_empty reads current values (see guardjob.go).
+	gj guardJob
 }
 
 var (

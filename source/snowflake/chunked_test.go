@@ -1,49 +1,40 @@
 package snowflake
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	sf "github.com/snowflakedb/gosnowflake"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/internal/snowchunk"
 	"github.com/retl-go/retl/internal/standin"
 	"github.com/retl-go/retl/source"
 )
 
 // chunker makes fakesnow's answers look like Snowflake's for large
-// results. fakesnow sends a whole result inline, as one Arrow stream;
-// Snowflake sends the first part inline and the rest as chunks the client
-// downloads one by one. chunker is an HTTP transport that passes requests
-// to fakesnow and splits each Arrow result into chunks of rows, written to
-// files that a local server serves, so that the chunk path of gosnowflake
-// and of this source runs as it does against Snowflake.
+// results (see snowchunk): an HTTP transport that splits each Arrow result
+// into chunks of rows, written to files that a local server serves.
 type chunker struct {
-	t        *testing.T
-	rows     int // rows per chunk
-	dir      string
-	server   *httptest.Server
-	n        atomic.Int64
-	fetched  atomic.Int64
-	breakURL bool // point the first remote chunk at a missing file
+	*snowchunk.Splitter
+	t       *testing.T
+	rows    int // rows per chunk
+	dir     string
+	server  *httptest.Server
+	fetched atomic.Int64
+	// breakURL points the first remote chunk at a missing file.
+	breakURL bool
+	once     sync.Once
 }
 
 func newChunker(t *testing.T, rows int) *chunker {
@@ -57,97 +48,10 @@ func newChunker(t *testing.T, rows int) *chunker {
 }
 
 func (c *chunker) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil || !strings.HasPrefix(req.URL.Path, "/queries/v1/query-request") {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	if resp.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(body))
-		if err != nil {
-			return nil, err
-		}
-		if body, err = io.ReadAll(zr); err != nil {
-			return nil, err
-		}
-		resp.Header.Del("Content-Encoding")
-	}
-	body, err = c.split(body)
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	resp.ContentLength = int64(len(body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
-// split rewrites one query response.
-func (c *chunker) split(body []byte) ([]byte, error) {
-	var msg map[string]any
-	if err := json.Unmarshal(body, &msg); err != nil {
-		return body, nil
-	}
-	data, _ := msg["data"].(map[string]any)
-	b64, _ := data["rowsetBase64"].(string)
-	if data == nil || data["queryResultFormat"] != "arrow" || b64 == "" {
-		return body, nil
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := ipc.NewReader(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	defer rd.Release()
-	var parts [][]byte
-	var counts []int
-	for rd.Next() {
-		rec := rd.Record()
-		for lo := int64(0); lo < rec.NumRows(); lo += int64(c.rows) {
-			hi := min(lo+int64(c.rows), rec.NumRows())
-			var buf bytes.Buffer
-			w := ipc.NewWriter(&buf, ipc.WithSchema(rd.Schema()))
-			slice := rec.NewSlice(lo, hi)
-			err := w.Write(slice)
-			slice.Release()
-			if err != nil {
-				return nil, err
-			}
-			if err := w.Close(); err != nil {
-				return nil, err
-			}
-			parts = append(parts, buf.Bytes())
-			counts = append(counts, int(hi-lo))
-		}
-	}
-	if len(parts) < 2 {
-		return body, nil
-	}
-	data["rowsetBase64"] = base64.StdEncoding.EncodeToString(parts[0])
-	var chunks []map[string]any
-	for i, p := range parts[1:] {
-		name := fmt.Sprintf("chunk-%d-%d", c.n.Add(1), i)
-		if err := os.WriteFile(filepath.Join(c.dir, name), p, 0o600); err != nil {
-			return nil, err
-		}
-		url := c.server.URL + "/" + name
-		if c.breakURL && i == 0 {
-			url = c.server.URL + "/missing"
-		}
-		chunks = append(chunks, map[string]any{
-			"url": url, "rowCount": counts[i+1], "uncompressedSize": len(p), "compressedSize": len(p),
-		})
-	}
-	data["chunks"] = chunks
-	data["chunkHeaders"] = map[string]string{"x-retl-test": "1"}
-	return json.Marshal(msg)
+	c.once.Do(func() {
+		c.Splitter = &snowchunk.Splitter{Rows: c.rows, Dir: c.dir, URL: c.server.URL, BreakFirst: c.breakURL}
+	})
+	return c.Splitter.RoundTrip(req)
 }
 
 func chunkedSettings(t *testing.T) Settings {
