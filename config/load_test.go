@@ -73,7 +73,7 @@ func TestLoadFullExample(t *testing.T) {
 	assert.Equal(t, "sn0wflake-pw", whConf.Password)
 	assert.Equal(t, "salesforce", p.Connections["crm"].Type)
 
-	assert.Equal(t, Defaults{Parallel: 4, BatchSize: 10000, NullPolicy: NullClear, OnFailure: OnFailure{MaxFailedRows: ptr(0)}}, p.Defaults)
+	assert.Equal(t, Defaults{Parallel: 4, RecordsPerWrite: 10000, NullPolicy: NullClear, OnFailure: OnFailure{MaxFailedRows: ptr(0)}}, p.Defaults)
 	assert.Equal(t, Alerts{
 		OnSyncFailure:   true,
 		FailedRowsAbove: ptr(100),
@@ -129,7 +129,7 @@ func TestLoadFullExample(t *testing.T) {
 	assert.Equal(t, "TIER != 'internal'", s.Filter)
 	assert.Equal(t, NullClear, s.NullPolicy)
 	assert.Equal(t, OnFailure{MaxFailedRows: ptr(100), MaxFailedPercent: ptr(5.0)}, s.OnFailure)
-	assert.Equal(t, 5000, s.BatchSize)
+	assert.Equal(t, 5000, s.RecordsPerWrite)
 	assert.Equal(t, []string{"accounts"}, s.DependsOn)
 	assert.False(t, s.RunIfParentFailed)
 	assert.Equal(t, &ChangeDetection{Key: "ACCOUNT_ID"}, s.ChangeDetection)
@@ -138,7 +138,7 @@ func TestLoadFullExample(t *testing.T) {
 	// the project defaults.
 	a := p.Sync("accounts")
 	require.NotNil(t, a)
-	assert.Equal(t, 10000, a.BatchSize)
+	assert.Equal(t, 10000, a.RecordsPerWrite)
 	assert.Equal(t, NullClear, a.NullPolicy)
 	assert.Equal(t, OnFailure{MaxFailedRows: ptr(0)}, a.OnFailure)
 	assert.NotSame(t, p.Defaults.OnFailure.MaxFailedRows, a.OnFailure.MaxFailedRows)
@@ -349,13 +349,13 @@ func TestParse(t *testing.T) {
 	require.Len(t, p.Syncs, 2)
 	assert.Equal(t, "a", p.Syncs[0].Name)
 	assert.Equal(t, NullClear, p.Syncs[0].NullPolicy)
-	assert.Zero(t, p.Syncs[0].BatchSize)
+	assert.Zero(t, p.Syncs[0].RecordsPerWrite)
 
-	p, err = Parse(ctx, "retl.yaml", []byte("defaults: {null_policy: ignore, batch_size: 7}\n"), map[string][]byte{"a.yaml": []byte(minimalSync)})
+	p, err = Parse(ctx, "retl.yaml", []byte("defaults: {null_policy: ignore, records_per_write: 7}\n"), map[string][]byte{"a.yaml": []byte(minimalSync)})
 	require.NoError(t, err)
 	assert.Equal(t, "retl.yaml", p.File)
 	assert.Equal(t, NullIgnore, p.Syncs[0].NullPolicy)
-	assert.Equal(t, 7, p.Syncs[0].BatchSize)
+	assert.Equal(t, 7, p.Syncs[0].RecordsPerWrite)
 
 	// An empty project file is a project without connections.
 	p, err = Parse(ctx, "retl.yaml", []byte("# nothing yet\n"), nil)

@@ -9,7 +9,7 @@ import (
 
 var (
 	projectKeys  = []string{"connections", "defaults", "alerts", "reports", "writeback", "secrets"}
-	defaultsKeys = []string{"parallel", "batch_size", "null_policy", "on_failure"}
+	defaultsKeys = []string{"parallel", "records_per_write", "null_policy", "on_failure"}
 	alertsKeys   = []string{"on_sync_failure", "failed_rows_above", "email", "webhook"}
 )
 
@@ -108,8 +108,8 @@ func (d *fileDecoder) defaults(f field, out *Defaults) {
 		switch x.key {
 		case "parallel":
 			out.Parallel = d.positive(x)
-		case "batch_size":
-			out.BatchSize = d.positive(x)
+		case "records_per_write":
+			out.RecordsPerWrite = d.positive(x)
 		case "null_policy":
 			out.NullPolicy = d.nullPolicy(x)
 		case "on_failure":

@@ -112,8 +112,8 @@ func TestReferenceErrors(t *testing.T) {
 		},
 		{
 			name:    "secret in a value of the wrong type",
-			project: "defaults:\n  batch_size: ${sm:pw}\n",
-			want:    []string{`retl.yaml:2:15: key "defaults.batch_size": expected an integer, got a string`},
+			project: "defaults:\n  records_per_write: ${sm:pw}\n",
+			want:    []string{`retl.yaml:2:22: key "defaults.records_per_write": expected an integer, got a string`},
 		},
 		{
 			name:    "secret references configure no resolver",
@@ -143,8 +143,8 @@ func TestSecretsDoNotLeakIntoErrors(t *testing.T) {
 	const secret = "99999999999999999999"
 	sm := &countingResolver{values: map[string]string{"big": secret, "word": "correct-horse-battery"}}
 	syncs := map[string][]byte{
-		"a.yaml": []byte(validSync + "batch_size: ${sm:big}\n"),
-		"b.yaml": []byte(validSync + "batch_size: ${sm:word}\n"),
+		"a.yaml": []byte(validSync + "records_per_write: ${sm:big}\n"),
+		"b.yaml": []byte(validSync + "records_per_write: ${sm:word}\n"),
 		"c.yaml": []byte(validSync + "on_failure: {max_failed_percent: \"${sm:word}\"}\n"),
 		"d.yaml": []byte(validSync + "run_if_parent_failed: ${sm:word}\n"),
 	}
@@ -154,8 +154,8 @@ func TestSecretsDoNotLeakIntoErrors(t *testing.T) {
 	assert.NotContains(t, text, secret)
 	assert.NotContains(t, text, "correct-horse-battery")
 	assert.Equal(t, []string{
-		`a.yaml:12:13: key "batch_size": number is out of range for an integer`,
-		`b.yaml:12:13: key "batch_size": expected an integer, got a string`,
+		`a.yaml:12:20: key "records_per_write": number is out of range for an integer`,
+		`b.yaml:12:20: key "records_per_write": expected an integer, got a string`,
 		`c.yaml:12:34: key "on_failure.max_failed_percent": expected a number, got a string`,
 		`d.yaml:12:23: key "run_if_parent_failed": expected true or false, got a string`,
 	}, strings.Split(text, "\n"))

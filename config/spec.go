@@ -56,8 +56,8 @@ type Connection struct {
 type Defaults struct {
 	// Parallel bounds how many syncs run at once.
 	Parallel int `yaml:"parallel"`
-	// BatchSize is how many rows the Engine hands the transformer at once.
-	BatchSize  int        `yaml:"batch_size"`
+	// RecordsPerWrite is records_per_write of the syncs that set none.
+	RecordsPerWrite int `yaml:"records_per_write"`
 	NullPolicy NullPolicy `yaml:"null_policy"`
 	OnFailure  OnFailure  `yaml:"on_failure"`
 }
@@ -146,7 +146,10 @@ type Sync struct {
 	Filter     string
 	NullPolicy NullPolicy
 	OnFailure  OnFailure
-	BatchSize  int
+	// RecordsPerWrite, when set, is how many records one Write hands the
+	// destination, in place of the destination's own choice (for
+	// Salesforce, its bulk_batch_size, or 200 a REST call).
+	RecordsPerWrite int
 	DependsOn  []string
 	// RunIfParentFailed runs the sync even when a sync it depends on failed.
 	RunIfParentFailed bool

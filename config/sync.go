@@ -10,7 +10,7 @@ import (
 
 var (
 	syncKeys = []string{"name", "source", "destination", "mapping", "key", "filter", "null_policy",
-		"on_failure", "batch_size", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
+		"on_failure", "records_per_write", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
 	sourceKeys      = []string{"type", "connection", "query"}
 	destinationKeys = []string{"type", "connection"}
 	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "truncate", "type", "format", "null"}
@@ -71,8 +71,8 @@ func decodeSync(d *fileDecoder, defaultName string, body ast.Node) (*Sync, *sync
 		case "on_failure":
 			s.OnFailure = d.onFailure(f)
 			meta.failSet = true
-		case "batch_size":
-			s.BatchSize = d.positive(f)
+		case "records_per_write":
+			s.RecordsPerWrite = d.positive(f)
 			meta.batchSet = true
 		case "depends_on":
 			s.DependsOn, meta.depends = d.dependsOn(f)

@@ -74,13 +74,13 @@ func TestSyncErrors(t *testing.T) {
 		},
 		{
 			name: "wrong type",
-			sync: validSync + "batch_size: lots\n",
-			want: []string{`s.yaml:12:13: key "batch_size": expected an integer, got a string`},
+			sync: validSync + "records_per_write: lots\n",
+			want: []string{`s.yaml:12:20: key "records_per_write": expected an integer, got a string`},
 		},
 		{
 			name: "batch size not positive",
-			sync: validSync + "batch_size: 0\n",
-			want: []string{`s.yaml:12:13: key "batch_size": must be greater than 0`},
+			sync: validSync + "records_per_write: 0\n",
+			want: []string{`s.yaml:12:20: key "records_per_write": must be greater than 0`},
 		},
 		{
 			name: "wrong type for a bool",
@@ -453,10 +453,10 @@ func TestCrossFileErrors(t *testing.T) {
 		},
 		{
 			name:  "errors in several files are all reported, in file order",
-			syncs: map[string]string{"b.yaml": validSync + "batch_size: x\n", "a.yaml": validSync + "filter: \"\"\n"},
+			syncs: map[string]string{"b.yaml": validSync + "records_per_write: x\n", "a.yaml": validSync + "filter: \"\"\n"},
 			want: []string{
 				`a.yaml:12:9: key "filter": must not be empty`,
-				`b.yaml:12:13: key "batch_size": expected an integer, got a string`,
+				`b.yaml:12:20: key "records_per_write": expected an integer, got a string`,
 			},
 		},
 	}
@@ -486,12 +486,12 @@ func TestProjectErrors(t *testing.T) {
 			[]string{`retl.yaml:2:3: key "connections.-wh": connection name may hold only letters, digits, _, - and ., must not start with - or ., and is at most 128 long`}},
 		{"connection null", "connections:\n  wh:\n",
 			[]string{`retl.yaml:2:3: key "connections.wh.type": missing required key`}},
-		{"defaults", "defaults: {parallel: 0, batch_size: -1, null_policy: x, retries: 3}\n",
+		{"defaults", "defaults: {parallel: 0, records_per_write: -1, null_policy: x, retries: 3}\n",
 			[]string{
 				`retl.yaml:1:22: key "defaults.parallel": must be greater than 0`,
-				`retl.yaml:1:37: key "defaults.batch_size": must be greater than 0`,
-				`retl.yaml:1:54: key "defaults.null_policy": must be clear or ignore`,
-				`retl.yaml:1:57: key "defaults.retries": unknown key`,
+				`retl.yaml:1:44: key "defaults.records_per_write": must be greater than 0`,
+				`retl.yaml:1:61: key "defaults.null_policy": must be clear or ignore`,
+				`retl.yaml:1:64: key "defaults.retries": unknown key`,
 			}},
 		{"alerts", "alerts:\n  on_sync_failure: yes please\n  failed_rows_above: -1\n  sms: {}\n",
 			[]string{

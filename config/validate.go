@@ -200,7 +200,7 @@ func applyDefaults(p *Project, metas []*syncMeta) {
 	for i, s := range p.Syncs {
 		m := metas[i]
 		if !m.batchSet {
-			s.BatchSize = p.Defaults.BatchSize
+			s.RecordsPerWrite = p.Defaults.RecordsPerWrite
 		}
 		if !m.nullSet {
 			s.NullPolicy = p.Defaults.NullPolicy

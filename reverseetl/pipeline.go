@@ -200,8 +200,8 @@ func writeBatching(s *config.Sync, k sink.Sink) (size, conc int) {
 	if b, ok := k.(sink.Batching); ok {
 		size, conc = b.Batching()
 	}
-	if s.BatchSize > 0 {
-		size = s.BatchSize
+	if s.RecordsPerWrite > 0 {
+		size = s.RecordsPerWrite
 	}
 	return max(size, 1), max(conc, 1)
 }
