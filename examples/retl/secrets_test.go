@@ -103,7 +103,7 @@ func TestSecretsNeverLeak(t *testing.T) {
     client_secret: ${aws-sm:prod/retl/salesforce#client_secret}
     username: ${aws-sm:prod/retl/salesforce#username}
     password: ${aws-sm:%s}
-    max_retries: -1
+    max_retries: 0
 alerts:
   on_sync_failure: true
   failed_rows_above: 0

@@ -85,7 +85,7 @@ func TestSecurityRunWithResolvedSecrets(t *testing.T) {
     client_secret: ${vault:crm#client_secret}
     username: etl@example.com
     password: ${vault:crm#password}
-    max_retries: -1
+    max_retries: 0
   snow:
     type: snowflake
     account: acme

@@ -148,7 +148,7 @@ func TestAssignmentRuleWithoutPreflight(t *testing.T) {
 // A failing rule query is an error of the Preflight, not a problem found.
 func TestAssignmentRuleQueryFails(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.AssignmentRule = AssignDefault
 	s := emuSink(t, c, "Lead", Upsert, "External_Id__c", opt)

@@ -195,7 +195,7 @@ func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sin
 			// Stopped: what the jobs did is known; nothing more is sent.
 			return out, nil
 		}
-		if round >= s.dest.Options.LockRetries {
+		if round >= s.dest.Options.lockRetries {
 			break
 		}
 		pending = pending[:0:0]
@@ -281,7 +281,7 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 		if ctx.Err() != nil {
 			return nothingSent(ctx.Err())
 		}
-		if !errors.Is(err, ErrOutcomeUnknown) || attempt >= s.c.cfg.MaxRetries {
+		if !errors.Is(err, ErrOutcomeUnknown) || attempt >= s.c.cfg.maxRetries {
 			return nothingSent(err)
 		}
 		// A job takes one upload, and one whose upload may have landed

@@ -354,7 +354,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		if !retry {
 			return nil, last
 		}
-		if attempt >= c.cfg.MaxRetries {
+		if attempt >= c.cfg.maxRetries {
 			return nil, errorf("after %d attempts: %w", attempt+1, last)
 		}
 		if wait == 0 {

@@ -49,7 +49,7 @@ func closedPort(t *testing.T) string {
 // A request that provably never reached the server is resent even when
 // it is not idempotent.
 func TestDialErrorsAreRetried(t *testing.T) {
-	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: 2, retryBase: time.Millisecond}, WithLogger(quiet))
+	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(2), retryBase: time.Millisecond}, WithLogger(quiet))
 	require.NoError(t, err)
 	var waits []time.Duration
 	c.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
@@ -95,7 +95,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestCleanURLError(t *testing.T) {
-	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: -1}, WithLogger(quiet))
+	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(0)}, WithLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.do(context.Background(), &request{method: http.MethodGet, base: c.cfg.LoginURL, path: "/services/data/v62.0/query", idempotent: true,
 		query: map[string][]string{"q": {"SELECT Id FROM Account WHERE Name = 'Secret Co'"}}})

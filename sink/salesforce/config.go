@@ -50,14 +50,17 @@ type Config struct {
 	PrivateKeyFile string `yaml:"private_key_file"`
 	// Timeout bounds each HTTP request (default 2m).
 	Timeout time.Duration `yaml:"timeout"`
-	// MaxRetries bounds the retries of one request (default 5; 0 takes the default, -1 disables).
-	MaxRetries int `yaml:"max_retries"`
+	// MaxRetries bounds the retries of one request: nil for the default
+	// (5), 0 for none.
+	MaxRetries *int `yaml:"max_retries"`
 	// RetryMaxWait bounds the total time one request spends waiting between retries (default 1m).
 	RetryMaxWait time.Duration `yaml:"retry_max_wait"`
 	// RetryRateLimit retries requests answered 403 REQUEST_LIMIT_EXCEEDED.
 	// Off by default: the daily limit does not recover within a run.
 	RetryRateLimit bool `yaml:"retry_rate_limit"`
 
+	// maxRetries is MaxRetries resolved by normalize.
+	maxRetries int
 	// retryBase is the first backoff step; tests shorten it.
 	retryBase time.Duration
 }
@@ -86,6 +89,10 @@ func ParseConfig(c *config.Connection) (Config, error) {
 	}
 	return cfg, nil
 }
+
+// Int returns a pointer to n, for the options that tell a value set to 0
+// from one left to its default (MaxRetries, LockRetries).
+func Int(n int) *int { return &n }
 
 // keyError is a value that does not pass its check: the factory places it
 // at its key in the file (config.Section.ErrorAt).
@@ -149,7 +156,7 @@ func (c *Config) normalize() error {
 	for _, n := range []struct {
 		key string
 		bad bool
-	}{{"timeout", c.Timeout < 0}, {"max_retries", c.MaxRetries < -1}, {"retry_max_wait", c.RetryMaxWait < 0}} {
+	}{{"timeout", c.Timeout < 0}, {"max_retries", c.MaxRetries != nil && *c.MaxRetries < 0}, {"retry_max_wait", c.RetryMaxWait < 0}} {
 		if n.bad {
 			return keyErrorf(n.key, "%s must not be negative", n.key)
 		}
@@ -157,11 +164,9 @@ func (c *Config) normalize() error {
 	if c.Timeout == 0 {
 		c.Timeout = defaultTimeout
 	}
-	switch c.MaxRetries {
-	case 0:
-		c.MaxRetries = defaultRetries
-	case -1:
-		c.MaxRetries = 0
+	c.maxRetries = defaultRetries
+	if c.MaxRetries != nil {
+		c.maxRetries = *c.MaxRetries
 	}
 	if c.RetryMaxWait == 0 {
 		c.RetryMaxWait = defaultRetryWait
@@ -303,8 +308,8 @@ type Options struct {
 	// PollMaxWait is the longest pause between two polls of a Bulk job (default 5s).
 	PollMaxWait time.Duration `yaml:"poll_max_wait"`
 	// LockRetries is how many later jobs (or REST calls) retry records that
-	// failed with UNABLE_TO_LOCK_ROW (default 2; -1 disables).
-	LockRetries int `yaml:"lock_retries"`
+	// failed with UNABLE_TO_LOCK_ROW: nil for the default (2), 0 for none.
+	LockRetries *int `yaml:"lock_retries"`
 	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB). It
 	// cannot exceed MaxUploadLimit, the most Salesforce takes.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
@@ -341,6 +346,8 @@ type Options struct {
 	// unless set to false.
 	PredictRejects *bool `yaml:"predict_rejects"`
 
+	// lockRetries is LockRetries resolved by normalize.
+	lockRetries int
 	// pollStart is the first pause between polls; tests shorten it.
 	pollStart time.Duration
 	// lockBackoff is the pause before a lock retry job.
@@ -383,7 +390,7 @@ func (o *Options) normalize() error {
 	}{
 		{"auto_threshold", o.AutoThreshold < 0}, {"bulk_batch_size", o.BulkBatchSize < 0},
 		{"max_jobs_in_flight", o.MaxJobsInFlight < 0}, {"rest_concurrency", o.RESTConcurrency < 0},
-		{"poll_max_wait", o.PollMaxWait < 0}, {"lock_retries", o.LockRetries < -1},
+		{"poll_max_wait", o.PollMaxWait < 0}, {"lock_retries", o.LockRetries != nil && *o.LockRetries < 0},
 		{"max_upload_bytes", o.MaxUploadBytes < 0}, {"api_budget", o.APIBudget < 0},
 	} {
 		if n.bad {
@@ -397,6 +404,10 @@ func (o *Options) normalize() error {
 	}
 	def(&o.AutoThreshold, defaultAutoThreshold)
 	def(&o.BulkBatchSize, defaultBulkBatch)
+	if o.Serial && (o.MaxJobsInFlight > 1 || o.RESTConcurrency > 1) {
+		// Contradictory, not redundant: which one was meant?
+		return keyErrorf("serial", "serial runs one Bulk job or REST call at a time, but max_jobs_in_flight or rest_concurrency asks for more: keep one of them")
+	}
 	def(&o.MaxJobsInFlight, defaultJobsInFlight)
 	def(&o.RESTConcurrency, defaultRESTConc)
 	if o.Serial {
@@ -412,11 +423,9 @@ func (o *Options) normalize() error {
 	if o.GroupBy != "" && !isFieldPath(o.GroupBy) {
 		return keyErrorf("group_by", "group_by %q is not a field name", o.GroupBy)
 	}
-	switch o.LockRetries {
-	case 0:
-		o.LockRetries = defaultLockRetries
-	case -1:
-		o.LockRetries = 0
+	o.lockRetries = defaultLockRetries
+	if o.LockRetries != nil {
+		o.lockRetries = *o.LockRetries
 	}
 	if o.PollMaxWait == 0 {
 		o.PollMaxWait = defaultPollMaxWait

@@ -37,17 +37,20 @@ retry_rate_limit: true
 	assert.Equal(t, AuthJWT, cfg.Auth)
 	assert.Equal(t, "61.0", cfg.APIVersion)
 	assert.Equal(t, 30*time.Second, cfg.Timeout)
-	assert.Equal(t, 3, cfg.MaxRetries)
+	assert.Equal(t, 3, cfg.maxRetries)
 	assert.Equal(t, 2*time.Minute, cfg.RetryMaxWait)
 	assert.True(t, cfg.RetryRateLimit)
 	assert.Equal(t, "https://login.salesforce.com", cfg.audience())
 
-	cfg, err = ParseConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\nmax_retries: -1\n"))
+	cfg, err = ParseConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\nmax_retries: 0\n"))
 	require.NoError(t, err)
 	assert.Equal(t, DefaultLoginURL, cfg.LoginURL)
 	assert.Equal(t, DefaultAPIVersion, cfg.APIVersion)
 	assert.Equal(t, defaultTimeout, cfg.Timeout)
-	assert.Equal(t, 0, cfg.MaxRetries, "-1 turns retries off")
+	assert.Equal(t, 0, cfg.maxRetries, "0 turns retries off")
+	cfg, err = ParseConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\n"))
+	require.NoError(t, err)
+	assert.Equal(t, defaultRetries, cfg.maxRetries, "absent: the default")
 	assert.Equal(t, defaultRetryWait, cfg.RetryMaxWait)
 }
 
@@ -125,14 +128,20 @@ func TestOptions(t *testing.T) {
 	var o Options
 	require.NoError(t, o.normalize())
 	assert.Equal(t, Options{API: APIBulk, AutoThreshold: 2000, BulkBatchSize: 30_000, MaxJobsInFlight: 2, RESTConcurrency: 4,
-		PollMaxWait: 5 * time.Second, LockRetries: 2, MaxUploadBytes: 100 << 20, OnNotFound: NotFoundSkip,
+		PollMaxWait: 5 * time.Second, lockRetries: 2, MaxUploadBytes: 100 << 20, OnNotFound: NotFoundSkip,
 		pollStart: 250 * time.Millisecond, lockBackoff: time.Second}, o)
-	o = Options{LockRetries: -1, PollMaxWait: 100 * time.Millisecond}
+	o = Options{LockRetries: Int(0), PollMaxWait: 100 * time.Millisecond}
 	require.NoError(t, o.normalize())
-	assert.Equal(t, 0, o.LockRetries)
+	assert.Equal(t, 0, o.lockRetries)
 	assert.Equal(t, 100*time.Millisecond, o.pollStart, "the first poll waits no longer than the longest")
 
-	for _, bad := range []Options{{API: "soap"}, {BulkBatchSize: -1}, {LockRetries: -2}, {PollMaxWait: -time.Second}, {MaxUploadBytes: MaxUploadLimit + 1}} {
+	o = Options{Serial: true, MaxJobsInFlight: 1}
+	require.NoError(t, o.normalize(), "serial and one job in flight agree")
+	assert.Equal(t, 1, o.RESTConcurrency)
+	o = Options{Serial: true, RESTConcurrency: 4}
+	assert.EqualError(t, o.normalize(), "salesforce: serial runs one Bulk job or REST call at a time, but max_jobs_in_flight or rest_concurrency asks for more: keep one of them")
+
+	for _, bad := range []Options{{API: "soap"}, {BulkBatchSize: -1}, {LockRetries: Int(-1)}, {PollMaxWait: -time.Second}, {MaxUploadBytes: MaxUploadLimit + 1}} {
 		assert.Error(t, bad.normalize(), "%+v", bad)
 	}
 	o = Options{MaxUploadBytes: MaxUploadLimit}

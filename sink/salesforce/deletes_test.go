@@ -172,7 +172,7 @@ func TestMaxDeletesGuardrail(t *testing.T) {
 func TestMaxDeletesCountErrors(t *testing.T) {
 	srv := emulator(t)
 	seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.MaxDeletes = DeleteLimit{Share: 50, Percent: true, Set: true}
 	s := matchSink(t, c, Delete, "External_Id__c", opt)
@@ -304,7 +304,7 @@ mapping:
 func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 	srv := emulator(t)
 	id := seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.MaxDeletes = DeleteLimit{Count: 5, Set: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

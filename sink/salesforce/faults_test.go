@@ -124,11 +124,11 @@ func TestUnrecoveredFaults(t *testing.T) {
 	}{
 		{"rate limit without retry", APIREST, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects"}, nil, "REQUEST_LIMIT_EXCEEDED"},
 		{"upsert answer malformed twice", APIREST, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 2}, nil, CodeOutcomeUnknown},
-		{"503 past max_retries", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.MaxRetries = 2 }, "SERVER_UNAVAILABLE"},
+		{"503 past max_retries", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.MaxRetries = Int(2) }, "SERVER_UNAVAILABLE"},
 		{"503 past retry_max_wait", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.retryBase = 50 * time.Millisecond; c.RetryMaxWait = 60 * time.Millisecond }, "SERVER_UNAVAILABLE"},
 		{"bulk create 400", APIBulk, sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "POST", Path: "/jobs/ingest"}, nil, "UNKNOWN_EXCEPTION"},
 		// Each job was aborted before UploadComplete: nothing was written.
-		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = 1 }, CodeRequestFailed},
+		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = Int(1) }, CodeRequestFailed},
 		// The job ran, and neither its state nor its results can be read.
 		{"bulk poll malformed every time", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeOutcomeUnknown},
 	}
@@ -281,7 +281,7 @@ func TestLockRetries(t *testing.T) {
 	assert.Equal(t, 3, len(srv.Jobs()), "the job and two retry jobs")
 
 	srv.LockRows(1, 7)
-	none := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIBulk, LockRetries: -1, pollStart: time.Millisecond})
+	none := emuSink(t, emuClient(t, srv), "Account", Insert, "", Options{API: APIBulk, LockRetries: Int(0), pollStart: time.Millisecond})
 	res = write(t, none, nameRecs(3, "N"))
 	for _, r := range res {
 		require.NotNil(t, r.Err)
@@ -308,7 +308,7 @@ func TestLoginRejected(t *testing.T) {
 
 func TestLoginNetworkErrorIsNotKept(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = -1 })
+	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
 	srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Path: "/services/oauth2/token", Times: 1})
 	_, err := c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)

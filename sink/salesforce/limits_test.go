@@ -52,7 +52,7 @@ func TestRequestLimits(t *testing.T) {
 	})
 	t.Run("the error says which limit", func(t *testing.T) {
 		srv := emulator(t, sftest.WithAPILimit(3))
-		c := emuClient(t, srv, func(cfg *Config) { cfg.MaxRetries = -1 })
+		c := emuClient(t, srv, func(cfg *Config) { cfg.MaxRetries = Int(0) })
 		var err error
 		for range 4 {
 			if _, err = c.Describe(ctx, "Account"); err != nil {

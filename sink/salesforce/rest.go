@@ -37,7 +37,7 @@ func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sin
 	if err != nil {
 		return nil, err
 	}
-	for round := 0; round < s.dest.Options.LockRetries && ctx.Err() == nil; round++ {
+	for round := 0; round < s.dest.Options.lockRetries && ctx.Err() == nil; round++ {
 		var again []int
 		for i := range out {
 			if e := out[i].Err; e != nil && e.Code == "UNABLE_TO_LOCK_ROW" {

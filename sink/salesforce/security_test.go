@@ -58,7 +58,7 @@ func TestSecurityTLSIsVerified(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 	srv.StartTLS()
 	defer srv.Close()
-	cfg := Config{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", MaxRetries: -1}
+	cfg := Config{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", MaxRetries: Int(0)}
 	c, err := NewClient(cfg, WithLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.Describe(context.Background(), "Account")
