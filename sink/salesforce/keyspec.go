@@ -1,0 +1,63 @@
+package salesforce
+
+// keySpec documents one key of the destination section: the reference
+// tables of README.md are generated from destinationKeys, and a test holds
+// it to the keys the section decodes (destSection, Options), so that the
+// schema is said once.
+type keySpec struct {
+	Key, Type, Default, Meaning string
+}
+
+// destinationKeys are the keys of a salesforce destination section, in the
+// order the reference lists them.
+var destinationKeys = []keySpec{
+	{Key: "object", Type: "string", Default: "required",
+		Meaning: "The object written, such as `Account`."},
+	{Key: "operation", Type: "`insert`, `update`, `upsert`, `delete`, `hard_delete`", Default: "required",
+		Meaning: "What is done to the records."},
+	{Key: "match_on", Type: "field", Default: "`Id` (update, delete); required for upsert",
+		Meaning: "How records are found, the one key for it: the external id field (or `Id`) an `upsert` is keyed on; for `update`, `delete` and `hard_delete`, a field whose value finds each record's Id by a query (without it, the mapping to `Id`). Its field must be mapped. Not for `insert`."},
+	{Key: "api", Type: "`bulk`, `rest` or `auto`", Default: "`bulk`",
+		Meaning: "Bulk API 2.0, sObject Collections, or REST when the whole load is smaller than `auto_threshold`. The same rows leave the same data either way."},
+	{Key: "auto_threshold", Type: "integer > 0", Default: "2000",
+		Meaning: "With `api: auto`, the record count from which Bulk is used."},
+	{Key: "bulk_batch_size", Type: "integer > 0", Default: "30000",
+		Meaning: "The most records one Bulk job holds, and the records per write (about 2 KB of memory a record of each job in flight)."},
+	{Key: "max_jobs_in_flight", Type: "integer > 0", Default: "2",
+		Meaning: "Bulk jobs open at once (also the concurrent writes)."},
+	{Key: "rest_concurrency", Type: "integer > 0", Default: "4",
+		Meaning: "sObject Collections calls in flight."},
+	{Key: "poll_max_wait", Type: "duration", Default: "`5s`",
+		Meaning: "The longest pause between two polls of a Bulk job."},
+	{Key: "lock_retries", Type: "integer ≥ 0", Default: "2",
+		Meaning: "How many later jobs (or REST calls) retry records that failed `UNABLE_TO_LOCK_ROW`; 0 for none."},
+	{Key: "on_not_found", Type: "`skip` or `fail`", Default: "`skip`",
+		Meaning: "With `match_on`: a record whose value matches no Salesforce record is skipped `not found`, or with `fail` fails with `RETL_NOT_FOUND`."},
+	{Key: "max_deletes", Type: "count, or a percentage such as `10%`", Default: "none",
+		Meaning: "The most records one run deletes (`delete`, `hard_delete`) or acts on through the sync's `on_removed`, counting the records its rows find, not the rows: a count such as `500`, or a percentage such as `10%` of the object's records, counted with `SELECT COUNT() FROM <object>` just before the first deletion (records in the Recycle Bin are not counted). Over it, the sync fails before anything is deleted. Not for `insert` or `update`."},
+	{Key: "group_by", Type: "field", Default: "none",
+		Meaning: "A mapped field naming each record's parent: a lookup Id (`AccountId`) or a lookup by external id (`Account.External_Id__c`). Records are sorted by it, so the children of one parent go to one Bulk job; see *Row locks*."},
+	{Key: "serial", Type: "boolean", Default: "`false`",
+		Meaning: "One Bulk job at a time (and one REST call): sets `max_jobs_in_flight` and `rest_concurrency` to 1 (either set above 1 beside it is an error), and the Engine hands over one batch at a time."},
+	{Key: "max_upload_bytes", Type: "bytes", Default: "104857600 (100 MB)",
+		Meaning: "The most CSV bytes one Bulk job uploads. Salesforce takes 150 MB of base64-encoded content per upload (*Upload Job Data*), which is 117,964,800 bytes of CSV; a larger value is a configuration error when the sink is built. A record whose row alone is larger fails `RETL_ROW_TOO_LARGE`."},
+	{Key: "gzip_uploads", Type: "boolean", Default: "`false`",
+		Meaning: "Sends each Bulk upload with `Content-Encoding: gzip` (fastest level). On the benchmark's rows this saves 81% of the bytes (`BenchmarkGzipUpload`: 999,162 → 189,226 bytes a 10,000-row job, about 90 MB/s of one core). The limit above counts the CSV before compression. The sink's Stats show `upload_bytes` and `upload_bytes_gzipped`. Off by default until checked against a real org."},
+	{Key: "api_budget", Type: "integer > 0", Default: "none",
+		Meaning: "The most API calls one run of the sync makes. Once they are spent no new Bulk job or REST call starts, and the records left fail with `RETL_API_BUDGET`; a job already started is finished (its upload, polls and results), so those calls can overrun the budget a little, and no record's outcome is lost. Stats show `api_budget`, `api_budget_spent` and `api_budget_refused_calls`, and `org_api_usage` (the org's `api-usage=N/M` from the last answer's `Sforce-Limit-Info`)."},
+	{Key: "on_duplicate_key", Type: "`fail` or `skip`", Default: "`fail`",
+		Meaning: "A record whose key an earlier record of the run has: the first is written; each later one fails `RETL_DUPLICATE_KEY` (naming the first row), or is skipped with `skip`. See *Screening*. Not for `insert`."},
+	{Key: "assignment_rule", Type: "`default` or a rule Id", Default: "none",
+		Meaning: "Lead and Case only. Runs assignment rules on the records saved: `default` the object's active rule, or a rule's Id. The Bulk API 2.0 takes a rule's Id only (`assignmentRuleId`, *Create a Job*), so `default` becomes the active rule's Id, found by one query in the preflight; REST saves carry `Sforce-Auto-Assign` (`TRUE` or the Id, *Assignment Rule Header*). Unset, REST saves carry `Sforce-Auto-Assign: FALSE`: without the header REST runs the active rule, and Bulk does not, so `api: auto` would otherwise assign some loads and not others. A rule of another object, an Id that is no rule, or `default` without an active rule fails the preflight, before anything is sent."},
+	{Key: "predict_rejects", Type: "boolean", Default: "`true`",
+		Meaning: "Screen fails, before anything is sent, a record Salesforce would refuse for what the describe tells: text over `length` (counted in UTF-16 units), a malformed email, a value outside a restricted picklist, a number of `double`, `currency` or `percent` beyond `precision` once rounded to `scale`, a required field (not nillable, createable, not defaulted, not boolean) empty on insert or null on update and upsert. The error has Salesforce's code and message (`TestPredictedRejectsAreNotSent` compares them with the emulator's own answers) and `Predicted: true`. The plan runs the same screen. Its cost is within the noise of `BenchmarkScreenPredict` on a loaded machine, with no allocation per record."},
+}
+
+// keyTable is the Markdown table of specs.
+func keyTable(specs []keySpec) string {
+	s := "| Key | Type | Default | Meaning |\n|---|---|---|---|\n"
+	for _, k := range specs {
+		s += "| `" + k.Key + "` | " + k.Type + " | " + k.Default + " | " + k.Meaning + " |\n"
+	}
+	return s
+}
