@@ -12,7 +12,8 @@ import (
 
 // BenchmarkOnlyIfDifferent measures, on the emulator, what a rerun of
 // 100,000 records Salesforce already holds costs: sent as they are (no
-// rail), and with only_if_different, which reads them and sends none.
+// rail), and with only_if_different, which reads them (by IN lists, or by
+// the one query job it chooses for so many keys) and sends none.
 // Change detection alone sends none either and makes no Salesforce call:
 // its cost is the warehouse's state read. Compare the sub-benchmarks'
 // calls/100k and ms/100k as ratios; absolute times depend on the machine.
@@ -30,12 +31,14 @@ func BenchmarkOnlyIfDifferent(b *testing.B) {
 	opt.BulkBatchSize = n
 	requireOK(b, write(b, emuSink(b, c, "Account", Upsert, "External_Id__c", opt), records))
 
-	for _, differ := range []bool{false, true} {
-		name := "resend"
-		if differ {
-			name = "only_if_different"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, mode := range []string{"resend", "only_if_different_in_lists", "only_if_different_query_job"} {
+		differ := mode != "resend"
+		b.Run(mode, func(b *testing.B) {
+			if mode == "only_if_different_in_lists" {
+				old := jobMinKeys
+				jobMinKeys = 2 * n
+				b.Cleanup(func() { jobMinKeys = old })
+			}
 			o := opt
 			o.OnlyIfDifferent = differ
 			var calls int64

@@ -50,6 +50,8 @@ type Sink struct {
 	scr screenState
 	// gj is how set_if_empty reads current values (see guardjob.go).
 	gj guardJob
+	// dj is how only_if_different reads them (see diffjob.go).
+	dj diffJob
 }
 
 var (
