@@ -279,3 +279,23 @@ func TestOnlyIfDifferentReadFails(t *testing.T) {
 	assert.Contains(t, err.Error(), "only_if_different:")
 	assert.Empty(t, byExt(srv, "Account"), "nothing was written")
 }
+
+// An update that finds its records by match_on compares them once found.
+func TestOnlyIfDifferentMatchOn(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := differOrg(t)
+			seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1", "BillingCity": "Oslo"})
+			seed(t, srv, "Account", map[string]any{"Name": "Two", "External_Id__c": "A-2", "BillingCity": "Rome"})
+			instance, w := tap(t, srv)
+			sync := syncFile("Account", "update", "External_Id__c", api, "  only_if_different: true\n",
+				"  - {from: K, to: External_Id__c}\n  - {from: CITY, to: BillingCity}\n")
+			_, ran := semanticsRunAt(t, srv, instance, table{cols: []string{"K", "CITY"}, rows: [][]any{{"A-1", "Oslo"}, {"A-2", "Pisa"}}}, sync, false)
+			assert.Equal(t, map[string]string{"A-1": "skipped unchanged", "A-2": "updated"}, ran.rows)
+			require.Len(t, w.writes(), 1)
+			assert.Contains(t, w.writes()[0], "Pisa")
+			assert.NotContains(t, w.writes()[0], "Oslo")
+			assert.Equal(t, "Pisa", byExt(srv, "Account")["A-2"]["BillingCity"])
+		})
+	}
+}
