@@ -536,8 +536,9 @@ func (c *changeStage) flush() {
 	}})
 }
 
-// accepted returns the state of the records written without error, and
-// forgets every record of the call.
+// accepted returns the state of the records written without error, or
+// skipped because the destination already holds their values (they are
+// as current as if written), and forgets every record of the call.
 func (c *changeStage) accepted(recs []sink.Record, res []sink.Result, err error) []StateRow {
 	ok := err == nil && len(res) == len(recs)
 	var rows []StateRow
@@ -549,7 +550,7 @@ func (c *changeStage) accepted(recs []sink.Record, res []sink.Result, err error)
 			continue
 		}
 		delete(c.pending, recs[i].Seq)
-		if ok && res[i].Err == nil && res[i].Skipped == "" {
+		if ok && res[i].Err == nil && (res[i].Skipped == "" || res[i].Skipped == sink.ReasonUnchanged) {
 			st.ID = res[i].ID
 			rows = append(rows, st)
 		}

@@ -1,6 +1,7 @@
 package reverseetl_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -297,12 +298,35 @@ func TestSinkSkipsKeepNoState(t *testing.T) {
 	assert.Zero(t, c.state.count("s"))
 }
 
-type skippingSink struct{ *countingSink }
+// A record the destination reports unchanged holds the row's values: its
+// state is saved as for a written record, so the next run does not send it.
+func TestSinkUnchangedKeepsState(t *testing.T) {
+	c := newCDRun(5)
+	c.f.sources["s"] = memsource.New([]string{"ID", "NAME"}, c.data)
+	skipper := &skippingSink{countingSink: c.snk, reason: sink.ReasonUnchanged}
+	c.snk = skipper.countingSink
+	c.f.reg.RegisterSink("skips", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) { return skipper, nil })
+	c.spec.Destination.Type = "skips"
+	r := c.run(t, reverseetl.RunOptions{})
+	assert.Equal(t, int64(5), r.Unchanged)
+	assert.Equal(t, int64(5), skipper.got.Load())
+	assert.Equal(t, 5, c.state.count("s"))
+	r = c.run(t, reverseetl.RunOptions{})
+	assert.Equal(t, int64(5), r.Unchanged)
+	assert.Equal(t, int64(5), skipper.got.Load(), "the second run sends nothing")
+}
+
+type skippingSink struct {
+	*countingSink
+	reason string
+	got    atomic.Int64
+}
 
 func (s *skippingSink) Write(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
+	s.got.Add(int64(len(recs)))
 	out := make([]sink.Result, len(recs))
 	for i := range out {
-		out[i].Skipped = "no record matches"
+		out[i].Skipped = cmp.Or(s.reason, "no record matches")
 	}
 	return out, nil
 }

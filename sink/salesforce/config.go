@@ -345,6 +345,11 @@ type Options struct {
 	// restricted picklists, number precision, required fields). On
 	// unless set to false.
 	PredictRejects *bool `yaml:"predict_rejects"`
+	// OnlyIfDifferent, for update and upsert, reads the current values of
+	// the mapped fields before writing, sends only the fields whose value
+	// differs and does not send a record Salesforce already holds as is,
+	// so no Flow or trigger fires for it.
+	OnlyIfDifferent bool `yaml:"only_if_different"`
 
 	// lockRetries is LockRetries resolved by normalize.
 	lockRetries int

@@ -30,11 +30,17 @@ type engineRun struct {
 	srv    *sftest.Server
 	tables map[string]table
 	opts   []reverseetl.Option
+	// instance, when set, is the instance_url API calls go to.
+	instance string
 }
 
 func (r *engineRun) project() string {
-	return fmt.Sprintf("connections:\n  crm:\n    type: salesforce\n    login_url: %s\n    auth: password\n"+
+	p := fmt.Sprintf("connections:\n  crm:\n    type: salesforce\n    login_url: %s\n    auth: password\n"+
 		"    client_id: retl\n    client_secret: retl\n    username: demo@example.com\n    password: demo\n", r.srv.URL())
+	if r.instance != "" {
+		p += "    instance_url: " + r.instance + "\n"
+	}
+	return p
 }
 
 func (r *engineRun) run(t *testing.T, syncs map[string]string, ro reverseetl.RunOptions) *reverseetl.Report {

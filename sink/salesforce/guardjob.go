@@ -165,18 +165,7 @@ func filledWhere(keyField string, names []string) string {
 }
 
 func (s *Sink) countFilled(ctx context.Context, keyField string, names []string) (int, error) {
-	soql := "SELECT COUNT() FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
-	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.c.dataPath("query"), query: url.Values{"q": {soql}}, idempotent: true})
-	if err != nil {
-		return 0, err
-	}
-	var page struct {
-		TotalSize *int `json:"totalSize"`
-	}
-	if err := json.Unmarshal(resp.body, &page); err != nil || page.TotalSize == nil {
-		return 0, fmt.Errorf("%s: the answer holds no totalSize", soql)
-	}
-	return *page.TotalSize, nil
+	return s.countWhere(ctx, filledWhere(keyField, names))
 }
 
 type queryJobInfo struct {
@@ -189,38 +178,48 @@ type queryJobInfo struct {
 // guarded value, and gathers which of their guarded fields hold one.
 func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, size int, fold bool) (*filledSet, error) {
 	soql := "SELECT " + keyField + ", " + strings.Join(names, ", ") + " FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
+	// Room for the records counted, so that the lists are not copied as
+	// they grow.
+	f := &filledSet{seed: maphash.MakeSeed(), fold: fold, entries: make([]filledEntry, 0, size)}
+	if err := s.queryJob(ctx, soql, f.add); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(f.entries, func(a, b filledEntry) int { return cmp.Compare(a.h, b.h) })
+	return f, nil
+}
+
+// queryJob runs one Bulk 2.0 query job and hands each page of its CSV
+// results to add.
+func (s *Sink) queryJob(ctx context.Context, soql string, add func(io.Reader) error) error {
 	body, _ := json.Marshal(map[string]string{"operation": "query", "query": soql}) // strings: it cannot fail
 	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "query"), body: body, ctype: "application/json", idempotent: true})
 	if err != nil {
-		return nil, fmt.Errorf("creating the query job: %w", err)
+		return fmt.Errorf("creating the query job: %w", err)
 	}
 	var info queryJobInfo
 	if err := json.Unmarshal(resp.body, &info); err != nil || info.ID == "" {
-		return nil, fmt.Errorf("creating the query job: no job in the answer")
+		return fmt.Errorf("creating the query job: no job in the answer")
 	}
 	path := s.c.dataPath("jobs", "query", info.ID)
 	opt := s.dest.Options
 	for wait := opt.pollStart; ; wait = min(wait*3/2, opt.PollMaxWait) {
 		resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: path, idempotent: true})
 		if err != nil {
-			return nil, fmt.Errorf("query job %s: %w", info.ID, err)
+			return fmt.Errorf("query job %s: %w", info.ID, err)
 		}
 		if err := json.Unmarshal(resp.body, &info); err != nil {
-			return nil, fmt.Errorf("query job %s: decoding its state: %w", info.ID, err)
+			return fmt.Errorf("query job %s: decoding its state: %w", info.ID, err)
 		}
 		if info.State == stateJobComplete {
 			break
 		}
 		if info.State == stateFailed || info.State == stateAborted {
-			return nil, fmt.Errorf("query job %s: %s %s", info.ID, info.State, info.ErrorMessage)
+			return fmt.Errorf("query job %s: %s %s", info.ID, info.State, info.ErrorMessage)
 		}
 		if err := sleepCtx(ctx, wait); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// Room for the records counted, so that the lists are not copied as
-	// they grow.
-	f := &filledSet{seed: maphash.MakeSeed(), fold: fold, entries: make([]filledEntry, 0, size)}
 	for locator := ""; ; {
 		q := url.Values{}
 		if locator != "" {
@@ -230,17 +229,15 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, 
 			q.Set("maxRecords", strconv.Itoa(jobPage))
 		}
 		resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: path + "/results", query: q, accept: "text/csv", idempotent: true,
-			read: f.add})
+			read: add})
 		if err != nil {
-			return nil, fmt.Errorf("query job %s results: %w", info.ID, err)
+			return fmt.Errorf("query job %s results: %w", info.ID, err)
 		}
 		locator = resp.header.Get("Sforce-Locator")
 		if locator == "" || locator == "null" {
-			break
+			return nil
 		}
 	}
-	slices.SortFunc(f.entries, func(a, b filledEntry) int { return cmp.Compare(a.h, b.h) })
-	return f, nil
 }
 
 // add reads one page of results: a header, then the key and the guarded

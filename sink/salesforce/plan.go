@@ -95,6 +95,41 @@ type planColumn struct {
 	guardSOQL string
 }
 
+// planColumns resolves each layout field against the describe.
+func planColumns(desc *ObjectDescribe, layout *sink.Layout) []planColumn {
+	cols := make([]planColumn, len(layout.Fields))
+	for i, name := range layout.Fields {
+		c := planColumn{name: name}
+		if rel, sub, ok := cutPath(name); ok {
+			if ref := desc.lookup(rel); ref != nil && len(ref.ReferenceTo) > 0 {
+				c.field, c.parent, c.parentKey = ref, ref.ReferenceTo[0], sub
+				c.soql = ref.RelationshipName + "." + sub
+				c.guardSOQL = ref.Name
+			}
+		} else if f := desc.Field(name); f != nil {
+			c.field, c.soql = f, f.Name
+		}
+		cols[i] = c
+	}
+	return cols
+}
+
+// planSelect is what Plan and only_if_different read of a current record:
+// every mapped field but the key, and the reference field of a guarded
+// lookup.
+func planSelect(cols []planColumn, layout *sink.Layout, ki int) []string {
+	var sel []string
+	for j, c := range cols {
+		if j != ki && c.soql != "" {
+			sel = append(sel, c.soql)
+		}
+		if j != ki && c.guardSOQL != "" && layout.Guarded[j] {
+			sel = append(sel, c.guardSOQL)
+		}
+	}
+	return sel
+}
+
 func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	layout := records[0].Layout
 	if layout == nil {
@@ -116,20 +151,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		}
 	}
 
-	cols := make([]planColumn, len(layout.Fields))
-	for i, name := range layout.Fields {
-		c := planColumn{name: name}
-		if rel, sub, ok := cutPath(name); ok {
-			if ref := desc.lookup(rel); ref != nil && len(ref.ReferenceTo) > 0 {
-				c.field, c.parent, c.parentKey = ref, ref.ReferenceTo[0], sub
-				c.soql = ref.RelationshipName + "." + sub
-				c.guardSOQL = ref.Name
-			}
-		} else if f := desc.Field(name); f != nil {
-			c.field, c.soql = f, f.Name
-		}
-		cols[i] = c
-	}
+	cols := planColumns(desc, layout)
 
 	res := make([]sink.Result, len(records))
 	failed := func(i int, code, msg string, fields ...string) {
@@ -180,14 +202,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		}
 		var sel []string
 		if op == Update || op == Upsert {
-			for j, c := range cols {
-				if j != ki && c.soql != "" {
-					sel = append(sel, c.soql)
-				}
-				if j != ki && c.guardSOQL != "" && layout.Guarded[j] {
-					sel = append(sel, c.guardSOQL)
-				}
-			}
+			sel = planSelect(cols, layout, ki)
 		}
 		rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, sel)
 		if err != nil {

@@ -53,8 +53,14 @@ func (o *outcomeLog) Outcomes(_ context.Context, _ *config.Sync, outs []reversee
 // returns the report of that sync and its outcomes by key.
 func semanticsRun(t *testing.T, srv *sftest.Server, rows table, sync string, plan bool) (*reverseetl.SyncReport, *outcomeLog) {
 	t.Helper()
+	return semanticsRunAt(t, srv, "", rows, sync, plan)
+}
+
+// semanticsRunAt is semanticsRun with API calls sent to instance, when set.
+func semanticsRunAt(t *testing.T, srv *sftest.Server, instance string, rows table, sync string, plan bool) (*reverseetl.SyncReport, *outcomeLog) {
+	t.Helper()
 	log := &outcomeLog{rows: map[string]string{}, kept: map[string][]string{}}
-	r := &engineRun{srv: srv, tables: map[string]table{"s": rows}, opts: []reverseetl.Option{reverseetl.WithObserver(log)}}
+	r := &engineRun{srv: srv, instance: instance, tables: map[string]table{"s": rows}, opts: []reverseetl.Option{reverseetl.WithObserver(log)}}
 	rep := r.run(t, map[string]string{"configs/s.yaml": sync}, reverseetl.RunOptions{Plan: plan})
 	require.Len(t, rep.Syncs, 1)
 	return rep.Syncs[0], log

@@ -50,6 +50,8 @@ type Sink struct {
 	scr screenState
 	// gj is how set_if_empty reads current values (see guardjob.go).
 	gj guardJob
+	// dj is how only_if_different reads them (see diffjob.go).
+	dj diffJob
 }
 
 var (
@@ -114,6 +116,11 @@ func (d *Destination) check() error {
 	}
 	if err := d.checkMatch(); err != nil {
 		return err
+	}
+	if d.Options.OnlyIfDifferent && d.Operation != Update && d.Operation != Upsert {
+		// An insert has no current record to compare with, and a delete
+		// sends no values.
+		return keyErrorf("only_if_different", "only_if_different compares with the current record: it applies to update and upsert, not %s", d.Operation)
 	}
 	if err := d.Options.normalize(); err != nil {
 		return err
@@ -327,22 +334,22 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 		}
 		return res, err
 	}
-	records, kept, err := s.guard(ctx, layout, records)
+	var kept [][]string
+	var same []bool
+	var ids []string
+	var err error
+	if s.differs() {
+		records, kept, same, ids, err = s.differ(ctx, layout, records)
+	} else {
+		records, kept, err = s.guard(ctx, layout, records)
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrLogin) {
 			return stoppedResults(len(records)), nil
 		}
 		return nil, s.writeErr(ctx, err)
 	}
-	var res []sink.Result
-	switch {
-	case s.chosenAPI() == APIREST:
-		res, err = s.writeREST(ctx, layout, records)
-	case s.dest.Operation != HardDelete && !s.dest.upsertByID() && anyNullMarker(records):
-		res, err = s.writeSplit(ctx, layout, records)
-	default:
-		res, err = s.writeBulk(ctx, layout, records)
-	}
+	res, err := s.sendChanged(ctx, layout, records, same, ids)
 	if err != nil {
 		return nil, s.writeErr(ctx, err)
 	}
@@ -358,6 +365,56 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 		}
 	}
 	return res, nil
+}
+
+// differs reports whether only_if_different applies: to updates and
+// upserts, the operations that change existing records.
+func (s *Sink) differs() bool {
+	return s.dest.Options.OnlyIfDifferent && (s.dest.Operation == Update || s.dest.Operation == Upsert)
+}
+
+// sendChanged writes the records not marked same, and answers those with
+// Skipped sink.ReasonUnchanged and their Id, in input order.
+func (s *Sink) sendChanged(ctx context.Context, layout *sink.Layout, records []sink.Record, same []bool, ids []string) ([]sink.Result, error) {
+	if same == nil {
+		return s.send(ctx, layout, records)
+	}
+	var part []sink.Record
+	var at []int
+	for i := range records {
+		if !same[i] {
+			part, at = append(part, records[i]), append(at, i)
+		}
+	}
+	res := make([]sink.Result, len(records))
+	for i := range records {
+		if same[i] {
+			res[i] = sink.Result{ID: ids[i], Skipped: sink.ReasonUnchanged}
+		}
+	}
+	if len(part) == 0 {
+		return res, nil
+	}
+	sent, err := s.send(ctx, layout, part)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range at {
+		res[i] = sent[k]
+	}
+	return res, nil
+}
+
+// send writes records through the API chosen for them.
+func (s *Sink) send(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+	switch {
+	case s.chosenAPI() == APIREST:
+		return s.writeREST(ctx, layout, records)
+	case s.dest.Operation != HardDelete && !s.dest.upsertByID() && anyNullMarker(records):
+		return s.writeSplit(ctx, layout, records)
+	default:
+		return s.writeBulk(ctx, layout, records)
+	}
 }
 
 func (s *Sink) writeErr(ctx context.Context, err error) error {

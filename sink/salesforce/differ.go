@@ -1,0 +1,226 @@
+package salesforce
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/retl-go/retl/sink"
+)
+
+// differ applies only_if_different to an update or upsert: it reads the
+// current values of the mapped fields for the records' keys and withholds
+// every value Salesforce already holds, compared as Plan compares them
+// (numbers at the field's scale, dates, booleans, picklists without regard
+// to case, null and "" alike). A record left with nothing to change is not
+// sent: same[i] is true. It also applies set_if_empty from the same read,
+// so the records need no second one. Records not found keep every value.
+// The records are copied where changed, never modified in place.
+func (s *Sink) differ(ctx context.Context, layout *sink.Layout, records []sink.Record) (out []sink.Record, kept [][]string, same []bool, ids []string, err error) {
+	keyField := s.dest.keyField()
+	ki := layout.Index(keyField)
+	if ki < 0 {
+		return nil, nil, nil, nil, fmt.Errorf("only_if_different: the records have no %s field to find current values by", keyField)
+	}
+	desc, err := s.c.Describe(ctx, s.dest.Object)
+	if err != nil {
+		return nil, nil, nil, nil, errorf("only_if_different: %w", err)
+	}
+	cols := planColumns(desc, layout)
+	keys := make([]string, 0, len(records))
+	for i := range records {
+		k := s.recordKey(&records[i], ki)
+		if k == "" {
+			continue
+		}
+		if keyField == "Id" {
+			if _, ok := planIDShape(k); !ok {
+				// Salesforce refuses a whole query for one malformed Id;
+				// the record is sent and fails on its own.
+				continue
+			}
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return records, nil, nil, nil, nil
+	}
+	sel, at := diffSelect(cols, layout, ki)
+	var find func(k string) (current, bool)
+	if f, ok := s.heldByJob(ctx, keyField, keys, sel, at.cols); ok {
+		find = func(k string) (current, bool) {
+			vals, id, ok := f.find(k)
+			return &heldCurrent{f: f, at: at, vals: vals, rid: id}, ok
+		}
+	} else {
+		rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, sel)
+		if err != nil {
+			return nil, nil, nil, nil, errorf("only_if_different: reading current values: %w", err)
+		}
+		byKey := make(map[string]Row, len(rows))
+		for k, r := range rows {
+			byKey[s.normKey(k)] = r
+		}
+		find = func(k string) (current, bool) {
+			row, ok := byKey[s.normKey(k)]
+			return rowCurrent{row: row, cols: cols}, ok
+		}
+	}
+	out = records
+	copied := false
+	for i := range records {
+		k := s.recordKey(&records[i], ki)
+		if k == "" {
+			continue
+		}
+		cur, ok := find(k)
+		if !ok {
+			continue // a new record, or one Salesforce will refuse: sent as is
+		}
+		vals, held, changed := diffRecord(&records[i], cols, ki, cur)
+		if len(held) > 0 {
+			if kept == nil {
+				kept = make([][]string, len(records))
+			}
+			kept[i] = held
+		}
+		if !changed {
+			if same == nil {
+				same = make([]bool, len(records))
+				ids = make([]string, len(records))
+			}
+			same[i], ids[i] = true, cur.id()
+			continue
+		}
+		if vals != nil {
+			if !copied {
+				out = append([]sink.Record(nil), records...)
+				copied = true
+			}
+			out[i].Values = vals
+		}
+	}
+	return out, kept, same, ids, nil
+}
+
+// current is a record as Salesforce holds it, as only_if_different reads it.
+type current interface {
+	// same reports whether sending v to column j would leave it as it is.
+	same(j int, v sink.Value) bool
+	// filled reports whether column j, or the reference field of its
+	// lookup, holds a value (set_if_empty).
+	filled(j int) bool
+	id() string
+}
+
+// rowCurrent is a record read by IN lists.
+type rowCurrent struct {
+	row  Row
+	cols []planColumn
+}
+
+func (r rowCurrent) same(j int, v sink.Value) bool {
+	cur, _ := r.row.Get(r.cols[j].soql)
+	return planSame(r.cols[j], v, cur)
+}
+
+func (r rowCurrent) filled(j int) bool {
+	c := r.cols[j]
+	name := c.soql
+	if c.guardSOQL != "" {
+		name = c.guardSOQL
+	}
+	v, _ := r.row.Get(name)
+	return !isEmptyValue(v)
+}
+
+func (r rowCurrent) id() string { return r.row.String("Id") }
+
+// heldCurrent is a record read by the query job: hashes of canonical values.
+type heldCurrent struct {
+	f    *heldSet
+	at   diffPlaces
+	vals []uint64
+	rid  string
+}
+
+func (h *heldCurrent) same(j int, v sink.Value) bool {
+	return h.vals[h.at.soql[j]] == h.f.hash(canon(h.at.cols[h.at.soql[j]], v))
+}
+
+func (h *heldCurrent) filled(j int) bool {
+	p := h.at.soql[j]
+	if g := h.at.guard[j]; g >= 0 {
+		p = g
+	}
+	return h.vals[p] != h.f.hash(emptyCanon)
+}
+
+func (h *heldCurrent) id() string { return h.rid }
+
+// diffPlaces says where each layout column's value is among the fields
+// read (-1: not read), and which column each read field belongs to.
+type diffPlaces struct {
+	soql, guard []int
+	cols        []planColumn
+}
+
+// diffSelect is planSelect without a field named twice, with the places.
+func diffSelect(cols []planColumn, layout *sink.Layout, ki int) ([]string, diffPlaces) {
+	at := diffPlaces{soql: make([]int, len(cols)), guard: make([]int, len(cols))}
+	var sel []string
+	pos := map[string]int{}
+	place := func(name string, c planColumn) int {
+		k := strings.ToLower(name)
+		if p, ok := pos[k]; ok {
+			return p
+		}
+		pos[k] = len(sel)
+		sel = append(sel, name)
+		at.cols = append(at.cols, c)
+		return len(sel) - 1
+	}
+	for j, c := range cols {
+		at.soql[j], at.guard[j] = -1, -1
+		if j == ki {
+			continue
+		}
+		if c.soql != "" {
+			at.soql[j] = place(c.soql, c)
+		}
+		if c.guardSOQL != "" && layout.Guarded[j] {
+			at.guard[j] = place(c.guardSOQL, c)
+		}
+	}
+	return sel, at
+}
+
+// diffRecord compares one record with its current values. vals, when not
+// nil, is the record's values with every field that would not change made
+// Absent; held lists the set_if_empty fields withheld because they hold a
+// value; changed says whether any field would change. A field that cannot
+// be read (not in the describe) counts as changed: it is sent.
+func diffRecord(rec *sink.Record, cols []planColumn, ki int, cur current) (vals []sink.Value, held []string, changed bool) {
+	for j, c := range cols {
+		if j == ki || j >= len(rec.Values) || rec.Values[j].Kind == sink.Absent {
+			continue
+		}
+		if c.soql == "" {
+			changed = true
+			continue
+		}
+		keep := rec.Layout.Guarded[j] && cur.filled(j)
+		if keep {
+			held = append(held, c.name)
+		}
+		if !keep && !cur.same(j, rec.Values[j]) {
+			changed = true
+			continue
+		}
+		if vals == nil {
+			vals = append([]sink.Value(nil), rec.Values...)
+		}
+		vals[j] = sink.Value{Kind: sink.Absent}
+	}
+	return vals, held, changed
+}
