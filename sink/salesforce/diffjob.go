@@ -3,9 +3,7 @@ package salesforce
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
@@ -88,22 +86,7 @@ func (f *heldSet) seal() {
 // add reads one page of the job's results: a header, then the key, the
 // Id and the read fields of each record. An empty cell is null.
 func (f *heldSet) add(r io.Reader) error {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	if _, err := cr.Read(); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return err
-	}
-	for {
-		row, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachResultRow(r, func(row []string) error {
 		if len(row) != f.width+2 {
 			return fmt.Errorf("a result row has %d cells, not %d", len(row), f.width+2)
 		}
@@ -120,7 +103,8 @@ func (f *heldSet) add(r io.Reader) error {
 			}
 			f.vals = append(f.vals, maphash.String(f.seed, canon(f.cols[i], v)))
 		}
-	}
+		return nil
+	})
 }
 
 // emptyCanon is the canonical form of an empty field and of a value that

@@ -243,6 +243,28 @@ func (s *Sink) queryJob(ctx context.Context, soql string, add func(io.Reader) er
 // add reads one page of results: a header, then the key and the guarded
 // fields of each record, every cell quoted. An empty cell is null.
 func (f *filledSet) add(r io.Reader) error {
+	return eachResultRow(r, func(row []string) error {
+		var mask uint64
+		for i, cell := range row[1:] {
+			if !isEmptyValue(cell) {
+				mask |= 1 << i
+			}
+		}
+		if mask == 0 {
+			return nil
+		}
+		k := row[0]
+		if f.fold {
+			k = strings.ToLower(k)
+		}
+		f.entries = append(f.entries, filledEntry{maphash.String(f.seed, k), mask})
+		return nil
+	})
+}
+
+// eachResultRow calls fn with each row of one page of a query job's CSV
+// results, after its header. The row is reused between calls.
+func eachResultRow(r io.Reader, fn func(row []string) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
 	if _, err := cr.Read(); err != nil {
@@ -259,19 +281,8 @@ func (f *filledSet) add(r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		var mask uint64
-		for i, cell := range row[1:] {
-			if !isEmptyValue(cell) {
-				mask |= 1 << i
-			}
+		if err := fn(row); err != nil {
+			return err
 		}
-		if mask == 0 {
-			continue
-		}
-		k := row[0]
-		if f.fold {
-			k = strings.ToLower(k)
-		}
-		f.entries = append(f.entries, filledEntry{maphash.String(f.seed, k), mask})
 	}
 }
