@@ -1,9 +1,10 @@
 package salesforce
 
-// keySpec documents one key of the destination section: the reference
-// tables of README.md are generated from destinationKeys, and a test holds
-// it to the keys the section decodes (destSection, Options), so that the
-// schema is said once.
+// keySpec documents one key of the destination section or the connection:
+// the reference tables of README.md are generated from destinationKeys and
+// connectionKeys, and a test holds them to the keys the section and the
+// connection decode (destSection, Options, Config), so that the schema is
+// said once.
 type keySpec struct {
 	Key, Type, Default, Meaning string
 }
@@ -53,6 +54,43 @@ var destinationKeys = []keySpec{
 		Meaning: "Update and upsert only. Before a batch is sent, the sink reads the current values of the mapped fields for its keys, by IN lists (`CurrentValues`, one query per few hundred keys) or, chosen as `set_if_empty` chooses (`diffjob.go`), by one Bulk query job of every record with a key that answers the sync's later batches and keeps per record its Id and one 8-byte hash per field of the value in a canonical form (`canon`, which equals a value to send only where `planSame` does; `TestCanonAgreesWithPlanSame`), compares each value as Plan does (`planSame`: numbers at the field's scale, dates, date-times, booleans, picklists and Ids without case, null and `\"\"` as empty), makes every value that would not change `Absent` (an empty Bulk cell, a missing JSON key) and answers a record with nothing left `Skipped: unchanged` with its Id, without sending it. `set_if_empty` is decided from the same read. A record not found, or with a malformed Id, is sent as without the option. Cost per 100,000 records Salesforce already holds, on the emulator (`BenchmarkOnlyIfDifferent`, side by side on a loaded 2-core machine): by the query job 6 calls and 0.29 s, by IN lists 186 calls and 5 to 13 s, nothing sent either way; resending them took 27 calls and 0.87 s; change detection alone sends nothing and calls Salesforce not at all. On Salesforce the resend also costs the saves, their Flows and triggers, and Bulk's daily batch allocation."},
 	{Key: "predict_rejects", Type: "boolean", Default: "`true`",
 		Meaning: "Screen fails, before anything is sent, a record Salesforce would refuse for what the describe tells: text over `length` (counted in UTF-16 units), a malformed email, a value outside a restricted picklist, a number of `double`, `currency` or `percent` beyond `precision` once rounded to `scale`, a required field (not nillable, createable, not defaulted, not boolean) empty on insert or null on update and upsert. The error has Salesforce's code and message (`TestPredictedRejectsAreNotSent` compares them with the emulator's own answers) and `Predicted: true`. The plan runs the same screen. Its cost is within the noise of `BenchmarkScreenPredict` on a loaded machine, with no allocation per record."},
+}
+
+// connectionKeys are the keys of a salesforce connection in the project
+// file.
+var connectionKeys = []keySpec{
+	{Key: "login_url", Type: "URL", Default: "`https://login.salesforce.com`",
+		Meaning: "Where tokens are requested; a My Domain URL is required for `client_credentials`; `https://test.salesforce.com` for sandboxes. `http` only for loopback hosts (the emulator)."},
+	{Key: "instance_url", Type: "URL", Default: "the login's answer",
+		Meaning: "The API host to use instead of the one the login answers with."},
+	{Key: "api_version", Type: "version", Default: "`62.0`",
+		Meaning: "The REST API version."},
+	{Key: "auth", Type: "`jwt`, `client_credentials`, `password` or `soap`", Default: "required",
+		Meaning: "How the client logs in (see *Authentication*)."},
+	{Key: "client_id", Type: "string", Default: "none",
+		Meaning: "The connected app's consumer key (`jwt`, `client_credentials`, `password`)."},
+	{Key: "client_secret", Type: "secret", Default: "none",
+		Meaning: "The connected app's consumer secret (`client_credentials`, `password`)."},
+	{Key: "username", Type: "string", Default: "none",
+		Meaning: "The integration user (`jwt`, `password`, `soap`)."},
+	{Key: "password", Type: "secret", Default: "none",
+		Meaning: "The integration user's password (`password`, `soap`)."},
+	{Key: "security_token", Type: "secret", Default: "none",
+		Meaning: "Appended to the password when the org asks for it (`password`, `soap`)."},
+	{Key: "private_key", Type: "secret (PEM)", Default: "none",
+		Meaning: "The JWT signing key, RSA in PKCS #1 or #8; newlines may arrive escaped. Exactly one of `private_key` and `private_key_file` for `jwt`."},
+	{Key: "private_key_file", Type: "path", Default: "none",
+		Meaning: "A file holding the JWT signing key."},
+	{Key: "audience", Type: "URL", Default: "follows `login_url`",
+		Meaning: "The JWT `aud` claim."},
+	{Key: "timeout", Type: "duration", Default: "`2m`",
+		Meaning: "One HTTP request's limit."},
+	{Key: "max_retries", Type: "integer ≥ 0", Default: "5",
+		Meaning: "Retries of one request (5xx, dropped connections); 0 for none. See *Retries*."},
+	{Key: "retry_max_wait", Type: "duration", Default: "`1m`",
+		Meaning: "The total wait between the retries of one request."},
+	{Key: "retry_rate_limit", Type: "boolean", Default: "`false`",
+		Meaning: "Retry requests answered 403 `REQUEST_LIMIT_EXCEEDED` (the daily limit does not recover within a run)."},
 }
 
 // keyTable is the Markdown table of specs.

@@ -45,16 +45,29 @@ func TestDestinationKeysDocumented(t *testing.T) {
 	assert.ElementsMatch(t, yamlKeys(reflect.TypeOf(destSection{})), documented,
 		"every key destSection decodes is documented in destinationKeys, and no other")
 
-	b, err := os.ReadFile("README.md")
-	require.NoError(t, err)
-	re := regexp.MustCompile(`(?s)(<!-- destination keys:[^\n]*-->\n)(.*?)(<!-- end of destination keys -->)`)
-	m := re.FindSubmatchIndex(b)
-	require.NotNil(t, m, "README.md has the destination keys markers")
-	want := keyTable(destinationKeys)
-	if *update {
-		out := string(b[:m[4]]) + want + string(b[m[5]:])
-		require.NoError(t, os.WriteFile("README.md", []byte(out), 0o644))
-		return
+	var conn []string
+	for _, k := range connectionKeys {
+		conn = append(conn, k.Key)
+		assert.NotEmpty(t, k.Meaning, k.Key)
 	}
-	assert.Equal(t, want, string(b[m[4]:m[5]]), "README.md's table is stale: go test ./sink/salesforce -run TestDestinationKeysDocumented -update")
+	assert.ElementsMatch(t, yamlKeys(reflect.TypeOf(Config{})), conn,
+		"every key Config decodes is documented in connectionKeys, and no other")
+
+	for _, table := range []struct {
+		name  string
+		specs []keySpec
+	}{{"destination keys", destinationKeys}, {"connection keys", connectionKeys}} {
+		b, err := os.ReadFile("README.md")
+		require.NoError(t, err)
+		re := regexp.MustCompile(`(?s)(<!-- ` + table.name + `:[^\n]*-->\n)(.*?)(<!-- end of ` + table.name + ` -->)`)
+		m := re.FindSubmatchIndex(b)
+		require.NotNil(t, m, "README.md has the %s markers", table.name)
+		want := keyTable(table.specs)
+		if *update {
+			out := string(b[:m[4]]) + want + string(b[m[5]:])
+			require.NoError(t, os.WriteFile("README.md", []byte(out), 0o644))
+			continue
+		}
+		assert.Equal(t, want, string(b[m[4]:m[5]]), "README.md's %s table is stale: go test ./sink/salesforce -run TestDestinationKeysDocumented -update", table.name)
+	}
 }
