@@ -8,10 +8,11 @@ import (
 )
 
 func testJob(rows ...[]string) *jobPlan {
-	j := &jobPlan{body: appendRow(nil, []string{"K", "V"})}
+	var enc csvEncoder
+	j := &jobPlan{body: enc.row([]string{"K", "V"})}
 	j.head = len(j.body)
 	for i, r := range rows {
-		j.body = appendRow(j.body, r)
+		j.body = append(j.body, enc.view(r)...)
 		j.idx = append(j.idx, i)
 		j.ends = append(j.ends, len(j.body))
 	}

@@ -2,7 +2,6 @@ package salesforce
 
 import (
 	"bytes"
-	"encoding/csv"
 	"io"
 	"runtime"
 	"slices"
@@ -11,54 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The benchmarks below set each hand-written fast path of the Bulk writer
+// The benchmark below sets a hand-written fast path of the Bulk writer
 // beside the plain version it replaces, in one run, on the rows of
 // examples/bench: compare the sub-benchmarks' rows/s as a ratio.
-
-// BenchmarkCSVRowEncoder is appendRow against encoding/csv's Writer,
-// encoding a 10k-row job's cells into one buffer.
-func BenchmarkCSVRowEncoder(b *testing.B) {
-	_, _, j, _ := bulkResultsBench(b)
-	cells := make([][]string, len(j.idx))
-	for p := range cells {
-		cells[p] = j.cells(p)
-	}
-	var want []byte
-	for _, c := range cells {
-		want = appendRow(want, c)
-	}
-	b.Run("appender", func(b *testing.B) {
-		buf := make([]byte, 0, len(want))
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for b.Loop() {
-			buf = buf[:0]
-			for _, c := range cells {
-				buf = appendRow(buf, c)
-			}
-		}
-		perRow(b, len(cells), &before)
-		require.Equal(b, want, buf)
-	})
-	b.Run("encoding-csv", func(b *testing.B) {
-		var buf bytes.Buffer
-		buf.Grow(len(want))
-		w := csv.NewWriter(&buf)
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for b.Loop() {
-			buf.Reset()
-			for _, c := range cells {
-				if err := w.Write(c); err != nil {
-					b.Fatal(err)
-				}
-			}
-			w.Flush()
-		}
-		perRow(b, len(cells), &before)
-		require.Equal(b, want, buf.Bytes())
-	})
-}
 
 // mapIndex is the plain form of resultIndex's exact-row lookup: a map from
 // a row's text to the positions with that text, in upload order.
