@@ -215,7 +215,7 @@ func BenchmarkBulkResults(b *testing.B) {
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for b.Loop() {
-		m := newResultMatcher(j, bl.keyCol, s.normKey)
+		m := newResultIndex(j, bl.keyCol, s.normKey)
 		done := make([]bool, len(j.idx))
 		var matched []int32
 		unmatched := 0

@@ -6,73 +6,16 @@ import (
 	"encoding/csv"
 	"io"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/retl-go/retl/sink"
 )
 
-// appendRow is the one CSV encoder of the package: it appends cells as one
-// line, newline included, with RFC 4180 quoting and LF line endings (the
-// lineEnding of the jobs we create), quoting exactly the cells that
-// encoding/csv quotes. Appending to the caller's buffer costs no allocation
-// per row, which matters at millions of rows.
-func appendRow(b []byte, cells []string) []byte {
-	if len(cells) == 1 && cells[0] == "" {
-		// A lone empty cell would be an empty line, which readers skip;
-		// quoted, the row stays a row.
-		return append(b, "\"\"\n"...)
-	}
-	for i, c := range cells {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if !needsQuotes(c) {
-			b = append(b, c...)
-			continue
-		}
-		b = append(b, '"')
-		for {
-			k := strings.IndexByte(c, '"')
-			if k < 0 {
-				break
-			}
-			b = append(b, c[:k+1]...)
-			b = append(b, '"')
-			c = c[k+1:]
-		}
-		b = append(b, c...)
-		b = append(b, '"')
-	}
-	return append(b, '\n')
-}
-
-// needsQuotes follows encoding/csv: a cell with a comma, quote or line
-// break, the end-of-data marker \. and a cell that starts with a space.
-func needsQuotes(c string) bool {
-	if c == "" {
-		return false
-	}
-	for i := 0; i < len(c); i++ {
-		if quoted[c[i]] {
-			return true
-		}
-	}
-	if c[0] < utf8.RuneSelf {
-		return asciiSpace[c[0]] || c == `\.`
-	}
-	r, _ := utf8.DecodeRuneInString(c)
-	return unicode.IsSpace(r)
-}
-
-// quoted marks the bytes that make a cell quoted; asciiSpace the ASCII
-// spaces unicode.IsSpace knows. Tables, as this runs for every cell.
-var quoted, asciiSpace = [256]bool{',': true, '"': true, '\n': true, '\r': true},
-	[256]bool{' ': true, '\t': true, '\n': true, '\v': true, '\f': true, '\r': true}
-
-// csvEncoder encodes rows into a buffer of its own.
+// csvEncoder is the one CSV encoder of the package: encoding/csv's Writer
+// with LF line endings (the lineEnding of the jobs we create), into a
+// buffer of its own that each row reuses. The zero value is ready.
 type csvEncoder struct {
-	buf []byte
+	buf bytes.Buffer
+	w   *csv.Writer
 }
 
 func newCSVEncoder() *csvEncoder { return &csvEncoder{} }
@@ -85,8 +28,20 @@ func (e *csvEncoder) row(cells []string) []byte {
 
 // view is row without the copy: the slice is valid until the next call.
 func (e *csvEncoder) view(cells []string) []byte {
-	e.buf = appendRow(e.buf[:0], cells)
-	return e.buf
+	e.buf.Reset()
+	if len(cells) == 1 && cells[0] == "" {
+		// A lone empty cell would be an empty line, which readers skip;
+		// quoted, the row stays a row.
+		e.buf.WriteString("\"\"\n")
+		return e.buf.Bytes()
+	}
+	if e.w == nil {
+		e.w = csv.NewWriter(&e.buf)
+	}
+	// Write fails only when its destination does; a bytes.Buffer does not.
+	_ = e.w.Write(cells)
+	e.w.Flush()
+	return e.buf.Bytes()
 }
 
 // line is view without the line ending.

@@ -85,3 +85,12 @@ func foldKey(r keyRule, key string) string {
 	}
 	return key
 }
+
+func (s *Sink) normKey(v string) string {
+	if s.dest.Operation == Upsert && !s.dest.upsertByID() {
+		// External ids match without regard to case unless the field is
+		// case-sensitive; lower case pairs either way, as an echo keeps case.
+		return strings.ToLower(v)
+	}
+	return ID18(v)
+}

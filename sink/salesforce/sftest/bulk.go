@@ -109,18 +109,6 @@ func (j *job) state() string {
 	return j.info.State
 }
 
-// Jobs returns every ingest job, oldest first.
-func (s *Server) Jobs() []JobInfo {
-	s.mu.Lock()
-	jobs := append([]*job(nil), s.jobOrder...)
-	s.mu.Unlock()
-	out := make([]JobInfo, len(jobs))
-	for i, j := range jobs {
-		out[i] = j.snapshot()
-	}
-	return out
-}
-
 func bulkErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, []map[string]string{{"errorCode": code, "message": msg}})
 }
@@ -430,35 +418,6 @@ func (s *Server) deleteJob(c *reqCtx, j *job) {
 	}
 	s.mu.Unlock()
 	c.w.WriteHeader(http.StatusNoContent)
-}
-
-// FailJobs makes the next n ingest jobs to start processing go to Failed
-// with errorMessage (default "InternalServerError : Internal error").
-func (s *Server) FailJobs(n int, errorMessage string) {
-	if errorMessage == "" {
-		errorMessage = "InternalServerError : Internal error"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failJobs = append(s.failJobs, errorMessage)
-	}
-}
-
-// SetLockContention turns UNABLE_TO_LOCK_ROW between concurrent jobs that
-// share a parent record on or off (see WithLockContention).
-func (s *Server) SetLockContention(on bool) {
-	s.mu.Lock()
-	s.contention = on
-	s.mu.Unlock()
-}
-
-// LockRows makes a share (0..1) of record saves fail with UNABLE_TO_LOCK_ROW,
-// chosen deterministically from seed. Zero turns it off.
-func (s *Server) LockRows(share float64, seed int64) {
-	s.org.mu.Lock()
-	s.org.lockShare, s.org.lockSeed, s.org.lockSeq = share, uint64(seed), 0
-	s.org.mu.Unlock()
 }
 
 func (s *Server) sleep(d time.Duration) bool {

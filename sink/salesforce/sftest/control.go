@@ -10,6 +10,35 @@ import (
 	"time"
 )
 
+// DefineObject adds a custom object, or custom fields to an existing object.
+func (s *Server) DefineObject(obj Object) error { return s.org.define(obj) }
+
+// AddRecordType makes an active record type of an object, with its
+// DeveloperName and label, and gives the object a RecordTypeId field
+// (a reference to RecordType, relationship RecordType) if it has none, as
+// creating the first record type does on a real org. It returns the
+// record type's Id.
+func (s *Server) AddRecordType(object, developerName, label string) (string, error) {
+	s.org.mu.RLock()
+	obj := s.org.object(object)
+	var has bool
+	if obj != nil {
+		has = obj.field("RecordTypeId") != nil
+	}
+	s.org.mu.RUnlock()
+	if obj == nil {
+		return "", fmt.Errorf("sftest: unknown object %s", object)
+	}
+	if !has {
+		err := s.DefineObject(Object{Name: obj.name, Fields: []Field{{Name: "RecordTypeId", Label: "Record Type ID", Type: TypeReference,
+			ReferenceTo: "RecordType", RelationshipName: "RecordType"}}})
+		if err != nil {
+			return "", err
+		}
+	}
+	return s.Insert("RecordType", map[string]any{"Name": label, "DeveloperName": developerName, "SobjectType": obj.name, "IsActive": true})
+}
+
 // Insert seeds a record as a REST create would, and returns its Id. Values
 // may be Go strings, numbers, bools, time.Time or nil; a relationship can be
 // set through an external id: "Account": map[string]any{"External_Id__c": "A-1"}.
@@ -39,30 +68,107 @@ func (s *Server) Insert(object string, fields map[string]any) (string, error) {
 	return "", fmt.Errorf("sftest: insert %s: %w", obj.name, err)
 }
 
-// AddRecordType makes an active record type of an object, with its
-// DeveloperName and label, and gives the object a RecordTypeId field
-// (a reference to RecordType, relationship RecordType) if it has none, as
-// creating the first record type does on a real org. It returns the
-// record type's Id.
-func (s *Server) AddRecordType(object, developerName, label string) (string, error) {
-	s.org.mu.RLock()
-	obj := s.org.object(object)
-	var has bool
-	if obj != nil {
-		has = obj.field("RecordTypeId") != nil
+// ReadOnly makes records readable but not editable by the API user, as
+// sharing rules or a record lock do on a real org: an update, upsert or
+// delete of one of them fails with INSUFFICIENT_ACCESS_OR_READONLY, which
+// tells a client the record still exists. Ids may have 15 or 18 characters.
+func (s *Server) ReadOnly(ids ...string) {
+	s.org.mu.Lock()
+	defer s.org.mu.Unlock()
+	if s.org.readOnly == nil {
+		s.org.readOnly = map[string]bool{}
 	}
-	s.org.mu.RUnlock()
-	if obj == nil {
-		return "", fmt.Errorf("sftest: unknown object %s", object)
-	}
-	if !has {
-		err := s.DefineObject(Object{Name: obj.name, Fields: []Field{{Name: "RecordTypeId", Label: "Record Type ID", Type: TypeReference,
-			ReferenceTo: "RecordType", RelationshipName: "RecordType"}}})
-		if err != nil {
-			return "", err
+	for _, id := range ids {
+		if n, ok := normalizeID(id); ok {
+			s.org.readOnly[n] = true
 		}
 	}
-	return s.Insert("RecordType", map[string]any{"Name": label, "DeveloperName": developerName, "SobjectType": obj.name, "IsActive": true})
+}
+
+// Fault registers a fault and returns its id. Faults are checked in the
+// order they were added; delays add up, and the first other fault that
+// matches a request is applied to it.
+func (s *Server) Fault(f Fault) int {
+	if f.Kind == "" {
+		f.Kind = FaultStatus
+		if f.Delay > 0 && f.Status == 0 {
+			f.Kind = FaultDelay
+		}
+	}
+	if f.Kind == FaultStatus && f.Status == 0 {
+		f.Status = http.StatusServiceUnavailable
+	}
+	left := f.Times
+	if left <= 0 {
+		left = -1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultSeq++
+	s.faults = append(s.faults, &faultEntry{Fault: f, id: s.faultSeq, left: left})
+	return s.faultSeq
+}
+
+// ClearFaults removes every registered fault (LockRows, FailJobs and lock
+// contention are separate switches).
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	s.faults = nil
+	s.mu.Unlock()
+}
+
+// Faults returns the faults still active; Times holds what is left of it.
+func (s *Server) Faults() []Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Fault, 0, len(s.faults))
+	for _, f := range s.faults {
+		ff := f.Fault
+		if f.left > 0 {
+			ff.Times = f.left
+		}
+		out = append(out, ff)
+	}
+	return out
+}
+
+// FailJobs makes the next n ingest jobs to start processing go to Failed
+// with errorMessage (default "InternalServerError : Internal error").
+func (s *Server) FailJobs(n int, errorMessage string) {
+	if errorMessage == "" {
+		errorMessage = "InternalServerError : Internal error"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.failJobs = append(s.failJobs, errorMessage)
+	}
+}
+
+// LockRows makes a share (0..1) of record saves fail with UNABLE_TO_LOCK_ROW,
+// chosen deterministically from seed. Zero turns it off.
+func (s *Server) LockRows(share float64, seed int64) {
+	s.org.mu.Lock()
+	s.org.lockShare, s.org.lockSeed, s.org.lockSeq = share, uint64(seed), 0
+	s.org.mu.Unlock()
+}
+
+// SetLockContention turns UNABLE_TO_LOCK_ROW between concurrent jobs that
+// share a parent record on or off (see WithLockContention).
+func (s *Server) SetLockContention(on bool) {
+	s.mu.Lock()
+	s.contention = on
+	s.mu.Unlock()
+}
+
+// ExpireSessions ends every session now: the next API call with an existing
+// token answers 401 INVALID_SESSION_ID.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ss := range s.sessions {
+		ss.expires = time.Time{}
+	}
 }
 
 // Records returns every record of an object, deleted ones included
@@ -93,21 +199,34 @@ func (s *Server) Records(object string) []map[string]any {
 	return out
 }
 
-// ReadOnly makes records readable but not editable by the API user, as
-// sharing rules or a record lock do on a real org: an update, upsert or
-// delete of one of them fails with INSUFFICIENT_ACCESS_OR_READONLY, which
-// tells a client the record still exists. Ids may have 15 or 18 characters.
-func (s *Server) ReadOnly(ids ...string) {
-	s.org.mu.Lock()
-	defer s.org.mu.Unlock()
-	if s.org.readOnly == nil {
-		s.org.readOnly = map[string]bool{}
+// Jobs returns every ingest job, oldest first.
+func (s *Server) Jobs() []JobInfo {
+	s.mu.Lock()
+	jobs := append([]*job(nil), s.jobOrder...)
+	s.mu.Unlock()
+	out := make([]JobInfo, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.snapshot()
 	}
-	for _, id := range ids {
-		if n, ok := normalizeID(id); ok {
-			s.org.readOnly[n] = true
-		}
-	}
+	return out
+}
+
+// Requests returns the requests answered so far, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// APICalls is the number of API requests counted against the daily limit.
+func (s *Server) APICalls() int { return int(s.apiCalls.Load()) }
+
+// ResetRequests forgets the recorded requests and zeroes the API call count.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	s.requests = nil
+	s.mu.Unlock()
+	s.apiCalls.Store(0)
 }
 
 // control serves the /__sftest/ endpoints: the same switches and views as

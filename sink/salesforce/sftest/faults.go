@@ -71,53 +71,6 @@ func validKind(k FaultKind) bool {
 	return false
 }
 
-// Fault registers a fault and returns its id. Faults are checked in the
-// order they were added; delays add up, and the first other fault that
-// matches a request is applied to it.
-func (s *Server) Fault(f Fault) int {
-	if f.Kind == "" {
-		f.Kind = FaultStatus
-		if f.Delay > 0 && f.Status == 0 {
-			f.Kind = FaultDelay
-		}
-	}
-	if f.Kind == FaultStatus && f.Status == 0 {
-		f.Status = http.StatusServiceUnavailable
-	}
-	left := f.Times
-	if left <= 0 {
-		left = -1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faultSeq++
-	s.faults = append(s.faults, &faultEntry{Fault: f, id: s.faultSeq, left: left})
-	return s.faultSeq
-}
-
-// ClearFaults removes every registered fault (LockRows, FailJobs and lock
-// contention are separate switches).
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	s.faults = nil
-	s.mu.Unlock()
-}
-
-// Faults returns the faults still active; Times holds what is left of it.
-func (s *Server) Faults() []Fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]Fault, 0, len(s.faults))
-	for _, f := range s.faults {
-		ff := f.Fault
-		if f.left > 0 {
-			ff.Times = f.left
-		}
-		out = append(out, ff)
-	}
-	return out
-}
-
 func (f *faultEntry) matches(r *http.Request) bool {
 	if f.Method != "" && !strings.EqualFold(f.Method, r.Method) {
 		return false

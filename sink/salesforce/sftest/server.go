@@ -202,37 +202,6 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// DefineObject adds a custom object, or custom fields to an existing object.
-func (s *Server) DefineObject(obj Object) error { return s.org.define(obj) }
-
-// APICalls is the number of API requests counted against the daily limit.
-func (s *Server) APICalls() int { return int(s.apiCalls.Load()) }
-
-// Requests returns the requests answered so far, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
-}
-
-// ResetRequests forgets the recorded requests and zeroes the API call count.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	s.requests = nil
-	s.mu.Unlock()
-	s.apiCalls.Store(0)
-}
-
-// ExpireSessions ends every session now: the next API call with an existing
-// token answers 401 INVALID_SESSION_ID.
-func (s *Server) ExpireSessions() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, ss := range s.sessions {
-		ss.expires = time.Time{}
-	}
-}
-
 // statusWriter remembers the status for the request log.
 type statusWriter struct {
 	http.ResponseWriter
