@@ -49,7 +49,7 @@ func (d *Destination) checkAssignment() error {
 // becomes the Id of the object's active rule. A given Id is checked to be
 // a rule of the object, so a wrong one fails before any record is sent.
 // It returns the problem to report, or "".
-func (s *Sink) resolveAssignment(ctx context.Context) (string, error) {
+func (s *sfSink) resolveAssignment(ctx context.Context) (string, error) {
 	r := s.dest.Options.AssignmentRule
 	if r == "" {
 		return "", nil
@@ -62,11 +62,11 @@ func (s *Sink) resolveAssignment(ctx context.Context) (string, error) {
 	}
 	var soql string
 	if r == AssignDefault {
-		soql = "SELECT Id, SobjectType, Active FROM AssignmentRule WHERE SobjectType = " + QuoteSOQL(s.dest.Object) + " AND Active = true"
+		soql = "SELECT Id, SobjectType, Active FROM AssignmentRule WHERE SobjectType = " + quoteSOQL(s.dest.Object) + " AND Active = true"
 	} else {
-		soql = "SELECT Id, SobjectType, Active FROM AssignmentRule WHERE Id = " + QuoteSOQL(r)
+		soql = "SELECT Id, SobjectType, Active FROM AssignmentRule WHERE Id = " + quoteSOQL(r)
 	}
-	var found []Row
+	var found []currentRow
 	for row, err := range s.c.Query(ctx, soql) {
 		if err != nil {
 			return "", errorf("finding assignment rule %s: %w", r, err)
@@ -90,7 +90,7 @@ func (s *Sink) resolveAssignment(ctx context.Context) (string, error) {
 // bulkAssignment is the assignmentRuleId of the sink's Bulk jobs, or "".
 // Preflight has normally resolved it; a sink written to without one
 // resolves it here, so a job never runs without the rule it was given.
-func (s *Sink) bulkAssignment(ctx context.Context) (string, error) {
+func (s *sfSink) bulkAssignment(ctx context.Context) (string, error) {
 	problem, err := s.resolveAssignment(ctx)
 	if err != nil {
 		return "", err
@@ -106,7 +106,7 @@ func (s *Sink) bulkAssignment(ctx context.Context) (string, error) {
 // restAssignment is the Sforce-Auto-Assign value of the sink's REST saves:
 // FALSE unless a rule is asked for, so that REST runs no rule that Bulk
 // would not run.
-func (s *Sink) restAssignment() string {
+func (s *sfSink) restAssignment() string {
 	switch r := s.dest.Options.AssignmentRule; r {
 	case "":
 		return "FALSE"
@@ -118,7 +118,7 @@ func (s *Sink) restAssignment() string {
 }
 
 // setAutoAssign puts the assignment rule header on a REST save.
-func (s *Sink) setAutoAssign(r *request) {
+func (s *sfSink) setAutoAssign(r *request) {
 	if r.method == http.MethodDelete {
 		return
 	}

@@ -148,7 +148,7 @@ func TestAssignmentRuleWithoutPreflight(t *testing.T) {
 // A failing rule query is an error of the Preflight, not a problem found.
 func TestAssignmentRuleQueryFails(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.AssignmentRule = AssignDefault
 	s := emuSink(t, c, "Lead", Upsert, "External_Id__c", opt)
@@ -173,7 +173,7 @@ func TestAssignmentRuleOption(t *testing.T) {
 	}{
 		{"Lead", Insert, "default", ""},
 		{"case", Update, "01Q000000000001", ""},
-		{"Lead", Upsert, ID18("01Q000000000001"), ""},
+		{"Lead", Upsert, toID18("01Q000000000001"), ""},
 		{"Lead", Insert, "yes", `assignment_rule "yes": want default or the Id`},
 		{"Lead", Insert, "01Q000000000001AAB", `assignment_rule "01Q000000000001AAB": want default or the Id`},
 		{"Lead", Delete, "default", "not to delete"},

@@ -19,7 +19,7 @@ type authenticator interface {
 	login(ctx context.Context) (*session, error)
 }
 
-func newAuthenticator(c *Client) (authenticator, error) {
+func newAuthenticator(c *apiClient) (authenticator, error) {
 	switch c.cfg.Auth {
 	case AuthJWT:
 		a := &jwtAuth{c: c}
@@ -63,7 +63,7 @@ func parseKey(pem []byte) (*rsa.PrivateKey, error) {
 }
 
 // tokenRequest posts an OAuth token request and reads the session from it.
-func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*session, error) {
+func (c *apiClient) tokenRequest(ctx context.Context, form url.Values) (*session, error) {
 	resp, err := c.do(ctx, &request{
 		method: http.MethodPost, base: c.cfg.LoginURL, path: "/services/oauth2/token",
 		body: []byte(form.Encode()), ctype: "application/x-www-form-urlencoded",
@@ -84,7 +84,7 @@ func (c *Client) tokenRequest(ctx context.Context, form url.Values) (*session, e
 }
 
 type oauthForm struct {
-	c    *Client
+	c    *apiClient
 	form func() url.Values
 }
 
@@ -95,7 +95,7 @@ func (a oauthForm) login(ctx context.Context) (*session, error) {
 // jwtAuth is the OAuth 2.0 JWT bearer flow: a short-lived assertion signed
 // with the connected app's private key, exchanged for an access token.
 type jwtAuth struct {
-	c   *Client
+	c   *apiClient
 	key *rsa.PrivateKey
 }
 
@@ -130,7 +130,7 @@ func (a *jwtAuth) login(ctx context.Context) (*session, error) {
 
 // soapAuth logs in with simpleforce's SOAP login() call, the legacy path
 // for orgs without a connected app.
-type soapAuth struct{ c *Client }
+type soapAuth struct{ c *apiClient }
 
 func (a soapAuth) login(ctx context.Context) (*session, error) {
 	c := a.c

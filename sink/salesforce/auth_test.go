@@ -36,16 +36,16 @@ func TestAuthFlows(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, []byte(priv), 0o600))
 	cases := []struct {
 		name string
-		edit func(*Config)
+		edit func(*connConfig)
 	}{
-		{"password", func(*Config) {}},
-		{"client_credentials", func(c *Config) { c.Auth, c.Username, c.Password = AuthClientCredentials, "", "" }},
-		{"jwt inline key", func(c *Config) { c.Auth, c.ClientSecret, c.Password, c.PrivateKey = AuthJWT, "", "", priv }},
-		{"jwt key with escaped newlines", func(c *Config) {
+		{"password", func(*connConfig) {}},
+		{"client_credentials", func(c *connConfig) { c.Auth, c.Username, c.Password = AuthClientCredentials, "", "" }},
+		{"jwt inline key", func(c *connConfig) { c.Auth, c.ClientSecret, c.Password, c.PrivateKey = AuthJWT, "", "", priv }},
+		{"jwt key with escaped newlines", func(c *connConfig) {
 			c.Auth, c.ClientSecret, c.Password, c.PrivateKey = AuthJWT, "", "", strings.ReplaceAll(priv, "\n", `\n`)
 		}},
-		{"jwt key file", func(c *Config) { c.Auth, c.ClientSecret, c.Password, c.PrivateKeyFile = AuthJWT, "", "", keyFile }},
-		{"soap", func(c *Config) { c.Auth, c.ClientID, c.ClientSecret = AuthSOAP, "", "" }},
+		{"jwt key file", func(c *connConfig) { c.Auth, c.ClientSecret, c.Password, c.PrivateKeyFile = AuthJWT, "", "", keyFile }},
+		{"soap", func(c *connConfig) { c.Auth, c.ClientID, c.ClientSecret = AuthSOAP, "", "" }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestSOAPWarnsOnce(t *testing.T) {
 	var logs bytes.Buffer
 	cfg := emuConfig(srv)
 	cfg.Auth = AuthSOAP
-	c, err := NewClient(cfg, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	c, err := newAPIClient(cfg, withLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = c.Describe(ctx, "Account")
@@ -80,14 +80,14 @@ func TestAuthRejected(t *testing.T) {
 	other, _ := rsaPEM(t)
 	cases := []struct {
 		name   string
-		edit   func(*Config)
+		edit   func(*connConfig)
 		code   string
 		secret string
 	}{
-		{"password", func(c *Config) { c.Password = "Sup3rSecretPassw0rd" }, "invalid_grant", "Sup3rSecretPassw0rd"},
-		{"client secret", func(c *Config) { c.Auth, c.ClientSecret = AuthClientCredentials, "Sup3rSecretClient" }, "invalid_client", "Sup3rSecretClient"},
-		{"jwt wrong key", func(c *Config) { c.Auth, c.PrivateKey = AuthJWT, other }, "invalid_grant", strings.Split(other, "\n")[1]},
-		{"soap", func(c *Config) { c.Auth, c.Password = AuthSOAP, "Sup3rSecretSoap<&>" }, "INVALID_LOGIN", "Sup3rSecretSoap"},
+		{"password", func(c *connConfig) { c.Password = "Sup3rSecretPassw0rd" }, "invalid_grant", "Sup3rSecretPassw0rd"},
+		{"client secret", func(c *connConfig) { c.Auth, c.ClientSecret = AuthClientCredentials, "Sup3rSecretClient" }, "invalid_client", "Sup3rSecretClient"},
+		{"jwt wrong key", func(c *connConfig) { c.Auth, c.PrivateKey = AuthJWT, other }, "invalid_grant", strings.Split(other, "\n")[1]},
+		{"soap", func(c *connConfig) { c.Auth, c.Password = AuthSOAP, "Sup3rSecretSoap<&>" }, "INVALID_LOGIN", "Sup3rSecretSoap"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,13 +112,13 @@ func TestAuthKeyErrors(t *testing.T) {
 	srv := emulator(t)
 	cfg := emuConfig(srv)
 	cfg.Auth, cfg.PrivateKey = AuthJWT, "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n-----END RSA PRIVATE KEY-----\n"
-	_, err := NewClient(cfg)
+	_, err := newAPIClient(cfg)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "private key")
 	assert.NotContains(t, err.Error(), "not a key")
 
 	cfg.PrivateKey, cfg.PrivateKeyFile = "", filepath.Join(t.TempDir(), "missing.pem")
-	c, err := NewClient(cfg, WithLogger(quiet))
+	c, err := newAPIClient(cfg, withLogger(quiet))
 	require.NoError(t, err, "the file is read at login, not at build")
 	_, err = c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)
@@ -127,7 +127,7 @@ func TestAuthKeyErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	require.NoError(t, os.WriteFile(bad, []byte("garbage"), 0o600))
 	cfg.PrivateKeyFile = bad
-	c, err = NewClient(cfg, WithLogger(quiet))
+	c, err = newAPIClient(cfg, withLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)

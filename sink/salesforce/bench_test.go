@@ -58,10 +58,10 @@ func benchRows(n int) [][]any {
 	return rows
 }
 
-func benchSink(tb testing.TB, opt Options) *Sink {
-	c, err := NewClient(Config{LoginURL: "http://127.0.0.1:1", Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p"}, WithLogger(quiet))
+func benchSink(tb testing.TB, opt Options) *sfSink {
+	c, err := newAPIClient(connConfig{LoginURL: "http://127.0.0.1:1", Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p"}, withLogger(quiet))
 	require.NoError(tb, err)
-	s, err := NewSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", Options: opt})
+	s, err := buildSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", Options: opt})
 	require.NoError(tb, err)
 	return s
 }
@@ -166,7 +166,7 @@ func BenchmarkJSONEncode(b *testing.B) {
 // bulkResultsBench returns a 10k-row job and its successful result file
 // as Salesforce writes it: the sf__ columns, then each uploaded row with
 // every cell quoted, in another order.
-func bulkResultsBench(b *testing.B) (*Sink, *bulkLayout, *jobPlan, []byte) {
+func bulkResultsBench(b *testing.B) (*sfSink, *bulkLayout, *jobPlan, []byte) {
 	m, err := transform.Compile(benchSync())
 	require.NoError(b, err)
 	s := benchSink(b, Options{})

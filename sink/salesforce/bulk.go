@@ -10,7 +10,7 @@ import (
 // writeBulk writes records through Bulk API 2.0 jobs, several in flight
 // up to max_jobs_in_flight across all Writes, and retries rows that failed
 // with UNABLE_TO_LOCK_ROW in later jobs, then once through REST.
-func (s *Sink) writeBulk(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) writeBulk(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(records))
 	pending := make([]int, len(records))
 	for i := range pending {

@@ -34,7 +34,7 @@ type jobInfo struct {
 	NumberRecordsFailed    int    `json:"numberRecordsFailed"`
 }
 
-func (s *Sink) bulkOperation() string {
+func (s *sfSink) bulkOperation() string {
 	if s.dest.Operation == HardDelete {
 		return "hardDelete"
 	}
@@ -43,7 +43,7 @@ func (s *Sink) bulkOperation() string {
 
 // runJobs runs jobs concurrently and fills out. A job whose requests fail
 // fails its own records; only a fatal error ends the Write.
-func (s *Sink) runJobs(ctx context.Context, bl *bulkLayout, jobs []*jobPlan, out []sink.Result) error {
+func (s *sfSink) runJobs(ctx context.Context, bl *bulkLayout, jobs []*jobPlan, out []sink.Result) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -71,7 +71,7 @@ func (s *Sink) runJobs(ctx context.Context, bl *bulkLayout, jobs []*jobPlan, out
 	return first
 }
 
-func (s *Sink) jobPath(id string, rest ...string) string {
+func (s *sfSink) jobPath(id string, rest ...string) string {
 	return s.c.dataPath(append([]string{"jobs", "ingest", id}, rest...)...)
 }
 
@@ -80,7 +80,7 @@ func (s *Sink) jobPath(id string, rest ...string) string {
 // salvaged: the job is aborted and its results read, so that every
 // record it wrote is reported written. Failures before that are
 // notSentErrors: no record was written.
-func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) error {
+func (s *sfSink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sink.Result) error {
 	select {
 	case s.jobSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -147,7 +147,7 @@ func (s *Sink) runJob(ctx context.Context, bl *bulkLayout, j *jobPlan, out []sin
 
 // createAndUpload creates a job and uploads its CSV. It returns the job
 // id once the job exists, even when the upload fails.
-func (s *Sink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) {
+func (s *sfSink) createAndUpload(ctx context.Context, j *jobPlan) (string, error) {
 	spec := map[string]string{
 		"object": s.dest.Object, "operation": s.bulkOperation(),
 		"contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA",
@@ -230,7 +230,7 @@ func gzipBody(b []byte) ([]byte, error) {
 
 // setState moves a job to UploadComplete. The PATCH is retried; if a retry
 // is refused because the first attempt did land, the job's state shows it.
-func (s *Sink) setState(ctx context.Context, id, state string) error {
+func (s *sfSink) setState(ctx context.Context, id, state string) error {
 	body := []byte(`{"state":"` + state + `"}`)
 	_, err := s.c.do(ctx, &request{method: http.MethodPatch, path: s.jobPath(id), body: body, ctype: "application/json", idempotent: true})
 	if err == nil {
@@ -245,7 +245,7 @@ func (s *Sink) setState(ctx context.Context, id, state string) error {
 	return errorf("closing job %s: %w", id, err)
 }
 
-func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
+func (s *sfSink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
 	for try := 0; ; try++ {
 		resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id), idempotent: true})
 		if err != nil {
@@ -265,7 +265,7 @@ func (s *Sink) jobInfo(ctx context.Context, id string) (*jobInfo, error) {
 
 // poll waits for a job of rows records to end, polling often at first
 // and then less, up to poll_max_wait between polls.
-func (s *Sink) poll(ctx context.Context, id string, rows int) (*jobInfo, error) {
+func (s *sfSink) poll(ctx context.Context, id string, rows int) (*jobInfo, error) {
 	opt := s.dest.Options
 	start := time.Now()
 	wait := opt.pollStart
@@ -301,7 +301,7 @@ func nextPoll(wait, elapsed time.Duration, done, rows int, floor time.Duration) 
 
 // abort stops a job that will not be finished, with a context of its own
 // since the Write's may be done.
-func (s *Sink) abort(id string) {
+func (s *sfSink) abort(id string) {
 	ctx, cancel := context.WithTimeout(withCallCounter(context.Background(), &s.calls), 10*time.Second)
 	defer cancel()
 	body := []byte(`{"state":"` + stateAborted + `"}`)
@@ -311,7 +311,7 @@ func (s *Sink) abort(id string) {
 }
 
 // results streams a result file of a job into read.
-func (s *Sink) results(ctx context.Context, id, kind string, read func(io.Reader) error) error {
+func (s *sfSink) results(ctx context.Context, id, kind string, read func(io.Reader) error) error {
 	_, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.jobPath(id, kind+"/"), accept: "text/csv", idempotent: true, read: read})
 	if err != nil {
 		return errorf("job %s %s: %w", id, kind, err)

@@ -46,7 +46,7 @@ type bulkLayout struct {
 // planColumns picks the uploaded columns: Id alone for deletes; otherwise
 // the layout's fields, leaving out any that no record sends (all absent),
 // so a column that only guarded values filled is not uploaded at all.
-func (s *Sink) planColumns(layout *sink.Layout, records []sink.Record, pending []int) (*bulkLayout, error) {
+func (s *sfSink) planColumns(layout *sink.Layout, records []sink.Record, pending []int) (*bulkLayout, error) {
 	bl := &bulkLayout{keyCol: -1}
 	key := s.dest.keyField()
 	if s.dest.Operation == Delete || s.dest.Operation == HardDelete {
@@ -88,7 +88,7 @@ const presizeMax = 64 << 20
 // planJobs splits the pending records into jobs under the record and
 // upload size bounds. A record whose row alone exceeds the size bound
 // fails on its own.
-func (s *Sink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, out []sink.Result) []*jobPlan {
+func (s *sfSink) planJobs(bl *bulkLayout, records []sink.Record, pending []int, out []sink.Result) []*jobPlan {
 	enc := newCSVEncoder()
 	header := enc.row(bl.cols)
 	// Each row is encoded into enc's buffer, measured, then appended to its

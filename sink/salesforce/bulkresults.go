@@ -161,7 +161,7 @@ func trimCells(cells []string) []string {
 
 // collect reads a finished job's result files and records one result per
 // record of the job.
-func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
+func (s *sfSink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jobInfo, out []sink.Result) error {
 	m := newResultIndex(j, bl.keyCol, s.normKey)
 	// Results go straight to out; done marks the positions that have one.
 	done := make([]bool, len(j.idx))
@@ -264,7 +264,7 @@ func (s *Sink) collect(ctx context.Context, bl *bulkLayout, j *jobPlan, info *jo
 // applyResults reads one result file row by row and gives each row's
 // record its result. matched collects the positions it filled, unmatched
 // counts the rows that belong to no record.
-func (s *Sink) applyResults(body io.Reader, bl *bulkLayout, m *resultIndex, done []bool, out []sink.Result, j *jobPlan,
+func (s *sfSink) applyResults(body io.Reader, bl *bulkLayout, m *resultIndex, done []bool, out []sink.Result, j *jobPlan,
 	fn func(row []string, rf *resultFile) sink.Result, matched *[]int32, unmatched *int) error {
 	rf, err := readResults(body, bl.cols)
 	if err != nil {

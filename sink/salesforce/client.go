@@ -17,12 +17,12 @@ import (
 	"time"
 )
 
-// Client talks to one Salesforce org: it logs in once, shares its token
+// apiClient talks to one Salesforce org: it logs in once, shares its token
 // among all callers, refreshes it once when a session expires, and retries
 // what is safe to retry. It is safe for concurrent use; a run shares one
-// Client per connection.
-type Client struct {
-	cfg  Config
+// apiClient per connection.
+type apiClient struct {
+	cfg  connConfig
 	http *http.Client
 	log  *slog.Logger
 	auth authenticator
@@ -33,7 +33,7 @@ type Client struct {
 	loginErr error
 
 	describeMu sync.Mutex
-	describes  map[string]*ObjectDescribe
+	describes  map[string]*objectDescribe
 	rtypes     recordTypeCache
 
 	// sleep waits between retries; tests replace it.
@@ -49,26 +49,26 @@ type session struct {
 	instanceURL string
 }
 
-// Option tunes a Client for embedding code.
-type Option func(*Client)
+// clientOption tunes a Client for embedding code.
+type clientOption func(*apiClient)
 
-// WithHTTPClient replaces the HTTP client. Its transport must keep TLS
+// withHTTPClient replaces the HTTP client. Its transport must keep TLS
 // verification on; the client's Timeout is left as given.
-func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+func withHTTPClient(h *http.Client) clientOption { return func(c *apiClient) { c.http = h } }
 
-// WithLogger sets the logger (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+// withLogger sets the logger (default slog.Default()).
+func withLogger(l *slog.Logger) clientOption { return func(c *apiClient) { c.log = l } }
 
-// NewClient returns a client for cfg. It does no I/O: the first call logs in.
-// cfg is checked and completed with defaults as ParseConfig does.
-func NewClient(cfg Config, opts ...Option) (*Client, error) {
+// newAPIClient returns a client for cfg. It does no I/O: the first call logs in.
+// cfg is checked and completed with defaults as parseConnConfig does.
+func newAPIClient(cfg connConfig, opts ...clientOption) (*apiClient, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	c := &Client{
+	c := &apiClient{
 		cfg:       cfg,
 		lock:      make(chan struct{}, 1),
-		describes: map[string]*ObjectDescribe{},
+		describes: map[string]*objectDescribe{},
 		sleep:     sleepCtx,
 	}
 	for _, o := range opts {
@@ -89,19 +89,19 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 }
 
 // Close releases idle connections.
-func (c *Client) Close() error {
+func (c *apiClient) Close() error {
 	c.http.CloseIdleConnections()
 	return nil
 }
 
 // APIVersion is the REST API version the client uses, such as "62.0".
-func (c *Client) APIVersion() string { return c.cfg.APIVersion }
+func (c *apiClient) APIVersion() string { return c.cfg.APIVersion }
 
-func (c *Client) dataPath(parts ...string) string {
+func (c *apiClient) dataPath(parts ...string) string {
 	return "/services/data/v" + c.cfg.APIVersion + "/" + strings.Join(parts, "/")
 }
 
-func (c *Client) acquire(ctx context.Context) error {
+func (c *apiClient) acquire(ctx context.Context) error {
 	select {
 	case c.lock <- struct{}{}:
 		return nil
@@ -110,11 +110,11 @@ func (c *Client) acquire(ctx context.Context) error {
 	}
 }
 
-func (c *Client) release() { <-c.lock }
+func (c *apiClient) release() { <-c.lock }
 
 // current returns the session, logging in if there is none yet. Concurrent
 // callers wait for one login.
-func (c *Client) current(ctx context.Context) (*session, error) {
+func (c *apiClient) current(ctx context.Context) (*session, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (c *Client) current(ctx context.Context) (*session, error) {
 // refresh replaces stale with a new session; when another caller already
 // did, it returns theirs, so concurrent requests that all meet the expiry
 // cause one login.
-func (c *Client) refresh(ctx context.Context, stale *session) (*session, error) {
+func (c *apiClient) refresh(ctx context.Context, stale *session) (*session, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (c *Client) refresh(ctx context.Context, stale *session) (*session, error) 
 	return c.loginLocked(ctx)
 }
 
-func (c *Client) loginLocked(ctx context.Context) (*session, error) {
+func (c *apiClient) loginLocked(ctx context.Context) (*session, error) {
 	if c.loginErr != nil {
 		// A rejected login is not repeated: repeating it could lock the user out.
 		return nil, c.loginErr
@@ -281,7 +281,7 @@ func countCall(ctx context.Context) {
 //
 // A non-idempotent request whose answer is lost fails with an error
 // wrapping ErrOutcomeUnknown, never a resend.
-func (c *Client) do(ctx context.Context, r *request) (*response, error) {
+func (c *apiClient) do(ctx context.Context, r *request) (*response, error) {
 	start := time.Now()
 	refreshed := false
 	var sess *session
@@ -434,7 +434,7 @@ func parseLimitInfo(h http.Header) (used, max int, ok bool) {
 }
 
 // noteLimitInfo keeps the org's latest API usage.
-func (c *Client) noteLimitInfo(h http.Header) {
+func (c *apiClient) noteLimitInfo(h http.Header) {
 	if used, max, ok := parseLimitInfo(h); ok {
 		c.apiUsed.Store(int64(used))
 		c.apiMax.Store(int64(max))
@@ -443,14 +443,14 @@ func (c *Client) noteLimitInfo(h http.Header) {
 
 // APIUsage is the org's API usage and daily allocation as the latest
 // answer's Sforce-Limit-Info header gave them; ok is false before any.
-func (c *Client) APIUsage() (used, max int, ok bool) {
+func (c *apiClient) APIUsage() (used, max int, ok bool) {
 	m := c.apiMax.Load()
 	return int(c.apiUsed.Load()), int(m), m > 0
 }
 
 // send makes one HTTP attempt. Answers of any status are a response;
 // only transport failures are errors.
-func (c *Client) send(ctx context.Context, s *session, r *request) (*response, error) {
+func (c *apiClient) send(ctx context.Context, s *session, r *request) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, max(c.cfg.Timeout, r.timeout))
 	defer cancel()
 	var u string

@@ -20,7 +20,7 @@ import (
 
 // fakeOrg answers the token request itself and hands every other request
 // to handle, for answers the emulator does not give.
-func fakeOrg(t *testing.T, handle http.HandlerFunc) (*Client, *httptest.Server) {
+func fakeOrg(t *testing.T, handle http.HandlerFunc) (*apiClient, *httptest.Server) {
 	t.Helper()
 	var hs *httptest.Server
 	hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,8 +32,8 @@ func fakeOrg(t *testing.T, handle http.HandlerFunc) (*Client, *httptest.Server) 
 		handle(w, r)
 	}))
 	t.Cleanup(hs.Close)
-	cfg := Config{LoginURL: hs.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", retryBase: time.Millisecond}
-	c, err := NewClient(cfg, WithLogger(quiet), WithHTTPClient(hs.Client()))
+	cfg := connConfig{LoginURL: hs.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", retryBase: time.Millisecond}
+	c, err := newAPIClient(cfg, withLogger(quiet), withHTTPClient(hs.Client()))
 	require.NoError(t, err)
 	return c, hs
 }
@@ -49,7 +49,7 @@ func closedPort(t *testing.T) string {
 // A request that provably never reached the server is resent even when
 // it is not idempotent.
 func TestDialErrorsAreRetried(t *testing.T) {
-	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(2), retryBase: time.Millisecond}, WithLogger(quiet))
+	c, err := newAPIClient(connConfig{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(2), retryBase: time.Millisecond}, withLogger(quiet))
 	require.NoError(t, err)
 	var waits []time.Duration
 	c.sleep = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
@@ -95,7 +95,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestCleanURLError(t *testing.T) {
-	c, err := NewClient(Config{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(0)}, WithLogger(quiet))
+	c, err := newAPIClient(connConfig{LoginURL: closedPort(t), Auth: AuthSOAP, Username: "u", Password: "p", MaxRetries: Int(0)}, withLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.do(context.Background(), &request{method: http.MethodGet, base: c.cfg.LoginURL, path: "/services/data/v62.0/query", idempotent: true,
 		query: map[string][]string{"q": {"SELECT Id FROM Account WHERE Name = 'Secret Co'"}}})
@@ -129,7 +129,7 @@ func TestRESTAnswerMismatch(t *testing.T) {
 }
 
 // fakeBulk runs a one-job Bulk API whose result files the test writes.
-func fakeBulk(t *testing.T, jobState, errMsg, success, failed, unprocessed string) *Client {
+func fakeBulk(t *testing.T, jobState, errMsg, success, failed, unprocessed string) *apiClient {
 	var mu sync.Mutex
 	polls := 0
 	c, _ := fakeOrg(t, func(w http.ResponseWriter, r *http.Request) {

@@ -27,8 +27,8 @@ const (
 	AuthSOAP Auth = "soap"
 )
 
-// Config is a salesforce connection from the project file.
-type Config struct {
+// connConfig is a salesforce connection from the project file.
+type connConfig struct {
 	// LoginURL is where tokens are requested: https://login.salesforce.com
 	// (the default), https://test.salesforce.com or a My Domain URL.
 	LoginURL string `yaml:"login_url"`
@@ -78,8 +78,8 @@ const (
 
 var apiVersionRe = regexp.MustCompile(`^[0-9]{2,3}\.0$`)
 
-// ParseConfig decodes a connection's section strictly and checks it.
-func ParseConfig(c *config.Connection) (Config, error) {
+// parseConnConfig decodes a connection's section strictly and checks it.
+func parseConnConfig(c *config.Connection) (connConfig, error) {
 	cfg, err := decodeConnection(c)
 	if err != nil {
 		return cfg, err
@@ -116,8 +116,8 @@ func atKey(s config.Section, err error) error {
 
 // decodeConnection decodes a connection's keys strictly, without checking
 // their values.
-func decodeConnection(c *config.Connection) (Config, error) {
-	var cfg Config
+func decodeConnection(c *config.Connection) (connConfig, error) {
+	var cfg connConfig
 	if c == nil {
 		return cfg, newError("the destination names no connection")
 	}
@@ -132,7 +132,7 @@ func decodeConnection(c *config.Connection) (Config, error) {
 
 // normalize fills defaults and checks the combination of keys. It never
 // puts a secret value into an error.
-func (c *Config) normalize() error {
+func (c *connConfig) normalize() error {
 	if c.LoginURL == "" {
 		c.LoginURL = DefaultLoginURL
 	}
@@ -243,7 +243,7 @@ func isLoopback(host string) bool {
 // audience picks the JWT "aud" claim: Salesforce wants the generic login
 // host of the environment, not a My Domain host; any other host (the
 // emulator, an Experience Cloud site) gets its own URL.
-func (c *Config) audience() string {
+func (c *connConfig) audience() string {
 	if c.Audience != "" {
 		return c.Audience
 	}
@@ -263,7 +263,7 @@ func (c *Config) audience() string {
 
 // privateKeyFile reads private_key_file; an inline key is parsed when the
 // client is built.
-func (c *Config) privateKeyFile() ([]byte, error) {
+func (c *connConfig) privateKeyFile() ([]byte, error) {
 	b, err := os.ReadFile(c.PrivateKeyFile)
 	if err != nil {
 		// The path is not a secret; the error from os carries only the path.
@@ -273,7 +273,7 @@ func (c *Config) privateKeyFile() ([]byte, error) {
 }
 
 // secrets lists the values that must never appear in an error or a log.
-func (c *Config) secrets() []string {
+func (c *connConfig) secrets() []string {
 	var out []string
 	for _, s := range []string{c.ClientSecret, c.Password, c.SecurityToken, c.PrivateKey, c.Password + c.SecurityToken} {
 		if len(s) >= 3 {

@@ -20,7 +20,7 @@ func conn(t *testing.T, yaml string) *config.Connection {
 }
 
 func TestParseConfig(t *testing.T) {
-	cfg, err := ParseConfig(conn(t, `
+	cfg, err := parseConnConfig(conn(t, `
 login_url: https://acme.my.salesforce.com/
 auth: jwt
 client_id: abc
@@ -42,13 +42,13 @@ retry_rate_limit: true
 	assert.True(t, cfg.RetryRateLimit)
 	assert.Equal(t, "https://login.salesforce.com", cfg.audience())
 
-	cfg, err = ParseConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\nmax_retries: 0\n"))
+	cfg, err = parseConnConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\nmax_retries: 0\n"))
 	require.NoError(t, err)
 	assert.Equal(t, DefaultLoginURL, cfg.LoginURL)
 	assert.Equal(t, DefaultAPIVersion, cfg.APIVersion)
 	assert.Equal(t, defaultTimeout, cfg.Timeout)
 	assert.Equal(t, 0, cfg.maxRetries, "0 turns retries off")
-	cfg, err = ParseConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\n"))
+	cfg, err = parseConnConfig(conn(t, "auth: client_credentials\nclient_id: a\nclient_secret: b\n"))
 	require.NoError(t, err)
 	assert.Equal(t, defaultRetries, cfg.maxRetries, "absent: the default")
 	assert.Equal(t, defaultRetryWait, cfg.RetryMaxWait)
@@ -76,7 +76,7 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseConfig(conn(t, c.yaml))
+			_, err := parseConnConfig(conn(t, c.yaml))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), c.want)
 			// Every error names the file, line and key, first.
@@ -87,14 +87,14 @@ func TestParseConfigErrors(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "retl.yaml:"), err.Error())
 		})
 	}
-	_, err := ParseConfig(nil)
+	_, err := parseConnConfig(nil)
 	assert.ErrorContains(t, err, "names no connection")
-	_, err = ParseConfig(&config.Connection{Name: "wh", Type: "snowflake"})
+	_, err = parseConnConfig(&config.Connection{Name: "wh", Type: "snowflake"})
 	assert.ErrorContains(t, err, `of type "snowflake"`)
 }
 
 func TestConfigSecretsNotInErrors(t *testing.T) {
-	_, err := ParseConfig(conn(t, "auth: password\nclient_id: a\nclient_secret: TopSecret99\nusername: u\npassword: Hunter2Hunter2\nlogin_url: http://example.com\n"))
+	_, err := parseConnConfig(conn(t, "auth: password\nclient_id: a\nclient_secret: TopSecret99\nusername: u\npassword: Hunter2Hunter2\nlogin_url: http://example.com\n"))
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "TopSecret99")
 	assert.NotContains(t, err.Error(), "Hunter2Hunter2")
@@ -117,10 +117,10 @@ func TestAudience(t *testing.T) {
 		"https://acme.my.site.com/customers":          "https://acme.my.site.com/customers",
 	}
 	for login, want := range cases {
-		c := Config{LoginURL: login}
+		c := connConfig{LoginURL: login}
 		assert.Equal(t, want, c.audience(), login)
 	}
-	c := Config{LoginURL: DefaultLoginURL, Audience: "https://custom"}
+	c := connConfig{LoginURL: DefaultLoginURL, Audience: "https://custom"}
 	assert.Equal(t, "https://custom", c.audience())
 }
 

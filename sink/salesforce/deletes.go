@@ -73,7 +73,7 @@ func (l DeleteLimit) String() string {
 // is its Id or match_on value and its key, under 200 bytes held. Once
 // CheckCount has applied the limit to the records found, it reports
 // false, so that Hint does not apply it again to the number of rows.
-func (s *Sink) CountFirst() bool {
+func (s *sfSink) CountFirst() bool {
 	op := s.dest.Operation
 	if (op != Delete && op != HardDelete) || !s.dest.Options.MaxDeletes.Set {
 		return false
@@ -83,7 +83,7 @@ func (s *Sink) CountFirst() bool {
 	return !s.x.counted
 }
 
-var _ sink.CountChecker = (*Sink)(nil)
+var _ sink.CountChecker = (*sfSink)(nil)
 
 // CheckCount implements sink.CountChecker: max_deletes applies to the
 // records the sync's records find, counted before the first delete. By Id
@@ -91,7 +91,7 @@ var _ sink.CountChecker = (*Sink)(nil)
 // the records that a value matches alone (a value matching several fails
 // and deletes nothing). Each record counts once, however many rows name
 // it. A plan counts the same way, so that it agrees with the run.
-func (s *Sink) CheckCount(ctx context.Context, records []sink.Record) error {
+func (s *sfSink) CheckCount(ctx context.Context, records []sink.Record) error {
 	op := s.dest.Operation
 	if (op != Delete && op != HardDelete) || !s.dest.Options.MaxDeletes.Set {
 		return nil
@@ -111,7 +111,7 @@ func (s *Sink) CheckCount(ctx context.Context, records []sink.Record) error {
 }
 
 // countMatched counts the distinct records that records find.
-func (s *Sink) countMatched(ctx context.Context, records []sink.Record) (int, error) {
+func (s *sfSink) countMatched(ctx context.Context, records []sink.Record) (int, error) {
 	field := "Id"
 	if s.dest.matching() {
 		field = s.dest.MatchOn
@@ -149,7 +149,7 @@ func (s *Sink) countMatched(ctx context.Context, records []sink.Record) (int, er
 
 // countIDs returns how many distinct records of the object ids name that
 // Salesforce holds, deleted ones left out. A malformed Id names none.
-func (s *Sink) countIDs(ctx context.Context, ids []string) (int, error) {
+func (s *sfSink) countIDs(ctx context.Context, ids []string) (int, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if _, ok := planIDShape(id); ok {
@@ -171,7 +171,7 @@ func (s *Sink) countIDs(ctx context.Context, ids []string) (int, error) {
 // what a breach leaves undone ("nothing was deleted"). Over the limit, the error names the
 // numbers; the caller then removes nothing. The verdict goes to Stats
 // either way, so that a plan shows it.
-func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error {
+func (s *sfSink) checkDeletes(ctx context.Context, n int, what, none string) error {
 	l := s.dest.Options.MaxDeletes
 	if !l.Set {
 		return nil
@@ -200,7 +200,7 @@ func (s *Sink) checkDeletes(ctx context.Context, n int, what, none string) error
 }
 
 // count returns how many records of object exist, deleted ones left out.
-func (c *Client) count(ctx context.Context, object string) (int, error) {
+func (c *apiClient) count(ctx context.Context, object string) (int, error) {
 	if !identRe.MatchString(object) {
 		return 0, errorf("%q is not an object name", object)
 	}

@@ -42,7 +42,7 @@ func TestParseDeleteLimit(t *testing.T) {
 }
 
 // queryAllIDs returns the Ids queryAll finds for a SOQL condition.
-func queryAllIDs(t *testing.T, c *Client, soql string) []string {
+func queryAllIDs(t *testing.T, c *apiClient, soql string) []string {
 	t.Helper()
 	b, err := c.get(context.Background(), c.dataPath("queryAll")+"?"+url.Values{"q": {soql}}.Encode())
 	require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestDeleteByMatchOn(t *testing.T) {
 			c := emuClient(t, srv)
 			s := matchSink(t, c, tc.op, "External_Id__c", fastOptions(tc.api))
 			res := write(t, s, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"}, []any{"a-2"}, []any{"A-404"}))
-			assert.Equal(t, ids["A-1"], ID18(res[0].ID))
+			assert.Equal(t, ids["A-1"], toID18(res[0].ID))
 			assert.Nil(t, res[0].Err)
 			assert.Nil(t, res[1].Err)
 			assert.Equal(t, ReasonNotFound, res[2].Skipped)
@@ -172,7 +172,7 @@ func TestMaxDeletesGuardrail(t *testing.T) {
 func TestMaxDeletesCountErrors(t *testing.T) {
 	srv := emulator(t)
 	seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.MaxDeletes = DeleteLimit{Share: 50, Percent: true, Set: true}
 	s := matchSink(t, c, Delete, "External_Id__c", opt)
@@ -304,7 +304,7 @@ mapping:
 func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 	srv := emulator(t)
 	id := seed(t, srv, "Account", map[string]any{"Name": "n", "External_Id__c": "A-1"})
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	opt := fastOptions(APIREST)
 	opt.MaxDeletes = DeleteLimit{Count: 5, Set: true}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -16,7 +16,7 @@ import (
 // sent: same[i] is true. It also applies set_if_empty from the same read,
 // so the records need no second one. Records not found keep every value.
 // The records are copied where changed, never modified in place.
-func (s *Sink) differ(ctx context.Context, layout *sink.Layout, records []sink.Record) (out []sink.Record, kept [][]string, same []bool, ids []string, err error) {
+func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink.Record) (out []sink.Record, kept [][]string, same []bool, ids []string, err error) {
 	keyField := s.dest.keyField()
 	ki := layout.Index(keyField)
 	if ki < 0 {
@@ -57,7 +57,7 @@ func (s *Sink) differ(ctx context.Context, layout *sink.Layout, records []sink.R
 		if err != nil {
 			return nil, nil, nil, nil, errorf("only_if_different: reading current values: %w", err)
 		}
-		byKey := make(map[string]Row, len(rows))
+		byKey := make(map[string]currentRow, len(rows))
 		for k, r := range rows {
 			byKey[s.normKey(k)] = r
 		}
@@ -115,7 +115,7 @@ type current interface {
 
 // rowCurrent is a record read by IN lists.
 type rowCurrent struct {
-	row  Row
+	row  currentRow
 	cols []planColumn
 }
 

@@ -178,7 +178,7 @@ func canon(c planColumn, x any) string {
 		}
 		return "t\x00" + strconv.FormatInt(t.UnixMilli(), 10)
 	case "reference", "id":
-		return "i\x00" + ID18(s)
+		return "i\x00" + toID18(s)
 	case "picklist", "multipicklist":
 		return "p\x00" + strings.ToLower(s)
 	}
@@ -189,7 +189,7 @@ func canon(c planColumn, x any) string {
 // choice falls on it, running the job the first time. It returns false
 // when IN lists are to read these keys. sel is what is read, cols the
 // column each read field holds.
-func (s *Sink) heldByJob(ctx context.Context, keyField string, keys, sel []string, cols []planColumn) (*heldSet, bool) {
+func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []string, cols []planColumn) (*heldSet, bool) {
 	if s.dest.Operation != Upsert || s.dest.upsertByID() || len(sel) == 0 {
 		return nil, false
 	}
@@ -252,7 +252,7 @@ func (s *Sink) heldByJob(ctx context.Context, keyField string, keys, sel []strin
 }
 
 // countWhere counts the object's records that meet a condition.
-func (s *Sink) countWhere(ctx context.Context, where string) (int, error) {
+func (s *sfSink) countWhere(ctx context.Context, where string) (int, error) {
 	soql := "SELECT COUNT() FROM " + s.dest.Object + " WHERE " + where
 	resp, err := s.c.do(ctx, &request{method: http.MethodGet, path: s.c.dataPath("query"), query: url.Values{"q": {soql}}, idempotent: true})
 	if err != nil {

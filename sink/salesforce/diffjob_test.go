@@ -20,7 +20,7 @@ func diffInstant(s string) sink.Value { return sink.Value{Kind: sink.DateTime, S
 func diffNumber(s string) sink.Value  { return sink.NumberValue(s) }
 func diffBool(b bool) sink.Value      { return sink.BoolValue(b) }
 func diffLayout() *sink.Layout        { return sink.NewLayout(diffLayoutFields, []bool{8: true}) }
-func diffSink(t *testing.T, c *Client) *Sink {
+func diffSink(t *testing.T, c *apiClient) *sfSink {
 	opt := fastOptions(APIBulk)
 	opt.OnlyIfDifferent = true
 	return emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
@@ -34,7 +34,7 @@ func diffSink(t *testing.T, c *Client) *Sink {
 func diffRun(t *testing.T, srv *sftest.Server) ([]sink.Result, map[string][]string) {
 	t.Helper()
 	instance, w := tap(t, srv)
-	c := emuClient(t, srv, func(c *Config) { c.InstanceURL = instance })
+	c := emuClient(t, srv, func(c *connConfig) { c.InstanceURL = instance })
 	l := diffLayout()
 	requireOK(t, write(t, diffSink(t, c), recs(l,
 		[]any{"A-1", "One", "Oslo", diffNumber("1.5"), diffDate("2024-05-01"), diffInstant("2024-05-01T10:00:00.000Z"), diffBool(true), "Gold", sink.NullValue()},
@@ -54,8 +54,8 @@ func diffRun(t *testing.T, srv *sftest.Server) ([]sink.Result, map[string][]stri
 		[]any{"A-4", "Four", "Oslo", diffNumber("4"), diffDate("2024-05-04"), diffInstant("2024-05-04T10:00:00.000Z"), diffBool(true), "Gold", "444"},
 	))
 	requireOK(t, res)
-	assert.Equal(t, ID18(ids["A-1"]), ID18(res[0].ID), "an unchanged record is answered with its Id")
-	assert.Equal(t, ID18(ids["A-3"]), ID18(res[2].ID))
+	assert.Equal(t, toID18(ids["A-1"]), toID18(res[0].ID), "an unchanged record is answered with its Id")
+	assert.Equal(t, toID18(ids["A-3"]), toID18(res[2].ID))
 	for i := range res {
 		res[i].ID = ""
 	}
@@ -127,7 +127,7 @@ func TestOnlyIfDifferentJobFailureFallsBack(t *testing.T) {
 // A key the job finds on two records is found on none: the record is sent
 // and Salesforce decides. A malformed page fails the read.
 func TestHeldSetKeys(t *testing.T) {
-	cols := []planColumn{{name: "Name", soql: "Name", field: &FieldDescribe{Name: "Name", Type: "string"}}}
+	cols := []planColumn{{name: "Name", soql: "Name", field: &fieldDescribe{Name: "Name", Type: "string"}}}
 	f := &heldSet{seed: maphash.MakeSeed(), fold: true, width: 1, cols: cols}
 	require.NoError(t, f.add(strings.NewReader("\"External_Id__c\",\"Id\",\"Name\"\n\"A-1\",\"001000000000001AAA\",\"One\"\n\"a-1\",\"001000000000002AAA\",\"Uno\"\n\"B-1\",\"001000000000003AAA\",\"\"\n")))
 	require.NoError(t, f.add(strings.NewReader("")))
@@ -149,9 +149,9 @@ func TestHeldSetKeys(t *testing.T) {
 // canon differs, and the field is sent again.
 func TestCanonAgreesWithPlanSame(t *testing.T) {
 	num := func(typ string, scale int) planColumn {
-		return planColumn{soql: "F", field: &FieldDescribe{Name: "F", Type: typ, Scale: scale}}
+		return planColumn{soql: "F", field: &fieldDescribe{Name: "F", Type: typ, Scale: scale}}
 	}
-	text, lookup := num("string", 0), planColumn{soql: "Account.Ext__c", parent: "Account", field: &FieldDescribe{Type: "reference"}}
+	text, lookup := num("string", 0), planColumn{soql: "Account.Ext__c", parent: "Account", field: &fieldDescribe{Type: "reference"}}
 	cases := []struct {
 		name   string
 		c      planColumn

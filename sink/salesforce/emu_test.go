@@ -28,8 +28,8 @@ func emulator(t testing.TB, opts ...sftest.Option) *sftest.Server {
 }
 
 // emuConfig is a password-flow connection to srv with short retry waits.
-func emuConfig(srv *sftest.Server) Config {
-	return Config{
+func emuConfig(srv *sftest.Server) connConfig {
+	return connConfig{
 		LoginURL: srv.URL(), Auth: AuthPassword,
 		ClientID: sftest.DefaultClientID, ClientSecret: sftest.DefaultClientSecret,
 		Username: sftest.DefaultUsername, Password: sftest.DefaultPassword,
@@ -37,13 +37,13 @@ func emuConfig(srv *sftest.Server) Config {
 	}
 }
 
-func emuClient(t testing.TB, srv *sftest.Server, edit ...func(*Config)) *Client {
+func emuClient(t testing.TB, srv *sftest.Server, edit ...func(*connConfig)) *apiClient {
 	t.Helper()
 	cfg := emuConfig(srv)
 	for _, e := range edit {
 		e(&cfg)
 	}
-	c, err := NewClient(cfg, WithLogger(quiet))
+	c, err := newAPIClient(cfg, withLogger(quiet))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -54,9 +54,9 @@ func fastOptions(api string) Options {
 	return Options{API: api, pollStart: 2 * time.Millisecond, PollMaxWait: 20 * time.Millisecond, lockBackoff: time.Millisecond}
 }
 
-func emuSink(t testing.TB, c *Client, obj string, op Operation, ext string, opt Options) *Sink {
+func emuSink(t testing.TB, c *apiClient, obj string, op Operation, ext string, opt Options) *sfSink {
 	t.Helper()
-	s, err := NewSink(c, Destination{Object: obj, Operation: op, ExternalID: ext, Options: opt})
+	s, err := buildSink(c, Destination{Object: obj, Operation: op, ExternalID: ext, Options: opt})
 	require.NoError(t, err)
 	return s
 }
@@ -83,7 +83,7 @@ func recs(layout *sink.Layout, rows ...[]any) []sink.Record {
 	return out
 }
 
-func write(t testing.TB, s *Sink, records []sink.Record) []sink.Result {
+func write(t testing.TB, s *sfSink, records []sink.Record) []sink.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

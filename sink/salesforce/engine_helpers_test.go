@@ -48,7 +48,7 @@ func (r *engineRun) run(t *testing.T, syncs map[string]string, ro reverseetl.Run
 	reg := reverseetl.NewRegistry()
 	reg.RegisterSink("salesforce", func(ctx context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		k, err := New(ctx, b)
-		if s, ok := k.(*Sink); ok {
+		if s, ok := k.(*sfSink); ok {
 			s.dest.Options.lockBackoff = time.Millisecond
 		}
 		return k, err

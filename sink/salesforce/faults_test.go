@@ -34,10 +34,10 @@ func TestRecoveredFaults(t *testing.T) {
 		api   string
 		op    Operation
 		fault sftest.Fault
-		conf  func(*Config)
+		conf  func(*connConfig)
 	}{
 		{"rest insert 503", APIREST, Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "POST", Path: "/composite/sobjects", Times: 2}, nil},
-		{"rest insert 403 rate limit", APIREST, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 2}, func(c *Config) { c.RetryRateLimit = true }},
+		{"rest insert 403 rate limit", APIREST, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 2}, func(c *connConfig) { c.RetryRateLimit = true }},
 		{"rest upsert dropped answer", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/composite/sobjects", Times: 1}, nil},
 		{"rest upsert 500", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Path: "/composite/sobjects", Times: 1}, nil},
 		{"rest upsert malformed answer", APIREST, Upsert, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 1}, nil},
@@ -48,7 +48,7 @@ func TestRecoveredFaults(t *testing.T) {
 		{"bulk upload dropped answer", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches", Times: 1}, nil},
 		{"bulk upload dropped request", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropRequest, Method: "PUT", Path: "/batches", Times: 1}, nil},
 		{"bulk upload 500", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultStatus, Status: 500, Method: "PUT", Path: "/batches", Times: 1}, nil},
-		{"bulk upload 403 rate limit", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Method: "PUT", Path: "/batches", Times: 1}, func(c *Config) { c.RetryRateLimit = true }},
+		{"bulk upload 403 rate limit", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultRateLimit, Method: "PUT", Path: "/batches", Times: 1}, func(c *connConfig) { c.RetryRateLimit = true }},
 		{"bulk close dropped answer", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PATCH", Path: "/jobs/ingest/", Times: 1}, nil},
 		{"bulk poll 503", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultStatus, Method: "GET", Path: "/jobs/ingest/", Times: 3}, nil},
 		{"bulk results dropped", APIBulk, Insert, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "GET", Path: "/successfulResults", Times: 1}, nil},
@@ -58,7 +58,7 @@ func TestRecoveredFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t)
-			var edits []func(*Config)
+			var edits []func(*connConfig)
 			if c.conf != nil {
 				edits = append(edits, c.conf)
 			}
@@ -119,23 +119,23 @@ func TestUnrecoveredFaults(t *testing.T) {
 		name  string
 		api   string
 		fault sftest.Fault
-		conf  func(*Config)
+		conf  func(*connConfig)
 		code  string
 	}{
 		{"rate limit without retry", APIREST, sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects"}, nil, "REQUEST_LIMIT_EXCEEDED"},
 		{"upsert answer malformed twice", APIREST, sftest.Fault{Kind: sftest.FaultMalformed, Path: "/composite/sobjects", Times: 2}, nil, CodeOutcomeUnknown},
-		{"503 past max_retries", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.MaxRetries = Int(2) }, "SERVER_UNAVAILABLE"},
-		{"503 past retry_max_wait", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *Config) { c.retryBase = 50 * time.Millisecond; c.RetryMaxWait = 60 * time.Millisecond }, "SERVER_UNAVAILABLE"},
+		{"503 past max_retries", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *connConfig) { c.MaxRetries = Int(2) }, "SERVER_UNAVAILABLE"},
+		{"503 past retry_max_wait", APIREST, sftest.Fault{Kind: sftest.FaultStatus, Path: "/composite/sobjects"}, func(c *connConfig) { c.retryBase = 50 * time.Millisecond; c.RetryMaxWait = 60 * time.Millisecond }, "SERVER_UNAVAILABLE"},
 		{"bulk create 400", APIBulk, sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Method: "POST", Path: "/jobs/ingest"}, nil, "UNKNOWN_EXCEPTION"},
 		// Each job was aborted before UploadComplete: nothing was written.
-		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *Config) { c.MaxRetries = Int(1) }, CodeRequestFailed},
+		{"bulk upload dropped every time", APIBulk, sftest.Fault{Kind: sftest.FaultDropResponse, Method: "PUT", Path: "/batches"}, func(c *connConfig) { c.MaxRetries = Int(1) }, CodeRequestFailed},
 		// The job ran, and neither its state nor its results can be read.
 		{"bulk poll malformed every time", APIBulk, sftest.Fault{Kind: sftest.FaultMalformed, Method: "GET", Path: "/jobs/ingest/"}, nil, CodeOutcomeUnknown},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			srv := emulator(t)
-			var edits []func(*Config)
+			var edits []func(*connConfig)
 			if c.conf != nil {
 				edits = append(edits, c.conf)
 			}
@@ -205,7 +205,7 @@ func TestSessionRefresh(t *testing.T) {
 
 func TestCancelDuringBackoff(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.retryBase = time.Hour; c.RetryMaxWait = 2 * time.Hour })
+	c := emuClient(t, srv, func(c *connConfig) { c.retryBase = time.Hour; c.RetryMaxWait = 2 * time.Hour })
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/describe"})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -293,7 +293,7 @@ func TestLockRetries(t *testing.T) {
 // its error holds no secret.
 func TestLoginRejected(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.Password = "wrong-password-123"; c.SecurityToken = "tok-456" })
+	c := emuClient(t, srv, func(c *connConfig) { c.Password = "wrong-password-123"; c.SecurityToken = "tok-456" })
 	s := emuSink(t, c, "Account", Insert, "", fastOptions(APIREST))
 	for i := 0; i < 2; i++ {
 		_, err := s.Write(context.Background(), nameRecs(2, "K"))
@@ -308,7 +308,7 @@ func TestLoginRejected(t *testing.T) {
 
 func TestLoginNetworkErrorIsNotKept(t *testing.T) {
 	srv := emulator(t)
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	srv.Fault(sftest.Fault{Kind: sftest.FaultDropResponse, Path: "/services/oauth2/token", Times: 1})
 	_, err := c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)

@@ -28,7 +28,7 @@ type extras struct {
 	// counted says CheckCount applied max_deletes, so Hint does not.
 	counted bool
 	// removal is the sink on_removed wrote through.
-	removal *Sink
+	removal *sfSink
 	// lockFailures counts rows Bulk jobs answered UNABLE_TO_LOCK_ROW,
 	// retries included; lockREST the rows then sent through REST.
 	lockFailures, lockREST atomic.Int64
@@ -48,7 +48,7 @@ type extras struct {
 
 // warn logs a warning once and keeps it for Stats ("warnings"), which the
 // sync's report carries.
-func (s *Sink) warn(msg string) {
+func (s *sfSink) warn(msg string) {
 	s.x.mu.Lock()
 	defer s.x.mu.Unlock()
 	if slices.Contains(s.x.warnings, msg) {
@@ -59,7 +59,7 @@ func (s *Sink) warn(msg string) {
 }
 
 // Warnings returns the sink's warnings (sink.Warner).
-func (s *Sink) Warnings() []string {
+func (s *sfSink) Warnings() []string {
 	s.x.mu.Lock()
 	out := slices.Clone(s.x.warnings)
 	s.x.mu.Unlock()
@@ -67,7 +67,7 @@ func (s *Sink) Warnings() []string {
 }
 
 // budget is the run's api_budget, or nil without one.
-func (s *Sink) budget() *apiBudget {
+func (s *sfSink) budget() *apiBudget {
 	if s.dest.Options.APIBudget <= 0 {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (s *Sink) budget() *apiBudget {
 }
 
 // noteUpload counts a gzipped upload of raw bytes sent as sent bytes.
-func (s *Sink) noteUpload(raw, sent int) {
+func (s *sfSink) noteUpload(raw, sent int) {
 	s.x.uploadRaw.Add(int64(raw))
 	s.x.uploadGzip.Add(int64(sent))
 }
@@ -85,7 +85,7 @@ func (s *Sink) noteUpload(raw, sent int) {
 // group_by or serial run one at a time: jobs of different Writes then
 // never hold rows at the same time, and group_by keeps the children of
 // one parent in one job within each Write.
-func (s *Sink) writeConcurrency(conc int) int {
+func (s *sfSink) writeConcurrency(conc int) int {
 	if s.dest.Options.GroupBy != "" || s.dest.Options.Serial {
 		return 1
 	}
@@ -95,7 +95,7 @@ func (s *Sink) writeConcurrency(conc int) int {
 // groupedBatch is the records per Write under group_by: enough for one job
 // per job slot, so the jobs of a Write still run side by side, each with
 // parents of its own.
-func (s *Sink) groupedBatch() int {
+func (s *sfSink) groupedBatch() int {
 	return s.jobSize() * s.dest.Options.MaxJobsInFlight
 }
 
@@ -108,7 +108,7 @@ const internalBatch = 10_000
 // most one internal batch: in a larger job, a parent's children could
 // straddle two internal batches, which run in parallel and lock each
 // other out of the parent's row.
-func (s *Sink) jobSize() int {
+func (s *sfSink) jobSize() int {
 	n := s.dest.Options.BulkBatchSize
 	if s.dest.Options.GroupBy != "" {
 		n = min(n, internalBatch)
@@ -120,7 +120,7 @@ func (s *Sink) jobSize() int {
 // so that the children of one parent are next to each other. groups[k] is
 // the size of the group starting at position k of the result, 0 inside a
 // group; it is nil without group_by.
-func (s *Sink) groupOrder(records []sink.Record, pending []int) (sorted []int, groups []int) {
+func (s *sfSink) groupOrder(records []sink.Record, pending []int) (sorted []int, groups []int) {
 	by := s.dest.Options.GroupBy
 	if by == "" || len(pending) == 0 {
 		return pending, nil
@@ -153,18 +153,18 @@ func groupKey(r *sink.Record, i int) string {
 	if i >= len(r.Values) || r.Values[i].IsEmpty() {
 		return ""
 	}
-	return strings.ToLower(ID18(r.Values[i].S))
+	return strings.ToLower(toID18(r.Values[i].S))
 }
 
 // groupBreak reports whether the group starting at position k should open
 // a new job: it would not fit in the current job of n records, and the
 // job holds some already. A group larger than a job is split anyway.
-func (s *Sink) groupBreak(groups []int, k, n int) bool {
+func (s *sfSink) groupBreak(groups []int, k, n int) bool {
 	return groups != nil && groups[k] > 0 && n > 0 && n+groups[k] > s.jobSize()
 }
 
 // noteLocks counts the rows of jobs answered UNABLE_TO_LOCK_ROW.
-func (s *Sink) noteLocks(jobs []*jobPlan, out []sink.Result) {
+func (s *sfSink) noteLocks(jobs []*jobPlan, out []sink.Result) {
 	n := 0
 	for _, j := range jobs {
 		for _, ri := range j.idx {
@@ -181,7 +181,7 @@ func (s *Sink) noteLocks(jobs []*jobPlan, out []sink.Result) {
 // records in one transaction and needs no job, so it waits on fewer locks.
 // Salesforce did not write those records, so sending them again is safe.
 // Hard deletes have no REST call and keep their failure.
-func (s *Sink) lockFallback(ctx context.Context, layout *sink.Layout, records []sink.Record, out []sink.Result) error {
+func (s *sfSink) lockFallback(ctx context.Context, layout *sink.Layout, records []sink.Record, out []sink.Result) error {
 	if s.dest.Operation == HardDelete {
 		return nil
 	}
@@ -212,7 +212,7 @@ func (s *Sink) lockFallback(ctx context.Context, layout *sink.Layout, records []
 
 // extraStats adds what match_on, max_deletes, group_by and on_removed did
 // to the sink's Stats.
-func (s *Sink) extraStats(st map[string]any) {
+func (s *sfSink) extraStats(st map[string]any) {
 	if n := s.x.lockFailures.Load(); n > 0 {
 		st["lock_failures"] = n
 	}

@@ -143,7 +143,7 @@ func TestSerialRunsOneJobAtATime(t *testing.T) {
 	require.NoError(t, o.normalize())
 	assert.Equal(t, 1, o.MaxJobsInFlight)
 	assert.Equal(t, 1, o.RESTConcurrency)
-	s := &Sink{dest: Destination{Operation: Insert, Options: o}}
+	s := &sfSink{dest: Destination{Operation: Insert, Options: o}}
 	_, conc := s.Batching()
 	assert.Equal(t, 1, conc)
 	s.dest.Options.API = APIREST
@@ -156,7 +156,7 @@ func TestSerialRunsOneJobAtATime(t *testing.T) {
 func TestGroupedJobs(t *testing.T) {
 	o := fastOptions(APIBulk)
 	o.BulkBatchSize, o.MaxJobsInFlight, o.GroupBy = 5, 3, "AccountId"
-	s := &Sink{dest: Destination{Object: "Contact", Operation: Insert, Options: o}}
+	s := &sfSink{dest: Destination{Object: "Contact", Operation: Insert, Options: o}}
 	require.NoError(t, s.dest.check())
 	size, conc := s.Batching()
 	assert.Equal(t, 15, size, "one job per job slot in each Write")
@@ -187,7 +187,7 @@ func TestGroupedJobs(t *testing.T) {
 		}
 		got = append(got, names)
 	}
-	id1, id2 := strings.ToLower(ID18("001000000000001AAA")), strings.ToLower(ID18("001000000000002"))
+	id1, id2 := strings.ToLower(toID18("001000000000001AAA")), strings.ToLower(toID18("001000000000002"))
 	assert.Equal(t, [][]string{
 		{"L3@", "L0@" + id1, "L2@" + id1, "L5@" + id1, "L9@" + id1},
 		{"L1@" + id2, "L4@" + id2, "L10@" + id2},

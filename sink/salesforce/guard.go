@@ -14,7 +14,7 @@ import (
 // key). Records that do not exist yet keep their values. The records are
 // copied where changed, never modified in place. kept lists, per record,
 // the fields withheld; it is nil when none was.
-func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Record, [][]string, error) {
+func (s *sfSink) guard(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Record, [][]string, error) {
 	var kept [][]string
 	if !layout.HasGuarded() {
 		return records, kept, nil
@@ -64,7 +64,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 		if err != nil {
 			return nil, nil, errorf("set_if_empty: reading current values: %w", err)
 		}
-		folded := make(map[string]Row, len(rows))
+		folded := make(map[string]currentRow, len(rows))
 		for k, r := range rows {
 			folded[s.normKey(k)] = r
 		}
@@ -122,7 +122,7 @@ func (s *Sink) guard(ctx context.Context, layout *sink.Layout, records []sink.Re
 // guarded target is empty: the field itself, or for a lookup by external
 // id (Account.External_Id__c) the reference field it sets (AccountId). A
 // record whose parent has no external id value still has a parent.
-func (s *Sink) guardedField(ctx context.Context, target string) (string, error) {
+func (s *sfSink) guardedField(ctx context.Context, target string) (string, error) {
 	rel, _, ok := cutPath(target)
 	if !ok {
 		return target, nil
@@ -139,13 +139,13 @@ func (s *Sink) guardedField(ctx context.Context, target string) (string, error) 
 }
 
 // recordKey is the record's key value as Salesforce would hold it.
-func (s *Sink) recordKey(r *sink.Record, ki int) string {
+func (s *sfSink) recordKey(r *sink.Record, ki int) string {
 	if ki >= len(r.Values) || r.Values[ki].IsEmpty() {
 		return ""
 	}
 	v := r.Values[ki].S
 	if s.dest.Operation == Update || s.dest.upsertByID() {
-		return ID18(v)
+		return toID18(v)
 	}
 	return v
 }
@@ -158,7 +158,7 @@ func isEmptyValue(v any) bool {
 		return true
 	case string:
 		return strings.TrimSpace(x) == ""
-	case Row:
+	case currentRow:
 		return len(x) == 0
 	}
 	return false

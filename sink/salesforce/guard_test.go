@@ -131,7 +131,7 @@ func TestIsEmptyValue(t *testing.T) {
 	cases := []struct {
 		v    any
 		want bool
-	}{{nil, true}, {"", true}, {"  ", true}, {"x", false}, {false, false}, {Row{}, true}, {Row{"a": 1}, false}}
+	}{{nil, true}, {"", true}, {"  ", true}, {"x", false}, {false, false}, {currentRow{}, true}, {currentRow{"a": 1}, false}}
 	for _, c := range cases {
 		assert.Equal(t, c.want, isEmptyValue(c.v), "%v", c.v)
 	}

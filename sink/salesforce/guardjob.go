@@ -93,7 +93,7 @@ func (f *filledSet) find(k string) (uint64, bool) {
 // currentByJob answers a guard's read from the query job when the choice
 // falls on it, running the job the first time. It returns false when IN
 // lists are to read these keys. names are the guarded fields, at most 64.
-func (s *Sink) currentByJob(ctx context.Context, keyField string, keys, names []string) (*filledSet, bool) {
+func (s *sfSink) currentByJob(ctx context.Context, keyField string, keys, names []string) (*filledSet, bool) {
 	if s.dest.Operation != Upsert || s.dest.upsertByID() || len(names) > 64 {
 		return nil, false
 	}
@@ -164,7 +164,7 @@ func filledWhere(keyField string, names []string) string {
 	return keyField + " != null AND (" + strings.Join(conds, " OR ") + ")"
 }
 
-func (s *Sink) countFilled(ctx context.Context, keyField string, names []string) (int, error) {
+func (s *sfSink) countFilled(ctx context.Context, keyField string, names []string) (int, error) {
 	return s.countWhere(ctx, filledWhere(keyField, names))
 }
 
@@ -176,7 +176,7 @@ type queryJobInfo struct {
 
 // readFilled runs one Bulk 2.0 query job for the records with a key and a
 // guarded value, and gathers which of their guarded fields hold one.
-func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, size int, fold bool) (*filledSet, error) {
+func (s *sfSink) readFilled(ctx context.Context, keyField string, names []string, size int, fold bool) (*filledSet, error) {
 	soql := "SELECT " + keyField + ", " + strings.Join(names, ", ") + " FROM " + s.dest.Object + " WHERE " + filledWhere(keyField, names)
 	// Room for the records counted, so that the lists are not copied as
 	// they grow.
@@ -190,7 +190,7 @@ func (s *Sink) readFilled(ctx context.Context, keyField string, names []string, 
 
 // queryJob runs one Bulk 2.0 query job and hands each page of its CSV
 // results to add.
-func (s *Sink) queryJob(ctx context.Context, soql string, add func(io.Reader) error) error {
+func (s *sfSink) queryJob(ctx context.Context, soql string, add func(io.Reader) error) error {
 	body, _ := json.Marshal(map[string]string{"operation": "query", "query": soql}) // strings: it cannot fail
 	resp, err := s.c.do(ctx, &request{method: http.MethodPost, path: s.c.dataPath("jobs", "query"), body: body, ctype: "application/json", idempotent: true})
 	if err != nil {

@@ -102,7 +102,7 @@ func TestSetIfEmptyJobAfterEnoughKeys(t *testing.T) {
 // A failed job or count costs time, never a value: IN lists read instead.
 func TestSetIfEmptyJobFailureFallsBack(t *testing.T) {
 	lowJobMin(t, 2)
-	check := func(t *testing.T, srv *sftest.Server, s *Sink) {
+	check := func(t *testing.T, srv *sftest.Server, s *sfSink) {
 		l := sink.NewLayout([]string{"External_Id__c", "Phone", "Website"}, []bool{false, true, true})
 		batch := func() []sink.Result {
 			res := write(t, s, recs(l, []any{"A-1", "9", "x.example"}, []any{"A-2", "9", "x.example"}, []any{"A-5", "9", "x.example"}))

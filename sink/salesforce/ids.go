@@ -1,10 +1,10 @@
 package salesforce
 
-// ID18 returns the 18-character form of a 15- or 18-character Salesforce
+// toID18 returns the 18-character form of a 15- or 18-character Salesforce
 // Id; other strings are returned unchanged. The three extra characters
 // encode which of the first 15 are upper case, five per character, so that
 // Ids compare equal without regard to case.
-func ID18(id string) string {
+func toID18(id string) string {
 	if len(id) == 18 {
 		return id
 	}

@@ -15,6 +15,6 @@ func TestID18(t *testing.T) {
 		"001A0000006Vm9!":    "001A0000006Vm9!",
 	}
 	for in, want := range cases {
-		assert.Equal(t, want, ID18(in), in)
+		assert.Equal(t, want, toID18(in), in)
 	}
 }

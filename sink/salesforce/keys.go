@@ -6,7 +6,7 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
-var _ sink.KeyFolder = (*Sink)(nil)
+var _ sink.KeyFolder = (*sfSink)(nil)
 
 // keyRule is how Salesforce compares the values of the field that finds a
 // sync's records.
@@ -42,7 +42,7 @@ func (d *Destination) matchField() string {
 // keyRule decides how keys compare from the object's describe, which
 // Preflight has fetched; without it, text keys fold, the reading that
 // never takes two records for one.
-func (s *Sink) keyRule() keyRule {
+func (s *sfSink) keyRule() keyRule {
 	field := s.dest.matchField()
 	switch {
 	case field == "":
@@ -72,25 +72,25 @@ func (s *Sink) keyRule() keyRule {
 // for the same record: an Id in its 18-character form, upper case; the
 // value of a field that is not case-sensitive, lower case; any other
 // value as it is.
-func (s *Sink) FoldKey(key string) string {
+func (s *sfSink) FoldKey(key string) string {
 	return foldKey(s.keyRule(), key)
 }
 
 func foldKey(r keyRule, key string) string {
 	switch r {
 	case keyID:
-		return strings.ToUpper(ID18(key))
+		return strings.ToUpper(toID18(key))
 	case keyFold:
 		return strings.ToLower(key)
 	}
 	return key
 }
 
-func (s *Sink) normKey(v string) string {
+func (s *sfSink) normKey(v string) string {
 	if s.dest.Operation == Upsert && !s.dest.upsertByID() {
 		// External ids match without regard to case unless the field is
 		// case-sensitive; lower case pairs either way, as an echo keeps case.
 		return strings.ToLower(v)
 	}
-	return ID18(v)
+	return toID18(v)
 }

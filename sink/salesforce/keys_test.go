@@ -19,8 +19,8 @@ func TestFoldKeyFollowsTheDescribe(t *testing.T) {
 		{Name: "Exact__c", Type: sftest.TypeString, ExternalID: true, Unique: true, CaseSensitive: true},
 	}})
 	c := emuClient(t, srv)
-	prepared := func(op Operation, ext, match string) *Sink {
-		s, err := NewSink(c, Destination{Object: "Thing__c", Operation: op, ExternalID: ext, MatchOn: match, Options: fastOptions(APIBulk)})
+	prepared := func(op Operation, ext, match string) *sfSink {
+		s, err := buildSink(c, Destination{Object: "Thing__c", Operation: op, ExternalID: ext, MatchOn: match, Options: fastOptions(APIBulk)})
 		require.NoError(t, err)
 		fields := []string{"Name"}
 		switch {
@@ -37,15 +37,15 @@ func TestFoldKeyFollowsTheDescribe(t *testing.T) {
 	const id15 = "001000000000aBc"
 	cases := []struct {
 		name string
-		s    *Sink
+		s    *sfSink
 		a, b string
 		same bool
 	}{
 		{"external id, not case-sensitive", prepared(Upsert, "Loose__c", ""), "A-010", "a-010", true},
 		{"external id, case-sensitive", prepared(Upsert, "Exact__c", ""), "A-010", "a-010", false},
 		{"match_on, not case-sensitive", prepared(Update, "", "Loose__c"), "X", "x", true},
-		{"Id: 15 and 18 characters", prepared(Update, "", ""), id15, ID18(id15), true},
-		{"Id: 18 characters in another case", prepared(Delete, "", ""), ID18(id15), strings.ToUpper(ID18(id15)), true},
+		{"Id: 15 and 18 characters", prepared(Update, "", ""), id15, toID18(id15), true},
+		{"Id: 18 characters in another case", prepared(Delete, "", ""), toID18(id15), strings.ToUpper(toID18(id15)), true},
 		{"Id: two records", prepared(Update, "", ""), "001000000000aBc", "001000000000abc", false},
 		{"insert has no key rule", prepared(Insert, "", ""), "k", "K", false},
 	}

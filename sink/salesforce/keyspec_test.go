@@ -50,7 +50,7 @@ func TestDestinationKeysDocumented(t *testing.T) {
 		conn = append(conn, k.Key)
 		assert.NotEmpty(t, k.Meaning, k.Key)
 	}
-	assert.ElementsMatch(t, yamlKeys(reflect.TypeOf(Config{})), conn,
+	assert.ElementsMatch(t, yamlKeys(reflect.TypeOf(connConfig{})), conn,
 		"every key Config decodes is documented in connectionKeys, and no other")
 
 	for _, table := range []struct {

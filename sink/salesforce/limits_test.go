@@ -45,20 +45,20 @@ func TestRequestLimits(t *testing.T) {
 	})
 	t.Run("daily with retry_rate_limit", func(t *testing.T) {
 		srv := emulator(t)
-		c := emuClient(t, srv, func(cfg *Config) { cfg.RetryRateLimit = true })
+		c := emuClient(t, srv, func(cfg *connConfig) { cfg.RetryRateLimit = true })
 		srv.Fault(sftest.Fault{Kind: sftest.FaultRateLimit, Path: "/composite/sobjects", Times: 1})
 		s := emuSink(t, c, "Account", Upsert, "External_Id__c", fastOptions(APIREST))
 		requireOK(t, write(t, s, nameRecs(3, "R")))
 	})
 	t.Run("the error says which limit", func(t *testing.T) {
 		srv := emulator(t, sftest.WithAPILimit(3))
-		c := emuClient(t, srv, func(cfg *Config) { cfg.MaxRetries = Int(0) })
+		c := emuClient(t, srv, func(cfg *connConfig) { cfg.MaxRetries = Int(0) })
 		var err error
 		for range 4 {
 			if _, err = c.Describe(ctx, "Account"); err != nil {
 				break
 			}
-			c.describes = map[string]*ObjectDescribe{}
+			c.describes = map[string]*objectDescribe{}
 		}
 		var le *LimitError
 		require.True(t, errors.As(err, &le), "%v", err)
@@ -69,7 +69,7 @@ func TestRequestLimits(t *testing.T) {
 
 		srv.ResetRequests()
 		srv.Fault(sftest.Fault{Kind: sftest.FaultConcurrentLimit, Times: 1})
-		c.describes = map[string]*ObjectDescribe{}
+		c.describes = map[string]*objectDescribe{}
 		_, err = c.Describe(ctx, "Account")
 		require.True(t, errors.As(err, &le), "%v", err)
 		assert.Equal(t, LimitConcurrent, le.Limit, "given up with no retries")

@@ -45,9 +45,9 @@ func TestLookups(t *testing.T) {
 }
 
 func TestReferenceField(t *testing.T) {
-	desc := &ObjectDescribe{Fields: []FieldDescribe{{Name: "Owner_Ref__c", RelationshipName: "Owner__r"}}}
+	desc := &objectDescribe{Fields: []fieldDescribe{{Name: "Owner_Ref__c", RelationshipName: "Owner__r"}}}
 	cases := []struct {
-		desc *ObjectDescribe
+		desc *objectDescribe
 		rel  string
 		want string
 	}{

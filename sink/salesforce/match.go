@@ -67,7 +67,7 @@ type matchLayout struct {
 
 // matchLayoutFor returns the layout records of l are written with, the
 // same for every Write, so that records keep sharing one layout.
-func (s *Sink) matchLayoutFor(l *sink.Layout) (*matchLayout, error) {
+func (s *sfSink) matchLayoutFor(l *sink.Layout) (*matchLayout, error) {
 	s.x.mu.Lock()
 	defer s.x.mu.Unlock()
 	if m := s.x.resolved[l]; m != nil {
@@ -100,7 +100,7 @@ func (s *Sink) matchLayoutFor(l *sink.Layout) (*matchLayout, error) {
 }
 
 // isResolved reports whether l is a layout of records whose Ids are known.
-func (s *Sink) isResolved(l *sink.Layout) bool {
+func (s *sfSink) isResolved(l *sink.Layout) bool {
 	s.x.mu.Lock()
 	defer s.x.mu.Unlock()
 	m, ok := s.x.resolved[l]
@@ -114,7 +114,7 @@ func (s *Sink) isResolved(l *sink.Layout) bool {
 // RETL_MULTIPLE_MATCHES naming the Ids when several records match, failed
 // RETL_NO_MATCH_VALUE when the value is empty. Nothing is ever created.
 // wrap gives the look-up's own errors the context do gives its errors.
-func (s *Sink) viaMatch(ctx context.Context, records []sink.Record, do func(context.Context, []sink.Record) ([]sink.Result, error),
+func (s *sfSink) viaMatch(ctx context.Context, records []sink.Record, do func(context.Context, []sink.Record) ([]sink.Result, error),
 	wrap func(error) error) ([]sink.Result, error) {
 	m, err := s.matchLayoutFor(records[0].Layout)
 	if err != nil {
@@ -194,15 +194,15 @@ func (m matches) lookup(v string) []string {
 }
 
 // matchIDs finds the records of the object whose match_on field holds one
-// of keys, in IN queries of escaped literals (QuoteSOQL), each query under
+// of keys, in IN queries of escaped literals (quoteSOQL), each query under
 // maxQueryBytes, a few queries at once.
-func (s *Sink) matchIDs(ctx context.Context, keys []string) (matches, error) {
+func (s *sfSink) matchIDs(ctx context.Context, keys []string) (matches, error) {
 	m := matches{exact: map[string][]string{}, folded: map[string][]string{}}
 	// check made field a plain name; keys are quoted by chunkLiterals.
 	field := s.dest.MatchOn
 	head := "SELECT Id, " + field + " FROM " + s.dest.Object + " WHERE " + field + " IN ("
-	err := s.c.queryIn(ctx, head, keys, QuoteSOQL, func(row Row) {
-		id, v := ID18(row.String("Id")), row.String(field)
+	err := s.c.queryIn(ctx, head, keys, quoteSOQL, func(row currentRow) {
+		id, v := toID18(row.String("Id")), row.String(field)
 		m.exact[v] = appendNew(m.exact[v], id)
 		f := strings.ToLower(v)
 		m.folded[f] = appendNew(m.folded[f], id)
@@ -226,7 +226,7 @@ var matchTypes = []string{"string", "email", "phone", "url", "picklist", "combob
 
 // checkMatchOn is the preflight of match_on: the records carry the field,
 // and the object has it, of a type whose values SOQL compares as text.
-func (s *Sink) checkMatchOn(desc *ObjectDescribe, layout *sink.Layout, add func(string, ...any)) {
+func (s *sfSink) checkMatchOn(desc *objectDescribe, layout *sink.Layout, add func(string, ...any)) {
 	name := s.dest.MatchOn
 	if layout.Index(name) < 0 {
 		add("match_on %s is not a field of the mapping", name)
@@ -248,7 +248,7 @@ func (s *Sink) checkMatchOn(desc *ObjectDescribe, layout *sink.Layout, add func(
 // Email on contacts and leads, and custom fields marked External ID or
 // unique ("Indexes", Best Practices for Deployments with Large Data
 // Volumes).
-func indexed(object string, f *FieldDescribe) bool {
+func indexed(object string, f *fieldDescribe) bool {
 	switch {
 	case f.ExternalID, f.Unique, f.Type == "id", f.Type == "reference", strings.EqualFold(f.Name, "Name"):
 		return true

@@ -14,9 +14,9 @@ import (
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
-func matchSink(t testing.TB, c *Client, op Operation, matchOn string, opt Options) *Sink {
+func matchSink(t testing.TB, c *apiClient, op Operation, matchOn string, opt Options) *sfSink {
 	t.Helper()
-	s, err := NewSink(c, Destination{Object: "Account", Operation: op, MatchOn: matchOn, Options: opt})
+	s, err := buildSink(c, Destination{Object: "Account", Operation: op, MatchOn: matchOn, Options: opt})
 	require.NoError(t, err)
 	return s
 }
@@ -46,7 +46,7 @@ func TestUpdateByMatchOn(t *testing.T) {
 				[]any{sink.NullValue(), "No key", nil},
 			))
 			assert.Nil(t, res[0].Err)
-			assert.Equal(t, id1, ID18(res[0].ID))
+			assert.Equal(t, id1, toID18(res[0].ID))
 			assert.False(t, res[0].Created)
 			assert.Equal(t, sink.Result{Skipped: ReasonNotFound}, res[1])
 			assert.Nil(t, res[2].Err)
@@ -174,19 +174,19 @@ func TestMatchOnErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "finding records by Nope__c")
 
 	// A relationship path is no match_on field.
-	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Parent.External_Id__c", Options: fastOptions(APIREST)})
+	_, err = buildSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Parent.External_Id__c", Options: fastOptions(APIREST)})
 	assert.ErrorContains(t, err, `match_on "Parent.External_Id__c" is not a field name`)
 
 	// match_on applies to update, delete and hard_delete only.
-	_, err = NewSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", MatchOn: "Name", Options: fastOptions(APIREST)})
+	_, err = buildSink(c, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c", MatchOn: "Name", Options: fastOptions(APIREST)})
 	assert.ErrorContains(t, err, "match_on applies to update, delete and hard_delete")
 	o := fastOptions(APIREST)
 	o.MaxDeletes = DeleteLimit{Count: 1, Set: true}
-	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
+	_, err = buildSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
 	assert.ErrorContains(t, err, "max_deletes applies to delete, hard_delete and upserts with on_removed, not update")
 	o = fastOptions(APIREST)
 	o.OnNotFound = "ignore"
-	_, err = NewSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
+	_, err = buildSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "Name", Options: o})
 	assert.ErrorContains(t, err, `on_not_found "ignore": want skip or fail`)
 }
 
@@ -235,7 +235,7 @@ func TestMatchOnIndexWarning(t *testing.T) {
 		{"Contact", "AccountId", false},
 		{"Contact", "Email", false},
 	} {
-		s, err := NewSink(c, Destination{Object: tc.object, Operation: Update, MatchOn: tc.field, Options: fastOptions(APIREST)})
+		s, err := buildSink(c, Destination{Object: tc.object, Operation: Update, MatchOn: tc.field, Options: fastOptions(APIREST)})
 		require.NoError(t, err)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), tc.field)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), "a second preflight does not warn again")

@@ -53,7 +53,7 @@ func TestUpdate(t *testing.T) {
 				[]any{id2, "Two!", "999", sink.NullValue()},
 			))
 			requireOK(t, res)
-			assert.Equal(t, id1, ID18(res[0].ID))
+			assert.Equal(t, id1, toID18(res[0].ID))
 			assert.Equal(t, id2, res[1].ID)
 			assert.False(t, res[0].Created)
 			got := byExt(srv, "Account")

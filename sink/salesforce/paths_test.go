@@ -55,7 +55,7 @@ func TestLoginPaths(t *testing.T) {
 	t.Run("soap cancelled", func(t *testing.T) {
 		srv := emulator(t)
 		srv.Fault(sftest.Fault{Kind: sftest.FaultDelay, Delay: time.Second, Path: "/services/Soap"})
-		c := emuClient(t, srv, func(c *Config) { c.Auth = AuthSOAP })
+		c := emuClient(t, srv, func(c *connConfig) { c.Auth = AuthSOAP })
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		_, err := c.Describe(ctx, "Account")
@@ -94,11 +94,11 @@ func TestLoginPaths(t *testing.T) {
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 	t.Run("unknown auth", func(t *testing.T) {
-		_, err := newAuthenticator(&Client{cfg: Config{Auth: "kerberos"}})
+		_, err := newAuthenticator(&apiClient{cfg: connConfig{Auth: "kerberos"}})
 		assert.ErrorContains(t, err, `auth "kerberos" is not supported`)
 	})
 	t.Run("bad config", func(t *testing.T) {
-		_, err := NewClient(Config{Auth: AuthPassword})
+		_, err := newAPIClient(connConfig{Auth: AuthPassword})
 		assert.ErrorContains(t, err, "auth password needs")
 	})
 }
@@ -118,7 +118,7 @@ func TestRequestPaths(t *testing.T) {
 	plain := errors.New("plain")
 	assert.Same(t, plain, cleanURLError(plain))
 	assert.Equal(t, "", pathOnly("%zz"))
-	assert.Equal(t, "%zz", (&Config{LoginURL: "%zz"}).audience())
+	assert.Equal(t, "%zz", (&connConfig{LoginURL: "%zz"}).audience())
 
 	bodyErr := errors.New("read failed")
 	_, err = (&sfTransport{c: c, ctx: context.Background()}).RoundTrip(&http.Request{Method: "POST", URL: &url.URL{Path: "/x"}, Body: io.NopCloser(failingReader{bodyErr})})
@@ -353,14 +353,14 @@ func TestRESTCancelPaths(t *testing.T) {
 func TestSinkPaths(t *testing.T) {
 	srv := emulator(t)
 	c := emuClient(t, srv)
-	_, err := NewSink(c, Destination{Object: "Account"})
+	_, err := buildSink(c, Destination{Object: "Account"})
 	assert.ErrorContains(t, err, "missing required key: insert, update, upsert, delete or hard_delete")
 
 	s := emuSink(t, c, "Account", Insert, "", Options{API: APIAuto})
 	assert.Equal(t, APIBulk, s.Stats()["api"], "auto before any hint")
 
 	hard := emuSink(t, c, "Account", HardDelete, "", Options{})
-	hard.api = APIREST // not reachable through NewSink: REST has no hard delete
+	hard.api = APIREST // not reachable through buildSink: REST has no hard delete
 	res := write(t, hard, recs(sink.NewLayout([]string{"Id"}, nil), []any{"001000000000000AAA"}))
 	assert.Contains(t, res[0].Err.Message, "has no REST call")
 

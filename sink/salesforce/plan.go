@@ -15,7 +15,7 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
-var _ sink.Planner = (*Sink)(nil)
+var _ sink.Planner = (*sfSink)(nil)
 
 // Plan tells what Write would do with records, writing nothing. It reads
 // the object's describe and, in chunked SOQL queries, the current values
@@ -45,7 +45,7 @@ var _ sink.Planner = (*Sink)(nil)
 // A lookup may name a parent that a sync planned earlier in the same run
 // (through the same Client) would create: Plan counts it as existing, so a
 // plan of syncs that depend on each other matches what the run does.
-func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	if len(records) == 0 {
 		return []sink.Result{}, nil
 	}
@@ -72,7 +72,7 @@ func (s *Sink) Plan(ctx context.Context, records []sink.Record) ([]sink.Result, 
 
 // lookup resolves a lookup path's relationship: by relationship name
 // (Account, Parent__r) or by the reference field's own name (AccountId).
-func (d *ObjectDescribe) lookup(rel string) *FieldDescribe {
+func (d *objectDescribe) lookup(rel string) *fieldDescribe {
 	for i := range d.Fields {
 		f := &d.Fields[i]
 		if f.Type == "reference" && (strings.EqualFold(f.RelationshipName, rel) || strings.EqualFold(f.Name, rel)) {
@@ -86,7 +86,7 @@ func (d *ObjectDescribe) lookup(rel string) *FieldDescribe {
 type planColumn struct {
 	name  string         // as in the layout
 	soql  string         // path to select, "" when not read
-	field *FieldDescribe // the field, or the reference field of a lookup
+	field *fieldDescribe // the field, or the reference field of a lookup
 	// lookup: the parent object and its external id field.
 	parent, parentKey string
 	// guardSOQL is what set_if_empty reads when it is not soql: a
@@ -96,7 +96,7 @@ type planColumn struct {
 }
 
 // planColumns resolves each layout field against the describe.
-func planColumns(desc *ObjectDescribe, layout *sink.Layout) []planColumn {
+func planColumns(desc *objectDescribe, layout *sink.Layout) []planColumn {
 	cols := make([]planColumn, len(layout.Fields))
 	for i, name := range layout.Fields {
 		c := planColumn{name: name}
@@ -130,7 +130,7 @@ func planSelect(cols []planColumn, layout *sink.Layout, ki int) []string {
 	return sel
 }
 
-func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	layout := records[0].Layout
 	if layout == nil {
 		return nil, errors.New("record without a layout")
@@ -183,7 +183,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 	}
 
 	// Current records.
-	var current map[string]Row
+	var current map[string]currentRow
 	dupKeys := map[string]int{}
 	if ki >= 0 {
 		var keys []string
@@ -208,7 +208,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 		if err != nil {
 			return nil, errorf("reading current values: %w", err)
 		}
-		current = make(map[string]Row, len(rows))
+		current = make(map[string]currentRow, len(rows))
 		for k, r := range rows {
 			current[s.normKey(k)] = r
 		}
@@ -275,7 +275,7 @@ func (s *Sink) planGroup(ctx context.Context, records []sink.Record) ([]sink.Res
 
 // planLookups marks the records whose lookup in column j names a parent
 // that neither exists nor was planned by an earlier sync.
-func (s *Sink) planLookups(ctx context.Context, records []sink.Record, j int, c planColumn, failed func(int, string, string, ...string)) error {
+func (s *sfSink) planLookups(ctx context.Context, records []sink.Record, j int, c planColumn, failed func(int, string, string, ...string)) error {
 	var keys []string
 	for i := range records {
 		if j < len(records[i].Values) && !records[i].Values[j].IsEmpty() {
@@ -308,7 +308,7 @@ func (s *Sink) planLookups(ctx context.Context, records []sink.Record, j int, c 
 }
 
 // planCheckValue applies the field's own limits to a value.
-func planCheckValue(f *FieldDescribe, v sink.Value) (code, msg string) {
+func planCheckValue(f *fieldDescribe, v sink.Value) (code, msg string) {
 	if v.IsEmpty() {
 		return "", ""
 	}
@@ -351,7 +351,7 @@ func planEmailOK(s string) bool {
 
 // planMissingRequired checks that a record to be created sets every field
 // Salesforce requires on create.
-func planMissingRequired(desc *ObjectDescribe, rec *sink.Record, cols []planColumn) (code, msg string, fields []string) {
+func planMissingRequired(desc *objectDescribe, rec *sink.Record, cols []planColumn) (code, msg string, fields []string) {
 	set := map[string]bool{}
 	for j, c := range cols {
 		if c.field != nil && j < len(rec.Values) && !rec.Values[j].IsEmpty() {
@@ -395,7 +395,7 @@ func planCreation(rec *sink.Record, cols []planColumn) []sink.FieldChange {
 }
 
 // update compares a record with the current row, field by field.
-func planUpdate(rec *sink.Record, cols []planColumn, ki int, row Row) sink.Result {
+func planUpdate(rec *sink.Record, cols []planColumn, ki int, row currentRow) sink.Result {
 	r := sink.Result{ID: row.String("Id")}
 	for j, c := range cols {
 		if j == ki || j >= len(rec.Values) || rec.Values[j].Kind == sink.Absent || c.soql == "" {
@@ -463,7 +463,7 @@ func planSame(c planColumn, v sink.Value, cur any) bool {
 		b, ok2 := planInstant(v.S)
 		return ok1 && ok2 && a.Equal(b)
 	case "reference", "id":
-		return ID18(have) == ID18(v.S)
+		return toID18(have) == toID18(v.S)
 	case "picklist", "multipicklist":
 		return strings.EqualFold(have, v.S)
 	}
@@ -537,12 +537,12 @@ func planIDShape(s string) (string, bool) {
 			return "", false
 		}
 	}
-	return ID18(s), true
+	return toID18(s), true
 }
 
 // remember notes the external ids of records the plan would create, so
 // that lookups planned later in the run find them.
-func (s *Sink) remember(desc *ObjectDescribe, records []sink.Record, res []sink.Result, cols []planColumn) {
+func (s *sfSink) remember(desc *objectDescribe, records []sink.Record, res []sink.Result, cols []planColumn) {
 	var ext []int
 	for j, c := range cols {
 		if c.parent == "" && c.field != nil && (c.field.ExternalID || c.field.IDLookup) {
@@ -593,14 +593,14 @@ func (p *planPendingSet) has(object, field, value string) bool {
 // connection, so this spans exactly the syncs of one run.
 var planPendingByClient sync.Map // weak.Pointer[Client] → *planPendingSet
 
-func planPending(c *Client) *planPendingSet {
+func planPending(c *apiClient) *planPendingSet {
 	key := weak.Make(c)
 	if v, ok := planPendingByClient.Load(key); ok {
 		return v.(*planPendingSet)
 	}
 	v, loaded := planPendingByClient.LoadOrStore(key, &planPendingSet{m: map[string]map[string]bool{}})
 	if !loaded {
-		runtime.AddCleanup(c, func(k weak.Pointer[Client]) { planPendingByClient.Delete(k) }, key)
+		runtime.AddCleanup(c, func(k weak.Pointer[apiClient]) { planPendingByClient.Delete(k) }, key)
 	}
 	return v.(*planPendingSet)
 }

@@ -36,22 +36,22 @@ func planServer(t *testing.T) *sftest.Server {
 	return srv
 }
 
-func planClient(t *testing.T, srv *sftest.Server) *Client {
+func planClient(t *testing.T, srv *sftest.Server) *apiClient {
 	t.Helper()
-	c, err := NewClient(Config{
+	c, err := newAPIClient(connConfig{
 		LoginURL: srv.URL(), Auth: AuthPassword,
 		ClientID: sftest.DefaultClientID, ClientSecret: sftest.DefaultClientSecret,
 		Username: sftest.DefaultUsername, Password: sftest.DefaultPassword,
 		retryBase: time.Millisecond,
-	}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	}, withLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-func planSink(t *testing.T, c *Client, obj string, op Operation, ext, api string) *Sink {
+func planSink(t *testing.T, c *apiClient, obj string, op Operation, ext, api string) *sfSink {
 	t.Helper()
-	s, err := NewSink(c, Destination{Object: obj, Operation: op, ExternalID: ext,
+	s, err := buildSink(c, Destination{Object: obj, Operation: op, ExternalID: ext,
 		Options: Options{API: api, pollStart: time.Millisecond, PollMaxWait: 10 * time.Millisecond, lockBackoff: time.Millisecond}})
 	require.NoError(t, err)
 	return s
@@ -125,7 +125,7 @@ func samePlan(t *testing.T, plan, wrote []sink.Result) {
 	}
 }
 
-func planCall(t *testing.T, s *Sink, records []sink.Record) []sink.Result {
+func planCall(t *testing.T, s *sfSink, records []sink.Record) []sink.Result {
 	t.Helper()
 	res, err := s.Plan(context.Background(), records)
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func planCall(t *testing.T, s *Sink, records []sink.Record) []sink.Result {
 	return res
 }
 
-func writeCall(t *testing.T, s *Sink, records []sink.Record) []sink.Result {
+func writeCall(t *testing.T, s *sfSink, records []sink.Record) []sink.Result {
 	t.Helper()
 	res, err := s.Write(context.Background(), records)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestPlanErrors(t *testing.T) {
 
 func TestPlanSame(t *testing.T) {
 	field := func(typ string, scale int) planColumn {
-		return planColumn{field: &FieldDescribe{Type: typ, Scale: scale}}
+		return planColumn{field: &fieldDescribe{Type: typ, Scale: scale}}
 	}
 	for _, tc := range []struct {
 		col  planColumn
@@ -432,9 +432,9 @@ func TestPlanHelpers(t *testing.T) {
 	}
 
 	// A field checked only by its type: numbers are not text.
-	code, _ := planCheckValue(&FieldDescribe{Type: "double", Length: 1}, num("12345"))
+	code, _ := planCheckValue(&fieldDescribe{Type: "double", Length: 1}, num("12345"))
 	assert.Empty(t, code)
-	code, msg := planCheckValue(&FieldDescribe{Name: "Name", Type: "string", Length: 3}, sink.TextValue("abcd"))
+	code, msg := planCheckValue(&fieldDescribe{Name: "Name", Type: "string", Length: 3}, sink.TextValue("abcd"))
 	assert.Equal(t, "STRING_TOO_LONG", code)
 	assert.Equal(t, "Name: data value too large: abcd (max length=3)", msg)
 }
@@ -454,7 +454,7 @@ func TestPlanPendingIsPerClientAndCollected(t *testing.T) {
 	}
 	// t.Cleanup holds the clients until the test ends; what matters is
 	// that an entry goes once its client is collected.
-	c := &Client{}
+	c := &apiClient{}
 	planPending(c)
 	c = nil
 	_ = c

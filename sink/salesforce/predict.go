@@ -35,7 +35,7 @@ type requiredField struct {
 
 type predictCheck struct {
 	index int
-	f     *FieldDescribe
+	f     *fieldDescribe
 	text  bool
 	// lower holds a restricted picklist's values in lower case.
 	lower map[string]bool
@@ -53,7 +53,7 @@ var predictTypes = map[string]bool{
 
 // newPredictor returns the predictor of a layout, or nil when the
 // operation sends no values to judge (delete, hard_delete).
-func (s *Sink) newPredictor(desc *ObjectDescribe, l *sink.Layout) *predictor {
+func (s *sfSink) newPredictor(desc *objectDescribe, l *sink.Layout) *predictor {
 	op := s.dest.Operation
 	if op == Delete || op == HardDelete {
 		return nil
@@ -203,7 +203,7 @@ func intDigits(s string) int {
 
 // numberOutOfRange says whether a number, rounded to its field's scale,
 // has more digits before the point than the field's precision leaves.
-func numberOutOfRange(f *FieldDescribe, limit *big.Rat, v sink.Value) (code, msg string) {
+func numberOutOfRange(f *fieldDescribe, limit *big.Rat, v sink.Value) (code, msg string) {
 	x, ok := new(big.Rat).SetString(strings.TrimSpace(v.S))
 	if !ok {
 		return "", "" // not a number: Salesforce's type error, not judged here

@@ -137,9 +137,9 @@ func TestPredictedRequiredFields(t *testing.T) {
 }
 
 func TestNumberOutOfRange(t *testing.T) {
-	f := &FieldDescribe{Name: "Score__c", Label: "Score", Type: "double", Precision: 5, Scale: 2}
-	s := &Sink{dest: Destination{Operation: "upsert", ExternalID: "External_Id__c"}}
-	p := s.newPredictor(&ObjectDescribe{Fields: []FieldDescribe{*f}}, sinkLayout("Score__c"))
+	f := &fieldDescribe{Name: "Score__c", Label: "Score", Type: "double", Precision: 5, Scale: 2}
+	s := &sfSink{dest: Destination{Operation: "upsert", ExternalID: "External_Id__c"}}
+	p := s.newPredictor(&objectDescribe{Fields: []fieldDescribe{*f}}, sinkLayout("Score__c"))
 	require.Len(t, p.checks, 1)
 	limit := p.checks[0].limit
 	for in, want := range map[string]string{
@@ -156,8 +156,8 @@ func TestNumberOutOfRange(t *testing.T) {
 			assert.Equal(t, "NUMBER_OUTSIDE_VALID_RANGE", code)
 		}
 	}
-	d := &Sink{dest: Destination{Operation: "delete"}}
-	assert.Nil(t, d.newPredictor(&ObjectDescribe{}, sinkLayout("Id")), "a delete sends no values to judge")
+	d := &sfSink{dest: Destination{Operation: "delete"}}
+	assert.Nil(t, d.newPredictor(&objectDescribe{}, sinkLayout("Id")), "a delete sends no values to judge")
 }
 
 func TestIntDigits(t *testing.T) {

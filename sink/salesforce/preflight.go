@@ -14,7 +14,7 @@ import (
 // present, the upsert key is an external id, and each lookup path names a
 // relationship whose target has that field as an external id. All
 // problems are reported together.
-func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
+func (s *sfSink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	ctx = withCallCounter(ctx, &s.calls)
 	obj := s.dest.Object
 	desc, err := s.c.Describe(ctx, obj)
@@ -96,7 +96,7 @@ func (s *Sink) Preflight(ctx context.Context, layout *sink.Layout) error {
 	return joinProblems(obj, op, problems)
 }
 
-func checkWritable(op Operation, name string, f *FieldDescribe, add func(string, ...any)) {
+func checkWritable(op Operation, name string, f *fieldDescribe, add func(string, ...any)) {
 	needCreate := op == Insert || op == Upsert
 	needUpdate := op == Update || op == Upsert
 	if needCreate && !f.Createable {
@@ -107,7 +107,7 @@ func checkWritable(op Operation, name string, f *FieldDescribe, add func(string,
 	}
 }
 
-func (s *Sink) checkLookup(ctx context.Context, desc *ObjectDescribe, rel, sub string, add func(string, ...any)) {
+func (s *sfSink) checkLookup(ctx context.Context, desc *objectDescribe, rel, sub string, add func(string, ...any)) {
 	ref := desc.Relationship(rel)
 	if ref == nil {
 		add("%s.%s: %s is not a relationship of %s", rel, sub, rel, desc.Name)

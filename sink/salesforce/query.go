@@ -26,7 +26,7 @@ import (
 // its typed errors. simpleforce builds its requests without a context;
 // the transport is made per call with the caller's.
 type sfTransport struct {
-	c     *Client
+	c     *apiClient
 	ctx   context.Context
 	login bool // a login request: absolute URL, no session
 }
@@ -70,7 +70,7 @@ func (t *sfTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // simple returns a simpleforce client bound to ctx and the current session.
-func (c *Client) simple(ctx context.Context) (*simpleforce.Client, error) {
+func (c *apiClient) simple(ctx context.Context) (*simpleforce.Client, error) {
 	s, err := c.current(ctx)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (c *Client) simple(ctx context.Context) (*simpleforce.Client, error) {
 }
 
 // get sends a GET through simpleforce and returns the body.
-func (c *Client) get(ctx context.Context, pathAndQuery string) ([]byte, error) {
+func (c *apiClient) get(ctx context.Context, pathAndQuery string) ([]byte, error) {
 	sf, err := c.simple(ctx)
 	if err != nil {
 		return nil, err
@@ -99,15 +99,15 @@ func (c *Client) get(ctx context.Context, pathAndQuery string) ([]byte, error) {
 	return b, nil
 }
 
-// Row is one record of a query result, as Salesforce returns it: field
-// names to values (string, bool, json.Number, nil, or a nested Row for a
+// currentRow is one record of a query result, as Salesforce returns it: field
+// names to values (string, bool, json.Number, nil, or a nested currentRow for a
 // relationship). The "attributes" entry is removed.
-type Row map[string]any
+type currentRow map[string]any
 
 // Get returns the value at a field or relationship path such as
 // "Account.External_Id__c", matching names without regard to case.
 // A relationship that is empty yields nil.
-func (r Row) Get(path string) (any, bool) {
+func (r currentRow) Get(path string) (any, bool) {
 	cur := r
 	parts := strings.Split(path, ".")
 	for _, p := range parts[:len(parts)-1] {
@@ -116,7 +116,7 @@ func (r Row) Get(path string) (any, bool) {
 			return nil, false
 		}
 		switch n := v.(type) {
-		case Row:
+		case currentRow:
 			cur = n
 		case nil:
 			return nil, true
@@ -127,7 +127,7 @@ func (r Row) Get(path string) (any, bool) {
 	return cur.lookup(parts[len(parts)-1])
 }
 
-func (r Row) lookup(name string) (any, bool) {
+func (r currentRow) lookup(name string) (any, bool) {
 	if v, ok := r[name]; ok {
 		return v, true
 	}
@@ -140,7 +140,7 @@ func (r Row) lookup(name string) (any, bool) {
 }
 
 // String returns the value at path as text: "" for null or missing.
-func (r Row) String(path string) string {
+func (r currentRow) String(path string) string {
 	v, _ := r.Get(path)
 	return valueText(v)
 }
@@ -160,8 +160,8 @@ func valueText(v any) string {
 	return fmt.Sprint(v)
 }
 
-func toRow(m map[string]any) Row {
-	r := make(Row, len(m))
+func toRow(m map[string]any) currentRow {
+	r := make(currentRow, len(m))
 	for k, v := range m {
 		if k == "attributes" {
 			continue
@@ -183,8 +183,8 @@ type queryPage struct {
 // Query runs a SOQL query and yields its records page by page, following
 // nextRecordsUrl. Iteration stops at the first error, which is yielded
 // with a nil Row. Numbers are json.Number, so decimals stay exact.
-func (c *Client) Query(ctx context.Context, soql string) iter.Seq2[Row, error] {
-	return func(yield func(Row, error) bool) {
+func (c *apiClient) Query(ctx context.Context, soql string) iter.Seq2[currentRow, error] {
+	return func(yield func(currentRow, error) bool) {
 		next := c.dataPath("query") + "?" + url.Values{"q": {soql}}.Encode()
 		for next != "" {
 			b, err := c.get(ctx, next)
@@ -212,17 +212,17 @@ func (c *Client) Query(ctx context.Context, soql string) iter.Seq2[Row, error] {
 	}
 }
 
-// ObjectDescribe is the part of an sObject describe the sink uses.
-type ObjectDescribe struct {
+// objectDescribe is the part of an sObject describe the sink uses.
+type objectDescribe struct {
 	Name       string          `json:"name"`
 	Createable bool            `json:"createable"`
 	Updateable bool            `json:"updateable"`
 	Deletable  bool            `json:"deletable"`
-	Fields     []FieldDescribe `json:"fields"`
+	Fields     []fieldDescribe `json:"fields"`
 }
 
-// FieldDescribe is one field of an ObjectDescribe.
-type FieldDescribe struct {
+// fieldDescribe is one field of an objectDescribe.
+type fieldDescribe struct {
 	Name               string          `json:"name"`
 	Label              string          `json:"label"`
 	Type               string          `json:"type"`
@@ -240,17 +240,17 @@ type FieldDescribe struct {
 	ReferenceTo        []string        `json:"referenceTo"`
 	RelationshipName   string          `json:"relationshipName"`
 	RestrictedPicklist bool            `json:"restrictedPicklist"`
-	PicklistValues     []PicklistValue `json:"picklistValues"`
+	PicklistValues     []picklistValue `json:"picklistValues"`
 }
 
-// PicklistValue is one value of a picklist field.
-type PicklistValue struct {
+// picklistValue is one value of a picklist field.
+type picklistValue struct {
 	Value  string `json:"value"`
 	Active bool   `json:"active"`
 }
 
 // Field returns the field named name, matched without regard to case, or nil.
-func (d *ObjectDescribe) Field(name string) *FieldDescribe {
+func (d *objectDescribe) Field(name string) *fieldDescribe {
 	for i := range d.Fields {
 		if strings.EqualFold(d.Fields[i].Name, name) {
 			return &d.Fields[i]
@@ -261,7 +261,7 @@ func (d *ObjectDescribe) Field(name string) *FieldDescribe {
 
 // Relationship returns the reference field whose relationship name is
 // name (Account for AccountId, Parent__r for Parent__c), or nil.
-func (d *ObjectDescribe) Relationship(name string) *FieldDescribe {
+func (d *objectDescribe) Relationship(name string) *fieldDescribe {
 	for i := range d.Fields {
 		if d.Fields[i].RelationshipName != "" && strings.EqualFold(d.Fields[i].RelationshipName, name) {
 			return &d.Fields[i]
@@ -274,7 +274,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
 // Describe returns the describe of an sObject. It is fetched once per
 // client and kept; a failure is not kept, so a later call asks again.
-func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, error) {
+func (c *apiClient) Describe(ctx context.Context, object string) (*objectDescribe, error) {
 	if !identRe.MatchString(object) {
 		return nil, errorf("%q is not an object name", object)
 	}
@@ -289,7 +289,7 @@ func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, 
 	if err != nil {
 		return nil, errorf("describe %s: %w", object, err)
 	}
-	d = &ObjectDescribe{}
+	d = &objectDescribe{}
 	if err := json.Unmarshal(b, d); err != nil {
 		return nil, errorf("describe %s: decoding the answer: %w", object, err)
 	}
@@ -300,7 +300,7 @@ func (c *Client) Describe(ctx context.Context, object string) (*ObjectDescribe, 
 }
 
 // describeCached returns a describe already fetched, or nil.
-func (c *Client) describeCached(object string) *ObjectDescribe {
+func (c *apiClient) describeCached(object string) *objectDescribe {
 	c.describeMu.Lock()
 	defer c.describeMu.Unlock()
 	return c.describes[strings.ToLower(object)]
@@ -325,7 +325,7 @@ const (
 // Salesforce holds it to its row; with keyField "Id" keys are 18-character
 // Ids. Field names are checked to be plain names or relationship paths,
 // and key values are escaped, so neither can change the query.
-func (c *Client) CurrentValues(ctx context.Context, object, keyField string, keys, fields []string) (map[string]Row, error) {
+func (c *apiClient) CurrentValues(ctx context.Context, object, keyField string, keys, fields []string) (map[string]currentRow, error) {
 	if !identRe.MatchString(object) {
 		return nil, errorf("%q is not an object name", object)
 	}
@@ -350,7 +350,7 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 	if err != nil {
 		return nil, err
 	}
-	lit, lits := QuoteSOQL, keys
+	lit, lits := quoteSOQL, keys
 	// A number field is compared with unquoted literals, and its values
 	// come back in Salesforce's form (1001.0): each row is keyed by every
 	// key, as given, that equals it as a number.
@@ -367,10 +367,10 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 		}
 	}
 	// Rows of every part, merged by record Id.
-	byID := map[string]Row{}
+	byID := map[string]currentRow{}
 	for _, part := range selectParts(base, rest, maxSelectBytes) {
 		head := "SELECT " + strings.Join(part, ", ") + " FROM " + object + " WHERE " + keyField + " IN ("
-		err := c.queryIn(ctx, head, lits, lit, func(row Row) {
+		err := c.queryIn(ctx, head, lits, lit, func(row currentRow) {
 			id, _ := row["Id"].(string)
 			if have, ok := byID[id]; ok {
 				maps.Copy(have, row)
@@ -382,7 +382,7 @@ func (c *Client) CurrentValues(ctx context.Context, object, keyField string, key
 			return nil, err
 		}
 	}
-	out := make(map[string]Row, len(byID))
+	out := make(map[string]currentRow, len(byID))
 	for _, row := range byID {
 		if !numeric {
 			out[row.String(keyField)] = row
@@ -423,7 +423,7 @@ var numberTypes = []string{"int", "double", "currency", "percent", "long"}
 
 // numericField reports whether field of object is a number, from its
 // describe; a field the describe does not list is taken as text.
-func (c *Client) numericField(ctx context.Context, object, field string) (bool, error) {
+func (c *apiClient) numericField(ctx context.Context, object, field string) (bool, error) {
 	if strings.EqualFold(field, "Id") || strings.Contains(field, ".") {
 		return false, nil
 	}
@@ -463,7 +463,7 @@ func canonicalNumber(s string) (string, bool) {
 // non-empty keys, quoted and split so that each query stays under
 // maxQueryBytes URL-encoded, a few queries at once, and calls each with
 // every row, one call at a time.
-func (c *Client) queryIn(ctx context.Context, head string, keys []string, lit func(string) string, each func(Row)) error {
+func (c *apiClient) queryIn(ctx context.Context, head string, keys []string, lit func(string) string, each func(currentRow)) error {
 	uniq := make([]string, 0, len(keys))
 	dup := map[string]bool{}
 	for _, k := range keys {
@@ -509,7 +509,7 @@ func isFieldPath(s string) bool {
 // group's URL-encoded length stays under limit. A single key longer than
 // the limit still gets its own group.
 func chunkLiterals(keys []string, limit int) [][]string {
-	return chunkLits(keys, QuoteSOQL, limit)
+	return chunkLits(keys, quoteSOQL, limit)
 }
 
 // chunkLits is chunkLiterals with the literal form lit makes of each key.
@@ -533,10 +533,10 @@ func chunkLits(keys []string, literal func(string) string, limit int) [][]string
 	return out
 }
 
-// QuoteSOQL returns s as a quoted SOQL string literal. Backslash, quotes
+// quoteSOQL returns s as a quoted SOQL string literal. Backslash, quotes
 // and the control characters SOQL names (\n \r \t \b \f) are escaped, so
 // the value cannot end its literal.
-func QuoteSOQL(s string) string {
+func quoteSOQL(s string) string {
 	var b strings.Builder
 	b.Grow(len(s) + 2)
 	b.WriteByte('\'')

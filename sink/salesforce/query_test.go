@@ -20,7 +20,7 @@ func TestQueryPages(t *testing.T) {
 		seed(t, srv, "Account", map[string]any{"Name": fmt.Sprint("A", i), "NumberOfEmployees": 10 + i, "ParentId": p})
 	}
 	c := emuClient(t, srv)
-	var rows []Row
+	var rows []currentRow
 	for r, err := range c.Query(context.Background(), "SELECT Id, Name, NumberOfEmployees, Parent.External_Id__c FROM Account WHERE ParentId != null ORDER BY Name") {
 		require.NoError(t, err)
 		rows = append(rows, r)
@@ -106,7 +106,7 @@ func TestCurrentValues(t *testing.T) {
 	assert.Equal(t, ids[keys[1]], got[keys[1]].String("Id"))
 	assert.Greater(t, countRequests(srv, "GET", "/query"), 1, "the keys took several queries")
 
-	byID, err := c.CurrentValues(context.Background(), "Account", "Id", []string{ID18(ids[keys[0]])}, []string{"Phone"})
+	byID, err := c.CurrentValues(context.Background(), "Account", "Id", []string{toID18(ids[keys[0]])}, []string{"Phone"})
 	require.NoError(t, err)
 	assert.Contains(t, byID, ids[keys[0]])
 

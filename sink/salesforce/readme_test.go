@@ -31,7 +31,7 @@ func TestReadmeSamples(t *testing.T) {
 	require.NoError(t, err)
 	sec, err := config.NewSection("retl.yaml", string(text))
 	require.NoError(t, err)
-	cfg, err := ParseConfig(&config.Connection{Name: "crm", Type: "salesforce", Section: sec})
+	cfg, err := parseConnConfig(&config.Connection{Name: "crm", Type: "salesforce", Section: sec})
 	require.NoError(t, err)
 	assert.Equal(t, AuthJWT, cfg.Auth)
 

@@ -38,7 +38,7 @@ type recordTypeCache struct {
 
 // recordTypes returns the record types of object by lower-case
 // DeveloperName.
-func (c *Client) recordTypes(ctx context.Context, object string) (map[string]recordType, error) {
+func (c *apiClient) recordTypes(ctx context.Context, object string) (map[string]recordType, error) {
 	rc := &c.rtypes
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -47,7 +47,7 @@ func (c *Client) recordTypes(ctx context.Context, object string) (map[string]rec
 		return m, nil
 	}
 	m := map[string]recordType{}
-	soql := "SELECT Id, DeveloperName, IsActive FROM RecordType WHERE SobjectType = " + QuoteSOQL(object)
+	soql := "SELECT Id, DeveloperName, IsActive FROM RecordType WHERE SobjectType = " + quoteSOQL(object)
 	for row, err := range c.Query(ctx, soql) {
 		if err != nil {
 			return nil, errorf("reading the record types of %s: %w", object, err)
@@ -81,7 +81,7 @@ func isRecordTypeID(v string) bool {
 // nameRecordType replaces, in a record's RecordTypeId, a record type's
 // DeveloperName by its Id; Ids pass through. It returns the record's
 // error when the name is no active record type of the object.
-func (s *Sink) nameRecordType(ctx context.Context, i int, r *sink.Record) (*sink.RecordError, error) {
+func (s *sfSink) nameRecordType(ctx context.Context, i int, r *sink.Record) (*sink.RecordError, error) {
 	if i >= len(r.Values) || r.Values[i].IsEmpty() || r.Values[i].S == "" || isRecordTypeID(r.Values[i].S) {
 		return nil, nil
 	}

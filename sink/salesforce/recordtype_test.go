@@ -109,7 +109,7 @@ func TestRecordTypeScreenErrors(t *testing.T) {
 	srv := emulator(t)
 	_, err := srv.AddRecordType("Lead", "Enterprise", "Enterprise")
 	require.NoError(t, err)
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	s := emuSink(t, c, "Lead", Insert, "", fastOptions(APIREST))
 	layout := sink.NewLayout([]string{"LastName", "Company", "RecordTypeId"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

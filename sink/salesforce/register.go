@@ -40,15 +40,15 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		return offlineSink{}, nil
 	}
 	create := func() (any, error) {
-		cfg, err := ParseConfig(b.Connection)
+		cfg, err := parseConnConfig(b.Connection)
 		if err != nil {
 			return nil, err
 		}
-		var o []Option
+		var o []clientOption
 		if b.Logger != nil {
-			o = append(o, WithLogger(b.Logger))
+			o = append(o, withLogger(b.Logger))
 		}
-		return NewClient(cfg, o...)
+		return newAPIClient(cfg, o...)
 	}
 	var v any
 	if b.Shared != nil {
@@ -59,7 +59,7 @@ func New(_ context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := NewSink(v.(*Client), dest)
+	s, err := buildSink(v.(*apiClient), dest)
 	if err != nil {
 		return nil, atKey(d.Section, err)
 	}

@@ -58,14 +58,14 @@ func TestFactorySharesClient(t *testing.T) {
 	s2, err := New(ctx, b2)
 	require.NoError(t, err)
 	assert.Empty(t, srv.Requests(), "building does no I/O")
-	assert.Same(t, s1.(*Sink).c, s2.(*Sink).c)
+	assert.Same(t, s1.(*sfSink).c, s2.(*sfSink).c)
 	n, conc := s2.(sink.Batching).Batching()
 	assert.Equal(t, 500, n)
 	assert.Equal(t, 3, conc)
 
-	requireOK(t, write(t, s1.(*Sink), nameRecs(3, "A")))
+	requireOK(t, write(t, s1.(*sfSink), nameRecs(3, "A")))
 	lc := sink.NewLayout([]string{"LastName"}, nil)
-	requireOK(t, write(t, s2.(*Sink), recs(lc, []any{"Doe"})))
+	requireOK(t, write(t, s2.(*sfSink), recs(lc, []any{"Doe"})))
 	assert.Equal(t, 1, countRequests(srv, "POST", "/services/oauth2/token"))
 	assert.Equal(t, APIBulk, s2.(sink.Stats).Stats()["api"], "auto without a hint plans for a large load")
 
@@ -73,7 +73,7 @@ func TestFactorySharesClient(t *testing.T) {
 	b1.Shared = nil
 	s3, err := New(ctx, b1)
 	require.NoError(t, err)
-	assert.NotSame(t, s1.(*Sink).c, s3.(*Sink).c)
+	assert.NotSame(t, s1.(*sfSink).c, s3.(*sfSink).c)
 }
 
 func TestFactoryErrors(t *testing.T) {

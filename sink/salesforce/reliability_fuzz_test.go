@@ -113,9 +113,9 @@ func FuzzBulkResults(f *testing.F) {
 	states := []string{stateJobComplete, stateFailed, stateAborted}
 	f.Fuzz(func(t *testing.T, state uint8, success, failed, unprocessed string) {
 		api := &bulkAPI{state: states[int(state)%len(states)], success: success, failed: failed, unprocessed: unprocessed}
-		cfg := Config{LoginURL: "http://127.0.0.1:1", Auth: AuthPassword, ClientID: "c", ClientSecret: "s",
+		cfg := connConfig{LoginURL: "http://127.0.0.1:1", Auth: AuthPassword, ClientID: "c", ClientSecret: "s",
 			Username: "u", Password: "p", retryBase: time.Microsecond}
-		c, err := NewClient(cfg, WithLogger(quiet), WithHTTPClient(&http.Client{Transport: api}))
+		c, err := newAPIClient(cfg, withLogger(quiet), withHTTPClient(&http.Client{Transport: api}))
 		require.NoError(t, err)
 		c.sleep = func(context.Context, time.Duration) error { return nil }
 		for _, op := range []Operation{Insert, Upsert} {
@@ -125,7 +125,7 @@ func FuzzBulkResults(f *testing.F) {
 			}
 			opt := fastOptions(APIBulk)
 			opt.pollStart = time.Microsecond
-			s, err := NewSink(c, Destination{Object: "Account", Operation: op, ExternalID: ext, Options: opt})
+			s, err := buildSink(c, Destination{Object: "Account", Operation: op, ExternalID: ext, Options: opt})
 			require.NoError(t, err)
 			api.jobs.Store(0)
 			res, err := s.Write(context.Background(), bulkFuzzRecords)
@@ -228,7 +228,7 @@ func FuzzBulkCSVRoundTrip(f *testing.F) {
 			{Seq: 2, Layout: layout, Values: []sink.Value{val(b, kb), val(a, ka), sink.TextValue("y")}},
 			{Seq: 3, Layout: layout, Values: []sink.Value{val(a, ka), {}, {}}},
 		}
-		s := &Sink{dest: Destination{Object: "Account", Operation: Insert}}
+		s := &sfSink{dest: Destination{Object: "Account", Operation: Insert}}
 		require.NoError(t, s.dest.check())
 		pending := []int{0, 1, 2}
 		bl, err := s.planColumns(layout, records, pending)
@@ -263,7 +263,7 @@ func FuzzQuoteSOQLOnEmulator(f *testing.F) {
 	}
 	srv := sftest.NewServer()
 	f.Cleanup(srv.Close)
-	c, err := NewClient(emuConfig(srv), WithLogger(quiet))
+	c, err := newAPIClient(emuConfig(srv), withLogger(quiet))
 	require.NoError(f, err)
 	var n atomic.Int64
 	f.Fuzz(func(t *testing.T, s string) {
@@ -276,7 +276,7 @@ func FuzzQuoteSOQLOnEmulator(f *testing.F) {
 		if _, err := srv.Insert("Account", map[string]any{"Name": s, "Description": tag}); err != nil {
 			return // a value the org refuses to store, such as a NUL
 		}
-		q := "SELECT Id, Name FROM Account WHERE Description = " + QuoteSOQL(tag) + " AND Name = " + QuoteSOQL(s)
+		q := "SELECT Id, Name FROM Account WHERE Description = " + quoteSOQL(tag) + " AND Name = " + quoteSOQL(s)
 		var names []string
 		for row, err := range c.Query(context.Background(), q) {
 			require.NoError(t, err, "query %q", q)

@@ -59,14 +59,14 @@ func relSource() *memsource.Source {
 
 // relSink wraps the registered sink to let a case act between Writes.
 type relSink struct {
-	*Sink
+	*sfSink
 	mu     sync.Mutex
 	writes int
 	after  func(n int)
 }
 
 func (s *relSink) Write(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
-	res, err := s.Sink.Write(ctx, recs)
+	res, err := s.sfSink.Write(ctx, recs)
 	if s.after != nil {
 		s.mu.Lock()
 		s.writes++
@@ -84,12 +84,12 @@ func relFactory(after func(n int)) reverseetl.SinkFactory {
 	return func(ctx context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		if b.Shared != nil && b.Connection != nil {
 			_, err := b.Shared.Get("salesforce:"+b.Connection.Name, func() (any, error) {
-				cfg, err := ParseConfig(b.Connection)
+				cfg, err := parseConnConfig(b.Connection)
 				if err != nil {
 					return nil, err
 				}
 				cfg.retryBase = 2 * time.Millisecond
-				return NewClient(cfg, WithLogger(quiet))
+				return newAPIClient(cfg, withLogger(quiet))
 			})
 			if err != nil {
 				return nil, err
@@ -99,9 +99,9 @@ func relFactory(after func(n int)) reverseetl.SinkFactory {
 		if err != nil {
 			return nil, err
 		}
-		s := k.(*Sink)
+		s := k.(*sfSink)
 		s.dest.Options.lockBackoff = time.Millisecond
-		return &relSink{Sink: s, after: after}, nil
+		return &relSink{sfSink: s, after: after}, nil
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
-var _ sink.Remover = (*Sink)(nil)
+var _ sink.Remover = (*sfSink)(nil)
 
 // ReasonAlreadyDeleted is the skip reason of a record on_removed acts on
 // that Salesforce no longer has.
@@ -30,7 +30,7 @@ const ReasonAlreadyDeleted = "already deleted"
 // So every record refused with either code is looked up with queryAll: it
 // is gone when queryAll does not return it or returns it with IsDeleted.
 // Otherwise it keeps Salesforce's error.
-func (s *Sink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error) {
+func (s *sfSink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, error) {
 	if len(r.IDs) == 0 {
 		return []sink.Result{}, nil
 	}
@@ -99,7 +99,7 @@ func mayBeGone(e *sink.RecordError) bool {
 // markGone turns the failures of records that are gone into skips. When
 // queryAll cannot say, the records keep their error, with the reason it
 // could not: only a record known to be gone counts as gone.
-func (s *Sink) markGone(ctx context.Context, ids []string, res []sink.Result) {
+func (s *sfSink) markGone(ctx context.Context, ids []string, res []sink.Result) {
 	var check []string
 	for i := range res {
 		if mayBeGone(res[i].Err) {
@@ -129,7 +129,7 @@ func (s *Sink) markGone(ctx context.Context, ids []string, res []sink.Result) {
 // with IsDeleted true, and no record emptied from it. The Ids go in IN
 // lists short enough for a GET; a malformed Id, which would fail the
 // whole query, is left out and so not found.
-func (c *Client) liveIDs(ctx context.Context, object string, ids []string) (map[string]bool, error) {
+func (c *apiClient) liveIDs(ctx context.Context, object string, ids []string) (map[string]bool, error) {
 	if !identRe.MatchString(object) {
 		return nil, errorf("%q is not an object name", object)
 	}

@@ -89,7 +89,7 @@ func TestRemoveGoneCheck(t *testing.T) {
 	for i := range 5 {
 		keep = append(keep, seed(t, srv, "Account", map[string]any{"Name": fmt.Sprintf("n%d", i)}))
 	}
-	c := emuClient(t, srv, func(c *Config) { c.MaxRetries = Int(0) })
+	c := emuClient(t, srv, func(c *connConfig) { c.MaxRetries = Int(0) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	missing := "001000000000000AAA"

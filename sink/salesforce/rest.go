@@ -32,7 +32,7 @@ type saveResult struct {
 // allOrNone false, calls in parallel up to rest_concurrency across Writes.
 // Records that failed with UNABLE_TO_LOCK_ROW were not written, so they
 // are sent again in later calls, lock_retries times.
-func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) writeREST(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
 	out, err := s.restRound(ctx, s.newJSONShape(layout), records)
 	if err != nil {
 		return nil, err
@@ -71,7 +71,7 @@ func (s *Sink) writeREST(ctx context.Context, layout *sink.Layout, records []sin
 // ReasonStopped), and calls in flight run to their answer, with a context
 // of their own bounded by salvageTimeout, so that what Salesforce did is
 // reported rather than guessed.
-func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) restRound(ctx context.Context, enc *jsonShape, records []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(records))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -118,7 +118,7 @@ func (s *Sink) restRound(ctx context.Context, enc *jsonShape, records []sink.Rec
 }
 
 // restCall sends one collection call and fills out from its answer.
-func (s *Sink) restCall(ctx context.Context, shape *jsonShape, records []sink.Record, out []sink.Result) error {
+func (s *sfSink) restCall(ctx context.Context, shape *jsonShape, records []sink.Record, out []sink.Result) error {
 	r := &request{ctype: "application/json"}
 	switch s.dest.Operation {
 	case Insert:
@@ -217,7 +217,7 @@ type jsonField struct {
 	nullAs  string
 }
 
-func (s *Sink) newJSONShape(layout *sink.Layout) *jsonShape {
+func (s *sfSink) newJSONShape(layout *sink.Layout) *jsonShape {
 	sh := &jsonShape{layout: layout, object: s.dest.Object}
 	sh.open = append(appendJSONString([]byte(`{"attributes":{"type":`), s.dest.Object), '}')
 	desc := s.c.describeCached(s.dest.Object)
@@ -244,7 +244,7 @@ func cutPath(f string) (rel, sub string, ok bool) { return strings.Cut(f, ".") }
 
 // referenceField names the lookup field behind a relationship name, from
 // the describe when one was read, or by Salesforce's naming rules.
-func referenceField(desc *ObjectDescribe, rel string) string {
+func referenceField(desc *objectDescribe, rel string) string {
 	if desc != nil {
 		if f := desc.Relationship(rel); f != nil {
 			return f.Name

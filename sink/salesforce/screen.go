@@ -15,7 +15,7 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
-var _ sink.Screener = (*Sink)(nil)
+var _ sink.Screener = (*sfSink)(nil)
 
 // Codes of records refused before anything is sent.
 const (
@@ -95,7 +95,7 @@ type screenPlan struct {
 // key an earlier record of the sync already has. It runs in input order
 // (see sink.Screener), so the first record with a key is the one written,
 // in every run and in the plan.
-func (s *Sink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) Screen(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	if len(records) == 0 {
 		return nil, nil
 	}
@@ -184,7 +184,7 @@ var keySeed = maphash.MakeSeed()
 
 // screenPlanFor returns the checks for a layout, from the describe that
 // Preflight fetched.
-func (s *Sink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, error) {
+func (s *sfSink) screenPlanFor(ctx context.Context, l *sink.Layout) (*screenPlan, error) {
 	st := &s.scr
 	if p := st.plans[l]; p != nil {
 		return p, nil
@@ -273,7 +273,7 @@ func idProblem(s string) string {
 			return fmt.Sprintf("%q is not a Salesforce Id (15 or 18 letters and digits)", s)
 		}
 	}
-	if len(s) == 15 || ID18(s[:15]) == s {
+	if len(s) == 15 || toID18(s[:15]) == s {
 		return ""
 	}
 	if fixed, ok := restoreIDCase(s); ok {
@@ -307,7 +307,7 @@ func restoreIDCase(s string) (string, bool) {
 		b[15+block] = upper(s[15+block])
 	}
 	out := string(b)
-	return out, ID18(out[:15]) == out
+	return out, toID18(out[:15]) == out
 }
 
 func upper(c byte) byte {
@@ -361,7 +361,7 @@ func appendFolded(b []byte, r keyRule, key string) []byte {
 	switch r {
 	case keyID:
 		if len(key) == 15 {
-			key = ID18(key)
+			key = toID18(key)
 		}
 		for i := 0; i < len(key); i++ {
 			b = append(b, upper(key[i]))

@@ -15,7 +15,7 @@ import (
 
 func TestIDProblem(t *testing.T) {
 	const id15 = "001000000000aBc"
-	id18 := ID18(id15)
+	id18 := toID18(id15)
 	fixed, ok := restoreIDCase(strings.ToUpper(id18))
 	require.True(t, ok)
 	assert.Equal(t, id18, fixed, "the suffix restores the case")
@@ -109,8 +109,8 @@ func TestAppendFolded(t *testing.T) {
 	assert.Equal(t, "ärger", string(appendFolded(nil, keyFold, "ÄRGER")), "non-ASCII keys fold too")
 	assert.Equal(t, "ABC-1", string(appendFolded(nil, keyExact, "ABC-1")))
 	const id15 = "001000000000aBc"
-	assert.Equal(t, strings.ToUpper(ID18(id15)), string(appendFolded(nil, keyID, id15)))
-	assert.Equal(t, strings.ToUpper(ID18(id15)), string(appendFolded(nil, keyID, ID18(id15))))
+	assert.Equal(t, strings.ToUpper(toID18(id15)), string(appendFolded(nil, keyID, id15)))
+	assert.Equal(t, strings.ToUpper(toID18(id15)), string(appendFolded(nil, keyID, toID18(id15))))
 }
 
 func TestDuplicateOption(t *testing.T) {
@@ -133,7 +133,7 @@ func TestDuplicateOption(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, got)
 	}
-	_, err := NewSink(&Client{}, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c",
+	_, err := buildSink(&apiClient{}, Destination{Object: "Account", Operation: Upsert, ExternalID: "External_Id__c",
 		Options: Options{OnDuplicateKey: "maybe"}})
 	assert.ErrorContains(t, err, "on_duplicate_key")
 }
@@ -144,7 +144,7 @@ func TestScreenDescribeFailsAndInsertHasNoKeys(t *testing.T) {
 	srv := emulator(t)
 	c := emuClient(t, srv)
 	layout := sink.NewLayout([]string{"Name"}, nil)
-	s, err := NewSink(c, Destination{Object: "Nope__c", Operation: Upsert, ExternalID: "External_Id__c", Options: fastOptions(APIBulk)})
+	s, err := buildSink(c, Destination{Object: "Nope__c", Operation: Upsert, ExternalID: "External_Id__c", Options: fastOptions(APIBulk)})
 	require.NoError(t, err)
 	_, err = s.Screen(context.Background(), recs(layout, []any{"x"}))
 	require.Error(t, err)

@@ -32,11 +32,11 @@ func TestSecurityHTTPOnlyToLoopback(t *testing.T) {
 	}
 	for _, key := range []string{"login_url", "instance_url"} {
 		for _, u := range accepted {
-			_, err := ParseConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+": "+u+"\n"))
+			_, err := parseConnConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+": "+u+"\n"))
 			assert.NoError(t, err, "%s %s", key, u)
 		}
 		for _, u := range refused {
-			_, err := ParseConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+": "+u+"\n"))
+			_, err := parseConnConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+": "+u+"\n"))
 			assert.Error(t, err, "%s %s", key, u)
 		}
 	}
@@ -47,7 +47,7 @@ func TestSecurityHTTPOnlyToLoopback(t *testing.T) {
 // loopback too.
 func TestSecurityTLSIsVerified(t *testing.T) {
 	for _, key := range []string{"insecure: true", "insecure_skip_verify: true", "tls_skip_verify: true", "verify_tls: false"} {
-		_, err := ParseConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+"\n"))
+		_, err := parseConnConfig(conn(t, "auth: soap\nusername: u\npassword: p\n"+key+"\n"))
 		assert.ErrorContains(t, err, "unknown key", key)
 	}
 	hits := 0
@@ -58,8 +58,8 @@ func TestSecurityTLSIsVerified(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 	srv.StartTLS()
 	defer srv.Close()
-	cfg := Config{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", MaxRetries: Int(0)}
-	c, err := NewClient(cfg, WithLogger(quiet))
+	cfg := connConfig{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "c", ClientSecret: "s", Username: "u", Password: "p", MaxRetries: Int(0)}
+	c, err := newAPIClient(cfg, withLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)
@@ -85,9 +85,9 @@ func TestSecurityLoginEchoIsScrubbed(t *testing.T) {
 			jsonEscape(form.Get("password"))+` / `+jsonEscape(form.Get("client_secret"))+`"}`)
 	}))
 	defer srv.Close()
-	cfg := Config{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "cid", ClientSecret: secret, Username: "u",
+	cfg := connConfig{LoginURL: srv.URL, Auth: AuthPassword, ClientID: "cid", ClientSecret: secret, Username: "u",
 		Password: password, SecurityToken: token}
-	c, err := NewClient(cfg, WithLogger(quiet))
+	c, err := newAPIClient(cfg, withLogger(quiet))
 	require.NoError(t, err)
 	_, err = c.Describe(context.Background(), "Account")
 	require.ErrorIs(t, err, ErrLogin)

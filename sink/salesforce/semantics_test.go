@@ -226,7 +226,7 @@ func TestSemanticsIDsAreChecked(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, a, 18)
 			bad := b[:15] + "ZZZ"
-			if ID18(b[:15]) == bad {
+			if toID18(b[:15]) == bad {
 				bad = b[:15] + "YYY"
 			}
 			rows := table{cols: []string{"K", "ID", "W", "N"}, rows: [][]any{

@@ -25,11 +25,11 @@ type Destination struct {
 	Options Options
 }
 
-// Sink writes records to one Salesforce object through the Bulk API 2.0 or
-// sObject Collections. It implements sink.Sink and the optional
+// sfSink writes records to one Salesforce object through the Bulk API 2.0 or
+// sObject Collections. It implements sink.sfSink and the optional
 // sink.Batching, sink.Hinter, sink.Preflighter and sink.Stats.
-type Sink struct {
-	c    *Client
+type sfSink struct {
+	c    *apiClient
 	dest Destination
 	log  *slog.Logger
 
@@ -55,17 +55,17 @@ type Sink struct {
 }
 
 var (
-	_ sink.Sink        = (*Sink)(nil)
-	_ sink.Batching    = (*Sink)(nil)
-	_ sink.Hinter      = (*Sink)(nil)
-	_ sink.Preflighter = (*Sink)(nil)
-	_ sink.Stats       = (*Sink)(nil)
-	_ sink.Counter     = (*Sink)(nil)
-	_ sink.Warner      = (*Sink)(nil)
+	_ sink.Sink        = (*sfSink)(nil)
+	_ sink.Batching    = (*sfSink)(nil)
+	_ sink.Hinter      = (*sfSink)(nil)
+	_ sink.Preflighter = (*sfSink)(nil)
+	_ sink.Stats       = (*sfSink)(nil)
+	_ sink.Counter     = (*sfSink)(nil)
+	_ sink.Warner      = (*sfSink)(nil)
 )
 
-// NewSink returns a sink writing through c. It does no I/O.
-func NewSink(c *Client, d Destination) (*Sink, error) {
+// buildSink returns a sink writing through c. It does no I/O.
+func buildSink(c *apiClient, d Destination) (*sfSink, error) {
 	if err := d.check(); err != nil {
 		return nil, err
 	}
@@ -73,8 +73,8 @@ func NewSink(c *Client, d Destination) (*Sink, error) {
 }
 
 // newSink builds a sink for a checked destination.
-func newSink(c *Client, d Destination) *Sink {
-	s := &Sink{
+func newSink(c *apiClient, d Destination) *sfSink {
+	s := &sfSink{
 		c: c, dest: d, log: c.log,
 		jobSlots:  make(chan struct{}, d.Options.MaxJobsInFlight),
 		restSlots: make(chan struct{}, d.Options.RESTConcurrency),
@@ -155,7 +155,7 @@ func (d *Destination) keyField() string {
 // stream instead of gathering. With api: auto it answers for Bulk: the
 // Engine asks before its Hint, and auto picks REST only for a load that
 // fits in one batch anyway.
-func (s *Sink) Batching() (maxRecords, concurrency int) {
+func (s *sfSink) Batching() (maxRecords, concurrency int) {
 	if s.dest.Options.API == APIREST && s.chosenAPI() == APIREST {
 		return restBatch * s.dest.Options.RESTConcurrency, s.writeConcurrency(2)
 	}
@@ -169,7 +169,7 @@ func (s *Sink) Batching() (maxRecords, concurrency int) {
 // be fewer than auto_threshold, Bulk otherwise. For bulk or rest it does
 // nothing. For a delete with max_deletes (see CountFirst) it applies the
 // limit to the total first.
-func (s *Sink) Hint(ctx context.Context, h sink.Hint) error {
+func (s *sfSink) Hint(ctx context.Context, h sink.Hint) error {
 	if s.CountFirst() && h.Final {
 		if err := s.checkDeletes(withCallCounter(ctx, &s.calls), h.Records, "the sync would delete", "nothing was deleted"); err != nil {
 			return errorf("%w", err)
@@ -188,7 +188,7 @@ func (s *Sink) Hint(ctx context.Context, h sink.Hint) error {
 	return nil
 }
 
-func (s *Sink) chosenAPI() string {
+func (s *sfSink) chosenAPI() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.api == "" {
@@ -199,7 +199,7 @@ func (s *Sink) chosenAPI() string {
 }
 
 // Stats reports the API used, the Bulk job ids and the number of API calls.
-func (s *Sink) Stats() map[string]any {
+func (s *sfSink) Stats() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	api := s.api
@@ -216,7 +216,7 @@ func (s *Sink) Stats() map[string]any {
 	return st
 }
 
-func (s *Sink) addJob(id string) {
+func (s *sfSink) addJob(id string) {
 	s.mu.Lock()
 	s.jobs = append(s.jobs, id)
 	s.mu.Unlock()
@@ -224,7 +224,7 @@ func (s *Sink) addJob(id string) {
 
 // Close releases idle connections; the client itself may be shared and is
 // closed by its owner.
-func (s *Sink) Close(context.Context) error {
+func (s *sfSink) Close(context.Context) error {
 	s.c.http.CloseIdleConnections()
 	return nil
 }
@@ -233,7 +233,7 @@ func (s *Sink) Close(context.Context) error {
 // A record Salesforce rejects, or whose request failed after retries, has
 // a Result with Err; Write itself fails only when the context ends or the
 // login fails.
-func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) Write(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	if len(records) == 0 {
 		return []sink.Result{}, nil
 	}
@@ -268,7 +268,7 @@ func (s *Sink) Write(ctx context.Context, records []sink.Record) ([]sink.Result,
 
 // markDeleted says, in a delete sync's results, which records the write
 // deleted.
-func (s *Sink) markDeleted(res []sink.Result) []sink.Result {
+func (s *sfSink) markDeleted(res []sink.Result) []sink.Result {
 	if s.dest.Operation != Delete && s.dest.Operation != HardDelete {
 		return res
 	}
@@ -280,10 +280,10 @@ func (s *Sink) markDeleted(res []sink.Result) []sink.Result {
 	return res
 }
 
-var _ sink.Describer = (*Sink)(nil)
+var _ sink.Describer = (*sfSink)(nil)
 
 // Describe says what the sink's writes do.
-func (s *Sink) Describe() sink.Description {
+func (s *sfSink) Describe() sink.Description {
 	d := &s.dest
 	id := string(d.Operation) + " " + d.Object
 	switch {
@@ -321,7 +321,7 @@ func groupByLayout(records []sink.Record) [][]int {
 	return groups
 }
 
-func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Result, error) {
 	layout := records[0].Layout
 	if layout == nil {
 		return nil, newError("write: record without a layout")
@@ -369,13 +369,13 @@ func (s *Sink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.Re
 
 // differs reports whether only_if_different applies: to updates and
 // upserts, the operations that change existing records.
-func (s *Sink) differs() bool {
+func (s *sfSink) differs() bool {
 	return s.dest.Options.OnlyIfDifferent && (s.dest.Operation == Update || s.dest.Operation == Upsert)
 }
 
 // sendChanged writes the records not marked same, and answers those with
 // Skipped sink.ReasonUnchanged and their Id, in input order.
-func (s *Sink) sendChanged(ctx context.Context, layout *sink.Layout, records []sink.Record, same []bool, ids []string) ([]sink.Result, error) {
+func (s *sfSink) sendChanged(ctx context.Context, layout *sink.Layout, records []sink.Record, same []bool, ids []string) ([]sink.Result, error) {
 	if same == nil {
 		return s.send(ctx, layout, records)
 	}
@@ -406,7 +406,7 @@ func (s *Sink) sendChanged(ctx context.Context, layout *sink.Layout, records []s
 }
 
 // send writes records through the API chosen for them.
-func (s *Sink) send(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) send(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
 	switch {
 	case s.chosenAPI() == APIREST:
 		return s.writeREST(ctx, layout, records)
@@ -417,7 +417,7 @@ func (s *Sink) send(ctx context.Context, layout *sink.Layout, records []sink.Rec
 	}
 }
 
-func (s *Sink) writeErr(ctx context.Context, err error) error {
+func (s *sfSink) writeErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 		err = fmt.Errorf("%w (%w)", ctx.Err(), err)
 	}
@@ -463,7 +463,7 @@ func anyNullMarker(records []sink.Record) bool {
 // writeSplit writes through REST the records holding the text "#N/A",
 // which Bulk would store as null, and the others through Bulk, so that
 // both APIs store the same data. Results keep the input order.
-func (s *Sink) writeSplit(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
+func (s *sfSink) writeSplit(ctx context.Context, layout *sink.Layout, records []sink.Record) ([]sink.Result, error) {
 	var bulk, rest []sink.Record
 	var bulkAt, restAt []int
 	for i := range records {

@@ -22,7 +22,7 @@ func TestQuoteSOQL(t *testing.T) {
 		"":           `''`,
 	}
 	for in, want := range cases {
-		assert.Equal(t, want, QuoteSOQL(in), in)
+		assert.Equal(t, want, quoteSOQL(in), in)
 	}
 }
 
@@ -57,7 +57,7 @@ func FuzzQuoteSOQL(f *testing.F) {
 		if !utf8.ValidString(s) {
 			return
 		}
-		q := QuoteSOQL(s)
+		q := quoteSOQL(s)
 		// The literal, inside a query, ends exactly where it should.
 		got, rest := unquoteSOQL(t, q+") LIMIT 1")
 		assert.Equal(t, s, got)

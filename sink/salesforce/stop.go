@@ -45,7 +45,7 @@ func stoppedResults(n int) []sink.Result {
 // its results are read, with a context of their own. Records it never
 // reached are skipped ReasonStopped; a job whose results cannot be read
 // leaves its records with an unknown outcome.
-func (s *Sink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id string, cause error, out []sink.Result) error {
+func (s *sfSink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id string, cause error, out []sink.Result) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), salvageTimeout)
 	defer cancel()
 	s.log.Info("salesforce: stopping a Bulk job and reading what it wrote", "job", id, "records", len(j.idx))
@@ -72,7 +72,7 @@ func (s *Sink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id strin
 }
 
 // settled polls a job until it is in a final state.
-func (s *Sink) settled(ctx context.Context, id string) (*jobInfo, error) {
+func (s *sfSink) settled(ctx context.Context, id string) (*jobInfo, error) {
 	wait := s.dest.Options.pollStart
 	for {
 		info, err := s.jobInfo(ctx, id)
@@ -91,7 +91,7 @@ func (s *Sink) settled(ctx context.Context, id string) (*jobInfo, error) {
 }
 
 // jobFailure is the result of a job's records when runJob failed.
-func (s *Sink) jobFailure(ctx context.Context, err error) sink.Result {
+func (s *sfSink) jobFailure(ctx context.Context, err error) sink.Result {
 	var ns *notSentError
 	switch {
 	case errors.As(err, &ns) && ctx.Err() != nil:
@@ -110,7 +110,7 @@ func (s *Sink) jobFailure(ctx context.Context, err error) sink.Result {
 // records carry a unique external id: a record holding the value was
 // written (its Id is reported), a value no record holds was not. Without
 // such a field they stay RETL_OUTCOME_UNKNOWN.
-func (s *Sink) resolveInserts(ctx context.Context, layout *sink.Layout, records []sink.Record, res []sink.Result) {
+func (s *sfSink) resolveInserts(ctx context.Context, layout *sink.Layout, records []sink.Record, res []sink.Result) {
 	if s.dest.Operation != Insert {
 		return
 	}
@@ -150,7 +150,7 @@ func (s *Sink) resolveInserts(ctx context.Context, layout *sink.Layout, records 
 		s.log.Warn("salesforce: looking up inserts whose answers were lost failed; they stay unknown", "error", err)
 		return
 	}
-	folded := make(map[string]Row, len(rows))
+	folded := make(map[string]currentRow, len(rows))
 	for k, r := range rows {
 		folded[foldKey(keyFold, k)] = r
 	}
@@ -160,7 +160,7 @@ func (s *Sink) resolveInserts(ctx context.Context, layout *sink.Layout, records 
 		}
 		v := records[i].Values[fi].S
 		if r, ok := folded[foldKey(keyFold, v)]; ok {
-			res[i] = sink.Result{ID: ID18(r.String("Id")), Created: true}
+			res[i] = sink.Result{ID: toID18(r.String("Id")), Created: true}
 			continue
 		}
 		if ctx.Err() != nil {

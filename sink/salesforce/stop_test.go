@@ -29,7 +29,7 @@ func stoppedRun(t *testing.T, srv *sftest.Server, rows table, sync string, st re
 	reg := reverseetl.NewRegistry()
 	reg.RegisterSink("salesforce", func(ctx context.Context, b reverseetl.BuildContext) (sink.Sink, error) {
 		k, err := New(ctx, b)
-		if s, ok := k.(*Sink); ok {
+		if s, ok := k.(*sfSink); ok {
 			s.dest.Options.lockBackoff = time.Millisecond
 			if stop.path != "" {
 				s.c.http = &http.Client{Transport: &stop}

@@ -33,7 +33,7 @@ type truncStats struct {
 
 // truncPlan lists the fields of l marked truncate whose describe gives a
 // text type and a length.
-func truncPlan(desc *ObjectDescribe, l *sink.Layout) []cutField {
+func truncPlan(desc *objectDescribe, l *sink.Layout) []cutField {
 	var out []cutField
 	for i, name := range l.Fields {
 		if !l.Truncated(i) {
@@ -92,7 +92,7 @@ func cutText(s string, n int) string {
 
 // cut shortens the text of a record's truncated fields to their length,
 // and counts each value cut.
-func (s *Sink) cut(cuts []cutField, r *sink.Record) {
+func (s *sfSink) cut(cuts []cutField, r *sink.Record) {
 	for _, c := range cuts {
 		if c.index >= len(r.Values) {
 			continue
@@ -107,7 +107,7 @@ func (s *Sink) cut(cuts []cutField, r *sink.Record) {
 	}
 }
 
-func (s *Sink) noteCut(field string, length int) {
+func (s *sfSink) noteCut(field string, length int) {
 	t := &s.trunc
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -120,7 +120,7 @@ func (s *Sink) noteCut(field string, length int) {
 }
 
 // truncStats adds the values cut to a sink's stats.
-func (s *Sink) truncStats(st map[string]any) {
+func (s *sfSink) truncStats(st map[string]any) {
 	t := &s.trunc
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -136,7 +136,7 @@ func (s *Sink) truncStats(st map[string]any) {
 }
 
 // truncWarnings says, per field, how many values were cut.
-func (s *Sink) truncWarnings() []string {
+func (s *sfSink) truncWarnings() []string {
 	t := &s.trunc
 	t.mu.Lock()
 	defer t.mu.Unlock()

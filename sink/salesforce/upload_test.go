@@ -32,7 +32,7 @@ func TestGzipUploads(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		srv := emulator(t)
 		enc := &encodings{next: http.DefaultTransport}
-		c, err := NewClient(emuConfig(srv), WithLogger(quiet), WithHTTPClient(&http.Client{Transport: enc}))
+		c, err := newAPIClient(emuConfig(srv), withLogger(quiet), withHTTPClient(&http.Client{Transport: enc}))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = c.Close() })
 		opt := fastOptions(APIBulk)
@@ -57,9 +57,9 @@ func TestGzipUploads(t *testing.T) {
 // the sink is built, not a refused upload in the middle of a run.
 func TestMaxUploadCeiling(t *testing.T) {
 	c := emuClient(t, emulator(t))
-	_, err := NewSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit + 1}})
+	_, err := buildSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit + 1}})
 	assert.ErrorContains(t, err, "max_upload_bytes")
-	_, err = NewSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit}})
+	_, err = buildSink(c, Destination{Object: "Account", Operation: Insert, Options: Options{MaxUploadBytes: MaxUploadLimit}})
 	assert.NoError(t, err)
 }
 
