@@ -102,11 +102,11 @@ func TestLoadFullExample(t *testing.T) {
 	assert.Equal(t, []string{"object", "operation", "match_on", "api", "batch_size"}, d.Section.Keys(),
 		"everything but type and connection is the sink's")
 	var sf struct {
-		Object     string `yaml:"object"`
-		Operation  string `yaml:"operation"`
-		MatchOn    string `yaml:"match_on"`
-		API        string `yaml:"api"`
-		BatchSize  int    `yaml:"batch_size"`
+		Object    string `yaml:"object"`
+		Operation string `yaml:"operation"`
+		MatchOn   string `yaml:"match_on"`
+		API       string `yaml:"api"`
+		BatchSize int    `yaml:"batch_size"`
 	}
 	require.NoError(t, d.Section.Decode(&sf))
 	assert.Equal(t, "Account", sf.Object)

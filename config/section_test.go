@@ -72,10 +72,10 @@ func TestSectionOfASync(t *testing.T) {
 	d := p.Sync("account_health").Destination.Section
 	assert.Equal(t, "destination", d.Key())
 	var strict struct {
-		Object     string `yaml:"object"`
-		Operation  string `yaml:"operation"`
-		MatchOn    string `yaml:"match_on"`
-		API        string `yaml:"api"`
+		Object    string `yaml:"object"`
+		Operation string `yaml:"operation"`
+		MatchOn   string `yaml:"match_on"`
+		API       string `yaml:"api"`
 	}
 	err := d.Decode(&strict)
 	var e *Error

@@ -57,9 +57,9 @@ type Defaults struct {
 	// Parallel bounds how many syncs run at once.
 	Parallel int `yaml:"parallel"`
 	// RecordsPerWrite is records_per_write of the syncs that set none.
-	RecordsPerWrite int `yaml:"records_per_write"`
-	NullPolicy NullPolicy `yaml:"null_policy"`
-	OnFailure  OnFailure  `yaml:"on_failure"`
+	RecordsPerWrite int        `yaml:"records_per_write"`
+	NullPolicy      NullPolicy `yaml:"null_policy"`
+	OnFailure       OnFailure  `yaml:"on_failure"`
 }
 
 // Alerts say who is told when a run goes wrong, and when.
@@ -150,7 +150,7 @@ type Sync struct {
 	// destination, in place of the destination's own choice (for
 	// Salesforce, its bulk_batch_size, or 200 a REST call).
 	RecordsPerWrite int
-	DependsOn  []string
+	DependsOn       []string
 	// RunIfParentFailed runs the sync even when a sync it depends on failed.
 	RunIfParentFailed bool
 	ChangeDetection   *ChangeDetection

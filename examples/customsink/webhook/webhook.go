@@ -187,7 +187,7 @@ type wireRecord struct {
 type wireResult struct {
 	ID      string `json:"id"`
 	Created bool   `json:"created"`
-	Error *struct {
+	Error   *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`

@@ -127,7 +127,7 @@ func TestConformance(t *testing.T) {
 			rc, srv := newReceiver(t)
 			return sinktest.Target{Sink: testSink(t, srv.URL), Count: func() (int, error) { return rc.count(), nil }, Lookup: rc.lookup}
 		},
-		Good: func(i int) sink.Record { return rec(fmt.Sprintf("K%d", i), "ok") },
+		Good:  func(i int) sink.Record { return rec(fmt.Sprintf("K%d", i), "ok") },
 		Bad:   func(i int) sink.Record { return rec(fmt.Sprintf("K%d", i), "") },
 		Guard: "Name", // refused when built: the endpoint cannot say what it holds
 		Build: &sinktest.Build{
@@ -235,7 +235,7 @@ func TestCheck(t *testing.T) {
 	}, "\n"), err.Error())
 	for dest, want := range map[string]string{
 		"  url: http://hooks.example.com/x\n  key_field: Ext\n": "http is allowed only for loopback hosts",
-		"  url: /relative\n  key_field: Ext\n":                   "want an absolute http(s) URL",
+		"  url: /relative\n  key_field: Ext\n":                  "want an absolute http(s) URL",
 		"  url: https://h.example/x\n  key_field: Other\n":      "field Other is not mapped",
 		"  url: https://h.example/x\n  key_fild: Ext\n":         `unknown key; did you mean "key_field"?`,
 	} {
