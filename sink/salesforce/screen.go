@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,8 +152,15 @@ func (s *sfSink) Screen(ctx context.Context, records []sink.Record) ([]sink.Resu
 		if p.key < 0 || p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "" {
 			continue
 		}
-		st.buf = appendFolded(st.buf[:0], p.rule, r.Values[p.key].S)
-		st.hs = append(st.hs, maphash.Bytes(keySeed, st.buf))
+		h, ok := uint64(0), false
+		if p.rule == keyFold {
+			h, ok = foldHash(keySeed64, r.Values[p.key].S)
+		}
+		if !ok {
+			st.buf = appendFolded(st.buf[:0], p.rule, r.Values[p.key].S)
+			h = maphash.Bytes(keySeed, st.buf)
+		}
+		st.hs = append(st.hs, h)
 		st.seqs = append(st.seqs, r.Seq)
 		st.at = append(st.at, int32(i))
 	}
@@ -181,6 +189,50 @@ func (s *sfSink) Screen(ctx context.Context, records []sink.Record) ([]sink.Resu
 // two keys that collide (odds about 1 in 3.6e7 at a million keys) do not
 // collide again in the next run.
 var keySeed = maphash.MakeSeed()
+
+// keySeed64 seeds foldHash, likewise once per process.
+var keySeed64 = rand.Uint64()
+
+// foldHash hashes an ASCII key as keyFold compares it, folding and hashing
+// in one pass over eight bytes at a time; ok is false for other text, which
+// appendFolded and maphash take. Each word is mixed by a 64×64→128-bit
+// multiply folded to 64 bits (as wyhash does), so distinct keys collide
+// with odds near 2⁻⁶⁴ a pair.
+func foldHash(seed uint64, key string) (h uint64, ok bool) {
+	const hi, belowA, aboveZ = 0x8080808080808080, 0x3f3f3f3f3f3f3f3f, 0x2525252525252525
+	const p0, p1, p2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db, 0x8ebc6af09c88c6e3
+	h = mix(seed^p0, uint64(len(key))^p1)
+	i := 0
+	for ; i+8 <= len(key); i += 8 {
+		w := le64(key[i : i+8])
+		if w&hi != 0 {
+			return 0, false
+		}
+		w |= ((w + belowA) &^ (w + aboveZ) & hi) >> 2
+		h = mix(h^w, p2)
+	}
+	if i < len(key) {
+		var w uint64
+		for j := len(key) - 1; j >= i; j-- {
+			c := key[j]
+			if c >= utf8.RuneSelf {
+				return 0, false
+			}
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			w = w<<8 | uint64(c)
+		}
+		h = mix(h^w, p1)
+	}
+	return mix(h, p0^seed), true
+}
+
+// mix multiplies a and b into 128 bits and folds the halves.
+func mix(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return hi ^ lo
+}
 
 // screenPlanFor returns the checks for a layout, from the describe that
 // Preflight fetched.

@@ -243,3 +243,34 @@ func FuzzAppendFolded(f *testing.F) {
 		}
 	})
 }
+
+// foldHash gives keys that fold alike one hash, and a million distinct
+// keys a million hashes; non-ASCII text is left to maphash.
+func TestFoldHash(t *testing.T) {
+	const seed = 0x1234
+	for _, pair := range [][2]string{{"ACC-0001", "acc-0001"}, {"Ab", "aB"}, {"", ""}, {"ABCDEFGHIJKLMNOPQ", "abcdefghijklmnopq"}} {
+		a, ok := foldHash(seed, pair[0])
+		require.True(t, ok)
+		b, _ := foldHash(seed, pair[1])
+		assert.Equal(t, a, b, pair)
+	}
+	_, ok := foldHash(seed, "ÄRGER")
+	assert.False(t, ok)
+	_, ok = foldHash(seed, "abcdefgh\xff")
+	assert.False(t, ok)
+	seen := make(map[uint64]string, 1_000_000)
+	for i := range 1_000_000 {
+		k := fmt.Sprintf("ACC-%d", i)
+		h, _ := foldHash(seed, k)
+		if prev, dup := seen[h]; dup {
+			t.Fatalf("%s and %s share a hash", prev, k)
+		}
+		seen[h] = k
+	}
+	// Lengths and padding: "a" and "a\x00" differ.
+	x, _ := foldHash(seed, "a")
+	y, _ := foldHash(seed, "a\x00")
+	assert.NotEqual(t, x, y)
+	z, _ := foldHash(seed+1, "a")
+	assert.NotEqual(t, x, z, "the seed changes the hash")
+}
