@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/retl-go/retl/sink"
 )
@@ -24,17 +23,6 @@ import (
 // serves the later batches (see guardjob.go). The job keeps, per record, a
 // hash of each field's value in a canonical form (canon), so that memory
 // stays at 8 bytes a field whatever the values.
-
-// diffJob is only_if_different's choice between IN lists and a query job,
-// and the job's answer once it ran.
-type diffJob struct {
-	mu         sync.Mutex
-	read       int
-	counted    bool
-	candidates int
-	held       *heldSet
-	failed     bool
-}
 
 // heldSet holds, for each record the job read, the hash of each read
 // field's canonical value, found by the hash of its key as Salesforce
@@ -204,51 +192,19 @@ func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []str
 			return nil, false
 		}
 	}
-	g := &s.dj
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.held != nil {
-		return g.held, true
-	}
-	if g.failed || g.read+len(keys) < jobMinKeys {
-		g.read += len(keys)
-		return nil, false
-	}
 	where := keyField + " != null"
-	if !g.counted {
-		g.counted = true
-		g.candidates = -1
-		// A number key comes back as Salesforce writes numbers (1001.0),
-		// which IN lists match by value: those keep IN lists.
-		if numeric, err := s.c.numericField(ctx, s.dest.Object, keyField); err != nil || numeric {
-			g.read += len(keys)
-			return nil, false
-		}
-		cctx, cancel := context.WithTimeout(ctx, countTimeout)
-		n, err := s.countWhere(cctx, where)
-		cancel()
-		if err == nil {
-			g.candidates = n
-		} else {
-			s.log.Debug("salesforce: only_if_different reads by IN lists: counting the records a query job would read failed", "error", err)
-		}
-	}
-	if g.candidates < 0 || (g.read+len(keys))*jobRatio < g.candidates {
-		g.read += len(keys)
-		return nil, false
-	}
-	f := &heldSet{seed: maphash.MakeSeed(), fold: rule == keyFold, width: len(sel), cols: cols,
-		entries: make([]heldEntry, 0, g.candidates), vals: make([]uint64, 0, g.candidates*len(sel)), ids: make([]string, 0, g.candidates)}
-	soql := "SELECT " + keyField + ", Id, " + strings.Join(sel, ", ") + " FROM " + s.dest.Object + " WHERE " + where
-	if err := s.queryJob(ctx, soql, f.add); err != nil {
-		// IN lists are never wrong: the job's failure costs only time.
-		g.failed = true
-		s.log.Warn("salesforce: only_if_different: the query job for current values failed; reading by IN lists", "error", err)
-		return nil, false
-	}
-	f.seal()
-	g.held = f
-	return f, true
+	return s.dj.use(ctx, s, "only_if_different", keyField, len(keys),
+		func(ctx context.Context) (int, error) { return s.countWhere(ctx, where) },
+		func(n int) (*heldSet, error) {
+			f := &heldSet{seed: maphash.MakeSeed(), fold: rule == keyFold, width: len(sel), cols: cols,
+				entries: make([]heldEntry, 0, n), vals: make([]uint64, 0, n*len(sel)), ids: make([]string, 0, n)}
+			soql := "SELECT " + keyField + ", Id, " + strings.Join(sel, ", ") + " FROM " + s.dest.Object + " WHERE " + where
+			if err := s.queryJob(ctx, soql, f.add); err != nil {
+				return nil, err
+			}
+			f.seal()
+			return f, nil
+		})
 }
 
 // countWhere counts the object's records that meet a condition.

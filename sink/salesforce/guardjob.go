@@ -46,9 +46,9 @@ var jobPage = 0
 // countTimeout bounds the count that decides for the job.
 var countTimeout = 30 * time.Second
 
-// guardJob is the sink's choice between IN lists and a query job, and the
-// job's answer once it ran.
-type guardJob struct {
+// jobGate is a reader's choice between IN lists and one Bulk query job for
+// current values, and the job's answer once it ran.
+type jobGate[T any] struct {
 	mu sync.Mutex
 	// read counts keys read by IN lists; counted says whether candidates
 	// holds the count of records a job would read (-1: it cannot be had,
@@ -56,10 +56,61 @@ type guardJob struct {
 	read       int
 	counted    bool
 	candidates int
-	// filled, once set, answers every later read; failed says the job
+	// answer, once set, answers every later read; failed says the job
 	// failed and IN lists stay.
-	filled *filledSet
+	answer *T
 	failed bool
+}
+
+// use returns the job's answer, running the job when it is due; false
+// when IN lists are to read these keys. IN lists read until the keys they
+// read reach a twentieth of the records the job would read (count, taken
+// once and given up after countTimeout); a number key, a count that fails
+// and a job that fails keep IN lists, which are never wrong. what names
+// the reader in logs.
+func (g *jobGate[T]) use(ctx context.Context, s *sfSink, what, keyField string, keys int,
+	count func(context.Context) (int, error), run func(n int) (*T, error)) (*T, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.answer != nil {
+		return g.answer, true
+	}
+	if g.failed || g.read+keys < jobMinKeys {
+		g.read += keys
+		return nil, false
+	}
+	if !g.counted {
+		g.counted = true
+		g.candidates = -1
+		// A number key comes back as Salesforce writes numbers (1001.0),
+		// which IN lists match by value: those keep IN lists.
+		if numeric, err := s.c.numericField(ctx, s.dest.Object, keyField); err != nil || numeric {
+			g.read += keys
+			return nil, false
+		}
+		// A count over a large object may take Salesforce long: past
+		// countTimeout it is given up, and IN lists stay.
+		cctx, cancel := context.WithTimeout(ctx, countTimeout)
+		n, err := count(cctx)
+		cancel()
+		if err == nil {
+			g.candidates = n
+		} else {
+			s.log.Debug("salesforce: "+what+" reads by IN lists: counting the records a query job would read failed", "error", err)
+		}
+	}
+	if g.candidates < 0 || (g.read+keys)*jobRatio < g.candidates {
+		g.read += keys
+		return nil, false
+	}
+	a, err := run(g.candidates)
+	if err != nil {
+		g.failed = true
+		s.log.Warn("salesforce: "+what+": the query job for current values failed; reading by IN lists", "error", err)
+		return nil, false
+	}
+	g.answer = a
+	return a, true
 }
 
 // filledSet holds, for each record the job read, which guarded fields
@@ -109,49 +160,9 @@ func (s *sfSink) currentByJob(ctx context.Context, keyField string, keys, names 
 		}
 		seen[strings.ToLower(n)] = true
 	}
-	g := &s.gj
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.filled != nil {
-		return g.filled, true
-	}
-	if g.failed || g.read+len(keys) < jobMinKeys {
-		g.read += len(keys)
-		return nil, false
-	}
-	if !g.counted {
-		g.counted = true
-		g.candidates = -1
-		// A number key comes back as Salesforce writes numbers (1001.0),
-		// which IN lists match by value: those keep IN lists.
-		if numeric, err := s.c.numericField(ctx, s.dest.Object, keyField); err != nil || numeric {
-			g.read += len(keys)
-			return nil, false
-		}
-		// A count over a large object may take Salesforce long: past
-		// countTimeout it is given up, and IN lists stay.
-		cctx, cancel := context.WithTimeout(ctx, countTimeout)
-		n, err := s.countFilled(cctx, keyField, names)
-		cancel()
-		if err == nil {
-			g.candidates = n
-		} else {
-			s.log.Debug("salesforce: set_if_empty reads by IN lists: counting the records a query job would read failed", "error", err)
-		}
-	}
-	if g.candidates < 0 || (g.read+len(keys))*jobRatio < g.candidates {
-		g.read += len(keys)
-		return nil, false
-	}
-	f, err := s.readFilled(ctx, keyField, names, g.candidates, rule == keyFold)
-	if err != nil {
-		// IN lists are never wrong: the job's failure costs only time.
-		g.failed = true
-		s.log.Warn("salesforce: set_if_empty: the query job for current values failed; reading by IN lists", "error", err)
-		return nil, false
-	}
-	g.filled = f
-	return f, true
+	return s.gj.use(ctx, s, "set_if_empty", keyField, len(keys),
+		func(ctx context.Context) (int, error) { return s.countFilled(ctx, keyField, names) },
+		func(n int) (*filledSet, error) { return s.readFilled(ctx, keyField, names, n, rule == keyFold) })
 }
 
 // filledWhere is the condition of the records a job reads: with a key, and

@@ -49,9 +49,9 @@ type sfSink struct {
 	// scr is what Screen keeps across a sync's batches.
 	scr screenState
 	// gj is how set_if_empty reads current values (see guardjob.go).
-	gj guardJob
+	gj jobGate[filledSet]
 	// dj is how only_if_different reads them (see diffjob.go).
-	dj diffJob
+	dj jobGate[heldSet]
 }
 
 var (
