@@ -90,8 +90,8 @@ func parseConnConfig(c *config.Connection) (connConfig, error) {
 	return cfg, nil
 }
 
-// Int returns a pointer to n, for the options that tell a value set to 0
-// from one left to its default (MaxRetries, LockRetries).
+// Int returns a pointer to n, for the options that tell a value set from
+// one left out (LockRetries, APIBudget).
 func Int(n int) *int { return &n }
 
 // keyError is a value that does not pass its check: the factory places it
@@ -313,11 +313,12 @@ type Options struct {
 	// MaxUploadBytes bounds one Bulk job's CSV upload (default 100 MB). It
 	// cannot exceed MaxUploadLimit, the most Salesforce takes.
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
-	// APIBudget bounds the API calls one run of the sync makes (0: none).
-	// Once they are spent no new Bulk job or REST call starts, and the
-	// records left fail with RETL_API_BUDGET; work already started
-	// finishes, so its calls can overrun the budget a little.
-	APIBudget int64 `yaml:"api_budget"`
+	// APIBudget bounds the API calls one run of the sync makes (nil: no
+	// bound; a bound is at least 1). Once they are spent no new Bulk job or
+	// REST call starts, and the records left fail with RETL_API_BUDGET;
+	// work already started finishes, so its calls can overrun the budget a
+	// little.
+	APIBudget *int `yaml:"api_budget"`
 	// GzipUploads sends Bulk uploads gzip-compressed (Content-Encoding:
 	// gzip); off by default.
 	GzipUploads bool `yaml:"gzip_uploads"`
@@ -396,11 +397,14 @@ func (o *Options) normalize() error {
 		{"auto_threshold", o.AutoThreshold < 0}, {"bulk_batch_size", o.BulkBatchSize < 0},
 		{"max_jobs_in_flight", o.MaxJobsInFlight < 0}, {"rest_concurrency", o.RESTConcurrency < 0},
 		{"poll_max_wait", o.PollMaxWait < 0}, {"lock_retries", o.LockRetries != nil && *o.LockRetries < 0},
-		{"max_upload_bytes", o.MaxUploadBytes < 0}, {"api_budget", o.APIBudget < 0},
+		{"max_upload_bytes", o.MaxUploadBytes < 0}, {"api_budget", o.APIBudget != nil && *o.APIBudget < 0},
 	} {
 		if n.bad {
 			return keyErrorf(n.key, "%s must not be negative", n.key)
 		}
+	}
+	if o.APIBudget != nil && *o.APIBudget == 0 {
+		return keyErrorf("api_budget", "api_budget 0 would allow no API call: leave it out for no bound")
 	}
 	def := func(p *int, d int) {
 		if *p == 0 {

@@ -68,10 +68,10 @@ func (s *sfSink) Warnings() []string {
 
 // budget is the run's api_budget, or nil without one.
 func (s *sfSink) budget() *apiBudget {
-	if s.dest.Options.APIBudget <= 0 {
+	if s.dest.Options.APIBudget == nil {
 		return nil
 	}
-	s.x.budgetOnce.Do(func() { s.x.budget.limit = s.dest.Options.APIBudget })
+	s.x.budgetOnce.Do(func() { s.x.budget.limit = int64(*s.dest.Options.APIBudget) })
 	return &s.x.budget
 }
 
@@ -222,8 +222,8 @@ func (s *sfSink) extraStats(st map[string]any) {
 	if n := s.x.viaREST.Load(); n > 0 {
 		st["null_marker_rest"] = n
 	}
-	if b := s.dest.Options.APIBudget; b > 0 {
-		st["api_budget"] = b
+	if b := s.dest.Options.APIBudget; b != nil {
+		st["api_budget"] = int64(*b)
 		if n := s.x.budget.refused.Load(); n > 0 {
 			st["api_budget_spent"] = true
 			st["api_budget_refused_calls"] = n

@@ -118,7 +118,7 @@ func TestAPIBudget(t *testing.T) {
 		_, err := c.Describe(ctx, "Account") // logs in outside the run
 		require.NoError(t, err)
 		opt := fastOptions(APIBulk)
-		opt.BulkBatchSize, opt.MaxJobsInFlight, opt.APIBudget = 100, 1, 1
+		opt.BulkBatchSize, opt.MaxJobsInFlight, opt.APIBudget = 100, 1, Int(1)
 		s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 		ok, budget := count(write(t, s, nameRecs(300, "B")))
 		assert.Equal(t, 100, ok, "the one job that started finished")
@@ -134,13 +134,15 @@ func TestAPIBudget(t *testing.T) {
 		_, err := c.Describe(ctx, "Account")
 		require.NoError(t, err)
 		opt := fastOptions(APIREST)
-		opt.Serial, opt.APIBudget = true, 2
+		opt.Serial, opt.APIBudget = true, Int(2)
 		s := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 		ok, budget := count(write(t, s, nameRecs(1000, "R")))
 		assert.Equal(t, 400, ok)
 		assert.Equal(t, 600, budget)
 		assert.Len(t, byExt(srv, "Account"), 400)
 	})
-	o := Options{APIBudget: -1}
+	o := Options{APIBudget: Int(-1)}
 	assert.Error(t, o.normalize())
+	o = Options{APIBudget: Int(0)}
+	assert.EqualError(t, o.normalize(), "salesforce: api_budget 0 would allow no API call: leave it out for no bound")
 }
