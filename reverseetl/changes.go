@@ -182,11 +182,14 @@ func KeyText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// ReasonAlreadyInserted is the skip reason of a row of an insert sync
-// with change detection whose key Salesforce already accepted from the
-// sync: insert cannot update the record it made, and sending the row
-// again would make a second one.
-const ReasonAlreadyInserted = "already inserted (insert does not update; use upsert)"
+// alreadyInserted is why a row of an insert sync with change detection
+// whose key Salesforce already accepted from the sync is skipped: insert
+// cannot update the record it made, and sending the row again would make a
+// second one.
+var alreadyInserted = skipWhy{sink.SkipAlreadyInserted, "already inserted (insert does not update; use upsert)"}
+
+// unchangedInState is why a row whose hash the state already holds is skipped.
+var unchangedInState = skipWhy{sink.SkipUnchanged, "unchanged since the last run"}
 
 // stateLookup is how many records wait for one look-up of their stored
 // hashes: it bounds the memory of comparing in retl, whatever the size of
@@ -411,10 +414,10 @@ func (t *transformStage) releaseHeld() error {
 		known = known && h.key != ""
 		switch {
 		case known && old == h.hash && !c.full:
-			t.rec.skip(h.rec.Seq, "", sink.ReasonUnchanged, &h.rec)
+			t.rec.skip(h.rec.Seq, "", unchangedInState, &h.rec)
 			continue
 		case known && c.insert:
-			t.rec.skip(h.rec.Seq, "", ReasonAlreadyInserted, &h.rec)
+			t.rec.skip(h.rec.Seq, "", alreadyInserted, &h.rec)
 			continue
 		}
 		c.track(h.rec.Seq, h.key, h.hash)
@@ -470,7 +473,7 @@ func (c *changeStage) track(seq int64, key, hash string) {
 }
 
 // abandon gives the held records an outcome when the sync stops.
-func (c *changeStage) abandon(rec *recorder, reason string) {
+func (c *changeStage) abandon(rec *recorder, reason skipWhy) {
 	if c == nil || len(c.held) == 0 {
 		return
 	}
@@ -550,7 +553,7 @@ func (c *changeStage) accepted(recs []sink.Record, res []sink.Result, err error)
 			continue
 		}
 		delete(c.pending, recs[i].Seq)
-		if ok && res[i].Err == nil && (res[i].Skipped == "" || res[i].Skipped == sink.ReasonUnchanged) {
+		if ok && res[i].Err == nil && (res[i].Skipped == "" || res[i].Skipped == sink.SkipUnchanged) {
 			st.ID = res[i].ID
 			rows = append(rows, st)
 		}

@@ -171,7 +171,7 @@ func TestSecondRunSendsNothing(t *testing.T) {
 	assert.Equal(t, int64(2500), r.Unchanged)
 	assert.Equal(t, int64(2500), r.Skipped)
 	assert.Zero(t, r.UnchangedNotRead)
-	assert.Equal(t, map[string]int64{sink.ReasonUnchanged: 2500}, r.SkipReasons)
+	assert.Equal(t, map[sink.SkipCode]int64{sink.SkipUnchanged: 2500}, r.SkipReasons)
 	assert.False(t, r.WritebackFailed)
 	// Look-ups go in bounded groups, never the whole state at once.
 	assert.Equal(t, 6, c.state.lookups, "3 per run of 2500 rows")
@@ -303,7 +303,7 @@ func TestSinkSkipsKeepNoState(t *testing.T) {
 func TestSinkUnchangedKeepsState(t *testing.T) {
 	c := newCDRun(5)
 	c.f.sources["s"] = memsource.New([]string{"ID", "NAME"}, c.data)
-	skipper := &skippingSink{countingSink: c.snk, reason: sink.ReasonUnchanged}
+	skipper := &skippingSink{countingSink: c.snk, reason: sink.SkipUnchanged}
 	c.snk = skipper.countingSink
 	c.f.reg.RegisterSink("skips", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) { return skipper, nil })
 	c.spec.Destination.Type = "skips"
@@ -318,7 +318,7 @@ func TestSinkUnchangedKeepsState(t *testing.T) {
 
 type skippingSink struct {
 	*countingSink
-	reason string
+	reason sink.SkipCode
 	got    atomic.Int64
 }
 
@@ -326,7 +326,7 @@ func (s *skippingSink) Write(_ context.Context, recs []sink.Record) ([]sink.Resu
 	s.got.Add(int64(len(recs)))
 	out := make([]sink.Result, len(recs))
 	for i := range out {
-		out[i].Skipped = cmp.Or(s.reason, "no record matches")
+		out[i].Skipped = cmp.Or(s.reason, sink.SkipNotFound)
 	}
 	return out, nil
 }
@@ -682,7 +682,7 @@ type sameSink struct{ memory.Sink }
 func (*sameSink) Write(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(recs))
 	for i := range out {
-		out[i].Skipped = sink.ReasonUnchanged
+		out[i].Skipped = sink.SkipUnchanged
 	}
 	return out, nil
 }

@@ -22,8 +22,8 @@ func (t *transformStage) sendCounted(final bool) error {
 	for start := 0; start < len(t.buf); start += t.batch {
 		recs, err := t.screen(t.buf[start:min(start+t.batch, len(t.buf))])
 		if err != nil {
-			t.rec.skipAll(kept, "not sent: sync stopped after an error")
-			t.rec.skipAll(t.buf[min(start+t.batch, len(t.buf)):], "not sent: sync stopped after an error")
+			t.rec.skipAll(kept, errStopped)
+			t.rec.skipAll(t.buf[min(start+t.batch, len(t.buf)):], errStopped)
 			t.buf = nil
 			return err
 		}
@@ -32,14 +32,14 @@ func (t *transformStage) sendCounted(final bool) error {
 	t.buf = kept
 	if cc, ok := t.sink.(sink.CountChecker); ok {
 		if err := cc.CheckCount(t.ctx, t.buf); err != nil {
-			t.rec.skipAll(t.buf, "not sent: "+err.Error())
+			t.rec.skipAll(t.buf, notSent(err.Error()))
 			t.buf = nil
 			return fmt.Errorf("count: %w", err)
 		}
 	}
 	if h, ok := t.sink.(sink.Hinter); ok {
 		if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: true}); err != nil {
-			t.rec.skipAll(t.buf, "not sent: "+err.Error())
+			t.rec.skipAll(t.buf, notSent(err.Error()))
 			t.buf = nil
 			return fmt.Errorf("hint: %w", err)
 		}

@@ -97,7 +97,7 @@ func TestCounterRefusalWritesNothing(t *testing.T) {
 	assert.Empty(t, snk.batches, "no Write after a refused Hint")
 	assert.True(t, r.Accounted())
 	assert.EqualValues(t, 150, r.Skipped)
-	assert.EqualValues(t, 150, r.SkipReasons["not sent: 150 records, more than 100"])
+	assert.EqualValues(t, 150, r.SkipReasons[sink.SkipNotSent])
 }
 
 func TestCounterCancelledWhileSendingAccountsForEveryRow(t *testing.T) {

@@ -53,7 +53,7 @@ func (p *passthrough) Transform(row transform.Row) (sink.Record, error) {
 					return sink.Record{}, fmt.Errorf("%s: cannot convert %q", f, s)
 				}
 				if s == "skip" {
-					return sink.Record{}, &transform.Skip{Reason: "filtered"}
+					return sink.Record{}, &transform.Skip{Code: sink.SkipFiltered}
 				}
 				vals[i] = sink.TextValue(s)
 			}
@@ -343,7 +343,7 @@ func TestEveryRowHasExactlyOneOutcome(t *testing.T) {
 	r := rep.Sync("s")
 	assert.True(t, r.Accounted())
 	assert.Equal(t, int64(1), r.Skipped)
-	assert.Equal(t, map[string]int64{"filtered": 1}, r.SkipReasons)
+	assert.Equal(t, map[sink.SkipCode]int64{sink.SkipFiltered: 1}, r.SkipReasons)
 	seen := map[int64]int{}
 	for _, o := range obs.outcomes["s"] {
 		seen[o.Seq]++
@@ -527,7 +527,7 @@ type planner struct{ *memory.Sink }
 func (p planner) Plan(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
 	out := make([]sink.Result, len(recs))
 	for i := range out {
-		out[i] = sink.Result{Skipped: sink.ReasonUnchanged, KeptBack: []string{"Name"}}
+		out[i] = sink.Result{Skipped: sink.SkipUnchanged, KeptBack: []string{"Name"}}
 	}
 	return out, nil
 }

@@ -116,7 +116,7 @@ func TestOnRemovedOutcomesReachObservers(t *testing.T) {
 	ids := m.ids("K1", "K2", "K3")
 	m.rm.answer = map[string]sink.Result{
 		ids[0]: {Err: &sink.RecordError{Code: "DELETE_FAILED", Message: "refused"}},
-		ids[1]: {Skipped: "already deleted"},
+		ids[1]: {Skipped: sink.SkipAlreadyDeleted},
 	}
 	m.state.rows["s"]["K4"] = reverseetl.StateRow{Key: "K4", Hash: "h"} // no id
 	m.data = m.data[:1]
@@ -138,9 +138,10 @@ func TestOnRemovedOutcomesReachObservers(t *testing.T) {
 	assert.Equal(t, "DELETE_FAILED", got["K1"].Err.Code)
 	assert.Equal(t, ids[0], got["K1"].ID)
 	assert.Equal(t, reverseetl.RowSkipped, got["K2"].Kind)
-	assert.Equal(t, "already deleted", got["K2"].Reason)
+	assert.Equal(t, sink.SkipAlreadyDeleted, got["K2"].Reason)
 	assert.Equal(t, reverseetl.Written, got["K3"].Kind)
 	assert.Equal(t, ids[2], got["K3"].ID)
 	assert.Equal(t, reverseetl.RowSkipped, got["K4"].Kind)
-	assert.Equal(t, "no destination id in the state", got["K4"].Reason)
+	assert.Equal(t, sink.SkipNoID, got["K4"].Reason)
+	assert.Equal(t, "no destination id in the state", got["K4"].Detail)
 }

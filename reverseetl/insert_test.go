@@ -34,7 +34,7 @@ func TestInsertSendsAKeyOnce(t *testing.T) {
 		r = c.run(t, opts)
 		require.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
 		assert.Zero(t, r.Written())
-		assert.Equal(t, map[string]int64{sink.ReasonUnchanged: 19, reverseetl.ReasonAlreadyInserted: 1}, r.SkipReasons)
+		assert.Equal(t, map[sink.SkipCode]int64{sink.SkipUnchanged: 19, sink.SkipAlreadyInserted: 1}, r.SkipReasons)
 	}
 	assert.Zero(t, c.snk.planned.Load())
 
@@ -43,7 +43,7 @@ func TestInsertSendsAKeyOnce(t *testing.T) {
 		r = c.run(t, opts)
 		require.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
 		assert.Zero(t, r.Written(), "%+v", opts)
-		assert.Equal(t, map[string]int64{reverseetl.ReasonAlreadyInserted: 20}, r.SkipReasons, "%+v", opts)
+		assert.Equal(t, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 20}, r.SkipReasons, "%+v", opts)
 	}
 	sent, _ := c.snk.take()
 	assert.Zero(t, sent)
@@ -51,13 +51,13 @@ func TestInsertSendsAKeyOnce(t *testing.T) {
 	c.data = append(c.data, []any{"NEW", "new"})
 	r = c.run(t, reverseetl.RunOptions{Plan: true})
 	assert.EqualValues(t, 1, c.snk.planned.Load())
-	assert.EqualValues(t, 20, r.SkipReasons[reverseetl.ReasonAlreadyInserted])
+	assert.EqualValues(t, 20, r.SkipReasons[sink.SkipAlreadyInserted])
 	r = c.run(t, reverseetl.RunOptions{})
 	require.Equal(t, reverseetl.Succeeded, r.Status, r.Error)
 	sent, keys := c.snk.take()
 	assert.EqualValues(t, 1, sent)
 	assert.Equal(t, []string{"NEW"}, keys)
-	assert.EqualValues(t, 20, r.SkipReasons[reverseetl.ReasonAlreadyInserted])
+	assert.EqualValues(t, 20, r.SkipReasons[sink.SkipAlreadyInserted])
 
 	r = c.run(t, reverseetl.RunOptions{})
 	assert.Zero(t, r.Written())
@@ -100,7 +100,7 @@ func TestInsertPushdownSkipsInsertedKeys(t *testing.T) {
 	assert.True(t, r.Accounted())
 	assert.EqualValues(t, 1, r.Created)
 	assert.EqualValues(t, 5, r.UnchangedNotRead)
-	assert.Equal(t, map[string]int64{reverseetl.ReasonAlreadyInserted: 1}, r.SkipReasons)
+	assert.Equal(t, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 1}, r.SkipReasons)
 	_, keys := snk.take()
 	assert.Equal(t, []string{"K1"}, keys)
 	assert.Equal(t, 1, st.lookups)

@@ -222,7 +222,7 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 			rr.Found++
 			rr.Skipped++
 			forget = append(forget, r.Key)
-			outs = append(outs, Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: r.Key, Kind: RowSkipped, Reason: reasonNoID})
+			outs = append(outs, Outcome{Sync: s.Name, Seq: int64(len(outs) + 1), Key: r.Key, Kind: RowSkipped, Reason: sink.SkipNoID, Detail: reasonNoID})
 			continue
 		case len(keys[r.ID]) == 0:
 			// Two keys may hold one record: it is acted on once.
@@ -257,7 +257,7 @@ func (e *Engine) removeStale(ctx context.Context, s *config.Sync, k sink.Sink, c
 		case x.Skipped != "":
 			rr.Skipped++
 			forget = append(forget, keys[ids[i]]...)
-			o.Kind, o.Reason = RowSkipped, x.Skipped
+			o.Kind, o.Reason, o.Detail = RowSkipped, x.Skipped, x.SkipDetail
 		default:
 			rr.Done++
 			forget = append(forget, keys[ids[i]]...)

@@ -178,7 +178,7 @@ func TestOnRemovedOutcomes(t *testing.T) {
 	ids := m.ids("K1", "K2", "K3", "K4")
 	m.rm.answer = map[string]sink.Result{
 		ids[0]: {Err: &sink.RecordError{Code: "DELETE_FAILED", Message: "refused"}},
-		ids[1]: {Skipped: "already deleted"},
+		ids[1]: {Skipped: sink.SkipAlreadyDeleted},
 	}
 	m.state.rows["s"]["K4"] = reverseetl.StateRow{Key: "K4", Hash: "h"} // no id
 	m.data = m.data[:1]

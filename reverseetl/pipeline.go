@@ -185,12 +185,15 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	return rep
 }
 
-func stopReason(parent context.Context, cause error) string {
+func stopReason(parent context.Context, cause error) skipWhy {
 	if parent.Err() != nil {
-		return "not sent: run cancelled"
+		return notSent("run cancelled")
 	}
-	return "not sent: sync stopped after an error"
+	return errStopped
 }
+
+// errStopped is why rows left when a sync stops on an error are not sent.
+var errStopped = notSent("sync stopped after an error")
 
 // writeBatching decides the records per Write and how many Writes run at once.
 func writeBatching(s *config.Sync, k sink.Sink) (size, conc int) {
@@ -284,7 +287,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 		}
 		b, err := t.cd.prepare(b)
 		if err != nil {
-			t.skipRows(b, "not sent: "+err.Error())
+			t.skipRows(b, notSent(err.Error()))
 			return err
 		}
 		if cc, ok := t.tr.(transform.ColumnChecker); ok && !slices.Equal(b.Columns, t.checked) {
@@ -292,7 +295,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 			// mistake in the sync, not in its rows: stop before any row
 			// is transformed or written.
 			if err := cc.CheckColumns(b.Columns); err != nil {
-				t.skipRows(b, "not sent: the sync's configuration does not fit the query")
+				t.skipRows(b, notSent("the sync's configuration does not fit the query"))
 				return err
 			}
 			t.checked = b.Columns
@@ -307,8 +310,8 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 			t.seq = seq
 			t.pos = i + 1
 			if err != nil {
-				if reason, ok := transform.SkipReason(err); ok {
-					t.rec.skip(seq, "", reason, nil)
+				if code, detail, ok := transform.SkipReason(err); ok {
+					t.rec.skip(seq, "", skipWhy{code, detail}, nil)
 					continue
 				}
 				// The layout lets reports name the fields even without
@@ -351,7 +354,7 @@ func (t *transformStage) run(batches <-chan source.Batch) error {
 
 // abandon gives an outcome to every row the stage holds when it stops on an
 // error: the records not yet sent and the rest of the current batch.
-func (t *transformStage) abandon(reason string) {
+func (t *transformStage) abandon(reason skipWhy) {
 	t.rec.skipAll(t.buf, reason)
 	t.buf = nil
 	t.cd.abandon(t.rec, reason)
@@ -362,7 +365,7 @@ func (t *transformStage) abandon(reason string) {
 	t.cur = nil
 }
 
-func (t *transformStage) skipRows(b source.Batch, reason string) {
+func (t *transformStage) skipRows(b source.Batch, reason skipWhy) {
 	t.rec.read(len(b.Rows))
 	for range b.Rows {
 		t.seq++
@@ -381,7 +384,7 @@ func (t *transformStage) send(final bool) error {
 		t.hinted = true
 		if h, ok := t.sink.(sink.Hinter); ok {
 			if err := h.Hint(t.ctx, sink.Hint{Records: len(t.buf), Final: final}); err != nil {
-				t.rec.skipAll(t.buf, "not sent: "+err.Error())
+				t.rec.skipAll(t.buf, notSent(err.Error()))
 				t.buf = nil
 				return fmt.Errorf("hint: %w", err)
 			}
@@ -444,7 +447,7 @@ func (t *transformStage) screen(recs []sink.Record) ([]sink.Record, error) {
 	})
 	switch {
 	case err != nil:
-		reason := "not sent: " + err.Error()
+		reason := notSent(err.Error())
 		if t.ctx.Err() != nil {
 			reason = stopReason(t.parent, context.Cause(t.ctx))
 		}

@@ -70,12 +70,12 @@ func (r *recorder) add(o Outcome) {
 		}
 	case RowSkipped:
 		r.rep.Skipped++
-		if o.Reason == sink.ReasonUnchanged {
+		if o.Reason == sink.SkipUnchanged {
 			r.rep.Unchanged++
 		}
-		o.Reason = r.redact(o.Reason)
+		o.Detail = r.redact(o.Detail)
 		if r.rep.SkipReasons == nil {
-			r.rep.SkipReasons = map[string]int64{}
+			r.rep.SkipReasons = map[sink.SkipCode]int64{}
 		}
 		r.rep.SkipReasons[o.Reason]++
 	}
@@ -87,10 +87,19 @@ func (r *recorder) add(o Outcome) {
 	}
 }
 
-func (r *recorder) skip(seq int64, key, reason string, rec *sink.Record) {
+// skipWhy is why rows were not written: a code and words for people.
+type skipWhy struct {
+	code   sink.SkipCode
+	detail string
+}
+
+// notSent is why rows that never reached the sink were not written.
+func notSent(detail string) skipWhy { return skipWhy{sink.SkipNotSent, detail} }
+
+func (r *recorder) skip(seq int64, key string, why skipWhy, rec *sink.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.add(Outcome{Seq: seq, Key: key, Kind: RowSkipped, Reason: reason, Record: rec})
+	r.add(Outcome{Seq: seq, Key: key, Kind: RowSkipped, Reason: why.code, Detail: why.detail, Record: rec})
 }
 
 func (r *recorder) fail(seq int64, key, code, msg string, rec *sink.Record) {
@@ -99,11 +108,11 @@ func (r *recorder) fail(seq int64, key, code, msg string, rec *sink.Record) {
 	r.add(Outcome{Seq: seq, Key: key, Kind: RowFailed, Err: &sink.RecordError{Code: code, Message: msg}, Record: rec})
 }
 
-func (r *recorder) skipAll(recs []sink.Record, reason string) {
+func (r *recorder) skipAll(recs []sink.Record, why skipWhy) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := range recs {
-		r.add(Outcome{Seq: recs[i].Seq, Kind: RowSkipped, Reason: reason, Record: &recs[i]})
+		r.add(Outcome{Seq: recs[i].Seq, Kind: RowSkipped, Reason: why.code, Detail: why.detail, Record: &recs[i]})
 	}
 }
 
@@ -128,7 +137,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 			o.Err = &e
 		case x.Skipped != "":
 			o.Kind = RowSkipped
-			o.Reason = x.Skipped
+			o.Reason, o.Detail = x.Skipped, x.SkipDetail
 		default:
 			o.Kind = Written
 		}

@@ -57,8 +57,9 @@ type Outcome struct {
 	Deleted bool `json:"deleted,omitempty"`
 	// Err is set for failed rows: the destination's code, message and fields.
 	Err *sink.RecordError `json:"error,omitempty"`
-	// Reason is set for skipped rows.
-	Reason   string   `json:"reason,omitempty"`
+	// Reason is set for skipped rows: a fixed code, with Detail in words.
+	Reason   sink.SkipCode `json:"reason,omitempty"`
+	Detail   string        `json:"detail,omitempty"`
 	KeptBack []string `json:"kept_back,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
@@ -96,8 +97,8 @@ type SyncReport struct {
 	Changes []PlannedChange `json:"changes,omitempty"`
 	// KeptBack counts fields not sent because set_if_empty found them populated.
 	KeptBack int64 `json:"kept_back"`
-	// SkipReasons counts skipped rows by reason.
-	SkipReasons map[string]int64 `json:"skip_reasons,omitempty"`
+	// SkipReasons counts skipped rows by code.
+	SkipReasons map[sink.SkipCode]int64 `json:"skip_reasons,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
 	// failed row goes to the Engine's observers.
 	FailedRows []Outcome `json:"failed_rows,omitempty"`

@@ -137,14 +137,16 @@ func (r *Record) Get(field string) (Value, bool) {
 //
 // A record the destination rejects has Err set; a record the sink chose not
 // to write (for example an update whose key matches nothing) has Skipped set
-// to the reason. Otherwise the record was written.
+// to a code saying why, and SkipDetail may add words for people. Otherwise
+// the record was written.
 type Result struct {
 	ID      string
 	Created bool
 	// Deleted: the write deleted the record (a delete sync).
-	Deleted bool
-	Err     *RecordError
-	Skipped string
+	Deleted    bool
+	Err        *RecordError
+	Skipped    SkipCode
+	SkipDetail string
 	// KeptBack lists guarded fields that were not sent because the
 	// destination already held a value for them.
 	KeptBack []string
@@ -160,9 +162,33 @@ type FieldChange struct {
 	To    string `json:"to"`
 }
 
-// ReasonUnchanged is the skip reason of a record whose values the
-// destination already holds.
-const ReasonUnchanged = "unchanged"
+// SkipCode says why a row was deliberately not written. Reports count
+// skipped rows by code, and programs compare codes, never the words of a
+// detail. A sink may use codes of its own; those below are the ones retl's
+// Engine and sinks give.
+type SkipCode string
+
+const (
+	// SkipUnchanged: the destination, or the change-detection state, already
+	// holds the row's values.
+	SkipUnchanged SkipCode = "unchanged"
+	// SkipFiltered: the sync's filter is not true for the row.
+	SkipFiltered SkipCode = "filtered"
+	// SkipNotFound: an update or delete whose key matches no record.
+	SkipNotFound SkipCode = "not_found"
+	// SkipAlreadyDeleted: a delete of a record that no longer exists.
+	SkipAlreadyDeleted SkipCode = "already_deleted"
+	// SkipAlreadyInserted: an insert sync has already created the row's
+	// record in an earlier run (insert does not update; use upsert).
+	SkipAlreadyInserted SkipCode = "already_inserted"
+	// SkipDuplicateKey: an earlier row of the run has the same key.
+	SkipDuplicateKey SkipCode = "duplicate_key"
+	// SkipNoID: the state holds no destination id for a record to remove.
+	SkipNoID SkipCode = "no_id"
+	// SkipNotSent: the row was never sent because the run was cancelled or
+	// its sync stopped; the detail says which, and why.
+	SkipNotSent SkipCode = "not_sent"
+)
 
 // RecordError is a destination's rejection of one record, with the
 // destination's own code, message and fields.
@@ -230,7 +256,7 @@ type Preflighter interface {
 
 // Planner is optionally implemented by a sink that can tell what a Write
 // would do without writing: Plan returns the Results Write would return
-// (Created for records that would be created, Skipped ReasonUnchanged for
+// (Created for records that would be created, Skipped SkipUnchanged for
 // records the destination already holds as they are, KeptBack, Changes),
 // and writes nothing.
 type Planner interface {

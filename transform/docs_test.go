@@ -135,8 +135,8 @@ func evalExample(t *testing.T, key string, typ config.FieldType, code string, co
 		return "load error: " + ce.Msg
 	}
 	rec, err := m.Transform(Row{Columns: cols, Values: row})
-	if reason, skipped := SkipReason(err); skipped {
-		require.Equal(t, "filtered", reason)
+	if code, _, skipped := SkipReason(err); skipped {
+		require.Equal(t, sink.SkipFiltered, code)
 		return "false"
 	}
 	if err != nil {
@@ -184,8 +184,10 @@ func runYAMLExample(t *testing.T, fragment string) {
 	assert.Equal(t, []sink.Value{{}, text("red")}, rec.Values)
 
 	_, err = m.Transform(Row{Columns: cols, Values: []any{int64(90), "internal"}})
-	_, skipped := SkipReason(err)
+	code, detail, skipped := SkipReason(err)
 	assert.True(t, skipped)
+	assert.Equal(t, sink.SkipFiltered, code)
+	assert.Contains(t, detail, "is not true", "the detail names the filter")
 }
 
 // checkErrorExample makes the error shown on the page.

@@ -198,7 +198,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 		}
 		m.filter = p
 		m.progs = append(m.progs, p)
-		m.filtered = fmt.Errorf("filter %s is not true: %w", quoteShort(s.Filter), &Skip{Reason: "filtered"})
+		m.filtered = fmt.Errorf("filter %s is not true: %w", quoteShort(s.Filter), &Skip{Code: sink.SkipFiltered})
 	}
 
 	if s.Key != "" {

@@ -395,7 +395,7 @@ func TestRowErrors(t *testing.T) {
 			require.EqualError(t, err, tt.err)
 			var fe *FieldError
 			require.ErrorAs(t, err, &fe)
-			_, skipped := SkipReason(err)
+			_, _, skipped := SkipReason(err)
 			assert.False(t, skipped)
 			rec := transformOK(t, m, cols, tt.good...)
 			assert.Equal(t, text("Globex"), rec.Values[0], "the next row is unaffected")
@@ -433,9 +433,9 @@ func TestFilter(t *testing.T) {
 				assert.Equal(t, tt.row[0], rec.Values[0].S)
 				return
 			}
-			reason, ok := SkipReason(err)
+			code, _, ok := SkipReason(err)
 			require.True(t, ok, "%v", err)
-			assert.Equal(t, "filtered", reason)
+			assert.Equal(t, sink.SkipFiltered, code)
 			assert.EqualError(t, err, fmt.Sprintf("filter %q is not true: skipped: filtered", tt.filter))
 		})
 	}
@@ -455,7 +455,7 @@ func TestFilterErrors(t *testing.T) {
 			s.Filter = tt.filter
 			_, err := compile(t, s).Transform(Row{Columns: []string{"NAME"}, Values: []any{"Acme"}})
 			require.EqualError(t, err, tt.err)
-			_, skipped := SkipReason(err)
+			_, _, skipped := SkipReason(err)
 			assert.False(t, skipped)
 		})
 	}

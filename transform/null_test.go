@@ -147,9 +147,9 @@ func TestNullConditions(t *testing.T) {
 			s := newSync(entry(3, config.Mapping{From: "S", To: "Name"}))
 			s.Filter = filter
 			_, err := compile(t, s).Transform(Row{Columns: nullCols, Values: nullRow()})
-			reason, ok := SkipReason(err)
+			code, _, ok := SkipReason(err)
 			require.True(t, ok, "%v", err)
-			assert.Equal(t, "filtered", reason)
+			assert.Equal(t, sink.SkipFiltered, code)
 		})
 	}
 }

@@ -20,7 +20,7 @@ type Transformer interface {
 	// Layout is the shape of every record the transformer makes.
 	Layout() *sink.Layout
 	// Transform maps one row. An error fails that row only; an error that
-	// wraps *Skip skips it with the Skip's reason.
+	// wraps *Skip skips it with the Skip's code.
 	Transform(row Row) (sink.Record, error)
 }
 
@@ -35,16 +35,17 @@ type ColumnChecker interface {
 
 // Skip is returned by Transform for a row that is deliberately not written.
 type Skip struct {
-	Reason string
+	Code sink.SkipCode
 }
 
-func (s *Skip) Error() string { return "skipped: " + s.Reason }
+func (s *Skip) Error() string { return "skipped: " + string(s.Code) }
 
-// SkipReason returns the reason when err is a Skip.
-func SkipReason(err error) (string, bool) {
+// SkipReason returns the skip's code when err wraps a Skip, and the error's
+// text as the detail for people.
+func SkipReason(err error) (code sink.SkipCode, detail string, ok bool) {
 	var s *Skip
 	if errors.As(err, &s) {
-		return s.Reason, true
+		return s.Code, err.Error(), true
 	}
-	return "", false
+	return "", "", false
 }

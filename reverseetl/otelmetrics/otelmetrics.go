@@ -120,7 +120,7 @@ func (o *Observer) Outcomes(ctx context.Context, s *config.Sync, outs []reversee
 				k.code = outs[i].Err.Code
 			}
 		case reverseetl.RowSkipped:
-			k.code = outs[i].Reason
+			k.code = string(outs[i].Reason)
 		}
 		counts[k]++
 	}

@@ -63,7 +63,7 @@ var (
 	resultCols = []Column{
 		{"RUN_ID", Text}, {"SYNC", Text}, {"SEQ", Int}, {"RECORD_KEY", Text}, {"OPERATION", Text},
 		{"OUTCOME", Text}, {"SALESFORCE_ID", Text}, {"CREATED", Bool}, {"ERROR_CODE", Text},
-		{"ERROR_MESSAGE", Text}, {"ERROR_FIELDS", Text}, {"REASON", Text}, {"KEPT_BACK", Text},
+		{"ERROR_MESSAGE", Text}, {"ERROR_FIELDS", Text}, {"REASON", Text}, {"REASON_DETAIL", Text}, {"KEPT_BACK", Text},
 		{"VALUES_JSON", Text}, {"RECORDED_AT", Time},
 	}
 	stateCols = []Column{

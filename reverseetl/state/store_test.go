@@ -377,10 +377,10 @@ func TestWritebackRemovedAndExcludedMessages(t *testing.T) {
 	removed := []reverseetl.Outcome{
 		{Seq: 1, Key: "9", ID: "0019", Kind: reverseetl.Written},
 		{Seq: 2, Key: "8", ID: "0018", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "DELETE_FAILED", Message: "no"}},
-		{Seq: 3, Key: "7", Kind: reverseetl.RowSkipped, Reason: "no destination id in the state"},
+		{Seq: 3, Key: "7", Kind: reverseetl.RowSkipped, Reason: sink.SkipNoID, Detail: "no destination id in the state"},
 	}
 	require.NoError(t, wb.Removed(ctx, writebackSync(), "delete", removed))
-	rows, err := db.Query("SELECT RECORD_KEY, OPERATION, OUTCOME, COALESCE(SALESFORCE_ID, ''), COALESCE(ERROR_CODE, ''), COALESCE(REASON, '') FROM RETL_RECORD_RESULTS WHERE OPERATION <> 'upsert' ORDER BY SEQ")
+	rows, err := db.Query("SELECT RECORD_KEY, OPERATION, OUTCOME, COALESCE(SALESFORCE_ID, ''), COALESCE(ERROR_CODE, ''), COALESCE(REASON, '') || '/' || COALESCE(REASON_DETAIL, '') FROM RETL_RECORD_RESULTS WHERE OPERATION <> 'upsert' ORDER BY SEQ")
 	require.NoError(t, err)
 	defer rows.Close()
 	var got [][]string
@@ -391,9 +391,9 @@ func TestWritebackRemovedAndExcludedMessages(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Equal(t, [][]string{
-		{"9", "on_removed:delete", "written", "0019", "", ""},
-		{"8", "on_removed:delete", "failed", "0018", "DELETE_FAILED", ""},
-		{"7", "on_removed:delete", "skipped", "", "", "no destination id in the state"},
+		{"9", "on_removed:delete", "written", "0019", "", "/"},
+		{"8", "on_removed:delete", "failed", "0018", "DELETE_FAILED", "/"},
+		{"7", "on_removed:delete", "skipped", "", "", "no_id/no destination id in the state"},
 	}, got)
 
 	_, err = db.Exec("DROP TABLE RETL_RECORD_RESULTS")

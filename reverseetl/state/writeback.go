@@ -131,6 +131,7 @@ type resultRow struct {
 	ErrMessage string `json:"ERROR_MESSAGE,omitempty"`
 	ErrFields  string `json:"ERROR_FIELDS,omitempty"`
 	Reason     string `json:"REASON,omitempty"`
+	Detail     string `json:"REASON_DETAIL,omitempty"`
 	KeptBack   string `json:"KEPT_BACK,omitempty"`
 	Values     string `json:"VALUES_JSON,omitempty"`
 	RecordedAt string `json:"RECORDED_AT"`
@@ -251,7 +252,7 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 			continue
 		}
 		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: resultOperation(operation, o),
-			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
+			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: string(o.Reason), Detail: o.Detail,
 			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
 		if o.Err != nil {
 			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
@@ -295,7 +296,8 @@ func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation,
 		p.str("")
 		p.str("")
 	}
-	p.str(o.Reason)
+	p.str(string(o.Reason))
+	p.str(o.Detail)
 	p.str(strings.Join(o.KeptBack, ","))
 	p.sep()
 	p.buf = vw.append(p.buf, w.s.exclude, o.Record)

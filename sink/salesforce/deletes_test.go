@@ -79,7 +79,7 @@ func TestDeleteByMatchOn(t *testing.T) {
 			assert.Equal(t, ids["A-1"], toID18(res[0].ID))
 			assert.Nil(t, res[0].Err)
 			assert.Nil(t, res[1].Err)
-			assert.Equal(t, ReasonNotFound, res[2].Skipped)
+			assert.Equal(t, sink.SkipNotFound, res[2].Skipped)
 
 			got := map[string]bool{}
 			for _, r := range live(srv, "Account") {
@@ -243,7 +243,7 @@ mapping:
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
 				assert.EqualValues(t, 2, sr.Deleted)
-				assert.Equal(t, map[string]int64{ReasonNotFound: 3}, sr.SkipReasons)
+				assert.Equal(t, map[sink.SkipCode]int64{sink.SkipNotFound: 3}, sr.SkipReasons)
 			}
 			got := byExt(srv, "Account")
 			assert.Len(t, got, 3)
@@ -257,7 +257,7 @@ mapping:
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
 				assert.Zero(t, sr.Deleted)
-				assert.Equal(t, map[string]int64{ReasonNotFound: 5}, sr.SkipReasons)
+				assert.Equal(t, map[sink.SkipCode]int64{sink.SkipNotFound: 5}, sr.SkipReasons)
 			}
 			assert.Len(t, live(srv, "Account"), 3)
 		})

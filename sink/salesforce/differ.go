@@ -8,6 +8,10 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
+// unchangedDetail says why a record only_if_different (or a plan) finds
+// already held is not sent.
+const unchangedDetail = "unchanged in Salesforce"
+
 // differ applies only_if_different to an update or upsert: it reads the
 // current values of the mapped fields for the records' keys and withholds
 // every value Salesforce already holds, compared as Plan compares them

@@ -48,7 +48,7 @@ func BenchmarkOnlyIfDifferent(b *testing.B) {
 				res, err := s.Write(b.Context(), records)
 				require.NoError(b, err)
 				if differ {
-					require.Equal(b, sink.ReasonUnchanged, res[n-1].Skipped)
+					require.Equal(b, sink.SkipUnchanged, res[n-1].Skipped)
 				}
 				calls += s.Stats()["api_calls"].(int64)
 			}

@@ -67,9 +67,9 @@ func diffRun(t *testing.T, srv *sftest.Server) ([]sink.Result, map[string][]stri
 }
 
 var diffWant = []sink.Result{
-	{Skipped: sink.ReasonUnchanged},
+	{Skipped: sink.SkipUnchanged, SkipDetail: unchangedDetail},
 	{KeptBack: []string{"Phone"}}, // held, as set_if_empty reports it, though equal
-	{Skipped: sink.ReasonUnchanged, KeptBack: []string{"Phone"}},
+	{Skipped: sink.SkipUnchanged, SkipDetail: unchangedDetail, KeptBack: []string{"Phone"}},
 	{Created: true},
 }
 

@@ -259,7 +259,7 @@ func TestCancelAbortsJobs(t *testing.T) {
 	assert.Empty(t, live(srv, "Account"))
 	require.Len(t, res, 10)
 	for _, r := range res {
-		assert.Equal(t, ReasonStopped, r.Skipped, "the aborted job processed nothing: known not written")
+		assert.Equal(t, sink.SkipNotSent, r.Skipped, "the aborted job processed nothing: known not written")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 )
 
 func insertSync(api, extra string) string {
@@ -53,14 +54,14 @@ func TestInsertSyncInsertsEachKeyOnce(t *testing.T) {
 			for _, tc := range []struct {
 				files map[string]string
 				opts  reverseetl.RunOptions
-				want  map[string]int64
+				want  map[sink.SkipCode]int64
 			}{
-				{files, reverseetl.RunOptions{Plan: true}, map[string]int64{"unchanged": 2, reverseetl.ReasonAlreadyInserted: 1}},
-				{files, reverseetl.RunOptions{}, map[string]int64{"unchanged": 2, reverseetl.ReasonAlreadyInserted: 1}},
-				{changed, reverseetl.RunOptions{Plan: true}, map[string]int64{reverseetl.ReasonAlreadyInserted: 3}},
-				{changed, reverseetl.RunOptions{}, map[string]int64{reverseetl.ReasonAlreadyInserted: 3}},
-				{changed, reverseetl.RunOptions{Full: true, Plan: true}, map[string]int64{reverseetl.ReasonAlreadyInserted: 3}},
-				{changed, reverseetl.RunOptions{Full: true}, map[string]int64{reverseetl.ReasonAlreadyInserted: 3}},
+				{files, reverseetl.RunOptions{Plan: true}, map[sink.SkipCode]int64{sink.SkipUnchanged: 2, sink.SkipAlreadyInserted: 1}},
+				{files, reverseetl.RunOptions{}, map[sink.SkipCode]int64{sink.SkipUnchanged: 2, sink.SkipAlreadyInserted: 1}},
+				{changed, reverseetl.RunOptions{Plan: true}, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 3}},
+				{changed, reverseetl.RunOptions{}, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 3}},
+				{changed, reverseetl.RunOptions{Full: true, Plan: true}, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 3}},
+				{changed, reverseetl.RunOptions{Full: true}, map[sink.SkipCode]int64{sink.SkipAlreadyInserted: 3}},
 			} {
 				sr := r.run(t, tc.files, tc.opts).Sync("renewals")
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
@@ -80,7 +81,7 @@ func TestInsertSyncInsertsEachKeyOnce(t *testing.T) {
 				sr := r.run(t, changed, reverseetl.RunOptions{Plan: plan}).Sync("renewals")
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 				assert.EqualValues(t, 1, sr.Created)
-				assert.EqualValues(t, 3, sr.SkipReasons[reverseetl.ReasonAlreadyInserted])
+				assert.EqualValues(t, 3, sr.SkipReasons[sink.SkipAlreadyInserted])
 			}
 			sr := r.run(t, changed, reverseetl.RunOptions{Plan: true}).Sync("renewals")
 			assert.Zero(t, sr.Written())

@@ -11,9 +11,6 @@ import (
 
 // Outcomes of records found through match_on.
 const (
-	// ReasonNotFound is the skip reason of a record whose match_on value
-	// matches no record (on_not_found: skip).
-	ReasonNotFound = "not found"
 	// CodeNotFound fails a record whose match_on value matches no record
 	// (on_not_found: fail).
 	CodeNotFound = "RETL_NOT_FOUND"
@@ -142,7 +139,7 @@ func (s *sfSink) viaMatch(ctx context.Context, records []sink.Record, do func(co
 		case len(got) == 0 && s.dest.Options.OnNotFound == NotFoundFail:
 			out[i] = sink.Result{Err: recordErr(CodeNotFound, "no %s record has %s %s", s.dest.Object, s.dest.MatchOn, v)}
 		case len(got) == 0:
-			out[i] = sink.Result{Skipped: ReasonNotFound}
+			out[i] = sink.Result{Skipped: sink.SkipNotFound, SkipDetail: "no record has its match_on value"}
 		case len(got) > 1:
 			out[i] = sink.Result{Err: recordErr(CodeMultipleMatches, "%d %s records have %s %s: %s; none was changed",
 				len(got), s.dest.Object, s.dest.MatchOn, v, strings.Join(slices.Sorted(slices.Values(got)), ", "))}

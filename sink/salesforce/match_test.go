@@ -48,7 +48,7 @@ func TestUpdateByMatchOn(t *testing.T) {
 			assert.Nil(t, res[0].Err)
 			assert.Equal(t, id1, toID18(res[0].ID))
 			assert.False(t, res[0].Created)
-			assert.Equal(t, sink.Result{Skipped: ReasonNotFound}, res[1])
+			assert.Equal(t, sink.SkipNotFound, res[1].Skipped)
 			assert.Nil(t, res[2].Err)
 			require.NotNil(t, res[3].Err)
 			assert.Equal(t, CodeNoMatchValue, res[3].Err.Code)
@@ -165,7 +165,7 @@ func TestMatchOnErrors(t *testing.T) {
 	s = matchSink(t, c, Update, "External_Id__c", fastOptions(APIREST))
 	res, err := s.Write(stopped, recs(sink.NewLayout([]string{"External_Id__c", "Name"}, nil), []any{"A-1", "x"}))
 	require.NoError(t, err)
-	assert.Equal(t, ReasonStopped, res[0].Skipped)
+	assert.Equal(t, sink.SkipNotSent, res[0].Skipped)
 	assert.Equal(t, "One", byExt(srv, "Account")["A-1"]["Name"])
 
 	// Plans see the same errors.
@@ -203,11 +203,11 @@ func TestPlanByMatchOn(t *testing.T) {
 	records := recs(l, []any{"A-1", "One!"}, []any{"A-2", "Same"}, []any{"A-3", "New"})
 	plan := planCall(t, s, records)
 	assert.Equal(t, []sink.FieldChange{{Field: "Name", From: "One", To: "One!"}}, plan[0].Changes)
-	assert.Equal(t, sink.ReasonUnchanged, plan[1].Skipped)
-	assert.Equal(t, ReasonNotFound, plan[2].Skipped)
+	assert.Equal(t, sink.SkipUnchanged, plan[1].Skipped)
+	assert.Equal(t, sink.SkipNotFound, plan[2].Skipped)
 	wrote := writeCall(t, s, records)
 	assert.Nil(t, wrote[0].Err)
-	assert.Equal(t, ReasonNotFound, wrote[2].Skipped)
+	assert.Equal(t, sink.SkipNotFound, wrote[2].Skipped)
 
 	s = matchSink(t, c, Delete, "AccountNumber", fastOptions(APIREST))
 	plan = planCall(t, s, recs(sink.NewLayout([]string{"AccountNumber"}, nil), []any{"TWIN"}))

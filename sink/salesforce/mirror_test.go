@@ -170,7 +170,7 @@ func TestRemoveEdges(t *testing.T) {
 	res, err = s.Remove(ctx, sink.Removal{IDs: []string{id, "001000000000000AAA"}})
 	require.NoError(t, err)
 	assert.Nil(t, res[0].Err)
-	assert.Equal(t, sink.Result{ID: "001000000000000AAA", Skipped: ReasonAlreadyDeleted}, res[1])
+	assert.Equal(t, sink.Result{ID: "001000000000000AAA", Skipped: sink.SkipAlreadyDeleted}, res[1])
 	assert.Equal(t, APIREST, s.Stats()["on_removed_api"])
 	assert.Empty(t, live(srv, "Account"))
 

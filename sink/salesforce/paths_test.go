@@ -268,7 +268,7 @@ func TestBulkCancelPaths(t *testing.T) {
 		require.Len(t, srv.Jobs(), 1, "the second job never started")
 		assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
 		for _, r := range res {
-			assert.Equal(t, ReasonStopped, r.Skipped, "nothing was processed: known not written")
+			assert.Equal(t, sink.SkipNotSent, r.Skipped, "nothing was processed: known not written")
 		}
 		assert.Empty(t, live(srv, "Account"))
 	})
@@ -283,7 +283,7 @@ func TestBulkCancelPaths(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, sftest.StateAborted, srv.Jobs()[0].State)
 		for _, r := range res {
-			assert.Equal(t, ReasonStopped, r.Skipped)
+			assert.Equal(t, sink.SkipNotSent, r.Skipped)
 		}
 		assert.Empty(t, live(srv, "Account"))
 	})
@@ -321,7 +321,7 @@ func TestRESTCancelPaths(t *testing.T) {
 		res, err := s.Write(ctx, nameRecs(3, "K"))
 		require.NoError(t, err)
 		for _, r := range res {
-			assert.Equal(t, ReasonStopped, r.Skipped)
+			assert.Equal(t, sink.SkipNotSent, r.Skipped)
 		}
 	})
 	// The call in flight when the write stops runs to its answer; the
@@ -339,7 +339,7 @@ func TestRESTCancelPaths(t *testing.T) {
 		switch {
 		case r.Err == nil && r.Skipped == "":
 			written++
-		case r.Skipped == ReasonStopped:
+		case r.Skipped == sink.SkipNotSent:
 			stopped++
 		}
 	}

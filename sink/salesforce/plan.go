@@ -25,7 +25,7 @@ var _ sink.Planner = (*sfSink)(nil)
 //
 //   - Created, with every field sent as a change, for an insert or an
 //     upsert whose key is not found;
-//   - Skipped sink.ReasonUnchanged when every field sent already holds the
+//   - Skipped sink.SkipUnchanged when every field sent already holds the
 //     value (numbers, booleans, dates and date-times compared by value, at
 //     the field's scale; picklists, Ids and lookups without regard to case);
 //   - otherwise an update with its Changes and, as Write, the set_if_empty
@@ -419,7 +419,7 @@ func planUpdate(rec *sink.Record, cols []planColumn, ki int, row currentRow) sin
 		r.Changes = append(r.Changes, sink.FieldChange{Field: c.name, From: valueText(cur), To: v.S})
 	}
 	if len(r.Changes) == 0 {
-		r.Skipped = sink.ReasonUnchanged
+		r.Skipped, r.SkipDetail = sink.SkipUnchanged, unchangedDetail
 	}
 	return r
 }

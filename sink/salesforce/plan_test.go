@@ -94,10 +94,10 @@ func outcome(r sink.Result) string {
 	switch {
 	case r.Err != nil:
 		return "failed " + r.Err.Code
-	case r.Skipped == sink.ReasonUnchanged:
+	case r.Skipped == sink.SkipUnchanged:
 		return "updated (unchanged)"
 	case r.Skipped != "":
-		return "skipped " + r.Skipped
+		return "skipped " + string(r.Skipped)
 	case r.Created:
 		return "created"
 	}

@@ -13,17 +13,13 @@ import (
 
 var _ sink.Remover = (*sfSink)(nil)
 
-// ReasonAlreadyDeleted is the skip reason of a record on_removed acts on
-// that Salesforce no longer has.
-const ReasonAlreadyDeleted = "already deleted"
-
 // Remove implements sink.Remover for a sync's on_removed: it deletes the
 // records with the given Ids, or updates each with r.Set, through the
 // sync's api (auto: REST below auto_threshold records). max_deletes
 // applies, before anything is done, to the records of the list that
 // Salesforce still holds.
 //
-// A record is skipped "already deleted" only when it is gone: Salesforce
+// A record is skipped already_deleted only when it is gone: Salesforce
 // answers ENTITY_IS_DELETED for a record in the Recycle Bin, but
 // INVALID_CROSS_REFERENCE_KEY both for a record emptied from it and for
 // a record the user cannot reach or a lookup in Set that finds nothing.
@@ -79,7 +75,7 @@ func (s *sfSink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, err
 		return nil, err
 	}
 	for i := range res {
-		if res[i].Skipped == ReasonStopped {
+		if res[i].Skipped == sink.SkipNotSent {
 			// A removal's skip means "gone", and its state is then
 			// forgotten: a stopped removal is an error, so the next run
 			// tries the records again.
@@ -119,7 +115,7 @@ func (s *sfSink) markGone(ctx context.Context, ids []string, res []sink.Result) 
 		case err != nil:
 			e.Message = clipMessage(fmt.Sprintf("%s (whether the record is gone could not be checked: %s)", e.Message, unlabelledText(err)))
 		case !live[foldKey(keyID, ids[i])]:
-			res[i] = sink.Result{ID: ids[i], Skipped: ReasonAlreadyDeleted}
+			res[i] = sink.Result{ID: ids[i], Skipped: sink.SkipAlreadyDeleted}
 		}
 	}
 }

@@ -116,5 +116,5 @@ func TestRemoveGoneCheck(t *testing.T) {
 	}
 	res, err := s.Remove(ctx, sink.Removal{IDs: []string{missing}})
 	require.NoError(t, err)
-	assert.Equal(t, []sink.Result{{ID: missing, Skipped: ReasonAlreadyDeleted}}, res)
+	assert.Equal(t, []sink.Result{{ID: missing, Skipped: sink.SkipAlreadyDeleted}}, res)
 }

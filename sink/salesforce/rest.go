@@ -68,7 +68,7 @@ func (s *sfSink) writeREST(ctx context.Context, layout *sink.Layout, records []s
 
 // restRound sends records in calls of 200, in parallel. When ctx ends,
 // calls not yet sent are not sent (their records are skipped
-// ReasonStopped), and calls in flight run to their answer, with a context
+// skipped as not sent), and calls in flight run to their answer, with a context
 // of their own bounded by salvageTimeout, so that what Salesforce did is
 // reported rather than guessed.
 func (s *sfSink) restRound(ctx context.Context, enc *jsonShape, records []sink.Record) ([]sink.Result, error) {

@@ -45,13 +45,13 @@ const (
 	// fails with CodeDuplicateKey (the default).
 	DuplicateFail = "fail"
 	// DuplicateSkip: the first record with a key is sent; each later one
-	// is skipped with ReasonDuplicateKey.
+	// is skipped with sink.SkipDuplicateKey.
 	DuplicateSkip = "skip"
 )
 
-// ReasonDuplicateKey is the skip reason of a later record with the key of
-// an earlier one, under on_duplicate_key: skip.
-const ReasonDuplicateKey = "duplicate key (an earlier row has it)"
+// duplicateKey is the result of a later record with the key of an earlier
+// one, under on_duplicate_key: skip.
+var duplicateKey = sink.Result{Skipped: sink.SkipDuplicateKey, SkipDetail: "an earlier row has the same key"}
 
 // screenState is what Screen keeps across the batches of a sync: a plan
 // per layout and the keys seen so far.
@@ -168,7 +168,7 @@ func (s *sfSink) Screen(ctx context.Context, records []sink.Record) ([]sink.Resu
 	for j, d := range st.dups {
 		i := int(st.at[d])
 		if s.dest.Options.OnDuplicateKey == DuplicateSkip {
-			fail(i, sink.Result{Skipped: ReasonDuplicateKey})
+			fail(i, duplicateKey)
 			continue
 		}
 		r := &records[i]

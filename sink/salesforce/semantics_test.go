@@ -12,6 +12,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 	"github.com/retl-go/retl/source"
 	"github.com/retl-go/retl/source/memory"
@@ -35,7 +36,7 @@ func (o *outcomeLog) Outcomes(_ context.Context, _ *config.Sync, outs []reversee
 		case x.Kind == reverseetl.RowFailed:
 			v = "failed " + x.Err.Code
 		case x.Kind == reverseetl.RowSkipped:
-			v = "skipped " + x.Reason
+			v = "skipped " + string(x.Reason)
 		case x.Created:
 			v = "created"
 		default:
@@ -179,7 +180,7 @@ func TestSemanticsDuplicateKeysFirstRowWins(t *testing.T) {
 				rep, ran := planRunPlan(t, srv, rows, sync)
 				want := "failed " + CodeDuplicateKey
 				if mode == DuplicateSkip {
-					want = "skipped " + ReasonDuplicateKey
+					want = "skipped " + string(sink.SkipDuplicateKey)
 				}
 				assert.Equal(t, want, ran.rows["dup-case"])
 				assert.Equal(t, want, ran.rows["dup-same"])

@@ -374,7 +374,7 @@ func (s *sfSink) differs() bool {
 }
 
 // sendChanged writes the records not marked same, and answers those with
-// Skipped sink.ReasonUnchanged and their Id, in input order.
+// Skipped sink.SkipUnchanged and their Id, in input order.
 func (s *sfSink) sendChanged(ctx context.Context, layout *sink.Layout, records []sink.Record, same []bool, ids []string) ([]sink.Result, error) {
 	if same == nil {
 		return s.send(ctx, layout, records)
@@ -389,7 +389,7 @@ func (s *sfSink) sendChanged(ctx context.Context, layout *sink.Layout, records [
 	res := make([]sink.Result, len(records))
 	for i := range records {
 		if same[i] {
-			res[i] = sink.Result{ID: ids[i], Skipped: sink.ReasonUnchanged}
+			res[i] = sink.Result{ID: ids[i], Skipped: sink.SkipUnchanged, SkipDetail: unchangedDetail}
 		}
 	}
 	if len(part) == 0 {

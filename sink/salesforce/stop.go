@@ -9,10 +9,10 @@ import (
 	"github.com/retl-go/retl/sink"
 )
 
-// ReasonStopped is the skip reason of a record that is known not to be
-// written because the write stopped first (a cancelled run, or a sync
-// that stopped on another error): it goes again in the next run.
-const ReasonStopped = "not sent: the run stopped"
+// stoppedResult is the result of a record that is known not to be written
+// because the write stopped first (a cancelled run, or a sync that stopped
+// on another error): it goes again in the next run.
+var stoppedResult = sink.Result{Skipped: sink.SkipNotSent, SkipDetail: "the write stopped before it was sent"}
 
 // salvageTimeout bounds what a stopped write still does to learn what
 // Salesforce holds: abort its Bulk jobs, read their results, finish the
@@ -31,11 +31,11 @@ func (e *notSentError) Unwrap() error      { return e.err }
 func nothingSent(err error) error { return &notSentError{err: err} }
 
 // stoppedResults gives every record of a write that stopped before it
-// sent anything the skip ReasonStopped.
+// sent anything the skip stoppedResult.
 func stoppedResults(n int) []sink.Result {
 	out := make([]sink.Result, n)
 	for i := range out {
-		out[i] = sink.Result{Skipped: ReasonStopped}
+		out[i] = stoppedResult
 	}
 	return out
 }
@@ -43,7 +43,7 @@ func stoppedResults(n int) []sink.Result {
 // salvage learns what a Bulk job did after its write stopped or lost
 // track of it: the job is aborted (it keeps the records it processed) and
 // its results are read, with a context of their own. Records it never
-// reached are skipped ReasonStopped; a job whose results cannot be read
+// reached are skipped stoppedResult; a job whose results cannot be read
 // leaves its records with an unknown outcome.
 func (s *sfSink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id string, cause error, out []sink.Result) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), salvageTimeout)
@@ -65,7 +65,7 @@ func (s *sfSink) salvage(ctx context.Context, bl *bulkLayout, j *jobPlan, id str
 	}
 	for _, ri := range j.idx {
 		if e := out[ri].Err; e != nil && e.Code == CodeJobAborted {
-			out[ri] = sink.Result{Skipped: ReasonStopped}
+			out[ri] = stoppedResult
 		}
 	}
 	return nil
@@ -95,7 +95,7 @@ func (s *sfSink) jobFailure(ctx context.Context, err error) sink.Result {
 	var ns *notSentError
 	switch {
 	case errors.As(err, &ns) && ctx.Err() != nil:
-		return sink.Result{Skipped: ReasonStopped}
+		return stoppedResult
 	case errors.As(err, &ns) && !errors.Is(err, ErrOutcomeUnknown):
 		return sink.Result{Err: requestFailure(err)}
 	case errors.As(err, &ns):
@@ -164,7 +164,7 @@ func (s *sfSink) resolveInserts(ctx context.Context, layout *sink.Layout, record
 			continue
 		}
 		if ctx.Err() != nil {
-			res[i] = sink.Result{Skipped: ReasonStopped}
+			res[i] = stoppedResult
 			continue
 		}
 		res[i] = sink.Result{Err: recordErr(CodeRequestFailed, "the insert's answer was lost, and no %s record has %s %s: it was not written", s.dest.Object, field, v)}
