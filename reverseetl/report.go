@@ -60,7 +60,7 @@ type Outcome struct {
 	// Reason is set for skipped rows: a fixed code, with Detail in words.
 	Reason   sink.SkipCode `json:"reason,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
-	KeptBack []string `json:"kept_back,omitempty"`
+	KeptBack []string      `json:"kept_back,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
