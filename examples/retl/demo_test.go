@@ -14,11 +14,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/retl-go/retl/config"
-	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
 func TestDemoShowsRealOutcomes(t *testing.T) {
@@ -92,7 +90,7 @@ func TestDemoWithOwnConfigs(t *testing.T) {
 
 	// A project file of one's own, with the demo's references.
 	project := filepath.Join(dir, "mine.yaml")
-	b, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "demo", "retl.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(project, b, 0o600))
 	r = retl(t, "demo", "--configs", configs, "--project", project, "--report", filepath.Join(dir, "demo.json"))
@@ -172,18 +170,18 @@ func TestDemoKeepRunsUntilInterrupted(t *testing.T) {
 func withDemoFiles(t *testing.T, edit func(m fstest.MapFS)) {
 	t.Helper()
 	m := fstest.MapFS{}
-	require.NoError(t, fs.WalkDir(embeddedDemo, ".", func(path string, d fs.DirEntry, err error) error {
+	require.NoError(t, fs.WalkDir(demo.Files, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(embeddedDemo, path)
+		b, err := fs.ReadFile(demo.Files, path)
 		m[path] = &fstest.MapFile{Data: b}
 		return err
 	}))
 	edit(m)
-	old := demoFiles
-	demoFiles = m
-	t.Cleanup(func() { demoFiles = old })
+	old := demoOptions
+	demoOptions.Files = m
+	t.Cleanup(func() { demoOptions = old })
 }
 
 func TestDemoSetupErrors(t *testing.T) {
@@ -193,22 +191,22 @@ func TestDemoSetupErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{"no schema", func(m fstest.MapFS) { delete(m, "demo/schema.yaml") }, exitFailed, "open demo/schema.yaml"},
-		{"bad schema", func(m fstest.MapFS) { m["demo/schema.yaml"].Data = []byte("objects: [{name: 1x, fields: oops}]") }, exitFailed, "demo: starting the Salesforce emulator"},
-		{"no warehouse", func(m fstest.MapFS) { delete(m, "demo/warehouse.sql") }, exitFailed, "open demo/warehouse.sql"},
-		{"bad sql", func(m fstest.MapFS) { m["demo/warehouse.sql"].Data = []byte("create tabel x (a int);") }, exitFailed, "demo: warehouse: "},
+		{"no schema", func(m fstest.MapFS) { delete(m, "schema.yaml") }, exitFailed, "demo: open schema.yaml"},
+		{"bad schema", func(m fstest.MapFS) { m["schema.yaml"].Data = []byte("objects: [{name: 1x, fields: oops}]") }, exitFailed, "demo: starting the Salesforce emulator"},
+		{"no warehouse", func(m fstest.MapFS) { delete(m, "warehouse.sql") }, exitFailed, "demo: open warehouse.sql"},
+		{"bad sql", func(m fstest.MapFS) { m["warehouse.sql"].Data = []byte("create tabel x (a int);") }, exitFailed, "demo: warehouse: "},
 		{"missing table", func(m fstest.MapFS) {
-			m["demo/warehouse.sql"].Data = []byte("create table accounts (a int);")
+			m["warehouse.sql"].Data = []byte("create table accounts (a int);")
 		}, exitFailed, "demo: warehouse: "},
-		{"no seed", func(m fstest.MapFS) { delete(m, "demo/seed.yaml") }, exitFailed, "open demo/seed.yaml"},
-		{"bad seed", func(m fstest.MapFS) { m["demo/seed.yaml"].Data = []byte("Lead: []\n") }, exitFailed, "demo: seed: "},
+		{"no seed", func(m fstest.MapFS) { delete(m, "seed.yaml") }, exitFailed, "demo: open seed.yaml"},
+		{"bad seed", func(m fstest.MapFS) { m["seed.yaml"].Data = []byte("Lead: []\n") }, exitFailed, "demo: seed: "},
 		{"seed rejected", func(m fstest.MapFS) {
-			m["demo/seed.yaml"].Data = []byte("Account:\n  - {Name: x, Nope__c: 1}\n")
+			m["seed.yaml"].Data = []byte("Account:\n  - {Name: x, Nope__c: 1}\n")
 		}, exitFailed, "demo: seed: sftest: insert Account"},
 		{"seed without replica", func(m fstest.MapFS) {
-			m["demo/warehouse.sql"].Data = []byte(strings.Replace(string(m["demo/warehouse.sql"].Data), "create table crm_accounts", "create table crm_elsewhere", 1))
+			m["warehouse.sql"].Data = []byte(strings.Replace(string(m["warehouse.sql"].Data), "create table crm_accounts", "create table crm_elsewhere", 1))
 		}, exitFailed, "demo: warehouse: "},
-		{"no project", func(m fstest.MapFS) { delete(m, "demo/retl.yaml") }, exitInvalid, "open demo/retl.yaml"},
+		{"no project", func(m fstest.MapFS) { delete(m, "retl.yaml") }, exitInvalid, "demo: open retl.yaml"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("TMPDIR", t.TempDir())
@@ -227,76 +225,10 @@ func TestDemoSetupErrors(t *testing.T) {
 	})
 }
 
-func TestStatements(t *testing.T) {
-	got := statements("-- comment\ncreate table a (x int);\n\ninsert into a\nvalues (1);\n  -- another\nselect 1")
-	assert.Equal(t, []string{"create table a (x int)", "insert into a\nvalues (1)", "select 1"}, got)
-}
-
-func TestRecordValue(t *testing.T) {
-	srv := sftest.NewServer()
-	defer srv.Close()
-	acct, err := srv.Insert("Account", map[string]any{"Name": "Acme", "External_Id__c": "A-1"})
-	require.NoError(t, err)
-	contact := map[string]any{"LastName": "Ames", "AccountId": acct, "Parent__c": "a01000000000001AAA"}
-	assert.Equal(t, "Ames", recordValue(srv, contact, "lastname"))
-	assert.Equal(t, "A-1", recordValue(srv, contact, "Account.External_Id__c"))
-	assert.Equal(t, "a01000000000001AAA", recordValue(srv, contact, "Parent__r.External_Id__c"), "a custom relationship shows its Id")
-	assert.Equal(t, "", recordValue(srv, contact, "Owner.External_Id__c"))
-	contact["AccountId"] = "001000000000009AAA"
-	assert.Equal(t, "001000000000009AAA", recordValue(srv, contact, "Account.External_Id__c"), "a parent not found shows its Id")
-	assert.Equal(t, "", text(nil))
-}
-
-// failingFS fails every directory listing.
-type failingFS struct{ fstest.MapFS }
-
-func (failingFS) ReadDir(string) ([]fs.DirEntry, error) { return nil, fs.ErrPermission }
-
-func TestDemoProjectErrors(t *testing.T) {
-	env, err := startDemo(context.Background(), t.TempDir())
-	require.NoError(t, err)
-	defer env.Close()
-	ctx := context.Background()
-
-	old := demoSyncs
-	defer func() { demoSyncs = old }()
-	demoSyncs = failingFS{}
-	_, err = env.project(ctx, "", "")
-	assert.EqualError(t, err, "demo: the example syncs: permission denied")
-	// A directory among the files cannot be read as one.
-	demoSyncs = fstest.MapFS{"sub/x.yaml": &fstest.MapFile{}}
-	_, err = env.project(ctx, "", "")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "demo: the example syncs: ")
-	demoSyncs = old
-
-	// The demo's project file goes beside the warehouse; a directory that
-	// is gone cannot take it.
-	gone := *env
-	gone.dir = filepath.Join(t.TempDir(), "gone")
-	_, err = gone.project(ctx, filepath.Join("..", "configs"), "")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "retl.yaml")
-
-	v, ok := env.lookup("RETL_DEMO_NOT_SET")
-	assert.False(t, ok)
-	assert.Empty(t, v)
-	t.Setenv("RETL_DEMO_OTHER", "x")
-	v, ok = env.lookup("RETL_DEMO_OTHER")
-	assert.True(t, ok)
-	assert.Equal(t, "x", v)
-}
-
-func TestStartDemoNeedsAWritableDirectory(t *testing.T) {
-	_, err := startDemo(context.Background(), filepath.Join(t.TempDir(), "missing"))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "demo: warehouse: ")
-}
-
 func TestDemoStopsWhenTheProjectIsInvalid(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "demo", "retl.yaml"))
 	require.NoError(t, err)
 
 	// The plan finds the sink cannot be built.
@@ -314,23 +246,6 @@ func TestDemoStopsWhenTheProjectIsInvalid(t *testing.T) {
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Contains(t, r.stdout, "== retl run")
 	assert.NotContains(t, r.stdout, "== What Salesforce holds now")
-}
-
-func TestShowRecords(t *testing.T) {
-	srv := sftest.NewServer()
-	defer srv.Close()
-	_, err := srv.Insert("Account", map[string]any{"Name": "Acme", "External_Id__c": "A-1"})
-	require.NoError(t, err)
-	p, err := config.Parse(context.Background(), "", nil, map[string][]byte{
-		"a.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Account, operation: update}\nmapping: [{from: ID, to: Id}, {from: N, to: Name}]\n"),
-		"b.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Account, operation: upsert, match_on: External_Id__c}\n" +
-			"mapping: [{from: E, to: External_Id__c}, {from: N, to: Name}, {from: I, to: Industry}, {from: W, to: Website}, {from: P, to: Phone}]\n"),
-		"c.yaml": []byte("source: {type: sql, query: q}\ndestination: {type: salesforce, object: Lead, operation: insert}\nmapping: [{from: N, to: LastName}]\n"),
-	})
-	require.NoError(t, err)
-	var b strings.Builder
-	showRecords(&b, srv, p)
-	assert.Equal(t, "\nAccount: 1 records\n  External_Id__c  Name  Industry  Website  Phone\n  A-1             Acme                     \n\nLead: 0 records\n", b.String())
 }
 
 // brokenWriter fails once it has taken limit bytes.

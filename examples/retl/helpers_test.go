@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/sink"
 )
@@ -90,7 +91,7 @@ func copyConfigs(t *testing.T, dir string, edit func(name, text string) string) 
 // and retl.yaml (the demo project file plus extra), whose references the
 // environment fills.
 type demoSetup struct {
-	env     *demoEnv
+	env     *demo.Env
 	dir     string
 	configs string
 }
@@ -98,12 +99,12 @@ type demoSetup struct {
 func newDemoSetup(t *testing.T, extra string, edit func(name, text string) string) *demoSetup {
 	t.Helper()
 	dir := t.TempDir()
-	env, err := startDemo(context.Background(), dir)
+	env, err := demo.Start(context.Background(), dir, demo.Options{})
 	require.NoError(t, err)
 	t.Cleanup(env.Close)
-	t.Setenv(envDemoURL, env.URL())
-	t.Setenv(envDemoDSN, env.DSN())
-	project, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	t.Setenv(demo.EnvURL, env.URL())
+	t.Setenv(demo.EnvDSN, env.DSN())
+	project, err := os.ReadFile(filepath.Join("..", "demo", "retl.yaml"))
 	require.NoError(t, err)
 	if strings.Contains(extra, "writeback:") {
 		// The test brings its own writeback section in place of the demo's.

@@ -203,7 +203,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		about: "Check the project and every sync file without reaching any system, and report every error\n" +
 			"of every file at once. Exit 0 when valid, 2 otherwise.",
 		examples: []string{
-			"retl validate --configs examples/configs --project examples/retl/demo/retl.yaml",
+			"retl validate --configs examples/configs --project examples/demo/retl.yaml",
 			"retl validate --resolve   # also fill ${...} references from the environment and secret stores",
 		},
 	}

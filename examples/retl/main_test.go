@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/retl-go/retl/reverseetl"
 )
 
@@ -44,12 +45,12 @@ func TestUsageAndUnknownCommands(t *testing.T) {
 
 func TestValidateShippedSyncsWithTheDemoProject(t *testing.T) {
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "demo", "retl.yaml"))
 	require.NoError(t, err)
 	project := filepath.Join(dir, "retl.yaml")
 	require.NoError(t, os.WriteFile(project, b, 0o600))
-	t.Setenv(envDemoDSN, "file:"+filepath.Join(dir, "none.db"))
-	t.Setenv(envDemoURL, "http://127.0.0.1:9")
+	t.Setenv(demo.EnvDSN, "file:"+filepath.Join(dir, "none.db"))
+	t.Setenv(demo.EnvURL, "http://127.0.0.1:9")
 
 	r := retl(t, "validate", "--configs", filepath.Join("..", "configs"), "--project", project)
 	require.Equal(t, exitOK, r.code, r.stderr)
@@ -71,7 +72,7 @@ func TestBrokenConfigExits2WithFileAndLine(t *testing.T) {
 		assert.Empty(t, r.stdout, cmd)
 	}
 	// Nothing was written.
-	assert.Len(t, s.env.srv.Records("Account"), 10)
+	assert.Len(t, s.env.Server().Records("Account"), 10)
 }
 
 func TestInvalidFlagsAndProjectExit2(t *testing.T) {
@@ -290,9 +291,9 @@ func TestPlanMatchesWhatRunThenDoes(t *testing.T) {
 	planPath := filepath.Join(s.dir, "plan.json")
 	r := retl(t, "plan", "--configs", s.configs, "--report", planPath)
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Len(t, s.env.srv.Records("Account"), 10, "a plan writes nothing")
-	assert.Len(t, s.env.srv.Records("Contact"), 5)
-	assert.Empty(t, s.env.srv.Records("Opportunity"))
+	assert.Len(t, s.env.Server().Records("Account"), 10, "a plan writes nothing")
+	assert.Len(t, s.env.Server().Records("Contact"), 5)
+	assert.Empty(t, s.env.Server().Records("Opportunity"))
 
 	assert.Regexp(t, `(?m)^SYNC\s+READ\s+WOULD CREATE\s+WOULD UPDATE\s+UNCHANGED\s+KEPT BACK\s+WOULD FAIL\s+SKIPPED\s+STATUS$`, r.stdout)
 	assert.Regexp(t, `(?m)^accounts\s+50\s+40\s+7\s+3\s+7\s+0\s+0\s+succeeded$`, r.stdout)

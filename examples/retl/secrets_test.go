@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/retl-go/retl/internal/standin"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
@@ -62,9 +63,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		"old_password":  token(t, "oldpw"),
 		"hook":          token(t, "hook"),
 	}
-	env, err := startDemo(context.Background(), dir,
+	env, err := demo.Start(context.Background(), dir, demo.Options{Server: []sftest.Option{
 		sftest.WithCredentials(secrets["username"], secrets["password"]),
-		sftest.WithClient(secrets["client_id"], secrets["client_secret"]))
+		sftest.WithClient(secrets["client_id"], secrets["client_secret"])}})
 	require.NoError(t, err)
 	defer env.Close()
 	secrets["dsn"] = env.DSN() + "?_dsn=" + token(t, "dsn")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -140,11 +141,11 @@ func TestEmptyOrMissingConfigsDirectoryExits2NamingIt(t *testing.T) {
 
 func TestValidateReportsEveryErrorOfEveryFileInOnePass(t *testing.T) {
 	dir := t.TempDir()
-	b, err := os.ReadFile(filepath.Join("demo", "retl.yaml"))
+	b, err := os.ReadFile(filepath.Join("..", "demo", "retl.yaml"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "retl.yaml"), b, 0o600))
-	t.Setenv(envDemoDSN, "file:"+filepath.Join(dir, "none.db"))
-	t.Setenv(envDemoURL, "http://127.0.0.1:9")
+	t.Setenv(demo.EnvDSN, "file:"+filepath.Join(dir, "none.db"))
+	t.Setenv(demo.EnvURL, "http://127.0.0.1:9")
 	// Five misspelt keys in five files: three the config format knows,
 	// two the Salesforce destination decodes.
 	configs := copyConfigs(t, dir, func(name, text string) string {

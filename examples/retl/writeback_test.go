@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/retl-go/retl/examples/demo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -55,7 +56,7 @@ func TestRefusingWritebackExits3WithEveryOutcomeInTheReport(t *testing.T) {
 	reports := filepath.Join(t.TempDir(), "reports")
 	s := newDemoSetup(t, "writeback: {connection: warehouse}\nreports: {dir: "+reports+"}\n", withChangeDetection)
 	// The warehouse can be read, and refuses every write.
-	t.Setenv(envDemoDSN, s.env.DSN()+"?mode=ro")
+	t.Setenv(demo.EnvDSN, s.env.DSN()+"?mode=ro")
 	report := filepath.Join(s.dir, "run.json")
 	r := retl(t, "run", "--configs", s.configs, "--only", "accounts", "--only", "contacts", "--report", report)
 	assert.Equal(t, exitWriteback, r.code, r.stdout+r.stderr)
