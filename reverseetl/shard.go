@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/retl-go/retl/config"
 )
@@ -93,4 +95,19 @@ func Shard(syncs []*config.Sync, k, n int) ([]string, error) {
 		return nil, ErrEmptyShard
 	}
 	return out, nil
+}
+
+// ParseShard reads "K/N", the K-th (from 1) of N shares, as Shard takes
+// them.
+func ParseShard(text string) (k, n int, err error) {
+	ks, ns, ok := strings.Cut(strings.TrimSpace(text), "/")
+	k, err1 := strconv.Atoi(ks)
+	n, err2 := strconv.Atoi(ns)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("shard %q: want K/N, such as 2/4", text)
+	}
+	if n < 1 || k < 1 || k > n {
+		return 0, 0, fmt.Errorf("shard %q: K must be from 1 to N", text)
+	}
+	return k, n, nil
 }

@@ -46,3 +46,13 @@ func TestShardKeepsGroupsWholeAndIsDeterministic(t *testing.T) {
 		assert.Error(t, err, "%d of %d", kn[0], kn[1])
 	}
 }
+
+func TestParseShard(t *testing.T) {
+	k, n, err := reverseetl.ParseShard(" 2/4 ")
+	require.NoError(t, err)
+	assert.Equal(t, [2]int{2, 4}, [2]int{k, n})
+	for _, bad := range []string{"", "2", "0/4", "5/4", "a/b", "1/0", "-1/2", "1/2/3"} {
+		_, _, err := reverseetl.ParseShard(bad)
+		assert.Error(t, err, bad)
+	}
+}

@@ -106,7 +106,7 @@ func TestDemoWithOwnConfigs(t *testing.T) {
 
 	r = retl(t, "demo", "--log-format", "xml")
 	assert.Equal(t, exitInvalid, r.code)
-	assert.Contains(t, r.stderr, "--log-format must be text or json")
+	assert.Contains(t, r.stderr, "log format must be text or json")
 }
 
 func TestDemoKeepRunsUntilInterrupted(t *testing.T) {

@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -128,39 +127,20 @@ func envOr(key, def string) string {
 }
 
 // logger builds the run's logger; every record passes the redactor, so a
-// secret resolved at load time never reaches a log line.
+// secret resolved at load time never reaches a log line, not even one
+// printed on Go's standard logger.
 func (c *common) logger(w io.Writer, red *config.Redactor) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch c.logFormat {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
+	h, err := reverseetl.LogHandler(w, c.logFormat, lvl)
+	if err != nil {
+		return nil, err
 	}
 	l := slog.New(red.Handler(h))
-	// Libraries that print on Go's standard logger (simpleforce reports
-	// failed requests there, with the request's body) go through the same
-	// redacting handler and format, at debug level: the errors they print
-	// reach retl's own messages anyway.
-	log.SetFlags(0)
-	log.SetOutput(stdLogWriter{l})
+	reverseetl.CaptureStdLog(l)
 	return l, nil
-}
-
-// stdLogWriter writes each line of Go's standard logger as a debug record
-// of the run's logger.
-type stdLogWriter struct{ l *slog.Logger }
-
-func (w stdLogWriter) Write(p []byte) (int, error) {
-	w.l.Debug(strings.TrimRight(string(p), "\n"), "via", "log")
-	return len(p), nil
 }
 
 // setup loads the project and builds its logger, printing what went wrong;
@@ -317,7 +297,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	if code, done := parseFlags(fs, args, h, stdout, stderr); done {
 		return code
 	}
-	var sh shard
+	var k, n int
 	if f.shard != "" {
 		explicit := false
 		fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "shard" })
@@ -328,8 +308,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		case len(f.only) == 0:
 			// From CI_NODE_INDEX/CI_NODE_TOTAL unless --only names the syncs.
 			var err error
-			if sh, err = parseShard(f.shard); err != nil {
-				fmt.Fprintf(stderr, "retl %s: %v\n", name, err)
+			if k, n, err = reverseetl.ParseShard(f.shard); err != nil {
+				fmt.Fprintf(stderr, "retl %s: --%v\n", name, err)
 				return exitInvalid
 			}
 		}
@@ -338,8 +318,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	if !ok {
 		return exitInvalid
 	}
-	if sh.n > 0 {
-		names, err := reverseetl.Shard(p.Syncs, sh.k, sh.n)
+	if n > 0 {
+		sh := fmt.Sprintf("%d/%d", k, n)
+		names, err := reverseetl.Shard(p.Syncs, k, n)
 		if errors.Is(err, reverseetl.ErrEmptyShard) {
 			// More parallel jobs than groups of syncs: nothing to do is a success.
 			fmt.Fprintf(stdout, "shard %s holds no sync: the project has fewer depends_on groups than shards\n", sh)

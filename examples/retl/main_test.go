@@ -81,9 +81,9 @@ func TestInvalidFlagsAndProjectExit2(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "--log-format", "xml"}, `--log-format must be text or json, not "xml"`},
+		{[]string{"run", "--log-format", "xml"}, `log format must be text or json, not "xml"`},
 		{[]string{"run", "--log-level", "loud"}, "--log-level: slog: level string \"loud\": unknown name"},
-		{[]string{"validate", "--log-format", "xml"}, `--log-format must be text or json, not "xml"`},
+		{[]string{"validate", "--log-format", "xml"}, `log format must be text or json, not "xml"`},
 		{[]string{"run", "--only", "nosuch"}, `no sync named "nosuch"`},
 		{[]string{"run", "--configs", filepath.Join(s.dir, "missing")}, "config: reading the configs directory"},
 		{[]string{"validate", "--configs", filepath.Join(s.dir, "missing")}, "config: reading the configs directory"},

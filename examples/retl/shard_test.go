@@ -12,16 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseShard(t *testing.T) {
-	sh, err := parseShard("2/4")
-	require.NoError(t, err)
-	assert.Equal(t, shard{k: 2, n: 4}, sh)
-	for _, bad := range []string{"", "2", "0/4", "5/4", "a/b", "1/0", "-1/2", "1/2/3"} {
-		_, err := parseShard(bad)
-		assert.Error(t, err, bad)
-	}
-}
-
 func TestRunShardRunsItsShareAndEveryShardTogetherRunAll(t *testing.T) {
 	// The shipped syncs all depend on accounts; without its depends_on,
 	// renewals is a group of its own: shard 1 takes the group of three,

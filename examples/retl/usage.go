@@ -7,6 +7,8 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+
+	"github.com/retl-go/retl/reverseetl"
 )
 
 // help is what "retl <command> -h" prints besides the flags.
@@ -91,40 +93,6 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "retl version: the binary carries no build information")
 		return exitFailed
 	}
-	fmt.Fprintln(stdout, versionLine(info))
+	fmt.Fprintln(stdout, "retl", reverseetl.Version(info))
 	return exitOK
-}
-
-// versionLine renders build information as one line:
-// "retl v1.2.3 (revision abc123, modified, 2026-01-02T03:04:05Z; go1.24.0)".
-func versionLine(info *debug.BuildInfo) string {
-	var rev, at string
-	modified := false
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.time":
-			at = s.Value
-		case "vcs.modified":
-			modified = s.Value == "true"
-		}
-	}
-	version := info.Main.Version
-	if version == "" {
-		version = "(devel)"
-	}
-	parts := []string{}
-	if rev != "" {
-		parts = append(parts, "revision "+rev)
-	} else {
-		parts = append(parts, "revision unknown")
-	}
-	if modified {
-		parts = append(parts, "modified")
-	}
-	if at != "" {
-		parts = append(parts, at)
-	}
-	return fmt.Sprintf("retl %s (%s; %s)", version, strings.Join(parts, ", "), info.GoVersion)
 }

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -116,14 +115,6 @@ func testVersion(t *testing.T, bin string) {
 	if strings.Contains(info, "vcs.modified=true") {
 		assert.Contains(t, r.stdout, ", modified")
 	}
-}
-
-func TestVersionLine(t *testing.T) {
-	info := &debug.BuildInfo{GoVersion: "go1.24.0", Main: debug.Module{Path: "github.com/retl-go/retl", Version: "v1.2.3"},
-		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.time", Value: "2026-01-02T03:04:05Z"}, {Key: "vcs.modified", Value: "true"}}}
-	assert.Equal(t, "retl v1.2.3 (revision abc123, modified, 2026-01-02T03:04:05Z; go1.24.0)", versionLine(info))
-	info = &debug.BuildInfo{GoVersion: "go1.24.0", Main: debug.Module{Path: "github.com/retl-go/retl"}}
-	assert.Equal(t, "retl (devel) (revision unknown; go1.24.0)", versionLine(info))
 }
 
 func TestEmptyOrMissingConfigsDirectoryExits2NamingIt(t *testing.T) {
