@@ -444,7 +444,7 @@ func TestLoadFSReadErrors(t *testing.T) {
 	}, strings.Split(err.Error(), "\n"))
 }
 
-var update = flag.Bool("update", false, "rewrite golden files")
+var update = flag.Bool("update", false, "rewrite golden files and the generated tables of REFERENCE.md")
 
 // TestLoadBrokenProject checks the errors of a project with one mistake per
 // file against testdata/broken/errors.golden (go test -update rewrites it).

@@ -7,10 +7,12 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
+// The keys the project file's sections decode, from the Keys the
+// reference is made of.
 var (
-	projectKeys  = []string{"connections", "defaults", "alerts", "reports", "writeback", "secrets"}
-	defaultsKeys = []string{"parallel", "records_per_write", "null_policy", "on_failure"}
-	alertsKeys   = []string{"on_sync_failure", "failed_rows_above", "email", "webhook"}
+	projectKeys  = ProjectKeys.Under("")
+	defaultsKeys = ProjectKeys.Under("defaults")
+	alertsKeys   = ProjectKeys.Under("alerts")
 )
 
 // connRef is a key that names a connection, checked once all are known.

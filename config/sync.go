@@ -8,12 +8,12 @@ import (
 	"github.com/goccy/go-yaml/ast"
 )
 
+// The keys each section decodes, from the Keys the reference is made of.
 var (
-	syncKeys = []string{"name", "source", "destination", "mapping", "key", "filter", "null_policy",
-		"on_failure", "records_per_write", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
-	sourceKeys      = []string{"type", "connection", "query"}
-	destinationKeys = []string{"type", "connection"}
-	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "truncate", "type", "format", "null"}
+	syncKeys        = SyncKeys.Names()
+	sourceKeys      = SourceKeys.Names()
+	destinationKeys = DestinationKeys.Names()
+	mappingKeys     = MappingKeys.Names()
 )
 
 // syncMeta is what the checks across files need to know about a sync's

@@ -1,103 +1,93 @@
 package salesforce
 
-// keySpec documents one key of the destination section or the connection:
-// the reference tables of README.md are generated from destinationKeys and
+import "github.com/retl-go/retl/config"
+
+// The keys of the destination section and of the connection: the
+// reference tables of README.md are generated from destinationKeys and
 // connectionKeys, and a test holds them to the keys the section and the
-// connection decode (destSection, Options, Config), so that the schema is
-// said once.
-type keySpec struct {
-	Key, Type, Default, Meaning string
-}
+// connection decode (destSection, Options, connConfig), so that the schema
+// is said once.
 
 // destinationKeys are the keys of a salesforce destination section, in the
 // order the reference lists them.
-var destinationKeys = []keySpec{
-	{Key: "object", Type: "string", Default: "required",
+var destinationKeys = config.Keys{
+	{Name: "object", Type: "string", Default: "required",
 		Meaning: "The object written, such as `Account`."},
-	{Key: "operation", Type: "`insert`, `update`, `upsert`, `delete`, `hard_delete`", Default: "required",
+	{Name: "operation", Type: "`insert`, `update`, `upsert`, `delete`, `hard_delete`", Default: "required",
 		Meaning: "What is done to the records."},
-	{Key: "match_on", Type: "field", Default: "`Id` (update, delete); required for upsert",
+	{Name: "match_on", Type: "field", Default: "`Id` (update, delete); required for upsert",
 		Meaning: "How records are found, the one key for it: the external id field (or `Id`) an `upsert` is keyed on; for `update`, `delete` and `hard_delete`, a field whose value finds each record's Id by a query (without it, the mapping to `Id`). Its field must be mapped. Not for `insert`."},
-	{Key: "api", Type: "`bulk`, `rest` or `auto`", Default: "`bulk`",
+	{Name: "api", Type: "`bulk`, `rest` or `auto`", Default: "`bulk`",
 		Meaning: "Bulk API 2.0, sObject Collections, or REST when the whole load is smaller than `auto_threshold`. The same rows leave the same data either way."},
-	{Key: "auto_threshold", Type: "integer > 0", Default: "2000",
+	{Name: "auto_threshold", Type: "integer > 0", Default: "2000",
 		Meaning: "With `api: auto`, the record count from which Bulk is used."},
-	{Key: "bulk_batch_size", Type: "integer > 0", Default: "30000",
+	{Name: "bulk_batch_size", Type: "integer > 0", Default: "30000",
 		Meaning: "The most records one Bulk job holds, and the records per write (about 2 KB of memory a record of each job in flight)."},
-	{Key: "max_jobs_in_flight", Type: "integer > 0", Default: "2",
+	{Name: "max_jobs_in_flight", Type: "integer > 0", Default: "2",
 		Meaning: "Bulk jobs open at once (also the concurrent writes)."},
-	{Key: "rest_concurrency", Type: "integer > 0", Default: "4",
+	{Name: "rest_concurrency", Type: "integer > 0", Default: "4",
 		Meaning: "sObject Collections calls in flight."},
-	{Key: "poll_max_wait", Type: "duration", Default: "`5s`",
+	{Name: "poll_max_wait", Type: "duration", Default: "`5s`",
 		Meaning: "The longest pause between two polls of a Bulk job."},
-	{Key: "lock_retries", Type: "integer ≥ 0", Default: "2",
+	{Name: "lock_retries", Type: "integer ≥ 0", Default: "2",
 		Meaning: "How many later jobs (or REST calls) retry records that failed `UNABLE_TO_LOCK_ROW`; 0 for none."},
-	{Key: "on_not_found", Type: "`skip` or `fail`", Default: "`skip`",
-		Meaning: "With `match_on`: a record whose value matches no Salesforce record is skipped `not found`, or with `fail` fails with `RETL_NOT_FOUND`."},
-	{Key: "max_deletes", Type: "count, or a percentage such as `10%`", Default: "none",
+	{Name: "on_not_found", Type: "`skip` or `fail`", Default: "`skip`",
+		Meaning: "With `match_on`: a record whose value matches no Salesforce record is skipped `not_found`, or with `fail` fails with `RETL_NOT_FOUND`."},
+	{Name: "max_deletes", Type: "count, or a percentage such as `10%`", Default: "none",
 		Meaning: "The most records one run deletes (`delete`, `hard_delete`) or acts on through the sync's `on_removed`, counting the records its rows find, not the rows: a count such as `500`, or a percentage such as `10%` of the object's records, counted with `SELECT COUNT() FROM <object>` just before the first deletion (records in the Recycle Bin are not counted). Over it, the sync fails before anything is deleted. Not for `insert` or `update`."},
-	{Key: "group_by", Type: "field", Default: "none",
+	{Name: "group_by", Type: "field", Default: "none",
 		Meaning: "A mapped field naming each record's parent: a lookup Id (`AccountId`) or a lookup by external id (`Account.External_Id__c`). Records are sorted by it, so the children of one parent go to one Bulk job; see *Row locks*."},
-	{Key: "serial", Type: "boolean", Default: "`false`",
+	{Name: "serial", Type: "boolean", Default: "`false`",
 		Meaning: "One Bulk job at a time (and one REST call): sets `max_jobs_in_flight` and `rest_concurrency` to 1 (either set above 1 beside it is an error), and the Engine hands over one batch at a time."},
-	{Key: "max_upload_bytes", Type: "bytes", Default: "104857600 (100 MB)",
+	{Name: "max_upload_bytes", Type: "bytes", Default: "104857600 (100 MB)",
 		Meaning: "The most CSV bytes one Bulk job uploads. Salesforce takes 150 MB of base64-encoded content per upload (*Upload Job Data*), which is 117,964,800 bytes of CSV; a larger value is a configuration error when the sink is built. A record whose row alone is larger fails `RETL_ROW_TOO_LARGE`."},
-	{Key: "gzip_uploads", Type: "boolean", Default: "`false`",
+	{Name: "gzip_uploads", Type: "boolean", Default: "`false`",
 		Meaning: "Sends each Bulk upload with `Content-Encoding: gzip` (fastest level). On the benchmark's rows this saves 81% of the bytes (`BenchmarkGzipUpload`: 999,162 → 189,226 bytes a 10,000-row job, about 90 MB/s of one core). The limit above counts the CSV before compression. The sink's Stats show `upload_bytes` and `upload_bytes_gzipped`. Off by default until checked against a real org."},
-	{Key: "api_budget", Type: "integer > 0", Default: "none",
+	{Name: "api_budget", Type: "integer > 0", Default: "none",
 		Meaning: "The most API calls one run of the sync makes. Once they are spent no new Bulk job or REST call starts, and the records left fail with `RETL_API_BUDGET`; a job already started is finished (its upload, polls and results), so those calls can overrun the budget a little, and no record's outcome is lost. Stats show `api_budget`, `api_budget_spent` and `api_budget_refused_calls`, and `org_api_usage` (the org's `api-usage=N/M` from the last answer's `Sforce-Limit-Info`)."},
-	{Key: "on_duplicate_key", Type: "`fail` or `skip`", Default: "`fail`",
+	{Name: "on_duplicate_key", Type: "`fail` or `skip`", Default: "`fail`",
 		Meaning: "A record whose key an earlier record of the run has: the first is written; each later one fails `RETL_DUPLICATE_KEY` (naming the first row), or is skipped with `skip`. See *Screening*. Not for `insert`."},
-	{Key: "assignment_rule", Type: "`default` or a rule Id", Default: "none",
+	{Name: "assignment_rule", Type: "`default` or a rule Id", Default: "none",
 		Meaning: "Lead and Case only. Runs assignment rules on the records saved: `default` the object's active rule, or a rule's Id. The Bulk API 2.0 takes a rule's Id only (`assignmentRuleId`, *Create a Job*), so `default` becomes the active rule's Id, found by one query in the preflight; REST saves carry `Sforce-Auto-Assign` (`TRUE` or the Id, *Assignment Rule Header*). Unset, REST saves carry `Sforce-Auto-Assign: FALSE`: without the header REST runs the active rule, and Bulk does not, so `api: auto` would otherwise assign some loads and not others. A rule of another object, an Id that is no rule, or `default` without an active rule fails the preflight, before anything is sent."},
-	{Key: "only_if_different", Type: "boolean", Default: "`false`",
+	{Name: "only_if_different", Type: "boolean", Default: "`false`",
 		Meaning: "Update and upsert only. Before a batch is sent, the sink reads the current values of the mapped fields for its keys, by IN lists (`CurrentValues`, one query per few hundred keys) or, chosen as `set_if_empty` chooses (`diffjob.go`), by one Bulk query job of every record with a key that answers the sync's later batches and keeps per record its Id and one 8-byte hash per field of the value in a canonical form (`canon`, which equals a value to send only where `planSame` does; `TestCanonAgreesWithPlanSame`), compares each value as Plan does (`planSame`: numbers at the field's scale, dates, date-times, booleans, picklists and Ids without case, null and `\"\"` as empty), makes every value that would not change `Absent` (an empty Bulk cell, a missing JSON key) and answers a record with nothing left `Skipped: unchanged` with its Id, without sending it. `set_if_empty` is decided from the same read. A record not found, or with a malformed Id, is sent as without the option. Cost per 100,000 records Salesforce already holds, on the emulator (`BenchmarkOnlyIfDifferent`, side by side on a loaded 2-core machine): by the query job 6 calls and 0.29 s, by IN lists 186 calls and 5 to 13 s, nothing sent either way; resending them took 27 calls and 0.87 s; change detection alone sends nothing and calls Salesforce not at all. On Salesforce the resend also costs the saves, their Flows and triggers, and Bulk's daily batch allocation."},
-	{Key: "predict_rejects", Type: "boolean", Default: "`true`",
+	{Name: "predict_rejects", Type: "boolean", Default: "`true`",
 		Meaning: "Screen fails, before anything is sent, a record Salesforce would refuse for what the describe tells: text over `length` (counted in UTF-16 units), a malformed email, a value outside a restricted picklist, a number of `double`, `currency` or `percent` beyond `precision` once rounded to `scale`, a required field (not nillable, createable, not defaulted, not boolean) empty on insert or null on update and upsert. The error has Salesforce's code and message (`TestPredictedRejectsAreNotSent` compares them with the emulator's own answers) and `Predicted: true`. The plan runs the same screen. Its cost is within the noise of `BenchmarkScreenPredict` on a loaded machine, with no allocation per record."},
 }
 
 // connectionKeys are the keys of a salesforce connection in the project
 // file.
-var connectionKeys = []keySpec{
-	{Key: "login_url", Type: "URL", Default: "`https://login.salesforce.com`",
+var connectionKeys = config.Keys{
+	{Name: "login_url", Type: "URL", Default: "`https://login.salesforce.com`",
 		Meaning: "Where tokens are requested; a My Domain URL is required for `client_credentials`; `https://test.salesforce.com` for sandboxes. `http` only for loopback hosts (the emulator)."},
-	{Key: "instance_url", Type: "URL", Default: "the login's answer",
+	{Name: "instance_url", Type: "URL", Default: "the login's answer",
 		Meaning: "The API host to use instead of the one the login answers with."},
-	{Key: "api_version", Type: "version", Default: "`62.0`",
+	{Name: "api_version", Type: "version", Default: "`62.0`",
 		Meaning: "The REST API version."},
-	{Key: "auth", Type: "`jwt`, `client_credentials`, `password` or `soap`", Default: "required",
+	{Name: "auth", Type: "`jwt`, `client_credentials`, `password` or `soap`", Default: "required",
 		Meaning: "How the client logs in (see *Authentication*)."},
-	{Key: "client_id", Type: "string", Default: "none",
+	{Name: "client_id", Type: "string", Default: "none",
 		Meaning: "The connected app's consumer key (`jwt`, `client_credentials`, `password`)."},
-	{Key: "client_secret", Type: "secret", Default: "none",
+	{Name: "client_secret", Type: "secret", Default: "none",
 		Meaning: "The connected app's consumer secret (`client_credentials`, `password`)."},
-	{Key: "username", Type: "string", Default: "none",
+	{Name: "username", Type: "string", Default: "none",
 		Meaning: "The integration user (`jwt`, `password`, `soap`)."},
-	{Key: "password", Type: "secret", Default: "none",
+	{Name: "password", Type: "secret", Default: "none",
 		Meaning: "The integration user's password (`password`, `soap`)."},
-	{Key: "security_token", Type: "secret", Default: "none",
+	{Name: "security_token", Type: "secret", Default: "none",
 		Meaning: "Appended to the password when the org asks for it (`password`, `soap`)."},
-	{Key: "private_key", Type: "secret (PEM)", Default: "none",
+	{Name: "private_key", Type: "secret (PEM)", Default: "none",
 		Meaning: "The JWT signing key, RSA in PKCS #1 or #8; newlines may arrive escaped. Exactly one of `private_key` and `private_key_file` for `jwt`."},
-	{Key: "private_key_file", Type: "path", Default: "none",
+	{Name: "private_key_file", Type: "path", Default: "none",
 		Meaning: "A file holding the JWT signing key."},
-	{Key: "audience", Type: "URL", Default: "follows `login_url`",
+	{Name: "audience", Type: "URL", Default: "follows `login_url`",
 		Meaning: "The JWT `aud` claim."},
-	{Key: "timeout", Type: "duration", Default: "`2m`",
+	{Name: "timeout", Type: "duration", Default: "`2m`",
 		Meaning: "One HTTP request's limit."},
-	{Key: "max_retries", Type: "integer ≥ 0", Default: "5",
+	{Name: "max_retries", Type: "integer ≥ 0", Default: "5",
 		Meaning: "Retries of one request (5xx, dropped connections); 0 for none. See *Retries*."},
-	{Key: "retry_max_wait", Type: "duration", Default: "`1m`",
+	{Name: "retry_max_wait", Type: "duration", Default: "`1m`",
 		Meaning: "The total wait between the retries of one request."},
-	{Key: "retry_rate_limit", Type: "boolean", Default: "`false`",
+	{Name: "retry_rate_limit", Type: "boolean", Default: "`false`",
 		Meaning: "Retry requests answered 403 `REQUEST_LIMIT_EXCEEDED` (the daily limit does not recover within a run)."},
-}
-
-// keyTable is the Markdown table of specs.
-func keyTable(specs []keySpec) string {
-	s := "| Key | Type | Default | Meaning |\n|---|---|---|---|\n"
-	for _, k := range specs {
-		s += "| `" + k.Key + "` | " + k.Type + " | " + k.Default + " | " + k.Meaning + " |\n"
-	}
-	return s
 }

@@ -1,0 +1,131 @@
+package config
+
+// SyncKeys are the top-level keys of a sync file, in the order the reference lists them.
+var SyncKeys = Keys{
+	{Name: "name", Type: "string", Default: "file name without extension",
+		Meaning: "The sync's name. Letters, digits, `_`, `-` and `.`; not starting with `-` or `.`; at most 128 characters. Unique in the project, compared without regard to case."},
+	{Name: "source", Type: "mapping", Default: "required",
+		Meaning: "Where rows come from; see below."},
+	{Name: "destination", Type: "mapping", Default: "required",
+		Meaning: "Where records go; see below."},
+	{Name: "mapping", Type: "list", Default: "required, not empty",
+		Meaning: "How a row becomes a record; see below."},
+	{Name: "key", Type: "string", Default: "none (required by `change_detection`)",
+		Meaning: "The source column that identifies a row: in reports, the failed-rows file and the warehouse's results, and for `change_detection` between runs. Without it, rows are reported by the field the destination finds records by (the external id of an upsert, `match_on` or `Id`)."},
+	{Name: "filter", Type: "string", Default: "none",
+		Meaning: "An [expression](../docs/expressions.md) over the row; rows where it is not `true` (`false` or NULL) are skipped with reason `filtered`."},
+	{Name: "null_policy", Type: "`clear` or `ignore`", Default: "`defaults.null_policy`, else `clear`",
+		Meaning: "What a NULL or empty text does to its field: `clear` clears it, `ignore` leaves it as it is (it is not sent). The same in Bulk and REST; see [NULL and empty text](#null-and-empty-text)."},
+	{Name: "on_failure", Type: "mapping", Default: "`defaults.on_failure`",
+		Meaning: "When failed rows fail the sync; see [on_failure](#on_failure)."},
+	{Name: "records_per_write", Type: "integer > 0", Default: "`defaults.records_per_write`, else the destination's",
+		Meaning: "How many records one write hands the destination, in place of the destination's own choice: for Salesforce, the records of one Bulk job (otherwise its `bulk_batch_size`, 30,000; with `group_by`, the grouped job size), or with `api: rest` of one round of calls (otherwise 200 × `rest_concurrency`). It bounds the records held for each write in flight."},
+	{Name: "depends_on", Type: "list of sync names", Default: "none",
+		Meaning: "Syncs that must run first. Each must exist; the dependencies must not form a cycle."},
+	{Name: "run_if_parent_failed", Type: "boolean", Default: "`false`",
+		Meaning: "Run even when a sync this one depends on failed."},
+	{Name: "change_detection", Type: "boolean", Default: "`false`",
+		Meaning: "Send only rows whose mapped values changed since the last accepted write, telling rows apart by `key` (which it requires). With `operation: insert`, a key Salesforce accepted once is never sent again, changed or not, `--full` included (skipped `already_inserted`)."},
+	{Name: "on_removed", Type: "`delete`, or a mapping with `set`", Default: "nothing",
+		Meaning: "What is done to records this sync wrote in earlier runs whose keys its query no longer returns; see [on_removed](#on_removed)."},
+}
+
+// SourceKeys are the keys of a sync's source section that retl itself reads, in the order the reference lists them.
+var SourceKeys = Keys{
+	{Name: "type", Type: "string", Default: "the connection's type",
+		Meaning: "The source plugin, such as `snowflake`. Required when the source names no connection; otherwise the named connection's `type` applies, so one sync file runs against whatever the project file points the connection at (Snowflake in production, SQLite in the demo)."},
+	{Name: "connection", Type: "string", Default: "none",
+		Meaning: "A connection of the project file. With a project file, it must exist there."},
+	{Name: "query", Type: "string", Default: "none",
+		Meaning: "The query, for sources that run one (those sources require it)."},
+	{Other: true, Type: "any", Default: "none",
+		Meaning: "Passed to the source plugin, which checks it as strictly."},
+}
+
+// DestinationKeys are the keys of a sync's destination section that retl itself reads, in the order the reference lists them.
+var DestinationKeys = Keys{
+	{Name: "type", Type: "string", Default: "the connection's type",
+		Meaning: "The destination plugin, such as `salesforce`. Required when the destination names no connection; otherwise the named connection's `type` applies."},
+	{Name: "connection", Type: "string", Default: "none",
+		Meaning: "A connection of the project file. With a project file, it must exist there."},
+	{Other: true, Type: "any", Default: "none",
+		Meaning: "The destination plugin's own: it decodes and checks them as strictly, with every other check of the files (a typo such as `opration` is reported with a suggestion)."},
+}
+
+// MappingKeys are the keys of a mapping entry, in the order the reference lists them.
+var MappingKeys = Keys{
+	{Name: "to", Type: "string", Default: "required",
+		Meaning: "The target field. `Relationship.External_Id__c` sets a lookup by the parent's external id. Each field is mapped once, compared without regard to case."},
+	{Name: "from", Type: "string", Default: "one of `from`, `value`, `expr`",
+		Meaning: "A source column."},
+	{Name: "value", Type: "string, number, boolean or null", Default: "one of `from`, `value`, `expr`",
+		Meaning: "A constant. `value: null` clears the field whatever the null policy; `value: \"\"` is empty text, which follows the null policy."},
+	{Name: "expr", Type: "string", Default: "one of `from`, `value`, `expr`",
+		Meaning: "An [expression](../docs/expressions.md) over the row. A NULL or empty-text result follows `null`."},
+	{Name: "when", Type: "string", Default: "always",
+		Meaning: "An [expression](../docs/expressions.md) over the row; the field is set only where it is `true` (NULL counts as `false`), and is not sent otherwise."},
+	{Name: "set_if_empty", Type: "boolean", Default: "`false`",
+		Meaning: "Set the field only when the destination's record has no value in it."},
+	{Name: "truncate", Type: "boolean", Default: "`false`",
+		Meaning: "Text longer than the destination field is cut to the field's length instead of failing the row (Salesforce: `STRING_TOO_LONG`; Data Loader calls it \"allow field truncation\"). Only for text (no `type`, or `type: string`). Salesforce counts characters in UTF-16 units, so a character such as an emoji counts twice; a cut never splits one. The values cut are counted in the sync's report (`stats.truncated_values`, `stats.truncated_by_field`) with a warning per field, in `retl plan` as in `retl run`. Salesforce fields of type string, textarea, email, phone, picklist, multipicklist and encrypted string are cut; others (url) still fail. Changing it sends every row again under change detection."},
+	{Name: "type", Type: "`string`, `number`, `integer`, `boolean`, `date`, `datetime`", Default: "from the value",
+		Meaning: "The type the value is converted to."},
+	{Name: "format", Type: "string", Default: "none",
+		Meaning: "A Go time layout (such as `02/01/2006`) that text dates are parsed with. Only with `type: date` or `datetime`."},
+	{Name: "null", Type: "`clear` or `ignore`", Default: "the sync's `null_policy`",
+		Meaning: "What a NULL or empty text does to this field."},
+}
+
+// OnFailureKeys are the keys of on_failure (a sync's, or the project's defaults.on_failure), in the order the reference lists them.
+var OnFailureKeys = Keys{
+	{Name: "max_failed_rows", Type: "integer ≥ 0", Default: "none",
+		Meaning: "The sync fails when more rows than this fail."},
+	{Name: "max_failed_percent", Type: "number 0–100", Default: "none",
+		Meaning: "The sync fails when a larger share of rows than this fails."},
+}
+
+// ProjectKeys are the keys of the project file, as dotted paths, in the order the reference lists them.
+var ProjectKeys = Keys{
+	{Name: "connections", Type: "mapping of name to connection", Default: "none",
+		Meaning: "Named connections. A name follows the rules of sync names."},
+	{Name: "connections.NAME.type", Type: "string", Default: "required",
+		Meaning: "The kind of connection, such as `snowflake` or `salesforce`."},
+	{Name: "connections.NAME.*", Type: "any", Default: "none",
+		Meaning: "Passed to the plugin that uses the connection, which checks it as strictly."},
+	{Name: "defaults.parallel", Type: "integer > 0", Default: "the runner's",
+		Meaning: "How many syncs run at once."},
+	{Name: "defaults.records_per_write", Type: "integer > 0", Default: "the destination's",
+		Meaning: "`records_per_write` of syncs that set none."},
+	{Name: "defaults.null_policy", Type: "`clear` or `ignore`", Default: "`clear`",
+		Meaning: "`null_policy` of syncs that set none."},
+	{Name: "defaults.on_failure", Type: "mapping", Default: "any failed row fails",
+		Meaning: "`on_failure` of syncs that set none."},
+	{Name: "alerts.on_sync_failure", Type: "boolean", Default: "`false`",
+		Meaning: "Alert when a sync fails."},
+	{Name: "alerts.failed_rows_above", Type: "integer ≥ 0", Default: "none",
+		Meaning: "Alert when a sync has more failed rows than this."},
+	{Name: "alerts.email.connection", Type: "string", Default: "required",
+		Meaning: "A connection of this file, to a Snowflake account that sends through `SYSTEM$SEND_EMAIL`."},
+	{Name: "alerts.email.integration", Type: "string", Default: "required",
+		Meaning: "The Snowflake notification integration."},
+	{Name: "alerts.email.recipients", Type: "list of email addresses", Default: "required",
+		Meaning: "Who is told."},
+	{Name: "alerts.webhook.url", Type: "http or https URL", Default: "required",
+		Meaning: "Where Slack-compatible JSON is posted."},
+	{Name: "reports.dir", Type: "string", Default: "the runner's",
+		Meaning: "Where run reports and failed-row files go."},
+	{Name: "writeback.connection", Type: "string", Default: "required",
+		Meaning: "A connection of this file, to write the run log and per-record outcomes to. Its state also holds each sync's lease (table `LEASES`), so that two runs of one sync never overlap; without a `writeback` section the scheduler must run one job at a time."},
+	{Name: "writeback.schema", Type: "string", Default: "`RETL`",
+		Meaning: "The schema of the write-back tables (on SQLite, which has no schemas, a table-name prefix: `RETL_RUNS`)."},
+	{Name: "writeback.results", Type: "`all`, `failed`, `none`", Default: "`all`",
+		Meaning: "Which per-record outcomes are written."},
+	{Name: "writeback.retention_days", Type: "integer ≥ 0", Default: "`0` (kept)",
+		Meaning: "How many days outcomes are kept; `0` keeps them."},
+	{Name: "writeback.exclude_fields", Type: "list of field names", Default: "none",
+		Meaning: "Target fields (matched without case) whose values never leave the process: left out of the record results table's `VALUES_JSON`, replaced by `[EXCLUDED]` where Salesforce's error message echoes them (in `RECORD_RESULTS`, the report, the summary, alerts and the failed-rows files), and left empty in the failed-rows files' value columns. A value of 8 characters or more is replaced wherever it appears, a shorter one where it stands alone (see [Reliability](../docs/reliability.md#reliability))."},
+	{Name: "secrets.aws.region", Type: "string", Default: "the AWS SDK's",
+		Meaning: "The region of AWS Secrets Manager."},
+	{Name: "secrets.aws.endpoint", Type: "string", Default: "the AWS SDK's",
+		Meaning: "A different endpoint, for tests and private endpoints."},
+}
