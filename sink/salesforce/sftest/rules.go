@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -104,8 +106,7 @@ func (o *objectDef) applyRules(vals []any) *apiError {
 			}
 		case ruleRound:
 			if x, ok := v.(float64); ok {
-				p := math.Pow(10, float64(*r.Round))
-				v = math.Round(x*p) / p
+				v = roundDecimal(x, *r.Round)
 			}
 		case ruleFrom:
 			src := o.field(r.From)
@@ -144,4 +145,24 @@ type schemaRule struct {
 
 func (r schemaRule) toRule() SaveRule {
 	return SaveRule{Field: r.Field, Upper: r.Upper, Round: r.Round, From: r.From}
+}
+
+// roundDecimal rounds x half away from zero to scale decimal places as
+// the decimal it was written as: 1.005 to 2 places is 1.01, where binary
+// rounding of the float 1.00499999... would give 1.00.
+func roundDecimal(x float64, scale int) float64 {
+	p := math.Pow(10, float64(scale))
+	if y := x * p; y == math.Trunc(y) || math.IsInf(y, 0) {
+		return x // already at the scale: the common case, without allocating
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(x, 'f', -1, 64))
+	if !ok {
+		return math.Round(x*p) / p
+	}
+	// FloatString rounds its last digit half away from zero.
+	out, err := strconv.ParseFloat(r.FloatString(scale), 64)
+	if err != nil {
+		return math.Round(x*p) / p
+	}
+	return out
 }

@@ -123,3 +123,16 @@ func TestSaveRulesInSchemaStrict(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "lower")
 }
+
+func TestRoundDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		x     float64
+		scale int
+		want  float64
+	}{
+		{1.005, 2, 1.01}, {-1.005, 2, -1.01}, {2.5, 0, 3}, {-2.5, 0, -3}, {1.2345, 3, 1.235},
+		{0.125, 2, 0.13}, {7, 2, 7}, {1e300, 2, 1e300}, {2.675, 2, 2.68},
+	} {
+		assert.Equal(t, tc.want, roundDecimal(tc.x, tc.scale), "%v at %d", tc.x, tc.scale)
+	}
+}
