@@ -60,6 +60,10 @@ type Outcome struct {
 	// Reason is set for skipped rows.
 	Reason   string   `json:"reason,omitempty"`
 	KeptBack []string `json:"kept_back,omitempty"`
+	// Altered lists the fields of a written row that the destination,
+	// read back after the write (verify), holds differently from what was
+	// sent: From the value sent, To the value stored.
+	Altered []sink.FieldChange `json:"altered,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
@@ -96,6 +100,13 @@ type SyncReport struct {
 	Changes []PlannedChange `json:"changes,omitempty"`
 	// KeptBack counts fields not sent because set_if_empty found them populated.
 	KeptBack int64 `json:"kept_back"`
+	// Altered counts the rows whose destination record, read back after
+	// the write (verify), holds a value other than the one sent; with
+	// on_altered: fail they are failed rows too.
+	Altered int64 `json:"altered,omitempty"`
+	// AlteredRows holds the first MaxAlteredRowsInReport written rows
+	// that are altered; altered rows that failed are in FailedRows.
+	AlteredRows []Outcome `json:"altered_rows,omitempty"`
 	// SkipReasons counts skipped rows by reason.
 	SkipReasons map[string]int64 `json:"skip_reasons,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
@@ -187,6 +198,10 @@ type PlannedChange struct {
 
 // MaxChangesInReport bounds the sample of planned changes per sync.
 const MaxChangesInReport = 20
+
+// MaxAlteredRowsInReport bounds the written altered rows a SyncReport
+// keeps in memory.
+const MaxAlteredRowsInReport = 1000
 
 // MaxFailedRowsInReport bounds the failed rows a SyncReport keeps in memory.
 const MaxFailedRowsInReport = 1000
