@@ -86,3 +86,42 @@ func TestMigrationFailureIsReported(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "migrating the tables from layout version 1")
 }
+
+// On both warehouses, ALTERED reaches RECORD_RESULTS (loaded from files on
+// Snowflake, by position), and tables of layout 1 gain the columns at their
+// end.
+func TestAlteredInBothWarehouses(t *testing.T) {
+	warehouses(t, func(t *testing.T, w *warehouse) {
+		ctx := context.Background()
+		// Layout 1 tables: this release's tables without the new columns.
+		old, err := state.New(w.db, w.dialect, state.Options{Schema: "M"})
+		require.NoError(t, err)
+		require.NoError(t, old.Writeback("r0").Prepare(ctx))
+		runs, results, _, version := old.Tables()
+		w.exec(t, "ALTER TABLE "+results+" DROP COLUMN ALTERED")
+		w.exec(t, "ALTER TABLE "+runs+" DROP COLUMN ROWS_ALTERED")
+		w.exec(t, "DELETE FROM "+version)
+		w.exec(t, "INSERT INTO "+version+" (VERSION) VALUES (1)")
+
+		st, err := state.New(w.db, w.dialect, state.Options{Schema: "M"})
+		require.NoError(t, err)
+		wb := st.Writeback("r1")
+		outs := outcomes(2)
+		outs[1].Altered = []sink.FieldChange{{Field: "Title", From: "a|b", To: "A\"B"}}
+		require.NoError(t, wb.Outcomes(ctx, writebackSync(), outs))
+		rep := &reverseetl.SyncReport{Name: "people", Status: reverseetl.Succeeded, Read: 2, Created: 2, Altered: 1}
+		wb.SyncFinished(ctx, writebackSync(), rep)
+		require.False(t, rep.WritebackFailed, "%v", rep.Warnings)
+		var altered string
+		var none sql.NullString
+		require.NoError(t, w.db.QueryRow("SELECT ALTERED FROM "+results+" WHERE RUN_ID = 'r1' AND SEQ = 2").Scan(&altered))
+		assert.JSONEq(t, `[{"field":"Title","from":"a|b","to":"A\"B"}]`, altered)
+		require.NoError(t, w.db.QueryRow("SELECT ALTERED FROM "+results+" WHERE RUN_ID = 'r1' AND SEQ = 1").Scan(&none))
+		assert.False(t, none.Valid && none.String != "")
+		var created string
+		require.NoError(t, w.db.QueryRow("SELECT SALESFORCE_ID FROM "+results+" WHERE RUN_ID = 'r1' AND SEQ = 2").Scan(&created))
+		assert.Equal(t, "0031", created, "the columns before ALTERED keep their places")
+		assert.Equal(t, int64(1), w.int(t, "SELECT ROWS_ALTERED FROM "+runs+" WHERE RUN_ID = 'r1'"))
+		assert.Equal(t, int64(2), w.int(t, "SELECT MAX(VERSION) FROM "+version))
+	})
+}
