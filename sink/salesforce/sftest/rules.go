@@ -144,7 +144,7 @@ type schemaRule struct {
 }
 
 func (r schemaRule) toRule() SaveRule {
-	return SaveRule{Field: r.Field, Upper: r.Upper, Round: r.Round, From: r.From}
+	return SaveRule(r)
 }
 
 // roundDecimal rounds x half away from zero to scale decimal places as
