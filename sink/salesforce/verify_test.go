@@ -289,3 +289,23 @@ func TestAddResultRowsNestsPaths(t *testing.T) {
 	require.Error(t, addResultRows(strings.NewReader("\"Id\"\n\"unclosed\n"), rows))
 	require.NoError(t, addResultRows(strings.NewReader(""), rows))
 }
+
+func TestVerifyLeavesOnRemovedAlone(t *testing.T) {
+	srv := emulator(t, sftest.WithSchemaYAML([]byte(verifySchema)))
+	id, err := srv.Insert("Account", map[string]any{"Name": "x"})
+	require.NoError(t, err)
+	opt := fastOptions(APIREST)
+	opt.Verify = true
+	s := emuSink(t, emuClient(t, srv), "Account", Upsert, "External_Id__c", opt)
+	srv.ResetRequests()
+	set := &sink.Record{Layout: sink.NewLayout([]string{"Code__c"}, nil), Values: []sink.Value{sink.TextValue("gone")}}
+	res, err := s.Remove(context.Background(), sink.Removal{IDs: []string{id}, Set: set})
+	require.NoError(t, err)
+	require.Len(t, res, 1)
+	require.Nil(t, res[0].Err)
+	assert.Empty(t, res[0].Altered, "on_removed's writes are not read back")
+	assert.Equal(t, "GONE", srv.Records("Account")[0]["Code__c"], "the rule ran")
+	for _, r := range srv.Requests() {
+		assert.False(t, strings.HasSuffix(r.Path, "/query"), "no read back: %s", r.Path)
+	}
+}
