@@ -136,3 +136,17 @@ func TestRoundDecimal(t *testing.T) {
 		assert.Equal(t, tc.want, roundDecimal(tc.x, tc.scale), "%v at %d", tc.x, tc.scale)
 	}
 }
+
+func TestSaveRulesOverControlEndpoint(t *testing.T) {
+	srv, c := start(t)
+	c.token = ""
+	res, body := c.do("POST", "/__sftest/objects", "objects:\n  - name: Account\n    onSave:\n      - field: Name\n        upper: true\n")
+	require.Equal(t, 204, res.StatusCode, "%s", body)
+	res, body = c.do("POST", "/__sftest/objects", "objects:\n  - name: Account\n    onSave:\n      - field: Name\n        round: 1\n")
+	require.Equal(t, 400, res.StatusCode)
+	assert.Contains(t, string(body), "round needs a number field")
+	c.token = c.login()
+	st, out := c.call("POST", v+"/sobjects/Account", map[string]any{"Name": "acme"})
+	require.Equal(t, 201, st, "%v", out)
+	assert.Equal(t, "ACME", srv.Records("Account")[0]["Name"])
+}
