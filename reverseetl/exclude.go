@@ -57,6 +57,28 @@ func (x Exclusion) Scrub(msg string, r *sink.Record) string {
 	return msg
 }
 
+// ScrubChanges returns changes with the values of excluded fields replaced
+// by [EXCLUDED]; changes itself is not modified.
+func (x Exclusion) ScrubChanges(changes []sink.FieldChange) []sink.FieldChange {
+	if len(x.fields) == 0 {
+		return changes
+	}
+	var out []sink.FieldChange
+	for i, c := range changes {
+		if !x.Has(c.Field) {
+			continue
+		}
+		if out == nil {
+			out = append([]sink.FieldChange(nil), changes...)
+		}
+		out[i].From, out[i].To = Excluded, Excluded
+	}
+	if out == nil {
+		return changes
+	}
+	return out
+}
+
 // exclusion is what the run keeps out of messages: the Engine's fields
 // and the project's writeback.exclude_fields.
 func (e *Engine) exclusion(p *config.Project) Exclusion {

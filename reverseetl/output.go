@@ -57,6 +57,9 @@ func WriteSummary(w io.Writer, rep *Report, maxRows int) error {
 			sort.Strings(reasons)
 			fmt.Fprintf(w, "%s: skipped: %s\n", s.Name, strings.Join(reasons, ", "))
 		}
+		if err := writeAltered(w, s, maxRows); err != nil {
+			return err
+		}
 		if len(s.FailedRows) == 0 {
 			continue
 		}
@@ -75,6 +78,31 @@ func WriteSummary(w io.Writer, rep *Report, maxRows int) error {
 		}
 	}
 	return nil
+}
+
+// writeAltered lists, for a sync whose written records Salesforce holds
+// differently from what was sent (verify), up to maxRows of their fields.
+func writeAltered(w io.Writer, s *SyncReport, maxRows int) error {
+	if s.Altered == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\n%s: altered rows (%d): written, but the destination stored other values:\n", s.Name, s.Altered)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KEY\tFIELD\tSENT\tSTORED")
+	n := 0
+	for _, rows := range [][]Outcome{s.AlteredRows, s.FailedRows} {
+		for _, o := range rows {
+			for _, a := range o.Altered {
+				if n == maxRows {
+					fmt.Fprintf(tw, "  …\t\t\t\n")
+					return tw.Flush()
+				}
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Key, a.Field, oneLine(a.From), oneLine(a.To))
+				n++
+			}
+		}
+	}
+	return tw.Flush()
 }
 
 func oneLine(s string) string {

@@ -50,6 +50,18 @@ func (r *recorder) add(o Outcome) {
 		// A plan's unchanged record keeps fields back as its write would.
 		r.rep.KeptBack += int64(len(o.KeptBack))
 	}
+	if len(o.Altered) > 0 {
+		// A copy: the values leave the process, the sink's result does not.
+		alt := make([]sink.FieldChange, len(o.Altered))
+		for i, a := range r.exclude.ScrubChanges(o.Altered) {
+			alt[i] = sink.FieldChange{Field: a.Field, From: r.redact(a.From), To: r.redact(a.To)}
+		}
+		o.Altered = alt
+		r.rep.Altered++
+		if o.Kind == Written && len(r.rep.AlteredRows) < MaxAlteredRowsInReport {
+			r.rep.AlteredRows = append(r.rep.AlteredRows, o)
+		}
+	}
 	switch o.Kind {
 	case Written:
 		if o.Created {
@@ -129,7 +141,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 	defer r.mu.Unlock()
 	for i := range recs {
 		x := res[i]
-		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, Record: &recs[i]}
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, Altered: x.Altered, Record: &recs[i]}
 		switch {
 		case x.Err != nil:
 			o.Kind = RowFailed

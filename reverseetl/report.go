@@ -61,6 +61,10 @@ type Outcome struct {
 	Reason   sink.SkipCode `json:"reason,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
 	KeptBack []string      `json:"kept_back,omitempty"`
+	// Altered lists the fields of a written row that the destination,
+	// read back after the write (verify), holds differently from what was
+	// sent: From the value sent, To the value stored.
+	Altered []sink.FieldChange `json:"altered,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
@@ -99,6 +103,13 @@ type SyncReport struct {
 	KeptBack int64 `json:"kept_back"`
 	// SkipReasons counts skipped rows by code.
 	SkipReasons map[sink.SkipCode]int64 `json:"skip_reasons,omitempty"`
+	// Altered counts the rows whose destination record, read back after
+	// the write (verify), holds a value other than the one sent; with
+	// on_altered: fail they are failed rows too.
+	Altered int64 `json:"altered,omitempty"`
+	// AlteredRows holds the first MaxAlteredRowsInReport written rows
+	// that are altered; altered rows that failed are in FailedRows.
+	AlteredRows []Outcome `json:"altered_rows,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
 	// failed row goes to the Engine's observers.
 	FailedRows []Outcome `json:"failed_rows,omitempty"`
@@ -188,6 +199,10 @@ type PlannedChange struct {
 
 // MaxChangesInReport bounds the sample of planned changes per sync.
 const MaxChangesInReport = 20
+
+// MaxAlteredRowsInReport bounds the written altered rows a SyncReport
+// keeps in memory.
+const MaxAlteredRowsInReport = 1000
 
 // MaxFailedRowsInReport bounds the failed rows a SyncReport keeps in memory.
 const MaxFailedRowsInReport = 1000

@@ -153,6 +153,11 @@ type Result struct {
 	// Changes is filled by Planner.Plan only: the fields a write would
 	// change, with their current and new values.
 	Changes []FieldChange
+	// Altered lists the fields of a written record that the destination,
+	// read back after the write, holds differently from what was sent
+	// (a trigger, a Flow, rounding): From is the value sent, To the value
+	// stored. Only a sink that verifies its writes fills it.
+	Altered []FieldChange
 }
 
 // FieldChange is one field a planned write would change.

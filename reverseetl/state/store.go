@@ -39,7 +39,7 @@ import (
 )
 
 // LayoutVersion is the version of the tables this release writes.
-const LayoutVersion = 1
+const LayoutVersion = 2
 
 // DefaultSchema is where the tables live unless configured otherwise.
 const DefaultSchema = "RETL"
@@ -58,13 +58,17 @@ var (
 		{"ROWS_READ", Int}, {"ROWS_CREATED", Int}, {"ROWS_UPDATED", Int}, {"ROWS_UNCHANGED", Int},
 		{"ROWS_UNCHANGED_NOT_READ", Int}, {"ROWS_FAILED", Int}, {"ROWS_SKIPPED", Int}, {"FIELDS_KEPT_BACK", Int},
 		{"API", Text}, {"BULK_JOB_IDS", Text}, {"ERROR", Text}, {"WARNINGS", Text},
+		{"ROWS_ALTERED", Int},
 	}
 	runKey     = []string{"RUN_ID", "SYNC"}
 	resultCols = []Column{
 		{"RUN_ID", Text}, {"SYNC", Text}, {"SEQ", Int}, {"RECORD_KEY", Text}, {"OPERATION", Text},
 		{"OUTCOME", Text}, {"SALESFORCE_ID", Text}, {"CREATED", Bool}, {"ERROR_CODE", Text},
-		{"ERROR_MESSAGE", Text}, {"ERROR_FIELDS", Text}, {"REASON", Text}, {"REASON_DETAIL", Text}, {"KEPT_BACK", Text},
+		{"ERROR_MESSAGE", Text}, {"ERROR_FIELDS", Text}, {"REASON", Text}, {"KEPT_BACK", Text},
 		{"VALUES_JSON", Text}, {"RECORDED_AT", Time},
+		// Last: layout 1 tables gain them at their end (migrate.go), and
+		// loads fill columns by position.
+		{"ALTERED", Text}, {"REASON_DETAIL", Text},
 	}
 	stateCols = []Column{
 		{"SYNC", Text}, {"RECORD_KEY", Text}, {"ROW_HASH", Text}, {"SALESFORCE_ID", Text},
@@ -249,6 +253,11 @@ func (s *Store) create(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if v.Valid && v.Int64 < LayoutVersion {
+		if err := s.migrate(ctx, v.Int64); err != nil {
+			return err
+		}
+	}
 	for _, t := range []struct {
 		name string
 		cols []Column
@@ -312,9 +321,9 @@ func (s *Store) version(ctx context.Context) (sql.NullInt64, error) {
 	if v.Int64 > LayoutVersion {
 		return v, fmt.Errorf("the tables are at layout version %d, newer than this release of retl knows (%d): upgrade retl", v.Int64, LayoutVersion)
 	}
-	if v.Valid && v.Int64 < LayoutVersion {
-		// A later release migrates older layouts in create, then records
-		// its version.
+	if v.Valid && v.Int64 < minMigratable {
+		// create migrates the layouts from minMigratable on, then
+		// records its version.
 		return v, fmt.Errorf("the tables are at layout version %d, which this release of retl cannot migrate", v.Int64)
 	}
 	return v, nil

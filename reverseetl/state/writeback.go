@@ -135,6 +135,7 @@ type resultRow struct {
 	KeptBack   string `json:"KEPT_BACK,omitempty"`
 	Values     string `json:"VALUES_JSON,omitempty"`
 	RecordedAt string `json:"RECORDED_AT"`
+	Altered    string `json:"ALTERED,omitempty"`
 }
 
 // Outcomes writes the chunk's outcomes to RECORD_RESULTS (all, only the
@@ -259,6 +260,7 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 			r.ErrMessage = w.errMessage(o)
 		}
 		r.Values = string(w.values(nil, o.Record))
+		r.Altered = alteredJSON(o.Altered)
 		rows = append(rows, r)
 	}
 	if len(rows) == 0 {
@@ -297,11 +299,12 @@ func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation,
 		p.str("")
 	}
 	p.str(string(o.Reason))
-	p.str(o.Detail)
 	p.str(strings.Join(o.KeptBack, ","))
 	p.sep()
 	p.buf = vw.append(p.buf, w.s.exclude, o.Record)
 	p.own(at)
+	p.str(alteredJSON(o.Altered))
+	p.str(o.Detail)
 }
 
 // valuesWriter writes VALUES_JSON (see values) straight into a load
@@ -398,6 +401,7 @@ type runRow struct {
 	BulkJobIDs       string `json:"BULK_JOB_IDS,omitempty"`
 	Error            string `json:"ERROR,omitempty"`
 	Warnings         string `json:"WARNINGS,omitempty"`
+	Altered          int64  `json:"ROWS_ALTERED"`
 }
 
 // SyncFinished writes the sync's RUNS row with its final counts and marks
@@ -422,7 +426,7 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 			EndedAt: rep.Started.Add(rep.Duration).UTC().Format(timeLayout), Status: string(rep.Status),
 			Read: rep.Read, Created: rep.Created, Updated: rep.Updated, Unchanged: rep.Unchanged,
 			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack,
-			Error: rep.Error, Warnings: strings.Join(rep.Warnings, "\n")}
+			Error: rep.Error, Warnings: strings.Join(rep.Warnings, "\n"), Altered: rep.Altered}
 		r.API, r.BulkJobIDs = statsAPI(rep.Stats)
 		if err = w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{r}); err != nil {
 			err = fmt.Errorf("run log: %w", err)

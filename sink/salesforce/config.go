@@ -351,6 +351,13 @@ type Options struct {
 	// differs and does not send a record Salesforce already holds as is,
 	// so no Flow or trigger fires for it.
 	OnlyIfDifferent bool `yaml:"only_if_different"`
+	// Verify reads back, by Id, the records a write saved and compares
+	// what Salesforce stored with what was sent: a field a trigger, Flow
+	// or rounding changed is listed in the record's result (Altered).
+	Verify bool `yaml:"verify"`
+	// OnAltered is what verify does with an altered record: report
+	// (default; it stays written) or fail (it fails RETL_ALTERED).
+	OnAltered string `yaml:"on_altered"`
 
 	// lockRetries is LockRetries resolved by normalize.
 	lockRetries int

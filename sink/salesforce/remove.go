@@ -42,6 +42,9 @@ func (s *sfSink) Remove(ctx context.Context, r sink.Removal) ([]sink.Result, err
 	}
 	d := Destination{Object: s.dest.Object, Operation: Delete, Options: s.dest.Options}
 	d.Options.GroupBy, d.Options.MaxDeletes = "", DeleteLimit{}
+	// on_removed's outcomes carry no altered fields: verify reads back the
+	// sync's own writes only.
+	d.Options.Verify = false
 	fields := []string{"Id"}
 	var set []sink.Value
 	if r.Set != nil {

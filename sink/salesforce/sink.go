@@ -52,6 +52,8 @@ type sfSink struct {
 	gj jobGate[filledSet]
 	// dj is how only_if_different reads them (see diffjob.go).
 	dj jobGate[heldSet]
+	// vf counts what verify read back (see verify.go).
+	vf verifyStats
 }
 
 var (
@@ -115,6 +117,9 @@ func (d *Destination) check() error {
 		return keyErrorf("operation", "operation %q: must be one of insert, update, upsert, delete, hard_delete", d.Operation)
 	}
 	if err := d.checkMatch(); err != nil {
+		return err
+	}
+	if err := d.checkVerify(); err != nil {
 		return err
 	}
 	if d.Options.OnlyIfDifferent && d.Operation != Update && d.Operation != Upsert {
@@ -213,6 +218,7 @@ func (s *sfSink) Stats() map[string]any {
 	}
 	s.extraStats(st)
 	s.truncStats(st)
+	s.verifyStatsTo(st)
 	return st
 }
 
@@ -354,6 +360,7 @@ func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.
 		return nil, s.writeErr(ctx, err)
 	}
 	s.resolveInserts(ctx, layout, records, res)
+	s.verifyAfterWrite(ctx, layout, records, res)
 	for i := range kept {
 		if len(kept[i]) > 0 && res[i].Err == nil {
 			res[i].KeptBack = kept[i]

@@ -67,6 +67,9 @@ type Object struct {
 	Label     string
 	KeyPrefix string
 	Fields    []Field
+	// OnSave lists what the org does to fields of every record saved
+	// (see SaveRule); rules are added to those the object has.
+	OnSave []SaveRule
 }
 
 type sysKind uint8
@@ -104,6 +107,7 @@ type objectDef struct {
 	nData                  int
 	firstName, lastName    *fieldDef
 	tbl                    *table
+	rules                  []*saveRule
 }
 
 func (o *objectDef) field(name string) *fieldDef { return o.byLower[strings.ToLower(name)] }
@@ -455,6 +459,7 @@ type schemaObject struct {
 	Label     string        `yaml:"label"`
 	KeyPrefix string        `yaml:"keyPrefix"`
 	Fields    []schemaField `yaml:"fields"`
+	OnSave    []schemaRule  `yaml:"onSave"`
 }
 
 type schemaField struct {
@@ -503,6 +508,9 @@ func parseSchema(data []byte) (*schemaFile, error) {
 
 func (o schemaObject) toObject() Object {
 	obj := Object{Name: o.Name, Label: o.Label, KeyPrefix: o.KeyPrefix}
+	for _, r := range o.OnSave {
+		obj.OnSave = append(obj.OnSave, r.toRule())
+	}
 	for _, f := range o.Fields {
 		fd := Field{Name: f.Name, Label: f.Label, Type: f.Type, Length: f.Length, Precision: f.Precision,
 			Scale: f.Scale, Unique: f.Unique, ExternalID: f.ExternalID, IDLookup: f.IDLookup,

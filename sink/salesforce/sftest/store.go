@@ -285,6 +285,11 @@ func (o *org) define(objs ...Object) error {
 			}
 			d.addField(fd)
 		}
+		for _, r := range obj.OnSave {
+			if err := d.addRule(r); err != nil {
+				return fmt.Errorf("object %s: %w", obj.Name, err)
+			}
+		}
 	}
 	return o.link()
 }
@@ -469,6 +474,11 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 			vals[rv.ref.ord] = found[0].id
 		default:
 			return nil, newErr("DUPLICATE_EXTERNAL_ID", rv.ext.Label+": more than one record found for external id field: "+idList(found))
+		}
+	}
+	if len(obj.rules) > 0 {
+		if err := obj.applyRules(vals); err != nil {
+			return nil, err
 		}
 	}
 	var missing []string

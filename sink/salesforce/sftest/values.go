@@ -266,8 +266,7 @@ func checkValue(f *fieldDef, v any) (any, *apiError) {
 			}
 		}
 	case float64:
-		p := math.Pow(10, float64(f.Scale))
-		x = math.Round(x*p) / p
+		x = roundDecimal(x, f.Scale)
 		if limit := math.Pow(10, float64(f.Precision-f.Scale)); math.Abs(x) >= limit {
 			return nil, newErr("NUMBER_OUTSIDE_VALID_RANGE", f.Label+": value outside of valid range on numeric field: "+strconv.FormatFloat(x, 'f', -1, 64), f.Name)
 		}
