@@ -96,6 +96,8 @@ type SyncReport struct {
 	Changes []PlannedChange `json:"changes,omitempty"`
 	// KeptBack counts fields not sent because set_if_empty found them populated.
 	KeptBack int64 `json:"kept_back"`
+	// KeptBackFields counts KeptBack by destination field.
+	KeptBackFields map[string]int64 `json:"kept_back_fields,omitempty"`
 	// SkipReasons counts skipped rows by reason.
 	SkipReasons map[string]int64 `json:"skip_reasons,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
@@ -179,8 +181,14 @@ func (r *Report) WritebackFailed() bool {
 }
 
 // PlannedChange is one record's field changes in a plan.
+//
+// Fields' values are redacted, and those of writeback.exclude_fields
+// replaced by Excluded, as messages are.
 type PlannedChange struct {
-	Key    string             `json:"key"`
+	Key string `json:"key"`
+	// ID is the Salesforce Id of the record an update would change; a
+	// creation has none.
+	ID     string             `json:"id,omitempty"`
 	Create bool               `json:"create"`
 	Fields []sink.FieldChange `json:"fields"`
 }
