@@ -512,3 +512,12 @@ func showRunLog(ctx context.Context, w io.Writer, dsn string) error {
 	}
 	return tw.Flush()
 }
+
+// clip puts s on one line and cuts it to n characters.
+func clip(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/reverseetl"
-	"github.com/retl-go/retl/sink"
 )
 
 func TestMain(m *testing.M) {
@@ -134,5 +133,3 @@ func countsOf(s *reverseetl.SyncReport) counts {
 	return counts{Read: s.Read, Created: s.Created, Updated: s.Updated, Unchanged: s.Unchanged, Failed: s.Failed,
 		Skipped: s.Skipped, KeptBack: s.KeptBack, Status: s.Status}
 }
-
-type sinkChange = sink.FieldChange

@@ -32,6 +32,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/review"
 )
 
 const (
@@ -373,7 +374,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	rep := res.Report
 	fmt.Fprintln(stdout)
 	if f.plan {
-		err = writePlan(stdout, rep, f.changes)
+		err = review.Text(stdout, rep, review.Options{Plan: true, Changes: f.changes})
 	} else {
 		err = reverseetl.WriteSummary(stdout, rep, 20)
 	}
