@@ -3,6 +3,10 @@ package reverseetl_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,4 +67,29 @@ func TestPlannedChangesAreScrubbed(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(b), "hunter2")
 	assert.NotContains(t, string(b), "viktor@")
+}
+
+// WriteFile replaces a file whole or leaves it as it was.
+func TestWriteFileWholeOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "page.html")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
+	boom := errors.New("render failed")
+	err := reverseetl.WriteFile(path, func(w io.Writer) error {
+		_, _ = io.WriteString(w, "half a page")
+		return boom
+	})
+	assert.ErrorIs(t, err, boom)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(b))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file is left")
+
+	require.NoError(t, reverseetl.WriteFile(path, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }))
+	b, err = os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(b))
+	assert.ErrorIs(t, reverseetl.WriteFile(dir, func(io.Writer) error { return nil }), reverseetl.ErrNotReplaceable)
 }

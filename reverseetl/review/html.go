@@ -40,6 +40,16 @@ func HTML(w io.Writer, rep *reverseetl.Report, opts Options) error {
 	return nil
 }
 
+// WriteHTMLFile writes the page to path with reverseetl.WriteFile: whole
+// or not at all. Check the path with reverseetl.CheckReportPath before
+// the run.
+func WriteHTMLFile(path string, rep *reverseetl.Report, opts Options) error {
+	if err := reverseetl.WriteFile(path, func(w io.Writer) error { return HTML(w, rep, opts) }); err != nil {
+		return fmt.Errorf("review page %s: %w (the previous file, if any, is unchanged)", path, err)
+	}
+	return nil
+}
+
 type pageView struct {
 	Title    string
 	Plan     bool

@@ -223,3 +223,24 @@ func TestNoSecretOrExcludedValue(t *testing.T) {
 		assert.NotContains(t, out, "viktor")
 	}
 }
+
+// The page file is written whole, and a path retl will not replace is
+// refused.
+func TestWriteHTMLFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "plan.html")
+	require.NoError(t, os.WriteFile(path, []byte("old"), 0o600))
+	require.NoError(t, review.WriteHTMLFile(path, planReport(), review.Options{Plan: true}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), "<!DOCTYPE html>"))
+	assert.Contains(t, string(b), "REQUIRED_FIELD_MISSING")
+
+	err = review.WriteHTMLFile(dir, planReport(), review.Options{Plan: true})
+	assert.ErrorIs(t, err, reverseetl.ErrNotReplaceable)
+	assert.ErrorContains(t, err, "review page "+dir)
+
+	err = review.WriteHTMLFile(filepath.Join(dir, "missing", "plan.html"), planReport(), review.Options{Plan: true})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	assert.ErrorContains(t, err, "the previous file, if any, is unchanged")
+}
