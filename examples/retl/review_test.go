@@ -95,7 +95,7 @@ func TestReviewPageInBrowser(t *testing.T) {
 	assert.Regexp(t, `A-004 0015g0000000004AAA NumberOfEmployees \d+ \d+`, text, "an update's key, Id, field, old and new value")
 
 	shot := filepath.Join(s.dir, "plan.png")
-	chromium(t, browser, "--screenshot="+shot, "--window-size=1280,2200", "--hide-scrollbars", "file://"+page)
+	chromium(t, browser, "--screenshot="+shot, "--window-size=1280,3800", "--hide-scrollbars", "file://"+page)
 	png, err := os.ReadFile(shot)
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "a PNG")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 )
 
 //go:embed page.html
@@ -82,18 +83,18 @@ type syncView struct {
 	Stats     []countRow
 }
 
-// changeRow is one field of one record's change; First marks a record's
-// first field, whose row carries the key and Id.
+// changeRow is one field of one record's update; First marks a record's
+// first field, whose row carries the key and Id. A creation is one row of
+// all its fields (New), which have no old value.
 type changeRow struct {
-	First  bool
-	Span   int
-	Key    string
-	ID     string
-	Op     string
-	Field  string
-	From   string
-	To     string
-	Create bool
+	First bool
+	Span  int
+	Key   string
+	ID    string
+	Field string
+	From  string
+	To    string
+	New   []sink.FieldChange
 }
 
 type codeGroup struct {
@@ -203,13 +204,12 @@ func changeRows(s *reverseetl.SyncReport, limit int) ([]changeRow, int64) {
 	shown := s.Changes[:min(limit, len(s.Changes))]
 	var rows []changeRow
 	for _, c := range shown {
-		op := "update"
 		if c.Create {
-			op = "create"
+			rows = append(rows, changeRow{First: true, Span: 1, Key: c.Key, ID: c.ID, New: c.Fields})
+			continue
 		}
 		for i, f := range c.Fields {
-			rows = append(rows, changeRow{First: i == 0, Span: len(c.Fields), Key: c.Key, ID: c.ID, Op: op,
-				Field: f.Field, From: f.From, To: f.To, Create: c.Create})
+			rows = append(rows, changeRow{First: i == 0, Span: len(c.Fields), Key: c.Key, ID: c.ID, Field: f.Field, From: f.From, To: f.To})
 		}
 	}
 	return rows, max(0, s.Created+s.Updated-s.Deleted-int64(len(shown)))
