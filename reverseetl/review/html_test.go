@@ -178,17 +178,23 @@ func TestWriteErrors(t *testing.T) {
 	assert.ErrorIs(t, review.Text(failingWriter{}, runReport(), review.Options{}), errDiskFull)
 }
 
-// planner plans every record as an update from "old <value>".
+// planner plans every record as an update from "old <value>", but for
+// the key K2, which it refuses echoing every value, as Salesforce does.
 type planner struct{ *memory.Sink }
 
 func (p planner) Plan(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
 	res := make([]sink.Result, len(recs))
 	for i, r := range recs {
 		var ch []sink.FieldChange
+		var values []string
 		for j, f := range r.Layout.Fields {
 			ch = append(ch, sink.FieldChange{Field: f, From: "old " + r.Values[j].S, To: r.Values[j].S})
+			values = append(values, r.Values[j].S)
 		}
 		res[i] = sink.Result{ID: "001" + r.Key, Changes: ch}
+		if r.Key == "K2" {
+			res[i] = sink.Result{Err: &sink.RecordError{Code: "INVALID_EMAIL_ADDRESS", Message: "invalid: " + strings.Join(values, " "), Fields: []string{"Email"}}}
+		}
 	}
 	return res, nil
 }
@@ -199,7 +205,7 @@ func TestNoSecretOrExcludedValue(t *testing.T) {
 	const secret, email = "s3cr3t-api-token-value", "viktor.jensen@example.com"
 	reg := reverseetl.NewRegistry()
 	reg.RegisterSource("rows", func(context.Context, reverseetl.BuildContext) (source.Source, error) {
-		return memsource.New([]string{"ID", "NOTE", "EMAIL"}, [][]any{{"K1", "token " + secret, email}}), nil
+		return memsource.New([]string{"ID", "NOTE", "EMAIL"}, [][]any{{"K1", "token " + secret, email}, {"K2", secret, email}}), nil
 	})
 	reg.RegisterSink("crm", func(context.Context, reverseetl.BuildContext) (sink.Sink, error) {
 		return planner{memory.New("Ext")}, nil
@@ -218,6 +224,7 @@ func TestNoSecretOrExcludedValue(t *testing.T) {
 	require.NoError(t, review.Text(&text, rep, review.Options{Plan: true, Changes: 5}))
 	for _, out := range []string{page.String(), text.String()} {
 		assert.Contains(t, out, "Description")
+		assert.Contains(t, out, "INVALID_EMAIL_ADDRESS")
 		assert.Contains(t, out, reverseetl.Excluded)
 		assert.NotContains(t, out, secret)
 		assert.NotContains(t, out, "viktor")
