@@ -18,8 +18,9 @@ type Options struct {
 	// a plan; 0 prints none. HTML shows every change the report holds (up
 	// to Rows).
 	Changes int
-	// Rows bounds each table of the page per sync (changes, failures per
-	// code); the rest is counted as "and N more". 0 means DefaultRows.
+	// Rows bounds, per sync, the records whose changes the page lists and
+	// the failure codes it lists; the rest is counted as "and N more". 0
+	// means DefaultRows.
 	Rows int
 	// Title heads the page; empty means "retl plan" or "retl run".
 	Title string
