@@ -32,8 +32,8 @@ const examplesPerCode = 3
 // job's artifacts or a file. Per sync it shows the counts, the field
 // changes (record key, Id, field, old and new value), the failures
 // grouped by code with a few examples, the fields kept back, the skip
-// reasons and, for a run, the duration and API use. Each table holds at
-// most opts.Rows rows per sync and counts the rest.
+// reasons and, for a run, the duration and API use. Per sync it lists at
+// most opts.Rows records' changes and failure codes, and counts the rest.
 func HTML(w io.Writer, rep *reverseetl.Report, opts Options) error {
 	if err := page.Execute(w, newPageView(rep, opts)); err != nil {
 		return fmt.Errorf("review page: %w", err)
@@ -130,7 +130,10 @@ func newPageView(rep *reverseetl.Report, opts Options) pageView {
 		}
 		v.Syncs = append(v.Syncs, sv)
 	}
-	v.Bad = failed > 0
+	// A sync skipped (its parent failed, another run held its lease) is
+	// not a success either: the verdict is red unless every sync, and at
+	// least one, succeeded.
+	v.Bad = ok < len(rep.Syncs) || len(rep.Syncs) == 0
 	switch {
 	case len(rep.Syncs) == 0:
 		v.Verdict = "no sync ran"

@@ -161,7 +161,15 @@ func TestHTMLRunAndEmpty(t *testing.T) {
 
 	b.Reset()
 	require.NoError(t, review.HTML(&b, &reverseetl.Report{}, review.Options{Plan: true}))
-	assert.Contains(t, b.String(), "no sync ran")
+	assert.Contains(t, b.String(), `<p class="verdict bad">no sync ran</p>`)
+
+	// A skipped sync is no failure, nor a success.
+	rep := runReport()
+	rep.Syncs = append(rep.Syncs, &reverseetl.SyncReport{Name: "contacts", Status: reverseetl.SkippedSync, Error: "another run holds the lease"})
+	b.Reset()
+	require.NoError(t, review.HTML(&b, rep, review.Options{}))
+	assert.Contains(t, b.String(), `<p class="verdict bad">1 of 2 syncs succeeded</p>`)
+	assert.Contains(t, b.String(), `<span class="badge other">skipped</span>`)
 }
 
 type failingWriter struct{}
