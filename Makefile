@@ -2,8 +2,9 @@
 # fresh clone (Python 3.11+, Node 20+ and Go needed): scripts/standins says
 # what it downloads (fakesnow and moto from PyPI into .venv, jsforce from npm
 # into sink/salesforce/sftest/jsforcecheck/node_modules, go-salesforce into
-# the Go module cache) and downloads nothing already installed, so `make
-# test` runs offline once they are.
+# the Go module cache, Debian's chromium with apt-get when run as root) and
+# downloads nothing already installed, so `make test` runs offline once they
+# are.
 GO ?= go
 
 .PHONY: standins test vet fmt demo

@@ -16,6 +16,7 @@ func TestCorePackagesImportNoDatabaseDriver(t *testing.T) {
 	core := []string{
 		"github.com/retl-go/retl/reverseetl",
 		"github.com/retl-go/retl/reverseetl/alert",
+		"github.com/retl-go/retl/reverseetl/review",
 		"github.com/retl-go/retl/config",
 		"github.com/retl-go/retl/source",
 		"github.com/retl-go/retl/source/memory",

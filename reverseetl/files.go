@@ -55,6 +55,18 @@ func writeAtomic(path string, write func(w io.Writer) error) (err error) {
 	return os.Rename(f.Name(), path)
 }
 
+// WriteFile writes path anew, as WriteJSONFile writes the report: write
+// fills a new temporary file (mode 0600) that is renamed over path, so a
+// failed write leaves the previous file as it was. A path that is not a
+// regular file of the current user is refused (ErrNotReplaceable). Check
+// the path with CheckReportPath before the run writes anything.
+func WriteFile(path string, write func(w io.Writer) error) error {
+	if err := checkReplaceable(path); err != nil {
+		return err
+	}
+	return writeAtomic(path, write)
+}
+
 // CheckReportPath checks, before a run writes anything anywhere, that the
 // report can be written to path: an existing path must be a regular file
 // of the current user (a symlink, a directory or another user's file is

@@ -49,6 +49,12 @@ func (r *recorder) add(o Outcome) {
 	if o.Kind != RowFailed {
 		// A plan's unchanged record keeps fields back as its write would.
 		r.rep.KeptBack += int64(len(o.KeptBack))
+		for _, f := range o.KeptBack {
+			if r.rep.KeptBackFields == nil {
+				r.rep.KeptBackFields = map[string]int64{}
+			}
+			r.rep.KeptBackFields[f]++
+		}
 	}
 	if len(o.Altered) > 0 {
 		// A copy: the values leave the process, the sink's result does not.
@@ -154,10 +160,34 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 			o.Kind = Written
 		}
 		if len(x.Changes) > 0 && len(r.rep.Changes) < MaxChangesInReport {
-			r.rep.Changes = append(r.rep.Changes, PlannedChange{Key: recs[i].Key, Create: x.Created, Fields: x.Changes})
+			r.rep.Changes = append(r.rep.Changes, PlannedChange{Key: recs[i].Key, ID: x.ID, Create: x.Created, Fields: r.scrubChanges(x.Changes)})
 		}
 		r.add(o)
 	}
+}
+
+// scrubChanges returns a copy of a plan's field changes that may leave the
+// process: an excluded field's values replaced, the others redacted.
+func (r *recorder) scrubChanges(changes []sink.FieldChange) []sink.FieldChange {
+	out := make([]sink.FieldChange, len(changes))
+	for i, c := range changes {
+		if r.exclude.Has(c.Field) {
+			c.From, c.To = excludedValue(c.From), excludedValue(c.To)
+		} else {
+			c.From, c.To = r.redact(c.From), r.redact(c.To)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// excludedValue hides a value but not whether there is one: "(empty) →
+// [EXCLUDED]" still says the field would be filled.
+func excludedValue(v string) string {
+	if v == "" {
+		return ""
+	}
+	return Excluded
 }
 
 func (r *recorder) flush() {

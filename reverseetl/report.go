@@ -110,6 +110,8 @@ type SyncReport struct {
 	// AlteredRows holds the first MaxAlteredRowsInReport written rows
 	// that are altered; altered rows that failed are in FailedRows.
 	AlteredRows []Outcome `json:"altered_rows,omitempty"`
+	// KeptBackFields counts KeptBack by destination field.
+	KeptBackFields map[string]int64 `json:"kept_back_fields,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
 	// failed row goes to the Engine's observers.
 	FailedRows []Outcome `json:"failed_rows,omitempty"`
@@ -191,8 +193,14 @@ func (r *Report) WritebackFailed() bool {
 }
 
 // PlannedChange is one record's field changes in a plan.
+//
+// Fields' values are redacted, and those of writeback.exclude_fields
+// replaced by Excluded, as messages are.
 type PlannedChange struct {
-	Key    string             `json:"key"`
+	Key string `json:"key"`
+	// ID is the Salesforce Id of the record an update would change; a
+	// creation has none.
+	ID     string             `json:"id,omitempty"`
 	Create bool               `json:"create"`
 	Fields []sink.FieldChange `json:"fields"`
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/retl-go/retl/examples/demo"
 	"github.com/retl-go/retl/reverseetl"
-	"github.com/retl-go/retl/sink"
 )
 
 func TestMain(m *testing.M) {
@@ -135,5 +134,3 @@ func countsOf(s *reverseetl.SyncReport) counts {
 	return counts{Read: s.Read, Created: s.Created, Updated: s.Updated, Unchanged: s.Unchanged, Failed: s.Failed,
 		Skipped: s.Skipped, KeptBack: s.KeptBack, Status: s.Status}
 }
-
-type sinkChange = sink.FieldChange

@@ -1,8 +1,8 @@
 // Command retl runs config-driven reverse ETL syncs: rows selected in a
 // warehouse are mapped and written into Salesforce.
 //
-//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--full] [--log-format text|json] [--log-level LEVEL]
-//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--changes N] [--log-format text|json] [--log-level LEVEL]
+//	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--full] [--log-format text|json] [--log-level LEVEL]
+//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--log-format text|json] [--log-level LEVEL]
 //	retl validate [--configs DIR] [--project FILE]
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
@@ -12,8 +12,8 @@
 // failed (the report and failed-rows files have every outcome; the
 // warehouse does not), 4 a sync did not run because another run holds its
 // lease (see --wait-lock), 5 the syncs succeeded but the report or a
-// failed-rows file could not be written (the previous report is
-// unchanged), 130 a second signal stopped the run at once.
+// failed-rows file or the review page (--html) could not be written (the
+// previous file is unchanged), 130 a second signal stopped the run at once.
 package main
 
 import (
@@ -31,6 +31,7 @@ import (
 
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/review"
 )
 
 const (
@@ -240,6 +241,7 @@ type runFlags struct {
 	only     []string
 	parallel int
 	report   string
+	html     string
 	plan     bool
 	changes  int
 	full     bool
@@ -251,6 +253,7 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 	fs.Var((*stringList)(&f.only), "only", "run only the sync of this `name` (repeatable)")
 	fs.IntVar(&f.parallel, "parallel", 0, "syncs to run at once (default: the project's defaults.parallel, else 4)")
 	fs.StringVar(&f.report, "report", "", "write the JSON report to this `file`")
+	fs.StringVar(&f.html, "html", "", "write a review page to this `file`: one self-contained HTML page for a merge request's artifacts")
 	fs.StringVar(&f.shard, "shard", shardFromEnv(os.Getenv), "run the K-th of N shares of the syncs, each depends_on group whole in one share, for N parallel CI jobs: `K/N` "+
 		"(default: $CI_NODE_INDEX/$CI_NODE_TOTAL when both are set, else every sync)")
 	if plan {
@@ -276,11 +279,12 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		synopsis: "retl run [flags]",
 		about: "Run the syncs: read each query's rows, map them and write them into Salesforce.\n" +
 			"Exit codes: 0 ok, 1 a sync failed, 2 invalid configuration, 3 writeback failed,\n" +
-			"4 a sync's lease is held by another run, 5 a report file could not be written.",
+			"4 a sync's lease is held by another run, 5 a report file or the review page could not be written.",
 		examples: []string{
 			"retl run --configs configs --report run.json",
 			"retl run --only accounts --only contacts --log-format json",
 			"retl run --shard 2/4   # the second of four parallel CI jobs",
+			"retl run --html run.html   # a page of what the run did, for the people who review it",
 		},
 	}
 	if plan {
@@ -291,6 +295,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 			examples: []string{
 				"retl plan --configs configs",
 				"retl plan --only accounts --changes 20 --report plan.json",
+				"retl plan --html plan.html   # a page to review in the merge request",
 			},
 		}
 	}
@@ -333,6 +338,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 	return code
 }
 
+// writeHTMLFile writes the review page; a test replaces it to fail as a
+// full disk would.
+var writeHTMLFile = review.WriteHTMLFile
+
 // newRunner is the library's Runner over every type this binary knows,
 // logging through log.
 func newRunner(log *slog.Logger, report string) *reverseetl.Runner {
@@ -342,6 +351,13 @@ func newRunner(log *slog.Logger, report string) *reverseetl.Runner {
 // execute runs (or plans) a loaded project, prints its summary and writes
 // its report. The report is nil when the run could not start.
 func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlags, stdout, stderr io.Writer) (int, *reverseetl.Report) {
+	if f.html != "" {
+		// Checked before anything is written, as the report's path is.
+		if err := reverseetl.CheckReportPath(f.html); err != nil {
+			fmt.Fprintf(stderr, "--html: %v\n", err)
+			return exitInvalid, nil
+		}
+	}
 	r := newRunner(log, f.report)
 	r.Parallel = f.parallel
 	setActive(r, log)
@@ -353,12 +369,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	}
 	rep := res.Report
 	fmt.Fprintln(stdout)
-	if f.plan {
-		err = writePlan(stdout, rep, f.changes)
-	} else {
-		err = reverseetl.WriteSummary(stdout, rep, 20)
-	}
-	if err != nil {
+	if err := review.Text(stdout, rep, review.Options{Plan: f.plan, Changes: f.changes}); err != nil {
 		fmt.Fprintln(stderr, err)
 	}
 	for _, s := range rep.Syncs {
@@ -372,6 +383,15 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	if res.ReportFileErr != nil {
 		fmt.Fprintln(stderr, res.ReportFileErr)
 	}
+	pageFailed := false
+	if f.html != "" {
+		if err := writeHTMLFile(f.html, rep, review.Options{Plan: f.plan}); err != nil {
+			fmt.Fprintln(stderr, err)
+			pageFailed = true
+		} else {
+			fmt.Fprintf(stdout, "review page written to %s\n", f.html)
+		}
+	}
 	code := exitOK
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled) || rep.Failed():
@@ -381,7 +401,7 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 	case !rep.OK():
 		// A sync skipped for a reason other than a failed or locked parent.
 		code = exitFailed
-	case res.FilesFailed():
+	case res.FilesFailed() || pageFailed:
 		code = exitFiles
 	case rep.WritebackFailed():
 		code = exitWriteback

@@ -364,15 +364,6 @@ func TestEnvironmentDefaults(t *testing.T) {
 	assert.True(t, strings.HasPrefix(r.stderr, "{"), r.stderr)
 }
 
-func TestDescribeChange(t *testing.T) {
-	long := strings.Repeat("x", 60)
-	assert.Equal(t, "update K: A (empty) → 1, B "+strings.Repeat("x", 39)+"… → (empty)",
-		describeChange(reverseetl.PlannedChange{Key: "K", Fields: []sinkChange{{Field: "A", To: "1"}, {Field: "B", From: long}}}))
-	got := describeChange(reverseetl.PlannedChange{Key: "K", Create: true, Fields: []sinkChange{{Field: "A", To: long}, {Field: "B", To: long}, {Field: "C", To: long}, {Field: "D", To: long}}})
-	assert.Len(t, []rune(got), 160)
-	assert.True(t, strings.HasPrefix(got, "create K: A=xxx"))
-}
-
 // The shipped syncs and the deployment's project file validate in a
 // pipeline without credentials; --resolve also resolves the references.
 func TestValidateShippedExamplesOffline(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/goccy/go-yaml"
@@ -89,10 +90,38 @@ func TestGitLabExampleRunsShardsInParallel(t *testing.T) {
 	assert.Equal(t, ".run", sharded.Extends)
 	assert.Nil(t, sharded.ResourceGroup, "shards run at once")
 	require.Len(t, sharded.Script, 1)
-	assert.Regexp(t, `^retl run --report "report-\$CI_NODE_INDEX\.json"$`, sharded.Script[0], "the shard comes from CI_NODE_INDEX/CI_NODE_TOTAL")
+	assert.Regexp(t, `^retl run --report "report-\$CI_NODE_INDEX\.json" --html "report-\$CI_NODE_INDEX\.html"$`, sharded.Script[0], "the shard comes from CI_NODE_INDEX/CI_NODE_TOTAL")
 	// Exactly one of the scheduled jobs runs on a schedule.
 	require.Len(t, sharded.Rules, 1)
 	require.Len(t, jobs.Scheduled.Rules, 1)
 	assert.Contains(t, sharded.Rules[0].If, `$RETL_SHARDED == "true"`)
 	assert.Contains(t, jobs.Scheduled.Rules[0].If, `$RETL_SHARDED != "true"`)
+}
+
+// The merge request links to the plan's review page.
+func TestGitLabExampleExposesThePlanPage(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", ".gitlab-ci.yml"))
+	require.NoError(t, err)
+	var jobs struct {
+		Plan struct {
+			Script    []string `yaml:"script"`
+			Artifacts struct {
+				ExposeAs string   `yaml:"expose_as"`
+				Paths    []string `yaml:"paths"`
+				When     string   `yaml:"when"`
+			} `yaml:"artifacts"`
+		} `yaml:"plan"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &jobs))
+	plan := jobs.Plan
+	require.Len(t, plan.Script, 1)
+	assert.Equal(t, "retl plan --report plan.json --html plan.html", plan.Script[0])
+	assert.Equal(t, "retl plan", plan.Artifacts.ExposeAs)
+	assert.Equal(t, []string{"plan.html", "plan.json"}, plan.Artifacts.Paths)
+	assert.Equal(t, "always", plan.Artifacts.When, "a failing plan is the one to read")
+
+	// The script's flags are the command's: it parses them.
+	args := strings.Fields(plan.Script[0])[1:]
+	r := retl(t, append(args, "-h")...)
+	assert.Equal(t, exitOK, r.code, r.stderr)
 }

@@ -1,8 +1,9 @@
-package main
+package review
 
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,7 +30,7 @@ func TestPlanShowsDeletesAndRemovals(t *testing.T) {
 		{Name: "quiet", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "delete"}},
 	}}
 	var out bytes.Buffer
-	require.NoError(t, writePlan(&out, rep, 5))
+	require.NoError(t, Text(&out, rep, Options{Plan: true, Changes: 5}))
 	got := out.String()
 	assert.Contains(t, got, "cleanup   4     0             0")
 	assert.Contains(t, got, "\ncleanup: would delete 4 records\ncleanup: max_deletes: the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)\n")
@@ -38,4 +39,13 @@ func TestPlanShowsDeletesAndRemovals(t *testing.T) {
 	assert.Contains(t, got, "guarded: on_removed: salesforce: max_deletes: on_removed would act on 3 Account records")
 	assert.NotContains(t, got, "guarded: max_deletes:", "the verdict is in the error already")
 	assert.NotContains(t, got, "quiet:")
+}
+
+func TestDescribeChange(t *testing.T) {
+	long := strings.Repeat("x", 60)
+	assert.Equal(t, "update K: A (empty) → 1, B "+strings.Repeat("x", 39)+"… → (empty)",
+		describeChange(reverseetl.PlannedChange{Key: "K", Fields: []sink.FieldChange{{Field: "A", To: "1"}, {Field: "B", From: long}}}))
+	got := describeChange(reverseetl.PlannedChange{Key: "K", Create: true, Fields: []sink.FieldChange{{Field: "A", To: long}, {Field: "B", To: long}, {Field: "C", To: long}, {Field: "D", To: long}}})
+	assert.Len(t, []rune(got), 160)
+	assert.True(t, strings.HasPrefix(got, "create K: A=xxx"))
 }

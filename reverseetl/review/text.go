@@ -1,4 +1,4 @@
-package main
+package review
 
 import (
 	"errors"
@@ -8,18 +8,28 @@ import (
 	"text/tabwriter"
 
 	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/sink"
 )
 
-// writePlan prints what a run would do: per sync the records it would
-// create, update, leave unchanged and fail, the set_if_empty fields it
-// would keep back, and a sample of the field changes and failures.
+// Text prints the report as the retl command does. For a plan: per sync
+// the records a run would create, update, leave unchanged and fail, the
+// set_if_empty fields it would keep back, the deletes and on_removed
+// actions, and a sample of the field changes and failures. For a run:
+// reverseetl.WriteSummary's table and failed rows.
+func Text(w io.Writer, rep *reverseetl.Report, opts Options) error {
+	if !opts.Plan {
+		return reverseetl.WriteSummary(w, rep, failedRowsShown)
+	}
+	return writePlan(w, rep, opts.Changes)
+}
+
 func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 	w := &stickyWriter{w: out}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SYNC\tREAD\tWOULD CREATE\tWOULD UPDATE\tUNCHANGED\tKEPT BACK\tWOULD FAIL\tSKIPPED\tSTATUS")
 	for _, s := range rep.Syncs {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Name, s.Read, s.Created, s.Updated-s.Deleted,
-			s.Unchanged, s.KeptBack, s.Failed, s.Skipped-(s.Unchanged-s.UnchangedNotRead), planStatus(s))
+			s.Unchanged, s.KeptBack, s.Failed, other(s), planStatus(s))
 	}
 	_ = tw.Flush() // errors are kept by w
 	for _, s := range rep.Syncs {
@@ -39,17 +49,54 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "  KEY\tCODE\tMESSAGE\tFIELDS")
 			for i, o := range s.FailedRows {
-				if i == 20 {
-					fmt.Fprintf(tw, "  … %d more\t\t\t\n", s.Failed-20)
+				if i == failedRowsShown {
+					fmt.Fprintf(tw, "  … %d more\t\t\t\n", s.Failed-failedRowsShown)
 					break
 				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Key, o.Err.Code, clip(o.Err.Message, 100), strings.Join(o.Err.Fields, ","))
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Key, code(o), clip(message(o), 100), strings.Join(fields(o), ","))
 			}
 			_ = tw.Flush()
 		}
 	}
 	fmt.Fprintln(w, "\nNothing was written. A run also sends records whose values Salesforce already holds, unless change detection\nhas seen them accepted before; Salesforce counts those as updated.")
 	return w.err
+}
+
+// writeDeletes prints the records a plan would delete, those on_removed
+// would act on, and max_deletes' verdict when the error does not give it.
+func writeDeletes(w io.Writer, s *reverseetl.SyncReport) {
+	var lines []string
+	if s.Deleted > 0 {
+		lines = append(lines, fmt.Sprintf("would delete %d records", s.Deleted))
+	}
+	if r := s.Removed; r != nil && r.Found > 0 {
+		verb := "delete"
+		if r.Action == "set" {
+			verb = "update (on_removed set)"
+		}
+		lines = append(lines, fmt.Sprintf("on_removed: %d records this sync wrote are no longer in its query: would %s %d, would fail %d, skipped %d",
+			r.Found, verb, r.Done, r.Failed, r.Skipped))
+	}
+	if v, ok := maxDeletesVerdict(s); ok {
+		lines = append(lines, "max_deletes: "+v)
+	}
+	for i, l := range lines {
+		if i == 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "%s: %s\n", s.Name, l)
+	}
+}
+
+// maxDeletesVerdict is max_deletes' verdict from the sink's stats, unless
+// the sync's error, which says it already, comes from that guard.
+func maxDeletesVerdict(s *reverseetl.SyncReport) (string, bool) {
+	var guard *sink.DeleteLimitError
+	v, ok := s.Stats["max_deletes"].(string)
+	if !ok || errors.As(s.Cause(), &guard) {
+		return "", false
+	}
+	return v, true
 }
 
 // stickyWriter keeps the first write error and writes nothing after it,
@@ -103,10 +150,34 @@ func shown(v string) string {
 	return clip(v, 40)
 }
 
+// clip puts s on one line and cuts it to n characters.
 func clip(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// code, message and fields read a failed row's error; a row without one
+// (a report built by hand) has none rather than a panic.
+func code(o reverseetl.Outcome) string {
+	if o.Err == nil {
+		return ""
+	}
+	return o.Err.Code
+}
+
+func message(o reverseetl.Outcome) string {
+	if o.Err == nil {
+		return ""
+	}
+	return o.Err.Message
+}
+
+func fields(o reverseetl.Outcome) []string {
+	if o.Err == nil {
+		return nil
+	}
+	return o.Err.Fields
 }
