@@ -458,17 +458,17 @@ func (e *Engine) track(name string, k sink.Sink) {
 // Running returns, for each sync running now, what its sink says about
 // itself (sink.Stats: for Salesforce the API and the Bulk jobs it
 // opened), so that a program being stopped can say what is in flight.
-// A sink without Stats has an empty map.
-func (e *Engine) Running() map[string]map[string]any {
+// A sink without Stats has zero Statistics.
+func (e *Engine) Running() map[string]sink.Statistics {
 	e.runningMu.Lock()
 	sinks := make(map[string]sink.Sink, len(e.running))
 	for k, v := range e.running {
 		sinks[k] = v
 	}
 	e.runningMu.Unlock()
-	out := make(map[string]map[string]any, len(sinks))
+	out := make(map[string]sink.Statistics, len(sinks))
 	for name, k := range sinks {
-		st := map[string]any{}
+		var st sink.Statistics
 		if s, ok := k.(sink.Stats); ok {
 			st = s.Stats()
 		}

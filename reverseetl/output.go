@@ -113,25 +113,16 @@ func oneLine(s string) string {
 	return s
 }
 
-func statsAPI(st map[string]any) (api, jobs string) {
-	api = "-"
-	if v, ok := st["api"].(string); ok && v != "" {
-		api = v
+func statsAPI(st *sink.Statistics) (api, jobs string) {
+	api, jobs = "-", "-"
+	if st == nil {
+		return api, jobs
 	}
-	jobs = "-"
-	switch j := st["bulk_jobs"].(type) {
-	case []string:
-		if len(j) > 0 {
-			jobs = strings.Join(j, ",")
-		}
-	case []any:
-		var s []string
-		for _, x := range j {
-			s = append(s, fmt.Sprint(x))
-		}
-		if len(s) > 0 {
-			jobs = strings.Join(s, ",")
-		}
+	if st.API != "" {
+		api = st.API
+	}
+	if len(st.Jobs) > 0 {
+		jobs = strings.Join(st.Jobs, ",")
 	}
 	return api, jobs
 }

@@ -160,7 +160,8 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 	rec.close()
 
 	if st, ok := parts.Sink.(sink.Stats); ok {
-		rep.Stats = st.Stats()
+		stats := st.Stats()
+		rep.Stats = &stats
 	}
 	if w, ok := parts.Sink.(sink.Warner); ok {
 		for _, msg := range w.Warnings() {

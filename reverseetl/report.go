@@ -124,7 +124,7 @@ type SyncReport struct {
 	// saved are sent again by the next run.
 	WritebackFailed bool `json:"writeback_failed,omitempty"`
 	// Stats is what the sink reported about itself (API used, Bulk job ids).
-	Stats map[string]any `json:"stats,omitempty"`
+	Stats *sink.Statistics `json:"stats,omitempty"`
 	// Deleted counts the rows a delete or hard_delete sync deleted; they
 	// are part of Updated.
 	Deleted int64 `json:"deleted,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/retl-go/retl/config"
+	"github.com/retl-go/retl/sink"
 )
 
 // Runner runs a project as `retl run` does: it checks everything it will
@@ -87,7 +88,7 @@ func (r *Runner) Logger(p *config.Project) *slog.Logger {
 
 // Running returns what each running sync's sink has open (Engine.Running),
 // or nil between runs, so that a program being stopped can say so.
-func (r *Runner) Running() map[string]map[string]any {
+func (r *Runner) Running() map[string]sink.Statistics {
 	r.mu.Lock()
 	eng := r.eng
 	r.mu.Unlock()

@@ -116,7 +116,7 @@ func TestRunnerLoggerRedacts(t *testing.T) {
 
 func TestRunnerSaysWhatRunsWhileItRuns(t *testing.T) {
 	f := newRunnerFixture(t)
-	var during map[string]map[string]any
+	var during map[string]sink.Statistics
 	f.reg = reverseetl.NewRegistry()
 	f.reg.RegisterSource("mem", func(context.Context, reverseetl.BuildContext) (source.Source, error) {
 		return &memsource.Source{Columns: []string{"ID", "NAME"}, Rows: rows(1)}, nil

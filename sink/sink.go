@@ -271,7 +271,51 @@ type Planner interface {
 // Stats is optionally implemented by a sink that reports what it did beyond
 // per-record results, such as the API used and the ids of Bulk jobs.
 type Stats interface {
-	Stats() map[string]any
+	Stats() Statistics
+}
+
+// Statistics is what a sink says about its writes. Reports show it and the
+// run log keeps API and Jobs; programs read the fields, and the maps by the
+// names a sink documents.
+type Statistics struct {
+	// API names how the sink wrote, such as "bulk", "rest" or "bulk+rest".
+	API string `json:"api,omitempty"`
+	// Jobs are the destination's ids of the jobs the sink ran, in the
+	// order they started (Salesforce's Bulk API jobs).
+	Jobs []string `json:"jobs,omitempty"`
+	// Calls counts the requests made to the destination.
+	Calls int64 `json:"api_calls"`
+	// Counts are the sink's other counters, by name, such as a Salesforce
+	// sink's lock_failures.
+	Counts map[string]int64 `json:"counts,omitempty"`
+	// ByField are counters per destination field, by counter name, such as
+	// the values truncated in each field.
+	ByField map[string]map[string]int64 `json:"by_field,omitempty"`
+	// Notes are the sink's other facts, by name, in words for people, such
+	// as how max_deletes judged the run.
+	Notes map[string]string `json:"notes,omitempty"`
+}
+
+// Count sets a counter; a zero leaves it out.
+func (s *Statistics) Count(name string, n int64) {
+	if n == 0 {
+		return
+	}
+	if s.Counts == nil {
+		s.Counts = map[string]int64{}
+	}
+	s.Counts[name] = n
+}
+
+// Note sets a note; an empty one leaves it out.
+func (s *Statistics) Note(name, text string) {
+	if text == "" {
+		return
+	}
+	if s.Notes == nil {
+		s.Notes = map[string]string{}
+	}
+	s.Notes[name] = text
 }
 
 // Screener is optionally implemented by a sink that can tell, before a

@@ -121,11 +121,8 @@ func runWorker(spec string, out io.Writer) error {
 	if s.Status != reverseetl.Succeeded || s.WritebackFailed {
 		res.Error = fmt.Sprintf("sync %s: %s %v", s.Status, s.Error, s.Warnings)
 	}
-	if n, ok := s.Stats["api_calls"].(int64); ok {
-		res.Calls = n
-	}
-	if ids, ok := s.Stats["bulk_jobs"].([]string); ok {
-		res.Jobs = ids
+	if s.Stats != nil {
+		res.Calls, res.Jobs = s.Stats.Calls, s.Stats.Jobs
 	}
 	return json.NewEncoder(out).Encode(res)
 }

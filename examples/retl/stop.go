@@ -41,25 +41,11 @@ func inFlight() (jobs []string, syncs []string) {
 	}
 	for name, st := range r.Running() {
 		syncs = append(syncs, name)
-		_, ids := statsJobs(st)
-		jobs = append(jobs, ids...)
+		jobs = append(jobs, st.Jobs...)
 	}
 	sort.Strings(jobs)
 	sort.Strings(syncs)
 	return jobs, syncs
-}
-
-func statsJobs(st map[string]any) (api string, jobs []string) {
-	api, _ = st["api"].(string)
-	switch j := st["bulk_jobs"].(type) {
-	case []string:
-		jobs = j
-	case []any:
-		for _, x := range j {
-			jobs = append(jobs, fmt.Sprint(x))
-		}
-	}
-	return api, jobs
 }
 
 // say logs through the run's logger when there is one (so that JSON logs

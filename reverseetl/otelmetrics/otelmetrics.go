@@ -49,11 +49,9 @@ const (
 	AttrStatus  = attribute.Key("retl.status")
 )
 
-// The keys of a sink's stats (sink.Stats) that are exported.
-const (
-	StatAPICalls    = "api_calls"
-	StatUploadBytes = "upload_bytes"
-)
+// StatUploadBytes is the counter of a sink's Statistics exported as the
+// bytes sent; Statistics.Calls is exported as the API calls.
+const StatUploadBytes = "upload_bytes"
 
 // Observer records the Engine's outcomes and reports as metrics. It is
 // safe for concurrent use, as the Engine requires.
@@ -143,11 +141,13 @@ func (o *Observer) SyncFinished(ctx context.Context, s *config.Sync, rep *revers
 	o.syncs.Add(ctx, 1, status)
 	o.syncDur.Record(ctx, rep.Duration.Seconds(), status)
 	sync := metric.WithAttributes(AttrSync.String(s.Name))
-	if n, ok := statInt(rep.Stats, StatAPICalls); ok {
-		o.apiCalls.Add(ctx, n, sync)
-	}
-	if n, ok := statInt(rep.Stats, StatUploadBytes); ok {
-		o.bytes.Add(ctx, n, sync)
+	if st := rep.Stats; st != nil {
+		if st.Calls > 0 {
+			o.apiCalls.Add(ctx, st.Calls, sync)
+		}
+		if n := st.Counts[StatUploadBytes]; n > 0 {
+			o.bytes.Add(ctx, n, sync)
+		}
 	}
 }
 
@@ -158,16 +158,4 @@ func (o *Observer) RunFinished(ctx context.Context, rep *reverseetl.Report) {
 		status = reverseetl.Failed
 	}
 	o.runDur.Record(ctx, rep.Duration.Seconds(), metric.WithAttributes(AttrStatus.String(string(status))))
-}
-
-// statInt reads a count from a sink's stats; sinks report counts as Go
-// integers.
-func statInt(stats map[string]any, key string) (int64, bool) {
-	switch v := stats[key].(type) {
-	case int64:
-		return v, v > 0
-	case int:
-		return int64(v), v > 0
-	}
-	return 0, false
 }

@@ -34,8 +34,8 @@ type statsSink struct {
 	calls, bytes int64
 }
 
-func (s statsSink) Stats() map[string]any {
-	return map[string]any{otelmetrics.StatAPICalls: s.calls, otelmetrics.StatUploadBytes: s.bytes, "api": "memory"}
+func (s statsSink) Stats() sink.Statistics {
+	return sink.Statistics{API: "memory", Calls: s.calls, Counts: map[string]int64{otelmetrics.StatUploadBytes: s.bytes}}
 }
 
 const syncA = `name: a
@@ -172,14 +172,15 @@ func TestMetricsOfARun(t *testing.T) {
 	assert.Equal(t, map[string]float64{"retl.sync=a": 1200}, points(t, rm, "retl.sink.bytes"), "b reported no bytes")
 }
 
-// A sink's stats that are not Go integers are not exported.
-func TestStatsOfOtherTypesAreLeftOut(t *testing.T) {
+// A sink without stats, or with nothing counted, exports no points.
+func TestZeroStatsAreLeftOut(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	obs, err := otelmetrics.New(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
 	require.NoError(t, err)
 	ctx := context.Background()
+	obs.SyncFinished(ctx, &config.Sync{Name: "s"}, &reverseetl.SyncReport{Status: reverseetl.Succeeded})
 	obs.SyncFinished(ctx, &config.Sync{Name: "s"}, &reverseetl.SyncReport{Status: reverseetl.Succeeded,
-		Stats: map[string]any{otelmetrics.StatAPICalls: "7", otelmetrics.StatUploadBytes: int(5)}})
+		Stats: &sink.Statistics{Counts: map[string]int64{otelmetrics.StatUploadBytes: 5}}})
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, reader.Collect(ctx, &rm))
 	assert.Empty(t, points(t, rm, "retl.sink.api_calls"))

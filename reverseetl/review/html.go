@@ -276,27 +276,15 @@ func sortedCounts[K ~string](m map[K]int64) []countRow {
 	return out
 }
 
-// stats splits a sink's stats into the API, its calls and Bulk jobs, and
-// the rest in key order.
-func stats(st map[string]any) (api, calls string, jobs []string, rest []countRow) {
-	for _, k := range slices.Sorted(maps.Keys(st)) {
-		switch v := st[k]; k {
-		case "api":
-			api = fmt.Sprint(v)
-		case "api_calls":
-			calls = fmt.Sprint(v)
-		case "bulk_jobs":
-			switch j := v.(type) {
-			case []string:
-				jobs = j
-			case []any:
-				for _, x := range j {
-					jobs = append(jobs, fmt.Sprint(x))
-				}
-			}
-		default:
-			rest = append(rest, countRow{Name: k, Count: fmt.Sprint(v)})
-		}
+// stats splits a sink's stats into the API, its calls and jobs, and the
+// rest (counters, then notes) in name order.
+func stats(st *sink.Statistics) (api, calls string, jobs []string, rest []countRow) {
+	if st == nil {
+		return "", "", nil, nil
 	}
-	return api, calls, jobs, rest
+	rest = sortedCounts(st.Counts)
+	for _, k := range slices.Sorted(maps.Keys(st.Notes)) {
+		rest = append(rest, countRow{Name: k, Count: st.Notes[k]})
+	}
+	return st.API, fmt.Sprint(st.Calls), st.Jobs, rest
 }

@@ -63,7 +63,7 @@ func runReport() *reverseetl.Report {
 			{Name: "accounts", Status: reverseetl.Succeeded, Duration: 81250 * time.Millisecond, Read: 10000, Created: 120, Updated: 9800, Failed: 2, Skipped: 78,
 				Unchanged: 70, Deleted: 30, SkipReasons: map[sink.SkipCode]int64{sink.SkipUnchanged: 70, sink.SkipDuplicateKey: 8},
 				Removed: &reverseetl.RemovedReport{Action: "delete", Found: 3, Done: 3},
-				Stats:   map[string]any{"api": "bulk", "api_calls": 14, "bulk_jobs": []string{"750000000000001", "750000000000002"}, "daily_api_remaining": 14950},
+				Stats:   &sink.Statistics{API: "bulk", Calls: 14, Jobs: []string{"750000000000001", "750000000000002"}, Counts: map[string]int64{"daily_api_remaining": 14950}},
 				FailedRows: []reverseetl.Outcome{
 					{Key: "A-9", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Employees must be positive"}},
 					{Key: "A-10", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Employees must be positive"}},

@@ -92,11 +92,10 @@ func writeDeletes(w io.Writer, s *reverseetl.SyncReport) {
 // the sync's error, which says it already, comes from that guard.
 func maxDeletesVerdict(s *reverseetl.SyncReport) (string, bool) {
 	var guard *sink.DeleteLimitError
-	v, ok := s.Stats["max_deletes"].(string)
-	if !ok || errors.As(s.Cause(), &guard) {
+	if s.Stats == nil || s.Stats.Notes["max_deletes"] == "" || errors.As(s.Cause(), &guard) {
 		return "", false
 	}
-	return v, true
+	return s.Stats.Notes["max_deletes"], true
 }
 
 // stickyWriter keeps the first write error and writes nothing after it,

@@ -17,7 +17,7 @@ import (
 func TestPlanShowsDeletesAndRemovals(t *testing.T) {
 	rep := &reverseetl.Report{Syncs: []*reverseetl.SyncReport{
 		{Name: "cleanup", Status: reverseetl.Succeeded, Read: 4, Updated: 4, Deleted: 4,
-			Stats: map[string]any{"max_deletes": "the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)"}},
+			Stats: &sink.Statistics{Notes: map[string]string{"max_deletes": "the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)"}}},
 		{Name: "accounts", Status: reverseetl.Succeeded, Read: 3, Skipped: 3, Unchanged: 3,
 			Removed: &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 2}},
 		{Name: "flags", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "set", Found: 3, Done: 1, Failed: 1, Skipped: 1}},
@@ -25,7 +25,7 @@ func TestPlanShowsDeletesAndRemovals(t *testing.T) {
 			Error: "on_removed: salesforce: max_deletes: on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed",
 			Err: fmt.Errorf("on_removed: salesforce: %w", &sink.DeleteLimitError{Setting: "max_deletes",
 				Verdict: "on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed"}),
-			Stats:   map[string]any{"max_deletes": "on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed"},
+			Stats:   &sink.Statistics{Notes: map[string]string{"max_deletes": "on_removed would act on 3 Account records, more than max_deletes allows (2); nothing was removed"}},
 			Removed: &reverseetl.RemovedReport{Action: "delete", Found: 3}},
 		{Name: "quiet", Status: reverseetl.Succeeded, Removed: &reverseetl.RemovedReport{Action: "delete"}},
 	}}

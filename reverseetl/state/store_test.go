@@ -254,7 +254,7 @@ func TestWritebackRowsAndValues(t *testing.T) {
 
 	rep := &reverseetl.SyncReport{Name: "people", Status: reverseetl.Succeeded, Started: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),
 		Duration: time.Minute, Read: 3, Created: 2, Failed: 1, Warnings: []string{"w1", "w2"},
-		Stats: map[string]any{"api": "bulk", "bulk_jobs": []string{"750a", "750b"}}}
+		Stats: &sink.Statistics{API: "bulk", Jobs: []string{"750a", "750b"}}}
 	wb.SyncFinished(ctx, writebackSync(), rep)
 	assert.False(t, rep.WritebackFailed)
 	var status, api, jobs, started, ended, warnings string
@@ -264,7 +264,7 @@ func TestWritebackRowsAndValues(t *testing.T) {
 		[]string{status, api, jobs, started, ended, warnings})
 
 	// Job ids may come as []any too; a sync with no rows still gets its row.
-	rep2 := &reverseetl.SyncReport{Name: "other", Status: reverseetl.SkippedSync, Stats: map[string]any{"bulk_jobs": []any{"750c"}}}
+	rep2 := &reverseetl.SyncReport{Name: "other", Status: reverseetl.SkippedSync, Stats: &sink.Statistics{Jobs: []string{"750c"}}}
 	wb.SyncFinished(ctx, &config.Sync{Name: "other"}, rep2)
 	require.NoError(t, db.QueryRow("SELECT BULK_JOB_IDS FROM RETL_RUNS WHERE SYNC = 'other'").Scan(&jobs))
 	assert.Equal(t, "750c", jobs)

@@ -451,19 +451,9 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 // RunFinished does nothing: each sync's row is complete when it finishes.
 func (w *Writeback) RunFinished(context.Context, *reverseetl.Report) {}
 
-func statsAPI(st map[string]any) (api, jobs string) {
-	if v, ok := st["api"].(string); ok {
-		api = v
+func statsAPI(st *sink.Statistics) (api, jobs string) {
+	if st == nil {
+		return "", ""
 	}
-	switch j := st["bulk_jobs"].(type) {
-	case []string:
-		jobs = strings.Join(j, ",")
-	case []any:
-		var s []string
-		for _, x := range j {
-			s = append(s, fmt.Sprint(x))
-		}
-		jobs = strings.Join(s, ",")
-	}
-	return api, jobs
+	return st.API, strings.Join(st.Jobs, ",")
 }

@@ -149,6 +149,6 @@ func TestAPICallsCounted(t *testing.T) {
 	s := emuSink(t, emuClient(t, srv), "Account", Insert, "", fastOptions(APIREST))
 	requireOK(t, write(t, s, nameRecs(450, "K")))
 	// Three collection calls, plus the login.
-	assert.EqualValues(t, 4, s.Stats()["api_calls"])
-	assert.Equal(t, []string{}, s.Stats()["bulk_jobs"])
+	assert.EqualValues(t, 4, s.Stats().Calls)
+	assert.Equal(t, []string{}, s.Stats().Jobs)
 }

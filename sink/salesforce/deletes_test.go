@@ -146,14 +146,14 @@ func TestMaxDeletesGuardrail(t *testing.T) {
 					assert.EqualValues(t, 4, sr.Skipped)
 					assert.Zero(t, sr.Written())
 					assert.Len(t, live(srv, "Account"), 30, "nothing was deleted")
-					assert.Contains(t, sr.Stats["max_deletes"], "more than max_deletes allows")
+					assert.Contains(t, sr.Stats.Notes["max_deletes"], "more than max_deletes allows")
 				}
 			}
 
 			rep := r.run(t, map[string]string{"cleanup.yaml": deleteSync(api, "20%")}, reverseetl.RunOptions{Plan: true})
 			sr := rep.Sync("cleanup")
 			assert.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
-			assert.Equal(t, "the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)", sr.Stats["max_deletes"])
+			assert.Equal(t, "the sync would delete 4 Account records, within max_deletes (6: 20% of 30 Account records)", sr.Stats.Notes["max_deletes"])
 			assert.EqualValues(t, 4, sr.Deleted)
 			assert.Len(t, live(srv, "Account"), 30, "a plan deletes nothing")
 
@@ -199,7 +199,7 @@ func TestMaxDeletesCountErrors(t *testing.T) {
 
 	// Without max_deletes the sink needs no count.
 	assert.False(t, matchSink(t, c, Delete, "External_Id__c", fastOptions(APIREST)).CountFirst())
-	assert.True(t, strings.HasPrefix(s.Stats()["max_deletes"].(string), "the sync would delete 0 Account records, within"))
+	assert.True(t, strings.HasPrefix(s.Stats().Notes["max_deletes"], "the sync would delete 0 Account records, within"))
 }
 
 // max_deletes counts the records a delete sync's rows find, not its rows:
@@ -241,7 +241,7 @@ mapping:
 			for _, plan := range []bool{true, false} {
 				sr := r.run(t, files("2"), reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
-				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats.Notes["max_deletes"])
 				assert.EqualValues(t, 2, sr.Deleted)
 				assert.Equal(t, map[sink.SkipCode]int64{sink.SkipNotFound: 3}, sr.SkipReasons)
 			}
@@ -255,7 +255,7 @@ mapping:
 			for _, plan := range []bool{true, false} {
 				sr := r.run(t, files("2"), reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
-				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (2)", sr.Stats.Notes["max_deletes"])
 				assert.Zero(t, sr.Deleted)
 				assert.Equal(t, map[sink.SkipCode]int64{sink.SkipNotFound: 5}, sr.SkipReasons)
 			}
@@ -285,13 +285,13 @@ mapping:
 			assert.Len(t, live(srv, "Account"), 2)
 			for _, plan := range []bool{true, false} {
 				sr := r.run(t, map[string]string{"cleanup.yaml": byID(api, "2")}, reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
-				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+				assert.Equal(t, "the sync would delete 2 Account records, within max_deletes (2)", sr.Stats.Notes["max_deletes"])
 				assert.NotContains(t, sr.Error, "max_deletes")
 			}
 			assert.Empty(t, live(srv, "Account"))
 			for _, plan := range []bool{true, false} {
 				sr := r.run(t, map[string]string{"cleanup.yaml": byID(api, "0")}, reverseetl.RunOptions{Plan: plan}).Sync("cleanup")
-				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (0)", sr.Stats["max_deletes"])
+				assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (0)", sr.Stats.Notes["max_deletes"])
 				assert.Zero(t, sr.Deleted)
 				assert.NotContains(t, sr.Error, "max_deletes")
 			}
@@ -323,7 +323,7 @@ func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 
 	// Records without the key field, or with a malformed Id, find none.
 	require.NoError(t, byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Name"}, nil), []any{"x"})))
-	assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (5)", byID.Stats()["max_deletes"])
+	assert.Equal(t, "the sync would delete 0 Account records, within max_deletes (5)", byID.Stats().Notes["max_deletes"])
 	require.NoError(t, byID.CheckCount(ctx, recs(sink.NewLayout([]string{"Id"}, nil), []any{"not an id"})))
 	assert.False(t, byID.CountFirst(), "counted: Hint does not count rows again")
 	require.NoError(t, byID.Hint(ctx, sink.Hint{Records: 100, Final: true}))
@@ -331,7 +331,7 @@ func TestMaxDeletesMatchedCountErrors(t *testing.T) {
 	// Other operations have nothing to count.
 	up := emuSink(t, c, "Account", Upsert, "External_Id__c", opt)
 	require.NoError(t, up.CheckCount(ctx, recs(sink.NewLayout([]string{"External_Id__c"}, nil), []any{"A-1"})))
-	assert.Nil(t, up.Stats()["max_deletes"])
+	assert.NotContains(t, up.Stats().Notes, "max_deletes")
 
 	srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Path: "/query", Status: 400, Times: 1})
 	_, err = up.Remove(ctx, sink.Removal{IDs: []string{id}})

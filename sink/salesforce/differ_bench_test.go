@@ -50,7 +50,7 @@ func BenchmarkOnlyIfDifferent(b *testing.B) {
 				if differ {
 					require.Equal(b, sink.SkipUnchanged, res[n-1].Skipped)
 				}
-				calls += s.Stats()["api_calls"].(int64)
+				calls += s.Stats().Calls
 			}
 			per := float64(b.N)
 			b.ReportMetric(float64(calls)/per, "calls/100k")

@@ -46,8 +46,8 @@ type extras struct {
 	budgetOnce sync.Once
 }
 
-// warn logs a warning once and keeps it for Stats ("warnings"), which the
-// sync's report carries.
+// warn logs a warning once and keeps it for Warnings, which the sync's
+// report carries.
 func (s *sfSink) warn(msg string) {
 	s.x.mu.Lock()
 	defer s.x.mu.Unlock()
@@ -212,47 +212,30 @@ func (s *sfSink) lockFallback(ctx context.Context, layout *sink.Layout, records 
 
 // extraStats adds what match_on, max_deletes, group_by and on_removed did
 // to the sink's Stats.
-func (s *sfSink) extraStats(st map[string]any) {
-	if n := s.x.lockFailures.Load(); n > 0 {
-		st["lock_failures"] = n
-	}
-	if n := s.x.lockREST.Load(); n > 0 {
-		st["lock_rest_retries"] = n
-	}
-	if n := s.x.viaREST.Load(); n > 0 {
-		st["null_marker_rest"] = n
-	}
+func (s *sfSink) extraStats(st *sink.Statistics) {
+	st.Count("lock_failures", s.x.lockFailures.Load())
+	st.Count("lock_rest_retries", s.x.lockREST.Load())
+	st.Count("null_marker_rest", s.x.viaREST.Load())
 	if b := s.dest.Options.APIBudget; b != nil {
-		st["api_budget"] = int64(*b)
-		if n := s.x.budget.refused.Load(); n > 0 {
-			st["api_budget_spent"] = true
-			st["api_budget_refused_calls"] = n
-		}
+		st.Count("api_budget", int64(*b))
+		st.Count("api_budget_refused_calls", s.x.budget.refused.Load())
 	}
 	if used, max, ok := s.c.APIUsage(); ok {
-		st["org_api_usage"] = fmt.Sprintf("%d/%d", used, max)
+		st.Note("org_api_usage", fmt.Sprintf("%d/%d", used, max))
 	}
 	if n := s.x.uploadRaw.Load(); n > 0 {
-		st["upload_bytes"] = n
-		st["upload_bytes_gzipped"] = s.x.uploadGzip.Load()
+		st.Count("upload_bytes", n)
+		st.Count("upload_bytes_gzipped", s.x.uploadGzip.Load())
 	}
 	s.x.mu.Lock()
 	verdict, removal := s.x.verdict, s.x.removal
-	if len(s.x.warnings) > 0 {
-		st["warnings"] = slices.Clone(s.x.warnings)
-	}
 	s.x.mu.Unlock()
-	if verdict != "" {
-		st["max_deletes"] = verdict
-	}
+	st.Note("max_deletes", verdict)
 	if removal != nil {
+		// on_removed's jobs and calls are the sync's too.
 		rs := removal.Stats()
-		st["on_removed_api"] = rs["api"]
-		if jobs, _ := rs["bulk_jobs"].([]string); len(jobs) > 0 {
-			st["on_removed_bulk_jobs"] = jobs
-		}
-		if n, _ := rs["api_calls"].(int64); n > 0 {
-			st["api_calls"] = st["api_calls"].(int64) + n
-		}
+		st.Note("on_removed_api", rs.API)
+		st.Jobs = append(st.Jobs, rs.Jobs...)
+		st.Calls += rs.Calls
 	}
 }

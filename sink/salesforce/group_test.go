@@ -69,11 +69,6 @@ func runChildSync(t *testing.T, load table, parents int, syncYAML string) *rever
 	return sr
 }
 
-func statInt(st map[string]any, k string) int64 {
-	n, _ := st[k].(int64)
-	return n
-}
-
 // With lock contention between concurrent jobs, a 20,000-row child load
 // grouped by parent meets fewer locks than the same load ungrouped: the
 // jobs running at once hold different parents.
@@ -85,12 +80,12 @@ func TestGroupByCutsLockFailures(t *testing.T) {
 	load := childLoad(n, parents)
 	without := runChildLoad(t, load, parents, "")
 	with := runChildLoad(t, load, parents, "  group_by: Account.External_Id__c\n")
-	lw, lg := statInt(without.Stats, "lock_failures"), statInt(with.Stats, "lock_failures")
+	lw, lg := without.Stats.Counts["lock_failures"], with.Stats.Counts["lock_failures"]
 	t.Logf("UNABLE_TO_LOCK_ROW answers from Bulk jobs, retries included: %d without group_by, %d with group_by", lw, lg)
 	t.Logf("rows sent through REST after the Bulk retries: %d without group_by, %d with group_by",
-		statInt(without.Stats, "lock_rest_retries"), statInt(with.Stats, "lock_rest_retries"))
+		without.Stats.Counts["lock_rest_retries"], with.Stats.Counts["lock_rest_retries"])
 	t.Logf("rows failed in the end: %d without group_by, %d with group_by; Bulk jobs: %d and %d",
-		without.Failed, with.Failed, len(without.Stats["bulk_jobs"].([]string)), len(with.Stats["bulk_jobs"].([]string)))
+		without.Failed, with.Failed, len(without.Stats.Jobs), len(with.Stats.Jobs))
 	assert.Positive(t, lw, "ungrouped concurrent jobs contend")
 	assert.Less(t, lg, lw)
 	assert.Zero(t, lg, "grouped jobs hold different parents")
@@ -116,14 +111,14 @@ func TestGroupByInternalBatches(t *testing.T) {
 	}
 	without := runChildSync(t, load, parents, sync(""))
 	with := runChildSync(t, load, parents, sync("  group_by: Account.External_Id__c\n"))
-	lw, lg := statInt(without.Stats, "lock_failures"), statInt(with.Stats, "lock_failures")
+	lw, lg := without.Stats.Counts["lock_failures"], with.Stats.Counts["lock_failures"]
 	t.Logf("default jobs: %d UNABLE_TO_LOCK_ROW answers (retries included), %d rows through REST, %d Bulk jobs",
-		lw, statInt(without.Stats, "lock_rest_retries"), len(without.Stats["bulk_jobs"].([]string)))
+		lw, without.Stats.Counts["lock_rest_retries"], len(without.Stats.Jobs))
 	t.Logf("group_by: %d UNABLE_TO_LOCK_ROW answers, %d rows through REST, %d Bulk jobs",
-		lg, statInt(with.Stats, "lock_rest_retries"), len(with.Stats["bulk_jobs"].([]string)))
+		lg, with.Stats.Counts["lock_rest_retries"], len(with.Stats.Jobs))
 	assert.Positive(t, lw, "internal batches of one job contend")
 	assert.Zero(t, lg, "no parent's children in two internal batches")
-	assert.Len(t, with.Stats["bulk_jobs"], 3, "whole groups of about 100 records fill jobs of at most 10,000 in three")
+	assert.Len(t, with.Stats.Jobs, 3, "whole groups of about 100 records fill jobs of at most 10,000 in three")
 	for _, sr := range []*reverseetl.SyncReport{without, with} {
 		assert.Zero(t, sr.Failed)
 		assert.EqualValues(t, n, sr.Created)
@@ -134,8 +129,8 @@ func TestGroupByInternalBatches(t *testing.T) {
 func TestSerialRunsOneJobAtATime(t *testing.T) {
 	// serial says it alone: beside max_jobs_in_flight: 4 it is an error.
 	sr := runChildSync(t, childLoad(6000, 50), 50, strings.Replace(childLoadSync("  serial: true\n"), "  max_jobs_in_flight: 4\n", "", 1))
-	assert.Zero(t, statInt(sr.Stats, "lock_failures"))
-	assert.Len(t, sr.Stats["bulk_jobs"], 3)
+	assert.Zero(t, sr.Stats.Counts["lock_failures"])
+	assert.Len(t, sr.Stats.Jobs, 3)
 	assert.EqualValues(t, 6000, sr.Created)
 
 	var o Options
@@ -234,10 +229,10 @@ func TestLockedRowsGoOnceThroughREST(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	t.Logf("bulk lock failures %d, sent through REST %d, still locked %d", st["lock_failures"], st["lock_rest_retries"], locked)
-	assert.Positive(t, statInt(st, "lock_failures"))
-	assert.Equal(t, statInt(st, "lock_failures"), statInt(st, "lock_rest_retries"))
-	assert.Less(t, int64(locked), statInt(st, "lock_rest_retries"), "REST saved some")
+	t.Logf("bulk lock failures %d, sent through REST %d, still locked %d", st.Counts["lock_failures"], st.Counts["lock_rest_retries"], locked)
+	assert.Positive(t, st.Counts["lock_failures"])
+	assert.Equal(t, st.Counts["lock_failures"], st.Counts["lock_rest_retries"])
+	assert.Less(t, int64(locked), st.Counts["lock_rest_retries"], "REST saved some")
 	assert.Positive(t, countRequests(srv, "POST", "/composite/sobjects"))
 	assert.Len(t, live(srv, "Account"), 400-locked)
 
@@ -259,7 +254,7 @@ func TestLockedRowsGoOnceThroughREST(t *testing.T) {
 		}
 	}
 	assert.Positive(t, failed)
-	assert.Zero(t, statInt(h.Stats(), "lock_rest_retries"))
+	assert.Zero(t, h.Stats().Counts["lock_rest_retries"])
 	assert.Zero(t, countRequests(srv, "DELETE", "/composite/sobjects"))
 }
 

@@ -30,13 +30,13 @@ func TestAutoHint(t *testing.T) {
 		require.NoError(t, s.Hint(context.Background(), c.hint))
 		// A second hint does not change the decision.
 		require.NoError(t, s.Hint(context.Background(), sink.Hint{Records: 1 << 20}))
-		assert.Equal(t, c.want, s.Stats()["api"], "%s %+v", c.api, c.hint)
+		assert.Equal(t, c.want, s.Stats().API, "%s %+v", c.api, c.hint)
 		requireOK(t, write(t, s, nameRecs(3, "K")))
 		if c.want == APIREST {
 			assert.Empty(t, srv.Jobs())
 		} else {
 			assert.Len(t, srv.Jobs(), 1)
-			assert.Equal(t, []string{srv.Jobs()[0].ID}, s.Stats()["bulk_jobs"])
+			assert.Equal(t, []string{srv.Jobs()[0].ID}, s.Stats().Jobs)
 		}
 	}
 }

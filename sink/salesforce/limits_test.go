@@ -29,7 +29,7 @@ func TestRequestLimits(t *testing.T) {
 		require.True(t, ok)
 		assert.Equal(t, 100_000, max)
 		assert.Equal(t, srv.APICalls(), used)
-		assert.Equal(t, "3/100000", s.Stats()["org_api_usage"])
+		assert.Equal(t, "3/100000", s.Stats().Notes["org_api_usage"])
 	})
 	t.Run("daily is not retried", func(t *testing.T) {
 		srv := emulator(t)
@@ -125,8 +125,8 @@ func TestAPIBudget(t *testing.T) {
 		assert.Equal(t, 200, budget)
 		assert.Equal(t, 1, countRequests(srv, "POST", "/jobs/ingest"))
 		st := s.Stats()
-		assert.Equal(t, true, st["api_budget_spent"])
-		assert.Equal(t, int64(1), st["api_budget"])
+		assert.Positive(t, st.Counts["api_budget_refused_calls"], "the budget was spent")
+		assert.Equal(t, int64(1), st.Counts["api_budget"])
 	})
 	t.Run("rest", func(t *testing.T) {
 		srv := emulator(t)

@@ -36,7 +36,7 @@ func TestBulkLoad25k(t *testing.T) {
 	start := time.Now()
 	res := write(t, s, rows)
 	elapsed := time.Since(start)
-	t.Logf("%d rows through Bulk in %s (%.0f rows/s), %d jobs, %v API calls", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), len(srv.Jobs()), s.Stats()["api_calls"])
+	t.Logf("%d rows through Bulk in %s (%.0f rows/s), %d jobs, %v API calls", n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), len(srv.Jobs()), s.Stats().Calls)
 
 	created, ids := 0, map[string]bool{}
 	for i, r := range res {
@@ -56,7 +56,7 @@ func TestBulkLoad25k(t *testing.T) {
 		assert.Equal(t, got[k]["Id"], res[i].ID, "result %d belongs to its record", i)
 	}
 	assert.Len(t, srv.Jobs(), 3)
-	assert.Len(t, s.Stats()["bulk_jobs"], 3)
+	assert.Len(t, s.Stats().Jobs, 3)
 }
 
 // Records that exceed the size or record bound of a job go to several jobs.

@@ -239,7 +239,7 @@ func TestMatchOnIndexWarning(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), tc.field)
 		require.NoError(t, s.Preflight(ctx, sink.NewLayout([]string{tc.field}, nil)), "a second preflight does not warn again")
-		w, _ := s.Stats()["warnings"].([]string)
+		w := s.Warnings()
 		if !tc.warned {
 			assert.Empty(t, w, tc.field)
 			continue

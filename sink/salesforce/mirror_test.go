@@ -79,7 +79,7 @@ func TestMirrorDeletesOnlyWhatTheSyncWrote(t *testing.T) {
 			sr = r.run(t, sync("2"), reverseetl.RunOptions{Plan: true}).Sync("accounts")
 			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 			assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 2}, sr.Removed)
-			assert.Equal(t, "on_removed would act on 2 Account records, within max_deletes (2)", sr.Stats["max_deletes"])
+			assert.Equal(t, "on_removed would act on 2 Account records, within max_deletes (2)", sr.Stats.Notes["max_deletes"])
 			assert.Len(t, live(srv, "Account"), 7, "a plan removes nothing")
 
 			sr = r.run(t, sync("2"), reverseetl.RunOptions{}).Sync("accounts")
@@ -117,8 +117,8 @@ func TestMirrorDeletesOnlyWhatTheSyncWrote(t *testing.T) {
 			require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 			assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 3, Done: 3}, sr.Removed)
 			assert.Len(t, live(srv, "Account"), 2)
-			assert.NotEmpty(t, sr.Stats["api_calls"])
-			assert.Equal(t, api, sr.Stats["on_removed_api"])
+			assert.NotEmpty(t, sr.Stats.Calls)
+			assert.Equal(t, api, sr.Stats.Notes["on_removed_api"])
 		})
 	}
 }
@@ -171,7 +171,7 @@ func TestRemoveEdges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, res[0].Err)
 	assert.Equal(t, sink.Result{ID: "001000000000000AAA", Skipped: sink.SkipAlreadyDeleted}, res[1])
-	assert.Equal(t, APIREST, s.Stats()["on_removed_api"])
+	assert.Equal(t, APIREST, s.Stats().Notes["on_removed_api"])
 	assert.Empty(t, live(srv, "Account"))
 
 	done, cancelNow := context.WithCancel(ctx)
@@ -200,7 +200,7 @@ func TestMirrorLimitCountsPresentRecords(t *testing.T) {
 				sr = r.run(t, sync, reverseetl.RunOptions{Plan: plan}).Sync("accounts")
 				require.Equal(t, reverseetl.Succeeded, sr.Status, sr.Error)
 				assert.Equal(t, &reverseetl.RemovedReport{Action: "delete", Found: 2, Done: 1, Skipped: 1}, sr.Removed)
-				assert.Equal(t, "on_removed would act on 1 Account records, within max_deletes (1)", sr.Stats["max_deletes"])
+				assert.Equal(t, "on_removed would act on 1 Account records, within max_deletes (1)", sr.Stats.Notes["max_deletes"])
 			}
 			assert.Len(t, live(srv, "Account"), 1)
 			sr = r.run(t, sync, reverseetl.RunOptions{Plan: true}).Sync("accounts")

@@ -34,7 +34,7 @@ func TestInsert(t *testing.T) {
 			assert.Nil(t, got["A-1"]["Phone"])
 			assert.Equal(t, "555", got["A-2"]["Phone"])
 			assert.Nil(t, got["A-2"]["NumberOfEmployees"])
-			assert.Equal(t, api, s.Stats()["api"])
+			assert.Equal(t, api, s.Stats().API)
 		})
 	}
 }
@@ -117,7 +117,7 @@ func TestHardDeleteUsesBulk(t *testing.T) {
 	res := write(t, s, recs(sink.NewLayout([]string{"Id"}, nil), []any{id1}))
 	requireOK(t, res)
 	assert.Len(t, srv.Records("Account"), 1)
-	assert.Equal(t, APIBulk, s.Stats()["api"])
+	assert.Equal(t, APIBulk, s.Stats().API)
 	assert.Len(t, srv.Jobs(), 1)
 	assert.Equal(t, "hardDelete", srv.Jobs()[0].Operation)
 }

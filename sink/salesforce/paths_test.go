@@ -357,7 +357,7 @@ func TestSinkPaths(t *testing.T) {
 	assert.ErrorContains(t, err, "missing required key: insert, update, upsert, delete or hard_delete")
 
 	s := emuSink(t, c, "Account", Insert, "", Options{API: APIAuto})
-	assert.Equal(t, APIBulk, s.Stats()["api"], "auto before any hint")
+	assert.Equal(t, APIBulk, s.Stats().API, "auto before any hint")
 
 	hard := emuSink(t, c, "Account", HardDelete, "", Options{})
 	hard.api = APIREST // not reachable through buildSink: REST has no hard delete

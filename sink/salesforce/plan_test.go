@@ -305,7 +305,7 @@ func TestPlanGroupsLayouts(t *testing.T) {
 	res := planCall(t, s, recs)
 	assert.Equal(t, []string{"updated (unchanged)", "failed REQUIRED_FIELD_MISSING", "created"},
 		[]string{outcome(res[0]), outcome(res[1]), outcome(res[2])})
-	assert.Greater(t, s.Stats()["api_calls"].(int64), int64(0), "plan calls are counted")
+	assert.Greater(t, s.Stats().Calls, int64(0), "plan calls are counted")
 }
 
 func TestPlanLeavesUnknownFieldsToPreflight(t *testing.T) {

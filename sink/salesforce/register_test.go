@@ -67,7 +67,7 @@ func TestFactorySharesClient(t *testing.T) {
 	lc := sink.NewLayout([]string{"LastName"}, nil)
 	requireOK(t, write(t, s2.(*sfSink), recs(lc, []any{"Doe"})))
 	assert.Equal(t, 1, countRequests(srv, "POST", "/services/oauth2/token"))
-	assert.Equal(t, APIBulk, s2.(sink.Stats).Stats()["api"], "auto without a hint plans for a large load")
+	assert.Equal(t, APIBulk, s2.(sink.Stats).Stats().API, "auto without a hint plans for a large load")
 
 	// Without Shared, each sink gets its own client.
 	b1.Shared = nil

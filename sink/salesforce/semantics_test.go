@@ -150,7 +150,7 @@ func TestSemanticsNullMarkerTextIsText(t *testing.T) {
 			assert.Equal(t, "#n/a", got["A-2"]["Description"])
 			assert.Equal(t, "text", got["A-3"]["Description"])
 			if api == APIBulk {
-				assert.EqualValues(t, 2, rep.Stats["null_marker_rest"], "the two rows holding the marker went through REST")
+				assert.EqualValues(t, 2, rep.Stats.Counts["null_marker_rest"], "the two rows holding the marker went through REST")
 			}
 		})
 	}
@@ -335,7 +335,7 @@ func TestSemanticsUpsertOnID(t *testing.T) {
 				{"unknown", "001000000000zzzAAA", "Nobody"}, {"marker", b, "#N/A"}}}
 			sync := syncFile("Account", "upsert", "Id", api, "", "  - {from: ID, to: Id}\n  - {from: N, to: Name}\n")
 			rep, ran := planRunPlan(t, srv, rows, sync)
-			assert.Equal(t, "bulk", rep.Stats["api"])
+			assert.Equal(t, "bulk", rep.Stats.API)
 			assert.Equal(t, "updated", ran.rows["known"])
 			assert.Equal(t, "failed "+CodeMissingKey, ran.rows["new"], "a row without an Id would create a record on every run")
 			assert.True(t, strings.HasPrefix(ran.rows["unknown"], "failed "), ran.rows["unknown"])

@@ -204,22 +204,18 @@ func (s *sfSink) chosenAPI() string {
 }
 
 // Stats reports the API used, the Bulk job ids and the number of API calls.
-func (s *sfSink) Stats() map[string]any {
+func (s *sfSink) Stats() sink.Statistics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	api := s.api
 	if api == "" {
 		api = APIBulk
 	}
-	st := map[string]any{
-		"api":       api,
-		"bulk_jobs": append([]string{}, s.jobs...),
-		"api_calls": s.calls.Load(),
-	}
+	st := &sink.Statistics{API: api, Jobs: append([]string{}, s.jobs...), Calls: s.calls.Load()}
 	s.extraStats(st)
 	s.truncStats(st)
 	s.verifyStatsTo(st)
-	return st
+	return *st
 }
 
 func (s *sfSink) addJob(id string) {

@@ -104,8 +104,8 @@ func TestSyncThroughEngine(t *testing.T) {
 			t.Fatalf("%s not written: %v", k, r)
 		}
 	}
-	assert.Equal(t, APIBulk, sr.Stats["api"])
-	assert.Len(t, sr.Stats["bulk_jobs"], 3)
+	assert.Equal(t, APIBulk, sr.Stats.API)
+	assert.Len(t, sr.Stats.Jobs, 3)
 }
 
 // set_if_empty through the Engine: populated phones are kept and counted.
@@ -126,5 +126,5 @@ func TestSyncSetIfEmptyThroughEngine(t *testing.T) {
 	}
 	assert.Equal(t, phones, kept)
 	assert.Len(t, live(srv, "Account"), n)
-	assert.Equal(t, APIBulk, sr.Stats["api"], "3,000 rows are past auto_threshold")
+	assert.Equal(t, APIBulk, sr.Stats.API, "3,000 rows are past auto_threshold")
 }

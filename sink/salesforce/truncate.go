@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -120,19 +121,18 @@ func (s *sfSink) noteCut(field string, length int) {
 }
 
 // truncStats adds the values cut to a sink's stats.
-func (s *sfSink) truncStats(st map[string]any) {
+func (s *sfSink) truncStats(st *sink.Statistics) {
 	t := &s.trunc
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.total == 0 {
 		return
 	}
-	st["truncated_values"] = t.total
-	by := make(map[string]int64, len(t.byField))
-	for f, n := range t.byField {
-		by[f] = n
+	st.Count("truncated_values", t.total)
+	if st.ByField == nil {
+		st.ByField = map[string]map[string]int64{}
 	}
-	st["truncated_by_field"] = by
+	st.ByField["truncated"] = maps.Clone(t.byField)
 }
 
 // truncWarnings says, per field, how many values were cut.

@@ -46,13 +46,13 @@ func TestTruncateCutsToTheFieldLength(t *testing.T) {
 			sync := syncFile("Account", "upsert", "External_Id__c", api, "",
 				"  - {from: K, to: External_Id__c}\n  - {from: N, to: Name}\n  - {from: CITY, to: BillingCity, truncate: true}\n  - {from: NUM, to: AccountNumber}\n")
 			plan, _ := semanticsRun(t, srv, rows, sync, true)
-			assert.EqualValues(t, 2, plan.Stats["truncated_values"], "the plan counts the values it would cut")
-			assert.Equal(t, map[string]int64{"BillingCity": 2}, plan.Stats["truncated_by_field"])
+			assert.EqualValues(t, 2, plan.Stats.Counts["truncated_values"], "the plan counts the values it would cut")
+			assert.Equal(t, map[string]int64{"BillingCity": 2}, plan.Stats.ByField["truncated"])
 			assert.Contains(t, plan.Warnings, "truncate: 2 value(s) of BillingCity were cut to its 40 characters")
 
 			rep, ran := planRunPlan(t, srv, rows, sync)
 			assert.Equal(t, map[string]string{"A-1": "created", "A-2": "created", "A-3": "created", "A-4": "failed STRING_TOO_LONG"}, ran.rows)
-			assert.EqualValues(t, 2, rep.Stats["truncated_values"])
+			assert.EqualValues(t, 2, rep.Stats.Counts["truncated_values"])
 			got := byExt(srv, "Account")
 			assert.Equal(t, strings.Repeat("c", 40), got["A-1"]["BillingCity"])
 			assert.Equal(t, "Oslo", got["A-2"]["BillingCity"])
@@ -69,6 +69,6 @@ func TestTruncateNothingToCut(t *testing.T) {
 	rep, _ := semanticsRun(t, srv, rows, syncFile("Account", "upsert", "External_Id__c", APIREST, "",
 		"  - {from: K, to: External_Id__c}\n  - {from: N, to: Name, truncate: true}\n"), false)
 	require.Equal(t, int64(1), rep.Created)
-	assert.NotContains(t, rep.Stats, "truncated_values")
+	assert.NotContains(t, rep.Stats.Counts, "truncated_values")
 	assert.Empty(t, rep.Warnings)
 }

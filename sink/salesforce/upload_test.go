@@ -43,11 +43,11 @@ func TestGzipUploads(t *testing.T) {
 		st := s.Stats()
 		if !gz {
 			assert.Equal(t, []string{""}, enc.seen)
-			assert.NotContains(t, st, "upload_bytes")
+			assert.NotContains(t, st.Counts, "upload_bytes")
 			continue
 		}
 		assert.Equal(t, []string{"gzip"}, enc.seen)
-		raw, sent := st["upload_bytes"].(int64), st["upload_bytes_gzipped"].(int64)
+		raw, sent := st.Counts["upload_bytes"], st.Counts["upload_bytes_gzipped"]
 		assert.Greater(t, raw, int64(0))
 		assert.Less(t, sent, raw/2, "CSV of similar rows compresses")
 	}

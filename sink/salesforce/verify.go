@@ -182,15 +182,17 @@ func (s *sfSink) verifyAfterWrite(ctx context.Context, layout *sink.Layout, reco
 }
 
 // verifyStatsTo adds verify's counts to Stats.
-func (s *sfSink) verifyStatsTo(st map[string]any) {
+func (s *sfSink) verifyStatsTo(st *sink.Statistics) {
 	if !s.verifies() {
 		return
 	}
-	st["verify_read"] = s.vf.read.Load()
-	st["verify_altered"] = s.vf.altered.Load()
-	if n := s.vf.unread.Load(); n > 0 {
-		st["verify_unread"] = n
+	if st.Counts == nil {
+		st.Counts = map[string]int64{}
 	}
+	// Read and altered are given even at 0: verify ran.
+	st.Counts["verify_read"] = s.vf.read.Load()
+	st.Counts["verify_altered"] = s.vf.altered.Load()
+	st.Count("verify_unread", s.vf.unread.Load())
 }
 
 // How verify reads back. A REST query's URL holds about 400 Ids

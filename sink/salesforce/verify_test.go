@@ -112,9 +112,9 @@ func TestVerifyReportsAlteredFields(t *testing.T) {
 			}
 			require.Len(t, rep.AlteredRows, 3)
 			assert.Empty(t, rep.Warnings)
-			assert.Equal(t, int64(5), rep.Stats["verify_read"])
-			assert.Equal(t, int64(3), rep.Stats["verify_altered"])
-			assert.Equal(t, api, rep.Stats["api"])
+			assert.Equal(t, int64(5), rep.Stats.Counts["verify_read"])
+			assert.Equal(t, int64(3), rep.Stats.Counts["verify_altered"])
+			assert.Equal(t, api, rep.Stats.API)
 
 			// A second run sends the same values: the same fields are
 			// altered again, on update.
@@ -168,8 +168,8 @@ func TestVerifyReadFailureKeepsOutcomes(t *testing.T) {
 			assert.Empty(t, log.altered)
 			require.Len(t, rep.Warnings, 1)
 			assert.Contains(t, rep.Warnings[0], "verify: 5 written records could not be read back; their outcomes stand, unverified")
-			assert.Equal(t, int64(5), rep.Stats["verify_unread"])
-			assert.Equal(t, int64(0), rep.Stats["verify_read"])
+			assert.Equal(t, int64(5), rep.Stats.Counts["verify_unread"])
+			assert.Equal(t, int64(0), rep.Stats.Counts["verify_read"])
 		})
 	}
 }
@@ -270,8 +270,8 @@ func TestVerifyLargeWriteReadsByQueryJobs(t *testing.T) {
 	assert.Equal(t, 3, jobs, "about 4,000 Ids a query job")
 	assert.Zero(t, queries, "no REST query")
 	st := s.Stats()
-	assert.Equal(t, int64(n), st["verify_read"])
-	assert.Equal(t, int64(n/3), st["verify_altered"])
+	assert.Equal(t, int64(n), st.Counts["verify_read"])
+	assert.Equal(t, int64(n/3), st.Counts["verify_altered"])
 }
 
 func TestAddResultRowsNestsPaths(t *testing.T) {
