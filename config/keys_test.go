@@ -73,5 +73,5 @@ func TestKeysHelpers(t *testing.T) {
 		inner  `yaml:",inline"`
 		secret string
 	}
-	assert.Equal(t, []string{"a", "plain", "c"}, StructKeys(&outer{}))
+	assert.Equal(t, []string{"a", "plain", "c"}, StructKeys(&outer{secret: "unexported fields are not keys"}))
 }
