@@ -19,8 +19,8 @@ func TestKeyTables(t *testing.T) {
 		name string
 		keys Keys
 	}{
-		{"sync keys", SyncKeys}, {"source keys", SourceKeys}, {"destination keys", DestinationKeys},
-		{"mapping keys", MappingKeys}, {"on_failure keys", OnFailureKeys}, {"project keys", ProjectKeys},
+		{"sync keys", syncSpec}, {"source keys", sourceSpec}, {"destination keys", destinationSpec},
+		{"mapping keys", mappingSpec}, {"on_failure keys", onFailureSpec}, {"project keys", projectSpec},
 	} {
 		for _, k := range tc.keys {
 			assert.NotEmpty(t, k.Type, "%s %s", tc.name, k.Name)
@@ -45,11 +45,11 @@ func TestProjectKeysMatchTheStructs(t *testing.T) {
 		"writeback": Writeback{}, "reports": Reports{}, "secrets.aws": AWSSecrets{}, "secrets": SecretsConfig{},
 		"alerts.email": EmailAlert{}, "alerts.webhook": WebhookAlert{},
 	} {
-		assert.ElementsMatch(t, StructKeys(v), ProjectKeys.Under(prefix), prefix)
+		assert.ElementsMatch(t, StructKeys(v), projectSpec.Under(prefix), prefix)
 	}
-	assert.ElementsMatch(t, StructKeys(OnFailure{}), OnFailureKeys.Names())
-	assert.Equal(t, []string{"connections", "defaults", "alerts", "reports", "writeback", "secrets"}, ProjectKeys.Under(""))
-	assert.Equal(t, []string{"on_sync_failure", "failed_rows_above", "email", "webhook"}, ProjectKeys.Under("alerts"))
+	assert.ElementsMatch(t, StructKeys(OnFailure{}), onFailureSpec.Names())
+	assert.Equal(t, []string{"connections", "defaults", "alerts", "reports", "writeback", "secrets"}, projectSpec.Under(""))
+	assert.Equal(t, []string{"on_sync_failure", "failed_rows_above", "email", "webhook"}, projectSpec.Under("alerts"))
 }
 
 func TestKeysHelpers(t *testing.T) {

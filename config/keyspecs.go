@@ -1,7 +1,7 @@
 package config
 
-// SyncKeys are the top-level keys of a sync file, in the order the reference lists them.
-var SyncKeys = Keys{
+// syncSpec are the top-level keys of a sync file, in the order the reference lists them.
+var syncSpec = Keys{
 	{Name: "name", Type: "string", Default: "file name without extension",
 		Meaning: "The sync's name. Letters, digits, `_`, `-` and `.`; not starting with `-` or `.`; at most 128 characters. Unique in the project, compared without regard to case."},
 	{Name: "source", Type: "mapping", Default: "required",
@@ -30,8 +30,8 @@ var SyncKeys = Keys{
 		Meaning: "What is done to records this sync wrote in earlier runs whose keys its query no longer returns; see [on_removed](#on_removed)."},
 }
 
-// SourceKeys are the keys of a sync's source section that retl itself reads, in the order the reference lists them.
-var SourceKeys = Keys{
+// sourceSpec are the keys of a sync's source section that retl itself reads, in the order the reference lists them.
+var sourceSpec = Keys{
 	{Name: "type", Type: "string", Default: "the connection's type",
 		Meaning: "The source plugin, such as `snowflake`. Required when the source names no connection; otherwise the named connection's `type` applies, so one sync file runs against whatever the project file points the connection at (Snowflake in production, SQLite in the demo)."},
 	{Name: "connection", Type: "string", Default: "none",
@@ -42,8 +42,8 @@ var SourceKeys = Keys{
 		Meaning: "Passed to the source plugin, which checks it as strictly."},
 }
 
-// DestinationKeys are the keys of a sync's destination section that retl itself reads, in the order the reference lists them.
-var DestinationKeys = Keys{
+// destinationSpec are the keys of a sync's destination section that retl itself reads, in the order the reference lists them.
+var destinationSpec = Keys{
 	{Name: "type", Type: "string", Default: "the connection's type",
 		Meaning: "The destination plugin, such as `salesforce`. Required when the destination names no connection; otherwise the named connection's `type` applies."},
 	{Name: "connection", Type: "string", Default: "none",
@@ -52,8 +52,8 @@ var DestinationKeys = Keys{
 		Meaning: "The destination plugin's own: it decodes and checks them as strictly, with every other check of the files (a typo such as `opration` is reported with a suggestion)."},
 }
 
-// MappingKeys are the keys of a mapping entry, in the order the reference lists them.
-var MappingKeys = Keys{
+// mappingSpec are the keys of a mapping entry, in the order the reference lists them.
+var mappingSpec = Keys{
 	{Name: "to", Type: "string", Default: "required",
 		Meaning: "The target field. `Relationship.External_Id__c` sets a lookup by the parent's external id. Each field is mapped once, compared without regard to case."},
 	{Name: "from", Type: "string", Default: "one of `from`, `value`, `expr`",
@@ -76,16 +76,16 @@ var MappingKeys = Keys{
 		Meaning: "What a NULL or empty text does to this field."},
 }
 
-// OnFailureKeys are the keys of on_failure (a sync's, or the project's defaults.on_failure), in the order the reference lists them.
-var OnFailureKeys = Keys{
+// onFailureSpec are the keys of on_failure (a sync's, or the project's defaults.on_failure), in the order the reference lists them.
+var onFailureSpec = Keys{
 	{Name: "max_failed_rows", Type: "integer ≥ 0", Default: "none",
 		Meaning: "The sync fails when more rows than this fail."},
 	{Name: "max_failed_percent", Type: "number 0–100", Default: "none",
 		Meaning: "The sync fails when a larger share of rows than this fails."},
 }
 
-// ProjectKeys are the keys of the project file, as dotted paths, in the order the reference lists them.
-var ProjectKeys = Keys{
+// projectSpec are the keys of the project file, as dotted paths, in the order the reference lists them.
+var projectSpec = Keys{
 	{Name: "connections", Type: "mapping of name to connection", Default: "none",
 		Meaning: "Named connections. A name follows the rules of sync names."},
 	{Name: "connections.NAME.type", Type: "string", Default: "required",

@@ -10,9 +10,9 @@ import (
 // The keys the project file's sections decode, from the Keys the
 // reference is made of.
 var (
-	projectKeys  = ProjectKeys.Under("")
-	defaultsKeys = ProjectKeys.Under("defaults")
-	alertsKeys   = ProjectKeys.Under("alerts")
+	projectKeys  = projectSpec.Under("")
+	defaultsKeys = projectSpec.Under("defaults")
+	alertsKeys   = projectSpec.Under("alerts")
 )
 
 // connRef is a key that names a connection, checked once all are known.

@@ -10,10 +10,10 @@ import (
 
 // The keys each section decodes, from the Keys the reference is made of.
 var (
-	syncKeys        = SyncKeys.Names()
-	sourceKeys      = SourceKeys.Names()
-	destinationKeys = DestinationKeys.Names()
-	mappingKeys     = MappingKeys.Names()
+	syncKeys        = syncSpec.Names()
+	sourceKeys      = sourceSpec.Names()
+	destinationKeys = destinationSpec.Names()
+	mappingKeys     = mappingSpec.Names()
 )
 
 // syncMeta is what the checks across files need to know about a sync's
