@@ -13,7 +13,7 @@ var (
 		"on_failure", "records_per_write", "depends_on", "run_if_parent_failed", "change_detection", "on_removed"}
 	sourceKeys      = []string{"type", "connection", "query"}
 	destinationKeys = []string{"type", "connection"}
-	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "truncate", "type", "format", "null"}
+	mappingKeys     = []string{"from", "to", "value", "expr", "when", "set_if_empty", "truncate", "keep_human_edits", "type", "format", "null"}
 )
 
 // syncMeta is what the checks across files need to know about a sync's
@@ -366,6 +366,11 @@ func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node)
 		case "truncate":
 			d.decode(f, &e.Truncate)
 			truncNode = f.value
+		case "keep_human_edits":
+			var keep bool
+			if d.decode(f, &keep) {
+				e.KeepHumanEdits = &keep
+			}
 		case "type":
 			e.Type = FieldType(d.str(f))
 			switch e.Type {

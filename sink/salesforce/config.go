@@ -351,6 +351,9 @@ type Options struct {
 	// differs and does not send a record Salesforce already holds as is,
 	// so no Flow or trigger fires for it.
 	OnlyIfDifferent bool `yaml:"only_if_different"`
+	// KeepHumanEdits, for update and upsert, overwrites a field only while
+	// it still holds the value the sync last wrote there (see edits.go).
+	KeepHumanEdits bool `yaml:"keep_human_edits"`
 
 	// lockRetries is LockRetries resolved by normalize.
 	lockRetries int
