@@ -49,6 +49,10 @@ func (r *recorder) add(o Outcome) {
 	if o.Kind != RowFailed {
 		// A plan's unchanged record keeps fields back as its write would.
 		r.rep.KeptBack += int64(len(o.KeptBack))
+		r.rep.KeptEdits += int64(len(o.KeptEdits))
+		if len(o.KeptEdits) > 0 && len(r.rep.KeptEditRows) < MaxFailedRowsInReport {
+			r.rep.KeptEditRows = append(r.rep.KeptEditRows, o)
+		}
 	}
 	switch o.Kind {
 	case Written:
@@ -120,7 +124,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 	defer r.mu.Unlock()
 	for i := range recs {
 		x := res[i]
-		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, Record: &recs[i]}
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, KeptEdits: x.KeptEdits, Record: &recs[i]}
 		switch {
 		case x.Err != nil:
 			o.Kind = RowFailed

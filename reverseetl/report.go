@@ -60,6 +60,9 @@ type Outcome struct {
 	// Reason is set for skipped rows.
 	Reason   string   `json:"reason,omitempty"`
 	KeptBack []string `json:"kept_back,omitempty"`
+	// KeptEdits lists the fields not sent because they were edited in
+	// Salesforce since retl wrote them (keep_human_edits, ReasonKeptEdit).
+	KeptEdits []string `json:"kept_edits,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
@@ -96,6 +99,12 @@ type SyncReport struct {
 	Changes []PlannedChange `json:"changes,omitempty"`
 	// KeptBack counts fields not sent because set_if_empty found them populated.
 	KeptBack int64 `json:"kept_back"`
+	// KeptEdits counts fields not sent because keep_human_edits found them
+	// edited in Salesforce since retl wrote them.
+	KeptEdits int64 `json:"kept_edits,omitempty"`
+	// KeptEditRows holds the first MaxFailedRowsInReport rows with kept
+	// edits; every such row goes to the Engine's observers.
+	KeptEditRows []Outcome `json:"kept_edit_rows,omitempty"`
 	// SkipReasons counts skipped rows by reason.
 	SkipReasons map[string]int64 `json:"skip_reasons,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every

@@ -15,6 +15,8 @@
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
 //	LEASES          per sync being run: the run holding it, its host, until when
 //	STATE_LOAD      (Snowflake) state rows loaded from a file, until merged into STATE
+//	FIELD_STATE     per sync and record key: tokens of the values last written to tracked fields (keep_human_edits)
+//	FIELD_STATE_LOAD (Snowflake) FIELD_STATE rows loaded from a file, until merged
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -108,6 +110,7 @@ type Store struct {
 	now     func() time.Time
 
 	tVersion, tRuns, tResults, tState, tLeases, tStateLoad string
+	tFieldState, tFieldStateLoad                           string
 
 	counters counters
 	// spools hold rows waiting to be loaded (Snowflake, see load.go).
@@ -117,6 +120,9 @@ type Store struct {
 	// and its tables do not exist, so the state is empty.
 	readOnly bool
 	absent   bool
+	// fieldsAbsent: read-only, and FIELD_STATE does not exist (tables an
+	// earlier release made); no field has tokens.
+	fieldsAbsent bool
 
 	mu       sync.Mutex
 	ready    bool
@@ -179,6 +185,8 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s.tState = d.Table(s.schema, "STATE")
 	s.tLeases = d.Table(s.schema, "LEASES")
 	s.tStateLoad = d.Table(s.schema, stateLoadName)
+	s.tFieldState = d.Table(s.schema, fieldStateName)
+	s.tFieldStateLoad = d.Table(s.schema, fieldStateLoadName)
 	return s, nil
 }
 
@@ -253,7 +261,8 @@ func (s *Store) create(ctx context.Context) error {
 		name string
 		cols []Column
 		key  []string
-	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey}} {
+	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey},
+		{s.tFieldState, fieldStateCols, stateKey}} {
 		if _, err := s.exec(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
 		}
@@ -262,7 +271,7 @@ func (s *Store) create(ctx context.Context) error {
 		// Where rows are loaded from files: the stage and the table the
 		// state is loaded into before its MERGE.
 		for _, stmt := range []string{"CREATE STAGE IF NOT EXISTS " + s.d.Table(s.schema, stageName),
-			s.createTable(s.tStateLoad, stateLoadCols, nil)} {
+			s.createTable(s.tStateLoad, stateLoadCols, nil), s.createTable(s.tFieldStateLoad, fieldStateLoadCols, nil)} {
 			if _, err := s.exec(ctx, stmt); err != nil {
 				return err
 			}
@@ -285,9 +294,9 @@ func (s *Store) create(ctx context.Context) error {
 // not asked for: it is made just before STATE_LOAD, and the version row
 // is written after both.
 func (s *Store) present(ctx context.Context) bool {
-	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases}
+	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases, s.tFieldState}
 	if s.loads() {
-		tables = append(tables, s.tStateLoad)
+		tables = append(tables, s.tStateLoad, s.tFieldStateLoad)
 	}
 	q := "SELECT MAX(VERSION) FROM " + s.tVersion
 	sep := " WHERE "
@@ -334,6 +343,12 @@ func (s *Store) inspect(ctx context.Context) error {
 			return nil
 		}
 	}
+	q, args := s.d.TableExists(s.schema, fieldStateName)
+	var n int
+	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
+		return err
+	}
+	s.fieldsAbsent = n == 0
 	_, err := s.version(ctx)
 	return err
 }
@@ -511,7 +526,10 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 				return fmt.Errorf("load file: %w", err)
 			}
 		}
-		return s.loadState(ctx, p)
+		if err := s.loadState(ctx, p); err != nil {
+			return err
+		}
+		return s.saveFields(ctx, runID, syncName, at, rows)
 	}
 	out := make([]any, 0, len(last))
 	for i, r := range rows {
@@ -519,7 +537,10 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 			out = append(out, stateRow{Sync: syncName, Key: r.Key, Hash: r.Hash, ID: r.ID, WrittenAt: at, RunID: runID})
 		}
 	}
-	return s.upsert(ctx, s.tState, stateCols, stateKey, []string{"SALESFORCE_ID"}, out)
+	if err := s.upsert(ctx, s.tState, stateCols, stateKey, []string{"SALESFORCE_ID"}, out); err != nil {
+		return err
+	}
+	return s.saveFields(ctx, runID, syncName, at, rows)
 }
 
 // WrapQuery implements reverseetl.StatePushdown: when the source reads the

@@ -251,7 +251,7 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 			continue
 		}
 		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: resultOperation(operation, o),
-			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: o.Reason,
+			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: rowReason(o),
 			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
 		if o.Err != nil {
 			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
@@ -295,7 +295,7 @@ func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation,
 		p.str("")
 		p.str("")
 	}
-	p.str(o.Reason)
+	p.str(rowReason(o))
 	p.str(strings.Join(o.KeptBack, ","))
 	p.sep()
 	p.buf = vw.append(p.buf, w.s.exclude, o.Record)
@@ -460,4 +460,18 @@ func statsAPI(st map[string]any) (api, jobs string) {
 		jobs = strings.Join(s, ",")
 	}
 	return api, jobs
+}
+
+// rowReason is a row's REASON: why it was skipped and, for a row whose
+// fields keep_human_edits kept back, which and why, so that they read
+// apart from KEPT_BACK's set_if_empty fields.
+func rowReason(o *reverseetl.Outcome) string {
+	if len(o.KeptEdits) == 0 {
+		return o.Reason
+	}
+	note := reverseetl.ReasonKeptEdit + ": " + strings.Join(o.KeptEdits, ",")
+	if o.Reason == "" {
+		return note
+	}
+	return o.Reason + "; " + note
 }
