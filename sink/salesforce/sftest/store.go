@@ -471,6 +471,9 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 			return nil, newErr("DUPLICATE_EXTERNAL_ID", rv.ext.Label+": more than one record found for external id field: "+idList(found))
 		}
 	}
+	if err := o.checkRecordTypeValues(obj, in, vals); err != nil {
+		return nil, err
+	}
 	var missing []string
 	for _, f := range obj.fields {
 		if f.ord >= 0 && !f.nillable && !f.defaultedOnCreate && vals[f.ord] == nil {
