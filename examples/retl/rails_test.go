@@ -266,6 +266,9 @@ func TestKeepHumanEditsThroughTheCommand(t *testing.T) {
 				var reason string
 				require.NoError(t, e.state.QueryRow("SELECT REASON FROM "+e.prefix+"RECORD_RESULTS WHERE RECORD_KEY = 'A-1' AND REASON IS NOT NULL").Scan(&reason))
 				assert.Equal(t, "edited in Salesforce since retl wrote it: BillingCity", reason)
+				var counted int
+				require.NoError(t, e.state.QueryRow("SELECT MAX(FIELDS_KEPT_EDITED) FROM "+e.prefix+"RUNS WHERE SYNC = 'accounts'").Scan(&counted))
+				assert.Equal(t, 1, counted, "the run log counts the kept field")
 
 				// The edit stays kept in later runs: retl's last write is
 				// still what the field is compared with.
@@ -365,9 +368,12 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 
 // A record type named by its DeveloperName and an assignment rule reach
 // the emulator as Salesforce expects them: the record type's Id in the
-// record, the rule's Id on the Bulk job.
+// record, the rule's Id on the Bulk job. A restricted picklist value the
+// record type lacks fails unsent, in the plan and the run.
 func TestRecordTypeAndAssignmentRuleThroughTheCommand(t *testing.T) {
 	e := newRails(t, "sqlite")
+	require.NoError(t, e.srv.DefineObject(sftest.Object{Name: "Lead", Fields: []sftest.Field{{Name: "Channel__c", Type: sftest.TypePicklist,
+		Values: []string{"Direct", "Reseller"}, Restricted: true, RecordTypeValues: map[string][]string{"Partner_Lead": {"Reseller"}}}}}))
 	rt, err := e.srv.AddRecordType("Lead", "Partner_Lead", "Partner Lead")
 	require.NoError(t, err)
 	rule, err := e.srv.Insert("AssignmentRule", map[string]any{"Name": "Round robin", "SobjectType": "Lead", "Active": true})
@@ -375,7 +381,7 @@ func TestRecordTypeAndAssignmentRuleThroughTheCommand(t *testing.T) {
 	text := `name: leads
 source:
   connection: warehouse
-  query: select account_id, name from accounts
+  query: select account_id, name, tier from accounts
 destination:
   connection: crm
   object: Lead
@@ -388,11 +394,28 @@ mapping:
   - {from: NAME, to: LastName}
   - {value: Acme, to: Company}
   - {value: Partner_Lead, to: RecordTypeId}
+  - {from: TIER, to: Channel__c}
+on_failure: {max_failed_rows: 10}
 `
 	require.NoError(t, os.WriteFile(filepath.Join(e.configs, "leads.yaml"), []byte(text), 0o644))
-	e.exec(t, "insert into accounts values ('L-1', 'Ada', null, null, null, null), ('L-2', 'Bo', null, null, null, null)")
-	r := retl(t, "run", "--configs", e.configs, "--only", "leads")
+	e.exec(t, "insert into accounts values ('L-1', 'Ada', null, null, 'Reseller', null), ('L-2', 'Bo', null, null, null, null), "+
+		"('L-3', 'Cy', null, null, 'Direct', null)")
+	p := retl(t, "plan", "--configs", e.configs, "--only", "leads")
+	require.Equal(t, exitOK, p.code, p.stdout+p.stderr)
+	assert.Regexp(t, `(?m)^  L-3\s+INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST\s`, p.stdout, "a value the record type lacks")
+	report := filepath.Join(e.dir, "leads.json")
+	r := retl(t, "run", "--configs", e.configs, "--only", "leads", "--report", report)
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	failed := readReport(t, report).Sync("leads").FailedRows
+	require.Len(t, failed, 1)
+	assert.Equal(t, "L-3", failed[0].Key)
+	assert.Equal(t, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", failed[0].Err.Code)
+	assert.True(t, failed[0].Err.Predicted)
+	bodies := e.writes()
+	require.NotEmpty(t, bodies)
+	for _, b := range bodies {
+		assert.NotContains(t, b, "L-3", "never sent")
+	}
 	jobs := e.srv.Jobs()
 	require.Len(t, jobs, 1)
 	assert.Equal(t, rule, jobs[0].AssignmentRuleID, "the job names the active rule")

@@ -98,3 +98,51 @@ func TestFieldStateUnreadable(t *testing.T) {
 	err = st.SaveState(ctx, "r", "s", []reverseetl.StateRow{{Key: "a", Fields: map[string]string{"X": "1"}}})
 	assert.ErrorContains(t, err, "no such table: RETL_FIELD_STATE")
 }
+
+// Tables of layout 1 (before FIELD_STATE and RUNS.FIELDS_KEPT_EDITED) are
+// migrated by the first store that writes, and count kept edits after.
+func TestMigrateFromLayout1(t *testing.T) {
+	warehouses(t, func(t *testing.T, w *warehouse) {
+		ctx := context.Background()
+		st, err := state.New(w.db, w.dialect, state.Options{})
+		require.NoError(t, err)
+		require.NoError(t, st.Prepare(ctx))
+		runs, _, stt, version := st.Tables()
+		fields := stt[:len(stt)-len("STATE")] + "FIELD_STATE"
+		w.exec(t, "ALTER TABLE "+runs+" DROP COLUMN FIELDS_KEPT_EDITED")
+		w.exec(t, "DROP TABLE "+fields)
+		w.exec(t, "DELETE FROM "+version)
+		w.exec(t, "INSERT INTO "+version+" (VERSION) VALUES (1)")
+
+		again, err := state.New(w.db, w.dialect, state.Options{})
+		require.NoError(t, err)
+		wb := again.Writeback("r1")
+		rep := &reverseetl.SyncReport{Name: "people", Status: reverseetl.Succeeded, Read: 1, Updated: 1, KeptEdits: 3}
+		wb.SyncFinished(ctx, writebackSync(), rep)
+		assert.False(t, rep.WritebackFailed, "%v", rep.Warnings)
+		assert.Equal(t, int64(3), w.int(t, "SELECT FIELDS_KEPT_EDITED FROM "+runs+" WHERE RUN_ID = 'r1'"))
+		assert.Equal(t, int64(2), w.int(t, "SELECT MAX(VERSION) FROM "+version))
+		require.NoError(t, again.SaveState(ctx, "r1", "s", []reverseetl.StateRow{{Key: "a", Fields: map[string]string{"X": "1"}}}))
+		got, err := again.StoredFields(ctx, "s", []string{"a"})
+		require.NoError(t, err)
+		assert.Equal(t, map[string]map[string]string{"a": {"X": "1"}}, got)
+	})
+}
+
+// A migration that cannot add the column fails the store's preparation,
+// naming it.
+func TestMigrateFromLayout1Fails(t *testing.T) {
+	ctx := context.Background()
+	st, db := newSQLiteStore(t, state.Options{})
+	require.NoError(t, st.Prepare(ctx))
+	for _, q := range []string{"DROP TABLE RETL_RUNS", "CREATE VIEW RETL_RUNS AS SELECT 1 AS RUN_ID", "DELETE FROM RETL_SCHEMA_VERSION",
+		"INSERT INTO RETL_SCHEMA_VERSION (VERSION) VALUES (1)"} {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+	again, err := state.New(db, state.SQLite, state.Options{})
+	require.NoError(t, err)
+	err = again.Prepare(ctx)
+	assert.ErrorContains(t, err, "migrating the tables from layout version 1")
+	assert.Equal(t, 1, count(t, db, "SELECT MAX(VERSION) FROM RETL_SCHEMA_VERSION"), "the version stays until the migration is done")
+}

@@ -10,7 +10,7 @@
 // Snowflake, with the stage RETL_LOAD that rows are loaded through, see
 // load.go):
 //
-//	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error
+//	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error, fields kept as edited
 //	RECORD_RESULTS  one row per input row: key, outcome, Salesforce id and error, values sent
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
 //	LEASES          per sync being run: the run holding it, its host, until when
@@ -40,8 +40,9 @@ import (
 	"github.com/retl-go/retl/reverseetl"
 )
 
-// LayoutVersion is the version of the tables this release writes.
-const LayoutVersion = 1
+// LayoutVersion is the version of the tables this release writes. Version
+// 2 added RUNS.FIELDS_KEPT_EDITED; tables at version 1 are migrated.
+const LayoutVersion = 2
 
 // DefaultSchema is where the tables live unless configured otherwise.
 const DefaultSchema = "RETL"
@@ -60,6 +61,8 @@ var (
 		{"ROWS_READ", Int}, {"ROWS_CREATED", Int}, {"ROWS_UPDATED", Int}, {"ROWS_UNCHANGED", Int},
 		{"ROWS_UNCHANGED_NOT_READ", Int}, {"ROWS_FAILED", Int}, {"ROWS_SKIPPED", Int}, {"FIELDS_KEPT_BACK", Int},
 		{"API", Text}, {"BULK_JOB_IDS", Text}, {"ERROR", Text}, {"WARNINGS", Text},
+		// Last: layout 1 had no such column, and gets it added at the end.
+		{"FIELDS_KEPT_EDITED", Int},
 	}
 	runKey     = []string{"RUN_ID", "SYNC"}
 	resultCols = []Column{
@@ -280,6 +283,11 @@ func (s *Store) create(ctx context.Context) error {
 	if v.Valid && v.Int64 == LayoutVersion {
 		return nil
 	}
+	if v.Valid && v.Int64 == 1 {
+		if err := s.migrate1(ctx); err != nil {
+			return err
+		}
+	}
 	type version struct {
 		Version   int    `json:"VERSION"`
 		AppliedAt string `json:"APPLIED_AT"`
@@ -321,9 +329,9 @@ func (s *Store) version(ctx context.Context) (sql.NullInt64, error) {
 	if v.Int64 > LayoutVersion {
 		return v, fmt.Errorf("the tables are at layout version %d, newer than this release of retl knows (%d): upgrade retl", v.Int64, LayoutVersion)
 	}
-	if v.Valid && v.Int64 < LayoutVersion {
-		// A later release migrates older layouts in create, then records
-		// its version.
+	if v.Valid && v.Int64 < 1 {
+		// create migrates older layouts it knows, then records its
+		// version.
 		return v, fmt.Errorf("the tables are at layout version %d, which this release of retl cannot migrate", v.Int64)
 	}
 	return v, nil
@@ -645,4 +653,17 @@ func trimStatementEnd(q string) string {
 		return strings.TrimSpace(q[:semi])
 	}
 	return strings.TrimSpace(q)
+}
+
+// migrate1 brings tables of layout 1 to layout 2: RUNS gains
+// FIELDS_KEPT_EDITED. A column another process added meanwhile is fine.
+func (s *Store) migrate1(ctx context.Context) error {
+	_, err := s.exec(ctx, "ALTER TABLE "+s.tRuns+" ADD COLUMN FIELDS_KEPT_EDITED "+s.d.Type(Int))
+	if err == nil {
+		return nil
+	}
+	if _, qerr := s.exec(ctx, "SELECT FIELDS_KEPT_EDITED FROM "+s.tRuns+" WHERE 1 = 0"); qerr == nil {
+		return nil
+	}
+	return fmt.Errorf("migrating the tables from layout version 1: %w", err)
 }

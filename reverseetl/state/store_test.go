@@ -109,7 +109,7 @@ func TestStateRoundTrip(t *testing.T) {
 	var id, run string
 	require.NoError(t, db.QueryRow("SELECT SALESFORCE_ID, RUN_ID FROM RETL_STATE WHERE SYNC = 's' AND RECORD_KEY = '7'").Scan(&id, &run))
 	assert.Equal(t, []string{"id7", "r2"}, []string{id, run})
-	assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_SCHEMA_VERSION WHERE VERSION = 1"))
+	assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_SCHEMA_VERSION WHERE VERSION = 2"))
 }
 
 func TestLayoutVersions(t *testing.T) {
@@ -117,13 +117,13 @@ func TestLayoutVersions(t *testing.T) {
 	st, db := newSQLiteStore(t, state.Options{})
 	_, err := st.StoredHashes(ctx, "s", []string{"a"})
 	require.NoError(t, err)
-	_, err = db.Exec("INSERT INTO RETL_SCHEMA_VERSION (VERSION) VALUES (2)")
+	_, err = db.Exec("INSERT INTO RETL_SCHEMA_VERSION (VERSION) VALUES (3)")
 	require.NoError(t, err)
 	// A later process finds tables a newer retl made.
 	st2, err := state.New(db, state.SQLite, state.Options{})
 	require.NoError(t, err)
 	_, err = st2.StoredHashes(ctx, "s", []string{"a"})
-	assert.EqualError(t, err, "state tables in RETL: the tables are at layout version 2, newer than this release of retl knows (1): upgrade retl")
+	assert.EqualError(t, err, "state tables in RETL: the tables are at layout version 3, newer than this release of retl knows (2): upgrade retl")
 	// The failure is kept: the next call does not try again.
 	_, err = db.Exec("DELETE FROM RETL_SCHEMA_VERSION")
 	require.NoError(t, err)

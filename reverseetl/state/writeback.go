@@ -392,6 +392,7 @@ type runRow struct {
 	Failed           int64  `json:"ROWS_FAILED"`
 	Skipped          int64  `json:"ROWS_SKIPPED"`
 	KeptBack         int64  `json:"FIELDS_KEPT_BACK"`
+	KeptEdits        int64  `json:"FIELDS_KEPT_EDITED"`
 	API              string `json:"API,omitempty"`
 	BulkJobIDs       string `json:"BULK_JOB_IDS,omitempty"`
 	Error            string `json:"ERROR,omitempty"`
@@ -419,7 +420,7 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 		r := runRow{RunID: w.runID, Sync: s.Name, StartedAt: rep.Started.UTC().Format(timeLayout),
 			EndedAt: rep.Started.Add(rep.Duration).UTC().Format(timeLayout), Status: string(rep.Status),
 			Read: rep.Read, Created: rep.Created, Updated: rep.Updated, Unchanged: rep.Unchanged,
-			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack,
+			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack, KeptEdits: rep.KeptEdits,
 			Error: rep.Error, Warnings: strings.Join(rep.Warnings, "\n")}
 		r.API, r.BulkJobIDs = statsAPI(rep.Stats)
 		if err = w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{r}); err != nil {
