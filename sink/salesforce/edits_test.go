@@ -215,3 +215,36 @@ func TestTokenText(t *testing.T) {
 	assert.Equal(t, editHash("x"), editHash("x"))
 	assert.NotEqual(t, editHash("x"), editHash("y"))
 }
+
+// An update that finds its records by match_on keeps edits too: tokens
+// and expectations follow their fields through the found records' own
+// layout.
+func TestKeepHumanEditsMatchOn(t *testing.T) {
+	for _, api := range apis {
+		t.Run(api, func(t *testing.T) {
+			srv := differOrg(t)
+			c := emuClient(t, srv)
+			id := seed(t, srv, "Account", map[string]any{"Name": "One", "External_Id__c": "A-1", "BillingCity": "Oslo"})
+			opt := fastOptions(api)
+			opt.KeepHumanEdits = true
+			s, err := buildSink(c, Destination{Object: "Account", Operation: Update, MatchOn: "External_Id__c", Options: opt})
+			require.NoError(t, err)
+			l := sink.NewLayout([]string{"Name", "External_Id__c", "BillingCity"}, nil)
+			l.KeepEdits = []sink.Choice{sink.Off, sink.Inherit, sink.Inherit}
+			res := write(t, s, recs(l, []any{"Uno", "A-1", "Rome"}))
+			requireOK(t, res)
+			require.Len(t, res[0].Wrote, 3, "by the records' own layout")
+			assert.Empty(t, res[0].Wrote[0], "Name keeps no edits")
+			assert.Empty(t, res[0].Wrote[1], "match_on is not written")
+			assert.NotEmpty(t, res[0].Wrote[2])
+
+			handEdit(t, c, "Account", id, map[string]any{"BillingCity": "Bergen"})
+			again := write(t, s, expecting(recs(l, []any{"Due", "A-1", "Pisa"}), res[0].Wrote))
+			requireOK(t, again)
+			assert.Equal(t, []string{"BillingCity"}, again[0].KeptEdits)
+			got := byExt(srv, "Account")["A-1"]
+			assert.Equal(t, "Bergen", got["BillingCity"])
+			assert.Equal(t, "Due", got["Name"])
+		})
+	}
+}
