@@ -425,6 +425,9 @@ func (t *transformStage) releaseHeld() error {
 			continue
 		}
 		c.track(h.rec.Seq, h.key, h.hash)
+		if !known && stored != nil {
+			c.noteFresh(h.rec.Seq)
+		}
 		t.buf = append(t.buf, h.rec)
 		if len(t.buf) >= t.batch {
 			if err := t.send(false); err != nil {

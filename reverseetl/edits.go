@@ -43,6 +43,9 @@ type editTracking struct {
 	// changeStage.mu.
 	tracks map[*sink.Layout][]bool
 	old    map[int64]map[string]string
+	// fresh holds the records whose key the state does not hold: they have
+	// no tokens either, and are not looked up.
+	fresh map[int64]bool
 }
 
 // trackEdits sets up keep_human_edits for a sync when its sink tracks
@@ -74,7 +77,8 @@ func (e *Engine) trackEdits(s *config.Sync, sk sink.Sink, layout *sink.Layout, c
 	if !ok {
 		return errors.New("keep_human_edits: the warehouse state cannot keep what retl last wrote to each field")
 	}
-	c.edits = &editTracking{tracker: tr, store: fs, tracks: map[*sink.Layout][]bool{layout: track}, old: map[int64]map[string]string{}}
+	c.edits = &editTracking{tracker: tr, store: fs, tracks: map[*sink.Layout][]bool{layout: track}, old: map[int64]map[string]string{},
+		fresh: map[int64]bool{}}
 	return nil
 }
 
@@ -88,6 +92,10 @@ func (c *changeStage) expect(ctx context.Context, recs []sink.Record) ([]sink.Re
 	seen := map[string]bool{}
 	c.mu.Lock()
 	for i := range recs {
+		if ed.fresh[recs[i].Seq] {
+			delete(ed.fresh, recs[i].Seq)
+			continue
+		}
 		if st, ok := c.pending[recs[i].Seq]; ok && st.Key != "" {
 			keyOf[i] = st.Key
 			if !seen[st.Key] {
@@ -140,6 +148,17 @@ func (c *changeStage) expect(ctx context.Context, recs []sink.Record) ([]sink.Re
 		out[i].Expect = exp
 	}
 	return out, nil
+}
+
+// noteFresh marks a record whose key the state was read for and does not
+// hold: expect need not look it up.
+func (c *changeStage) noteFresh(seq int64) {
+	if c.edits == nil {
+		return
+	}
+	c.mu.Lock()
+	c.edits.fresh[seq] = true
+	c.mu.Unlock()
 }
 
 // editStateFailed is the result of every record when the stored tokens

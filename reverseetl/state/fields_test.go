@@ -146,3 +146,15 @@ func TestMigrateFromLayout1Fails(t *testing.T) {
 	assert.ErrorContains(t, err, "migrating the tables from layout version 1")
 	assert.Equal(t, 1, count(t, db, "SELECT MAX(VERSION) FROM RETL_SCHEMA_VERSION"), "the version stays until the migration is done")
 }
+
+// Forgetting a key's state forgets its field tokens too.
+func TestForgetStateForgetsFields(t *testing.T) {
+	ctx := context.Background()
+	st, _ := newSQLiteStore(t, state.Options{})
+	require.NoError(t, st.SaveState(ctx, "r", "s", []reverseetl.StateRow{
+		{Key: "a", Hash: "h", Fields: map[string]string{"X": "1"}}, {Key: "b", Hash: "h", Fields: map[string]string{"X": "2"}}}))
+	require.NoError(t, st.ForgetState(ctx, "s", []string{"a"}))
+	got, err := st.StoredFields(ctx, "s", []string{"a", "b"})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]map[string]string{"b": {"X": "2"}}, got)
+}
