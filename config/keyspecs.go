@@ -66,6 +66,8 @@ var mappingSpec = Keys{
 		Meaning: "An [expression](../docs/expressions.md) over the row; the field is set only where it is `true` (NULL counts as `false`), and is not sent otherwise."},
 	{Name: "set_if_empty", Type: "boolean", Default: "`false`",
 		Meaning: "Set the field only when the destination's record has no value in it."},
+	{Name: "keep_human_edits", Type: "boolean", Default: "the destination's `keep_human_edits`",
+		Meaning: "For this field, overrides the destination's `keep_human_edits` (see below): `true` keeps people's edits of this field even when the destination does not, `false` overwrites them even when it does. Only for update and upsert syncs with `change_detection`; a destination type that cannot keep edits refuses `true`."},
 	{Name: "truncate", Type: "boolean", Default: "`false`",
 		Meaning: "Text longer than the destination field is cut to the field's length instead of failing the row (Salesforce: `STRING_TOO_LONG`; Data Loader calls it \"allow field truncation\"). Only for text (no `type`, or `type: string`). Salesforce counts characters in UTF-16 units, so a character such as an emoji counts twice; a cut never splits one. The values cut are counted in the sync's report (`stats.counts.truncated_values`, `stats.by_field.truncated`) with a warning per field, in `retl plan` as in `retl run`. Salesforce fields of type string, textarea, email, phone, picklist, multipicklist and encrypted string are cut; others (url) still fail. Changing it sends every row again under change detection."},
 	{Name: "type", Type: "`string`, `number`, `integer`, `boolean`, `date`, `datetime`", Default: "from the value",

@@ -218,7 +218,10 @@ type Mapping struct {
 	// Truncate lets the destination cut text longer than its field instead
 	// of refusing the row.
 	Truncate bool
-	Type     FieldType
+	// KeepHumanEdits, when set, overrides the destination's
+	// keep_human_edits for this field.
+	KeepHumanEdits *bool
+	Type           FieldType
 	// Format parses text dates and date-times (Go layout), when Type is date or datetime.
 	Format string
 	// Null overrides the sync's null policy for this field.

@@ -366,6 +366,11 @@ func (d *fileDecoder) mappingEntry(n ast.Node, path string) (*Mapping, ast.Node)
 		case "truncate":
 			d.decode(f, &e.Truncate)
 			truncNode = f.value
+		case "keep_human_edits":
+			var keep bool
+			if d.decode(f, &keep) {
+				e.KeepHumanEdits = &keep
+			}
 		case "type":
 			e.Type = FieldType(d.str(f))
 			switch e.Type {

@@ -207,6 +207,11 @@ func TestSyncErrors(t *testing.T) {
 			want: []string{`s.yaml:12:49: key "mapping[2].truncate": truncate applies only to text; this value has type number`},
 		},
 		{
+			name: "keep_human_edits not a boolean",
+			sync: validSync + "  - {to: X__c, from: A, keep_human_edits: sometimes}\n",
+			want: []string{`s.yaml:12:43: key "mapping[2].keep_human_edits": expected true or false, got a string`},
+		},
+		{
 			name: "truncate not a boolean",
 			sync: validSync + "  - {to: X__c, from: A, truncate: yes please}\n",
 			want: []string{`s.yaml:12:35: key "mapping[2].truncate": expected true or false, got a string`},
@@ -655,4 +660,16 @@ func TestTypeFromConnection(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `s.yaml:2:15: key "source.type": missing required key: connection "warehouse" is not defined here`)
 	assert.Contains(t, err.Error(), `key "destination.type"`)
+}
+
+func TestMappingKeepHumanEdits(t *testing.T) {
+	p, err := Parse(context.Background(), "", nil, map[string][]byte{"s.yaml": []byte(validSync +
+		"  - {to: A__c, from: A, keep_human_edits: true}\n  - {to: B__c, from: B, keep_human_edits: false}\n")})
+	require.NoError(t, err)
+	m := p.Syncs[0].Mapping
+	assert.Nil(t, m[1].KeepHumanEdits, "left out, the destination's setting applies")
+	require.NotNil(t, m[2].KeepHumanEdits)
+	assert.True(t, *m[2].KeepHumanEdits)
+	require.NotNil(t, m[3].KeepHumanEdits)
+	assert.False(t, *m[3].KeepHumanEdits)
 }

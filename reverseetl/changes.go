@@ -47,6 +47,10 @@ type StateRow struct {
 	Hash string
 	// ID is the destination's id of the record, "" when it gave none.
 	ID string
+	// Fields holds, by field name, the tokens of the values the
+	// destination holds for the fields the sink tracks (keep_human_edits,
+	// see FieldStateStore); nil when it tracks none.
+	Fields map[string]string
 }
 
 // ChangeQuery asks a StatePushdown to compare a sync's rows in the
@@ -234,6 +238,9 @@ type changeStage struct {
 	seen              map[string]struct{}
 	wrote             map[string]struct{}
 	connection, query string
+
+	// edits is keep_human_edits, nil when the sink tracks no field.
+	edits *editTracking
 }
 
 type heldRecord struct {
@@ -421,6 +428,9 @@ func (t *transformStage) releaseHeld() error {
 			continue
 		}
 		c.track(h.rec.Seq, h.key, h.hash)
+		if !known && stored != nil {
+			c.noteFresh(h.rec.Seq)
+		}
 		t.buf = append(t.buf, h.rec)
 		if len(t.buf) >= t.batch {
 			if err := t.send(false); err != nil {
@@ -464,7 +474,8 @@ func (c *changeStage) lookup(ctx context.Context, held []heldRecord) (map[string
 
 // track remembers the state to save for a record once it is accepted.
 func (c *changeStage) track(seq int64, key, hash string) {
-	if c.plan || key == "" {
+	if (c.plan && c.edits == nil) || key == "" {
+		// A plan keeps keys only to read the fields' tokens by.
 		return
 	}
 	c.mu.Lock()
@@ -489,15 +500,27 @@ func (c *changeStage) abandon(rec *recorder, reason skipWhy) {
 // destination accepted, and notes the ids they name for on_removed. A
 // plan saves nothing.
 func (c *changeStage) wrap(w writeFunc) writeFunc {
-	if c == nil || (c.plan && c.wrote == nil) {
+	if c == nil || (c.plan && c.wrote == nil && c.edits == nil) {
 		return w
 	}
 	return func(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
-		res, err := w(ctx, recs)
+		var res []sink.Result
+		var err error
+		send := recs
+		if c.edits != nil {
+			send, err = c.expect(ctx, recs)
+			if err != nil {
+				res, err = editStateFailed(len(recs), err), nil
+			}
+		}
+		if res == nil {
+			res, err = w(ctx, send)
+		}
 		if err == nil && len(res) == len(recs) {
 			c.noteIDs(res)
 		}
 		if c.plan {
+			c.forget(recs)
 			return res, err
 		}
 		rows := c.accepted(recs, res, err)
@@ -553,10 +576,35 @@ func (c *changeStage) accepted(recs []sink.Record, res []sink.Result, err error)
 			continue
 		}
 		delete(c.pending, recs[i].Seq)
+		var fields map[string]string
+		if c.edits != nil {
+			fields = c.edits.fields(&recs[i], wroteOf(res, i))
+		}
 		if ok && res[i].Err == nil && (res[i].Skipped == "" || res[i].Skipped == sink.SkipUnchanged) {
 			st.ID = res[i].ID
+			st.Fields = fields
 			rows = append(rows, st)
 		}
 	}
 	return rows
+}
+
+// wroteOf is result i's Wrote, nil when there is no such result.
+func wroteOf(res []sink.Result, i int) []string {
+	if i < len(res) {
+		return res[i].Wrote
+	}
+	return nil
+}
+
+// forget drops what a plan kept of records it answered.
+func (c *changeStage) forget(recs []sink.Record) {
+	if c.edits == nil {
+		return
+	}
+	c.mu.Lock()
+	for i := range recs {
+		delete(c.pending, recs[i].Seq)
+	}
+	c.mu.Unlock()
 }

@@ -484,7 +484,7 @@ func (e *Engine) finish(ctx context.Context, s *config.Sync, rep *SyncReport) {
 	}
 	attrs := []any{"sync", s.Name, "status", rep.Status, "read", rep.Read, "created", rep.Created,
 		"updated", rep.Updated, "failed", rep.Failed, "skipped", rep.Skipped, "kept_back", rep.KeptBack,
-		"duration", rep.Duration.Round(time.Millisecond)}
+		"kept_edits", rep.KeptEdits, "duration", rep.Duration.Round(time.Millisecond)}
 	if rep.Altered > 0 {
 		attrs = append(attrs, "altered", rep.Altered)
 	}

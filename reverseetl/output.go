@@ -42,6 +42,7 @@ func WriteSummary(w io.Writer, rep *Report, maxRows int) error {
 		for _, warn := range s.Warnings {
 			fmt.Fprintf(w, "%s: warning: %s\n", s.Name, warn)
 		}
+		WriteKeptEdits(w, s, maxRows)
 		if r := s.Removed; r != nil && r.Found > 0 {
 			done := "deleted"
 			if r.Action == "set" {
@@ -359,4 +360,20 @@ func neutralise(row []string) []string {
 		}
 	}
 	return row
+}
+
+// WriteKeptEdits prints how many fields keep_human_edits kept back and,
+// for up to maxRows rows, which.
+func WriteKeptEdits(w io.Writer, s *SyncReport, maxRows int) {
+	if s.KeptEdits == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s: %d fields kept, %s:\n", s.Name, s.KeptEdits, ReasonKeptEdit)
+	for i, o := range s.KeptEditRows {
+		if i == maxRows {
+			fmt.Fprintf(w, "  … more\n")
+			break
+		}
+		fmt.Fprintf(w, "  %s: %s\n", o.Key, strings.Join(o.KeptEdits, ", "))
+	}
 }

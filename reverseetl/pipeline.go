@@ -63,6 +63,8 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 		var err error
 		if cd, err = e.newChangeStage(pctx, s, desc, parts.Source, rec, opts); err != nil {
 			fatal.set(err)
+		} else if err = e.trackEdits(s, parts.Sink, parts.Transformer.Layout(), cd); err != nil {
+			fatal.set(err)
 		}
 		write = cd.wrap(write)
 	}

@@ -55,6 +55,10 @@ func (r *recorder) add(o Outcome) {
 			}
 			r.rep.KeptBackFields[f]++
 		}
+		r.rep.KeptEdits += int64(len(o.KeptEdits))
+		if len(o.KeptEdits) > 0 && len(r.rep.KeptEditRows) < MaxFailedRowsInReport {
+			r.rep.KeptEditRows = append(r.rep.KeptEditRows, o)
+		}
 	}
 	if len(o.Altered) > 0 {
 		// A copy: the values leave the process, the sink's result does not.
@@ -147,7 +151,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 	defer r.mu.Unlock()
 	for i := range recs {
 		x := res[i]
-		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, Altered: x.Altered, Record: &recs[i]}
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, KeptEdits: x.KeptEdits, Altered: x.Altered, Record: &recs[i]}
 		switch {
 		case x.Err != nil:
 			o.Kind = RowFailed

@@ -65,6 +65,9 @@ type Outcome struct {
 	// read back after the write (verify), holds differently from what was
 	// sent: From the value sent, To the value stored.
 	Altered []sink.FieldChange `json:"altered,omitempty"`
+	// KeptEdits lists the fields not sent because they were edited in
+	// Salesforce since retl wrote them (keep_human_edits, ReasonKeptEdit).
+	KeptEdits []string `json:"kept_edits,omitempty"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
@@ -112,6 +115,12 @@ type SyncReport struct {
 	AlteredRows []Outcome `json:"altered_rows,omitempty"`
 	// KeptBackFields counts KeptBack by destination field.
 	KeptBackFields map[string]int64 `json:"kept_back_fields,omitempty"`
+	// KeptEdits counts fields not sent because keep_human_edits found them
+	// edited in Salesforce since retl wrote them.
+	KeptEdits int64 `json:"kept_edits,omitempty"`
+	// KeptEditRows holds the first MaxFailedRowsInReport rows with kept
+	// edits; every such row goes to the Engine's observers.
+	KeptEditRows []Outcome `json:"kept_edit_rows,omitempty"`
 	// FailedRows holds the first MaxFailedRowsInReport failed rows; every
 	// failed row goes to the Engine's observers.
 	FailedRows []Outcome `json:"failed_rows,omitempty"`

@@ -75,7 +75,11 @@ type Layout struct {
 	// destination field's length instead of refusing the record; nil
 	// for none.
 	Truncate []bool
-	index    map[string]int
+	// KeepEdits holds each field's own keep_human_edits choice, which
+	// overrides the destination's; nil when no field makes one. See
+	// Tracker.
+	KeepEdits []Choice
+	index     map[string]int
 }
 
 // NewLayout returns a layout for the given fields. guarded may be nil.
@@ -122,6 +126,10 @@ type Record struct {
 	Key    string
 	Layout *Layout
 	Values []Value
+	// Expect holds, by field position, the token of the value the
+	// destination should hold now ("" for no expectation); nil for none.
+	// See Tracker.
+	Expect []string
 }
 
 // Get returns the value of a field and whether the layout has it.
@@ -150,6 +158,15 @@ type Result struct {
 	// KeptBack lists guarded fields that were not sent because the
 	// destination already held a value for them.
 	KeptBack []string
+	// KeptEdits lists tracked fields that were not sent because the
+	// destination's value is no longer the one Record.Expect names: a
+	// person changed it since it was written (see Tracker).
+	KeptEdits []string
+	// Wrote holds, by field position, the token of the value the
+	// destination holds after the write for each tracked field the write
+	// sent or found already set; "" where it did not write the field.
+	// Nil when no field is tracked. See Tracker.
+	Wrote []string
 	// Changes is filled by Planner.Plan only: the fields a write would
 	// change, with their current and new values.
 	Changes []FieldChange

@@ -158,6 +158,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 	names := make([]string, 0, len(s.Mapping))
 	guarded := make([]bool, 0, len(s.Mapping))
 	var truncate []bool
+	var keepEdits []sink.Choice
 	targets := make(map[string]int, len(s.Mapping))
 	for i, e := range s.Mapping {
 		key := fmt.Sprintf("mapping[%d]", i)
@@ -182,6 +183,15 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 			}
 			truncate[i] = true
 		}
+		if e.KeepHumanEdits != nil {
+			if keepEdits == nil {
+				keepEdits = make([]sink.Choice, len(s.Mapping))
+			}
+			keepEdits[i] = sink.Off
+			if *e.KeepHumanEdits {
+				keepEdits[i] = sink.On
+			}
+		}
 		for _, p := range []*program{f.expr, f.when} {
 			if p != nil {
 				m.progs = append(m.progs, p)
@@ -190,6 +200,7 @@ func Compile(s *config.Sync, opts ...Option) (*Mapping, error) {
 	}
 	m.layout = sink.NewLayout(names, guarded)
 	m.layout.Truncate = truncate
+	m.layout.KeepEdits = keepEdits
 
 	if s.Filter != "" {
 		p, err := compileExpr(s.Filter, true, syncPos, "filter", o.exprOpts)

@@ -810,3 +810,21 @@ func TestSourceValueErrorFailsRowWhereUsed(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, "2024-13-45", rec.Key)
 }
+
+func TestLayoutKeepEdits(t *testing.T) {
+	on, off := true, false
+	s := newSync(
+		entry(3, config.Mapping{From: "ID", To: "External_Id__c"}),
+		entry(4, config.Mapping{From: "NAME", To: "Name", KeepHumanEdits: &on}),
+		entry(5, config.Mapping{From: "TIER", To: "Tier__c", KeepHumanEdits: &off}),
+	)
+	l := compile(t, s).Layout()
+	assert.Equal(t, []sink.Choice{sink.Inherit, sink.On, sink.Off}, l.KeepEdits)
+	for _, all := range []bool{false, true} {
+		assert.Equal(t, all, l.KeepsEdit(0, all), "inherits")
+		assert.True(t, l.KeepsEdit(1, all))
+		assert.False(t, l.KeepsEdit(2, all))
+		assert.Equal(t, all, l.KeepsEdit(3, all), "past the fields")
+	}
+	assert.Nil(t, compile(t, newSync(entry(3, config.Mapping{From: "ID", To: "External_Id__c"}))).Layout().KeepEdits)
+}

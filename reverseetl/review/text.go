@@ -37,6 +37,10 @@ func writePlan(out io.Writer, rep *reverseetl.Report, changes int) error {
 			fmt.Fprintf(w, "\n%s: %s\n", s.Name, s.Error)
 		}
 		writeDeletes(w, s)
+		if s.KeptEdits > 0 {
+			fmt.Fprintln(w)
+			reverseetl.WriteKeptEdits(w, s, 20)
+		}
 		if len(s.Changes) > 0 && changes > 0 {
 			n := min(changes, len(s.Changes))
 			fmt.Fprintf(w, "\n%s: sample changes (%d of %d records):\n", s.Name, n, s.Created+s.Updated)

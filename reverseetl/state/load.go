@@ -381,12 +381,21 @@ func (s *Store) GatherState(ctx context.Context, runID, syncName string, rows []
 	if err != nil {
 		return err
 	}
-	return s.loadState(ctx, full)
+	if err := s.loadState(ctx, full); err != nil {
+		return err
+	}
+	return s.gatherFields(ctx, runID, syncName, at, rows)
 }
 
 // FlushState implements reverseetl.StateGatherer: on Snowflake it loads
 // the state GatherState gathered for the sync. On SQLite, where
 // GatherState saves at once, there is nothing to do.
 func (s *Store) FlushState(ctx context.Context, runID, syncName string) error {
-	return s.loadState(ctx, s.takeSpool(s.tState, syncName))
+	if err := s.loadState(ctx, s.takeSpool(s.tState, syncName)); err != nil {
+		if p := s.takeSpool(s.tFieldState, syncName); p != nil {
+			p.remove()
+		}
+		return err
+	}
+	return s.loadFields(ctx, s.takeSpool(s.tFieldState, syncName))
 }

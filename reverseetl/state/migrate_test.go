@@ -71,20 +71,21 @@ func TestMigrateFromLayout1(t *testing.T) {
 	require.NoError(t, st2.Writeback("r3").Outcomes(ctx, writebackSync(), outcomes(1)))
 }
 
-func TestMigrationFailureIsReported(t *testing.T) {
+// A column another process added meanwhile is no failure: the migration
+// goes on with the rest.
+func TestMigrationToleratesAnAddedColumn(t *testing.T) {
 	db, _ := sqliteDB(t)
 	for _, stmt := range layout1 {
 		_, err := db.Exec(stmt)
 		require.NoError(t, err, stmt)
 	}
-	// A column of that name already there: the ALTER fails.
 	_, err := db.Exec("ALTER TABLE RETL_RUNS ADD COLUMN ROWS_ALTERED INTEGER")
 	require.NoError(t, err)
 	st, err := state.New(db, state.SQLite, state.Options{})
 	require.NoError(t, err)
-	err = st.Writeback("r").Outcomes(context.Background(), writebackSync(), outcomes(1))
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "migrating the tables from layout version 1")
+	require.NoError(t, st.Writeback("r").Outcomes(context.Background(), writebackSync(), outcomes(1)))
+	assert.Equal(t, 2, count(t, db, "SELECT MAX(VERSION) FROM RETL_SCHEMA_VERSION"))
+	assert.Equal(t, 0, count(t, db, "SELECT COUNT(KEPT_EDITED) FROM RETL_RECORD_RESULTS WHERE RUN_ID = 'r'"), "the later columns were added")
 }
 
 // On both warehouses, ALTERED reaches RECORD_RESULTS (loaded from files on
@@ -100,6 +101,8 @@ func TestAlteredInBothWarehouses(t *testing.T) {
 		runs, results, _, version := old.Tables()
 		w.exec(t, "ALTER TABLE "+results+" DROP COLUMN ALTERED")
 		w.exec(t, "ALTER TABLE "+results+" DROP COLUMN REASON_DETAIL")
+		w.exec(t, "ALTER TABLE "+results+" DROP COLUMN KEPT_EDITED")
+		w.exec(t, "ALTER TABLE "+runs+" DROP COLUMN FIELDS_KEPT_EDITED")
 		w.exec(t, "ALTER TABLE "+runs+" DROP COLUMN ROWS_ALTERED")
 		w.exec(t, "DELETE FROM "+version)
 		w.exec(t, "INSERT INTO "+version+" (VERSION) VALUES (1)")
@@ -110,6 +113,7 @@ func TestAlteredInBothWarehouses(t *testing.T) {
 		outs := outcomes(2)
 		outs[1].Altered = []sink.FieldChange{{Field: "Title", From: "a|b", To: "A\"B"}}
 		outs = append(outs, reverseetl.Outcome{Seq: 3, Key: "k3", Kind: reverseetl.RowSkipped, Reason: sink.SkipNotFound, Detail: "no record has its match_on value"})
+		outs[0].KeptEdits = []string{"Phone", "Title"}
 		require.NoError(t, wb.Outcomes(ctx, writebackSync(), outs))
 		rep := &reverseetl.SyncReport{Name: "people", Status: reverseetl.Succeeded, Read: 3, Created: 2, Skipped: 1, Altered: 1}
 		wb.SyncFinished(ctx, writebackSync(), rep)
@@ -126,6 +130,9 @@ func TestAlteredInBothWarehouses(t *testing.T) {
 		var code, detail string
 		require.NoError(t, w.db.QueryRow("SELECT REASON, REASON_DETAIL FROM "+results+" WHERE RUN_ID = 'r1' AND SEQ = 3").Scan(&code, &detail))
 		assert.Equal(t, [2]string{"not_found", "no record has its match_on value"}, [2]string{code, detail})
+		var kept string
+		require.NoError(t, w.db.QueryRow("SELECT KEPT_EDITED FROM "+results+" WHERE RUN_ID = 'r1' AND SEQ = 1").Scan(&kept))
+		assert.Equal(t, "Phone,Title", kept)
 		assert.Equal(t, int64(1), w.int(t, "SELECT ROWS_ALTERED FROM "+runs+" WHERE RUN_ID = 'r1'"))
 		assert.Equal(t, int64(2), w.int(t, "SELECT MAX(VERSION) FROM "+version))
 	})

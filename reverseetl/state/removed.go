@@ -42,7 +42,8 @@ func (s *Store) scanState(ctx context.Context, q string, args []any, fn func(rev
 }
 
 // ForgetState implements reverseetl.StateLister: it deletes the state rows
-// of keys, up to 500 keys a statement.
+// of keys, and their field tokens (keep_human_edits), up to 500 keys a
+// statement.
 func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string) error {
 	if err := s.ensure(ctx); err != nil {
 		return err
@@ -51,7 +52,10 @@ func (s *Store) ForgetState(ctx context.Context, syncName string, keys []string)
 		return ErrReadOnly
 	}
 	return s.keyLists(syncName, keys, func(where string, args []any) error {
-		_, err := s.exec(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...)
+		if _, err := s.exec(ctx, "DELETE FROM "+s.tState+" WHERE "+where, args...); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, "DELETE FROM "+s.tFieldState+" WHERE "+where, args...)
 		return err
 	})
 }

@@ -10,11 +10,13 @@
 // Snowflake, with the stage RETL_LOAD that rows are loaded through, see
 // load.go):
 //
-//	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error
+//	RUNS            one row per sync of a run: times, status, counts, API, Bulk job ids, error, fields kept as edited
 //	RECORD_RESULTS  one row per input row: key, outcome, Salesforce id and error, values sent
 //	STATE           per sync and record key: the hash last accepted, the Salesforce id
 //	LEASES          per sync being run: the run holding it, its host, until when
 //	STATE_LOAD      (Snowflake) state rows loaded from a file, until merged into STATE
+//	FIELD_STATE     per sync and record key: tokens of the values last written to tracked fields (keep_human_edits)
+//	FIELD_STATE_LOAD (Snowflake) FIELD_STATE rows loaded from a file, until merged
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -38,7 +40,10 @@ import (
 	"github.com/retl-go/retl/reverseetl"
 )
 
-// LayoutVersion is the version of the tables this release writes.
+// LayoutVersion is the version of the tables this release writes. Version
+// 2 added RUNS.ROWS_ALTERED and RUNS.FIELDS_KEPT_EDITED, RECORD_RESULTS'
+// ALTERED, REASON_DETAIL and KEPT_EDITED, and FIELD_STATE; tables at
+// version 1 are migrated (migrate.go).
 const LayoutVersion = 2
 
 // DefaultSchema is where the tables live unless configured otherwise.
@@ -58,7 +63,9 @@ var (
 		{"ROWS_READ", Int}, {"ROWS_CREATED", Int}, {"ROWS_UPDATED", Int}, {"ROWS_UNCHANGED", Int},
 		{"ROWS_UNCHANGED_NOT_READ", Int}, {"ROWS_FAILED", Int}, {"ROWS_SKIPPED", Int}, {"FIELDS_KEPT_BACK", Int},
 		{"API", Text}, {"BULK_JOB_IDS", Text}, {"ERROR", Text}, {"WARNINGS", Text},
-		{"ROWS_ALTERED", Int},
+		// Last: layout 1 tables gain them at their end (migrate.go), and
+		// loads fill columns by position.
+		{"ROWS_ALTERED", Int}, {"FIELDS_KEPT_EDITED", Int},
 	}
 	runKey     = []string{"RUN_ID", "SYNC"}
 	resultCols = []Column{
@@ -68,7 +75,7 @@ var (
 		{"VALUES_JSON", Text}, {"RECORDED_AT", Time},
 		// Last: layout 1 tables gain them at their end (migrate.go), and
 		// loads fill columns by position.
-		{"ALTERED", Text}, {"REASON_DETAIL", Text},
+		{"ALTERED", Text}, {"REASON_DETAIL", Text}, {"KEPT_EDITED", Text},
 	}
 	stateCols = []Column{
 		{"SYNC", Text}, {"RECORD_KEY", Text}, {"ROW_HASH", Text}, {"SALESFORCE_ID", Text},
@@ -112,6 +119,7 @@ type Store struct {
 	now     func() time.Time
 
 	tVersion, tRuns, tResults, tState, tLeases, tStateLoad string
+	tFieldState, tFieldStateLoad                           string
 
 	counters counters
 	// spools hold rows waiting to be loaded (Snowflake, see load.go).
@@ -121,6 +129,9 @@ type Store struct {
 	// and its tables do not exist, so the state is empty.
 	readOnly bool
 	absent   bool
+	// fieldsAbsent: read-only, and FIELD_STATE does not exist (tables an
+	// earlier release made); no field has tokens.
+	fieldsAbsent bool
 
 	mu       sync.Mutex
 	ready    bool
@@ -183,6 +194,8 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s.tState = d.Table(s.schema, "STATE")
 	s.tLeases = d.Table(s.schema, "LEASES")
 	s.tStateLoad = d.Table(s.schema, stateLoadName)
+	s.tFieldState = d.Table(s.schema, fieldStateName)
+	s.tFieldStateLoad = d.Table(s.schema, fieldStateLoadName)
 	return s, nil
 }
 
@@ -262,7 +275,8 @@ func (s *Store) create(ctx context.Context) error {
 		name string
 		cols []Column
 		key  []string
-	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey}} {
+	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey},
+		{s.tFieldState, fieldStateCols, stateKey}} {
 		if _, err := s.exec(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
 		}
@@ -271,7 +285,7 @@ func (s *Store) create(ctx context.Context) error {
 		// Where rows are loaded from files: the stage and the table the
 		// state is loaded into before its MERGE.
 		for _, stmt := range []string{"CREATE STAGE IF NOT EXISTS " + s.d.Table(s.schema, stageName),
-			s.createTable(s.tStateLoad, stateLoadCols, nil)} {
+			s.createTable(s.tStateLoad, stateLoadCols, nil), s.createTable(s.tFieldStateLoad, fieldStateLoadCols, nil)} {
 			if _, err := s.exec(ctx, stmt); err != nil {
 				return err
 			}
@@ -294,9 +308,9 @@ func (s *Store) create(ctx context.Context) error {
 // not asked for: it is made just before STATE_LOAD, and the version row
 // is written after both.
 func (s *Store) present(ctx context.Context) bool {
-	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases}
+	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases, s.tFieldState}
 	if s.loads() {
-		tables = append(tables, s.tStateLoad)
+		tables = append(tables, s.tStateLoad, s.tFieldStateLoad)
 	}
 	q := "SELECT MAX(VERSION) FROM " + s.tVersion
 	sep := " WHERE "
@@ -343,6 +357,12 @@ func (s *Store) inspect(ctx context.Context) error {
 			return nil
 		}
 	}
+	q, args := s.d.TableExists(s.schema, fieldStateName)
+	var n int
+	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
+		return err
+	}
+	s.fieldsAbsent = n == 0
 	_, err := s.version(ctx)
 	return err
 }
@@ -520,7 +540,10 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 				return fmt.Errorf("load file: %w", err)
 			}
 		}
-		return s.loadState(ctx, p)
+		if err := s.loadState(ctx, p); err != nil {
+			return err
+		}
+		return s.saveFields(ctx, runID, syncName, at, rows)
 	}
 	out := make([]any, 0, len(last))
 	for i, r := range rows {
@@ -528,7 +551,10 @@ func (s *Store) SaveState(ctx context.Context, runID, syncName string, rows []re
 			out = append(out, stateRow{Sync: syncName, Key: r.Key, Hash: r.Hash, ID: r.ID, WrittenAt: at, RunID: runID})
 		}
 	}
-	return s.upsert(ctx, s.tState, stateCols, stateKey, []string{"SALESFORCE_ID"}, out)
+	if err := s.upsert(ctx, s.tState, stateCols, stateKey, []string{"SALESFORCE_ID"}, out); err != nil {
+		return err
+	}
+	return s.saveFields(ctx, runID, syncName, at, rows)
 }
 
 // WrapQuery implements reverseetl.StatePushdown: when the source reads the

@@ -238,6 +238,8 @@ func TestWritebackRowsAndValues(t *testing.T) {
 	outs := outcomes(3)
 	outs[1] = reverseetl.Outcome{Seq: 2, Key: "2", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "C", Message: "m", Fields: []string{"A", "B"}}}
 	outs[2].KeptBack = []string{"Phone", "Title"}
+	outs[2].KeptEdits = []string{"Name", "Fax"}
+	outs = append(outs, reverseetl.Outcome{Seq: 4, Key: "4", Kind: reverseetl.RowSkipped, Reason: sink.SkipUnchanged, KeptEdits: []string{"Name"}})
 	require.NoError(t, wb.Outcomes(ctx, writebackSync(), outs))
 	var values string
 	require.NoError(t, db.QueryRow("SELECT VALUES_JSON FROM RETL_RECORD_RESULTS WHERE SEQ = 1").Scan(&values))
@@ -250,6 +252,12 @@ func TestWritebackRowsAndValues(t *testing.T) {
 	var kept string
 	require.NoError(t, db.QueryRow("SELECT KEPT_BACK FROM RETL_RECORD_RESULTS WHERE SEQ = 3").Scan(&kept))
 	assert.Equal(t, "Phone,Title", kept)
+	var edited string
+	require.NoError(t, db.QueryRow("SELECT KEPT_EDITED FROM RETL_RECORD_RESULTS WHERE SEQ = 3").Scan(&edited))
+	assert.Equal(t, "Name,Fax", edited, "kept edits read apart from set_if_empty's")
+	var reason string
+	require.NoError(t, db.QueryRow("SELECT REASON || '/' || KEPT_EDITED FROM RETL_RECORD_RESULTS WHERE SEQ = 4").Scan(&reason))
+	assert.Equal(t, "unchanged/Name", reason, "a skip's code and its kept edits, each in its column")
 	assert.Equal(t, 1, count(t, db, "SELECT COUNT(*) FROM RETL_RUNS WHERE RUN_ID = 'r1' AND STATUS = 'running'"))
 
 	rep := &reverseetl.SyncReport{Name: "people", Status: reverseetl.Succeeded, Started: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC),

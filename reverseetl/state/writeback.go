@@ -132,6 +132,7 @@ type resultRow struct {
 	ErrFields  string `json:"ERROR_FIELDS,omitempty"`
 	Reason     string `json:"REASON,omitempty"`
 	Detail     string `json:"REASON_DETAIL,omitempty"`
+	KeptEdited string `json:"KEPT_EDITED,omitempty"`
 	KeptBack   string `json:"KEPT_BACK,omitempty"`
 	Values     string `json:"VALUES_JSON,omitempty"`
 	RecordedAt string `json:"RECORDED_AT"`
@@ -253,7 +254,7 @@ func (w *Writeback) results(ctx context.Context, s *config.Sync, operation strin
 			continue
 		}
 		r := resultRow{RunID: w.runID, Sync: s.Name, Seq: o.Seq, Key: o.Key, Operation: resultOperation(operation, o),
-			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: string(o.Reason), Detail: o.Detail,
+			Outcome: string(o.Kind), ID: o.ID, Created: o.Created, Reason: string(o.Reason), Detail: o.Detail, KeptEdited: strings.Join(o.KeptEdits, ","),
 			KeptBack: strings.Join(o.KeptBack, ","), RecordedAt: at}
 		if o.Err != nil {
 			r.ErrCode, r.ErrFields = o.Err.Code, strings.Join(o.Err.Fields, ",")
@@ -305,6 +306,7 @@ func (w *Writeback) writeResult(p *spool, vw *valuesWriter, syncName, operation,
 	p.own(at)
 	p.str(alteredJSON(o.Altered))
 	p.str(o.Detail)
+	p.str(strings.Join(o.KeptEdits, ","))
 }
 
 // valuesWriter writes VALUES_JSON (see values) straight into a load
@@ -397,6 +399,7 @@ type runRow struct {
 	Failed           int64  `json:"ROWS_FAILED"`
 	Skipped          int64  `json:"ROWS_SKIPPED"`
 	KeptBack         int64  `json:"FIELDS_KEPT_BACK"`
+	KeptEdits        int64  `json:"FIELDS_KEPT_EDITED"`
 	API              string `json:"API,omitempty"`
 	BulkJobIDs       string `json:"BULK_JOB_IDS,omitempty"`
 	Error            string `json:"ERROR,omitempty"`
@@ -425,7 +428,7 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 		r := runRow{RunID: w.runID, Sync: s.Name, StartedAt: rep.Started.UTC().Format(timeLayout),
 			EndedAt: rep.Started.Add(rep.Duration).UTC().Format(timeLayout), Status: string(rep.Status),
 			Read: rep.Read, Created: rep.Created, Updated: rep.Updated, Unchanged: rep.Unchanged,
-			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack,
+			UnchangedNotRead: rep.UnchangedNotRead, Failed: rep.Failed, Skipped: rep.Skipped, KeptBack: rep.KeptBack, KeptEdits: rep.KeptEdits,
 			Error: rep.Error, Warnings: strings.Join(rep.Warnings, "\n"), Altered: rep.Altered}
 		r.API, r.BulkJobIDs = statsAPI(rep.Stats)
 		if err = w.s.upsert(ctx, w.s.tRuns, runCols, runKey, nil, []any{r}); err != nil {
@@ -457,3 +460,4 @@ func statsAPI(st *sink.Statistics) (api, jobs string) {
 	}
 	return st.API, strings.Join(st.Jobs, ",")
 }
+

@@ -35,6 +35,7 @@ type apiClient struct {
 	describeMu sync.Mutex
 	describes  map[string]*objectDescribe
 	rtypes     recordTypeCache
+	rtPicks    rtPicklistCache
 
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error

@@ -358,6 +358,9 @@ type Options struct {
 	// OnAltered is what verify does with an altered record: report
 	// (default; it stays written) or fail (it fails RETL_ALTERED).
 	OnAltered string `yaml:"on_altered"`
+	// KeepHumanEdits, for update and upsert, overwrites a field only while
+	// it still holds the value the sync last wrote there (see edits.go).
+	KeepHumanEdits bool `yaml:"keep_human_edits"`
 
 	// lockRetries is LockRetries resolved by normalize.
 	lockRetries int

@@ -20,15 +20,21 @@ const unchangedDetail = "unchanged in Salesforce"
 // sent: same[i] is true. It also applies set_if_empty from the same read,
 // so the records need no second one. Records not found keep every value.
 // The records are copied where changed, never modified in place.
-func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink.Record) (out []sink.Record, kept [][]string, same []bool, ids []string, err error) {
+//
+// With track (keep_human_edits, see edits.go) it also withholds each
+// tracked field whose current value is not the one the record's Expect
+// names, listing it in edited. Without only_if_different it reads for
+// that alone: values Salesforce holds are sent again and no record is
+// marked same.
+func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink.Record, track []bool) (out []sink.Record, kept, edited [][]string, same []bool, ids []string, err error) {
 	keyField := s.dest.keyField()
 	ki := layout.Index(keyField)
 	if ki < 0 {
-		return nil, nil, nil, nil, fmt.Errorf("only_if_different: the records have no %s field to find current values by", keyField)
+		return nil, nil, nil, nil, nil, fmt.Errorf("only_if_different: the records have no %s field to find current values by", keyField)
 	}
 	desc, err := s.c.Describe(ctx, s.dest.Object)
 	if err != nil {
-		return nil, nil, nil, nil, errorf("only_if_different: %w", err)
+		return nil, nil, nil, nil, nil, errorf("only_if_different: %w", err)
 	}
 	cols := planColumns(desc, layout)
 	keys := make([]string, 0, len(records))
@@ -47,11 +53,12 @@ func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink
 		keys = append(keys, k)
 	}
 	if len(keys) == 0 {
-		return records, nil, nil, nil, nil
+		return records, nil, nil, nil, nil, nil
 	}
+	diff := s.differs()
 	sel, at := diffSelect(cols, layout, ki)
 	var find func(k string) (current, bool)
-	if f, ok := s.heldByJob(ctx, keyField, keys, sel, at.cols); ok {
+	if f, ok := s.heldByJob(ctx, keyField, keys, sel, at.cols, track != nil); ok {
 		find = func(k string) (current, bool) {
 			vals, id, ok := f.find(k)
 			return &heldCurrent{f: f, at: at, vals: vals, rid: id}, ok
@@ -59,7 +66,7 @@ func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink
 	} else {
 		rows, err := s.c.CurrentValues(ctx, s.dest.Object, keyField, keys, sel)
 		if err != nil {
-			return nil, nil, nil, nil, errorf("only_if_different: reading current values: %w", err)
+			return nil, nil, nil, nil, nil, errorf("only_if_different: reading current values: %w", err)
 		}
 		byKey := make(map[string]currentRow, len(rows))
 		for k, r := range rows {
@@ -81,14 +88,24 @@ func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink
 		if !ok {
 			continue // a new record, or one Salesforce will refuse: sent as is
 		}
-		vals, held, changed := diffRecord(&records[i], cols, ki, cur)
+		var expect []string
+		if track != nil {
+			expect = records[i].Expect
+		}
+		vals, held, edits, changed := diffRecord(&records[i], cols, ki, cur, diff, track, expect)
 		if len(held) > 0 {
 			if kept == nil {
 				kept = make([][]string, len(records))
 			}
 			kept[i] = held
 		}
-		if !changed {
+		if len(edits) > 0 {
+			if edited == nil {
+				edited = make([][]string, len(records))
+			}
+			edited[i] = edits
+		}
+		if diff && !changed {
 			if same == nil {
 				same = make([]bool, len(records))
 				ids = make([]string, len(records))
@@ -104,7 +121,7 @@ func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink
 			out[i].Values = vals
 		}
 	}
-	return out, kept, same, ids, nil
+	return out, kept, edited, same, ids, nil
 }
 
 // current is a record as Salesforce holds it, as only_if_different reads it.
@@ -114,6 +131,8 @@ type current interface {
 	// filled reports whether column j, or the reference field of its
 	// lookup, holds a value (set_if_empty).
 	filled(j int) bool
+	// token is the edit token of column j's value (keep_human_edits).
+	token(j int) string
 	id() string
 }
 
@@ -138,6 +157,11 @@ func (r rowCurrent) filled(j int) bool {
 	return !isEmptyValue(v)
 }
 
+func (r rowCurrent) token(j int) string {
+	cur, _ := r.row.Get(r.cols[j].soql)
+	return editToken(r.cols[j], cur)
+}
+
 func (r rowCurrent) id() string { return r.row.String("Id") }
 
 // heldCurrent is a record read by the query job: hashes of canonical values.
@@ -159,6 +183,10 @@ func (h *heldCurrent) filled(j int) bool {
 	}
 	return h.vals[p] != h.f.hash(emptyCanon)
 }
+
+// token is only asked of a set read for keep_human_edits, whose hashes
+// are edit tokens (heldSet.stable).
+func (h *heldCurrent) token(j int) string { return tokenText(h.vals[h.at.soql[j]]) }
 
 func (h *heldCurrent) id() string { return h.rid }
 
@@ -200,11 +228,19 @@ func diffSelect(cols []planColumn, layout *sink.Layout, ki int) ([]string, diffP
 }
 
 // diffRecord compares one record with its current values. vals, when not
-// nil, is the record's values with every field that would not change made
-// Absent; held lists the set_if_empty fields withheld because they hold a
-// value; changed says whether any field would change. A field that cannot
-// be read (not in the describe) counts as changed: it is sent.
-func diffRecord(rec *sink.Record, cols []planColumn, ki int, cur current) (vals []sink.Value, held []string, changed bool) {
+// nil, is the record's values with every field withheld made Absent: with
+// diff, those that would not change; the set_if_empty fields that hold a
+// value (held); the tracked fields whose current value is not the one
+// expect names (edits). changed says whether any field sent would change.
+// A field that cannot be read (not in the describe) counts as changed: it
+// is sent.
+func diffRecord(rec *sink.Record, cols []planColumn, ki int, cur current, diff bool, track []bool, expect []string) (vals []sink.Value, held, edits []string, changed bool) {
+	withhold := func(j int) {
+		if vals == nil {
+			vals = append([]sink.Value(nil), rec.Values...)
+		}
+		vals[j] = sink.Value{Kind: sink.Absent}
+	}
 	for j, c := range cols {
 		if j == ki || j >= len(rec.Values) || rec.Values[j].Kind == sink.Absent {
 			continue
@@ -213,18 +249,23 @@ func diffRecord(rec *sink.Record, cols []planColumn, ki int, cur current) (vals 
 			changed = true
 			continue
 		}
-		keep := rec.Layout.Guarded[j] && cur.filled(j)
-		if keep {
+		if rec.Layout.Guarded[j] && cur.filled(j) {
 			held = append(held, c.name)
+			withhold(j)
+			continue
 		}
-		if !keep && !cur.same(j, rec.Values[j]) {
+		if j < len(track) && track[j] && j < len(expect) && expect[j] != "" && cur.token(j) != expect[j] {
+			edits = append(edits, c.name)
+			withhold(j)
+			continue
+		}
+		if !cur.same(j, rec.Values[j]) {
 			changed = true
 			continue
 		}
-		if vals == nil {
-			vals = append([]sink.Value(nil), rec.Values...)
+		if diff {
+			withhold(j)
 		}
-		vals[j] = sink.Value{Kind: sink.Absent}
 	}
-	return vals, held, changed
+	return vals, held, edits, changed
 }

@@ -28,7 +28,10 @@ import (
 // field's canonical value, found by the hash of its key as Salesforce
 // compares keys.
 type heldSet struct {
-	seed    maphash.Seed
+	seed maphash.Seed
+	// stable: values are hashed as edit tokens (editHash), which stay the
+	// same from one run to the next, for keep_human_edits to compare.
+	stable  bool
 	fold    bool
 	width   int
 	cols    []planColumn // by read position, the column whose value it holds
@@ -38,7 +41,12 @@ type heldSet struct {
 }
 
 // hash is the hash of a canonical value as the set keeps it.
-func (f *heldSet) hash(canonical string) uint64 { return maphash.String(f.seed, canonical) }
+func (f *heldSet) hash(canonical string) uint64 {
+	if f.stable {
+		return editHash(canonical)
+	}
+	return maphash.String(f.seed, canonical)
+}
 
 type heldEntry struct {
 	h   uint64
@@ -89,7 +97,7 @@ func (f *heldSet) add(r io.Reader) error {
 			if cell != "" {
 				v = cell
 			}
-			f.vals = append(f.vals, maphash.String(f.seed, canon(f.cols[i], v)))
+			f.vals = append(f.vals, f.hash(canon(f.cols[i], v)))
 		}
 		return nil
 	})
@@ -176,8 +184,8 @@ func canon(c planColumn, x any) string {
 // heldByJob answers only_if_different's read from the query job when the
 // choice falls on it, running the job the first time. It returns false
 // when IN lists are to read these keys. sel is what is read, cols the
-// column each read field holds.
-func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []string, cols []planColumn) (*heldSet, bool) {
+// column each read field holds; stable asks for edit tokens.
+func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []string, cols []planColumn, stable bool) (*heldSet, bool) {
 	if s.dest.Operation != Upsert || s.dest.upsertByID() || len(sel) == 0 {
 		return nil, false
 	}
@@ -193,10 +201,10 @@ func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []str
 		}
 	}
 	where := keyField + " != null"
-	return s.dj.use(ctx, s, "only_if_different", keyField, len(keys),
+	f, ok := s.dj.use(ctx, s, "only_if_different", keyField, len(keys),
 		func(ctx context.Context) (int, error) { return s.countWhere(ctx, where) },
 		func(n int) (*heldSet, error) {
-			f := &heldSet{seed: maphash.MakeSeed(), fold: rule == keyFold, width: len(sel), cols: cols,
+			f := &heldSet{seed: maphash.MakeSeed(), stable: stable, fold: rule == keyFold, width: len(sel), cols: cols,
 				entries: make([]heldEntry, 0, n), vals: make([]uint64, 0, n*len(sel)), ids: make([]string, 0, n)}
 			soql := "SELECT " + keyField + ", Id, " + strings.Join(sel, ", ") + " FROM " + s.dest.Object + " WHERE " + where
 			if err := s.queryJob(ctx, soql, f.add); err != nil {
@@ -205,6 +213,11 @@ func (s *sfSink) heldByJob(ctx context.Context, keyField string, keys, sel []str
 			f.seal()
 			return f, nil
 		})
+	if ok && f.stable != stable {
+		// Read for the other purpose (a second layout): IN lists answer.
+		return nil, false
+	}
+	return f, ok
 }
 
 // countWhere counts the object's records that meet a condition.

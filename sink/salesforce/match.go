@@ -87,6 +87,15 @@ func (s *sfSink) matchLayoutFor(l *sink.Layout) (*matchLayout, error) {
 		}
 	}
 	m.layout = sink.NewLayout(fields, guarded)
+	if l.KeepEdits != nil {
+		// keep_human_edits' own choices follow their fields.
+		m.layout.KeepEdits = make([]sink.Choice, len(fields))
+		for k, fi := range m.from {
+			if fi < len(l.KeepEdits) {
+				m.layout.KeepEdits[k+1] = l.KeepEdits[fi]
+			}
+		}
+	}
 	if s.x.resolved == nil {
 		s.x.resolved = map[*sink.Layout]*matchLayout{}
 	}
@@ -151,7 +160,7 @@ func (s *sfSink) viaMatch(ctx context.Context, records []sink.Record, do func(co
 					vals[k+1] = r.Values[fi]
 				}
 			}
-			found = append(found, sink.Record{Seq: r.Seq, Key: r.Key, Layout: m.layout, Values: vals})
+			found = append(found, sink.Record{Seq: r.Seq, Key: r.Key, Layout: m.layout, Values: vals, Expect: m.expect(r.Expect)})
 			at = append(at, i)
 		}
 	}
@@ -164,8 +173,39 @@ func (s *sfSink) viaMatch(ctx context.Context, records []sink.Record, do func(co
 	}
 	for k, i := range at {
 		out[i] = res[k]
+		out[i].Wrote = m.wrote(res[k].Wrote, len(records[i].Layout.Fields))
 	}
 	return out, nil
+}
+
+// expect places a record's expectations (sink.Record.Expect) as the
+// resolved layout holds its fields.
+func (m *matchLayout) expect(exp []string) []string {
+	if exp == nil {
+		return nil
+	}
+	out := make([]string, 1+len(m.from))
+	for k, fi := range m.from {
+		if fi < len(exp) {
+			out[k+1] = exp[fi]
+		}
+	}
+	return out
+}
+
+// wrote places a result's tokens (sink.Result.Wrote) back as the
+// records' own layout, of n fields, holds them.
+func (m *matchLayout) wrote(tokens []string, n int) []string {
+	if tokens == nil {
+		return nil
+	}
+	out := make([]string, n)
+	for k, fi := range m.from {
+		if k+1 < len(tokens) && fi < n {
+			out[fi] = tokens[k+1]
+		}
+	}
+	return out
 }
 
 func matchValue(r *sink.Record, i int) string {

@@ -152,6 +152,7 @@ func (s *sfSink) planGroup(ctx context.Context, records []sink.Record) ([]sink.R
 	}
 
 	cols := planColumns(desc, layout)
+	track := s.Tracks(layout)
 
 	res := make([]sink.Result, len(records))
 	failed := func(i int, code, msg string, fields ...string) {
@@ -263,7 +264,7 @@ func (s *sfSink) planGroup(ctx context.Context, records []sink.Record) ([]sink.R
 		case op == Delete || op == HardDelete:
 			res[i] = sink.Result{ID: row.String("Id")}
 		default:
-			res[i] = planUpdate(rec, cols, ki, row)
+			res[i] = planUpdate(rec, cols, ki, row, track)
 			if fields := planClearsRequired(rec, cols); len(fields) > 0 {
 				failed(i, "REQUIRED_FIELD_MISSING", "Required fields are missing: ["+strings.Join(fields, ", ")+"]", fields...)
 			}
@@ -394,8 +395,10 @@ func planCreation(rec *sink.Record, cols []planColumn) []sink.FieldChange {
 	return out
 }
 
-// update compares a record with the current row, field by field.
-func planUpdate(rec *sink.Record, cols []planColumn, ki int, row currentRow) sink.Result {
+// update compares a record with the current row, field by field. A
+// tracked field (keep_human_edits) whose current value is not the one the
+// record expects is KeptEdits, as Write keeps it.
+func planUpdate(rec *sink.Record, cols []planColumn, ki int, row currentRow, track []bool) sink.Result {
 	r := sink.Result{ID: row.String("Id")}
 	for j, c := range cols {
 		if j == ki || j >= len(rec.Values) || rec.Values[j].Kind == sink.Absent || c.soql == "" {
@@ -411,6 +414,10 @@ func planUpdate(rec *sink.Record, cols []planColumn, ki int, row currentRow) sin
 				r.KeptBack = append(r.KeptBack, c.name)
 				continue
 			}
+		}
+		if j < len(track) && track[j] && j < len(rec.Expect) && rec.Expect[j] != "" && editToken(c, cur) != rec.Expect[j] {
+			r.KeptEdits = append(r.KeptEdits, c.name)
+			continue
 		}
 		v := rec.Values[j]
 		if planSame(c, v, cur) {

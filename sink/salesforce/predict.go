@@ -26,6 +26,9 @@ type predictor struct {
 	required []requiredField
 	// updates: a null clears its field, which a required field refuses.
 	updates bool
+	// restricted are the columns of restricted picklists, which a record
+	// type may narrow (rtpicklist.go).
+	restricted []int
 }
 
 type requiredField struct {
@@ -85,6 +88,7 @@ func (s *sfSink) newPredictor(desc *objectDescribe, l *sink.Layout) *predictor {
 		}
 		pc := predictCheck{index: i, f: f, text: predictTypes[f.Type]}
 		if f.Type == "picklist" && f.RestrictedPicklist {
+			p.restricted = append(p.restricted, i)
 			pc.lower = make(map[string]bool, len(f.PicklistValues))
 			for _, v := range f.PicklistValues {
 				pc.lower[strings.ToLower(v.Value)] = true

@@ -148,6 +148,14 @@ func (s *sfSink) Screen(ctx context.Context, records []sink.Record) ([]sink.Resu
 				fail(i, sink.Result{Err: e})
 				continue
 			}
+			e, err := s.predictRecordType(ctx, p, r)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				fail(i, sink.Result{Err: e})
+				continue
+			}
 		}
 		if p.key < 0 || p.key >= len(r.Values) || r.Values[p.key].IsEmpty() || r.Values[p.key].S == "" {
 			continue

@@ -127,6 +127,11 @@ func (d *Destination) check() error {
 		// sends no values.
 		return keyErrorf("only_if_different", "only_if_different compares with the current record: it applies to update and upsert, not %s", d.Operation)
 	}
+	if d.Options.KeepHumanEdits && d.Operation != Update && d.Operation != Upsert {
+		// An insert makes a record nobody edited yet, and a delete sends
+		// no values.
+		return keyErrorf("keep_human_edits", "keep_human_edits compares with the current record: it applies to update and upsert, not %s", d.Operation)
+	}
 	if err := d.Options.normalize(); err != nil {
 		return err
 	}
@@ -336,12 +341,14 @@ func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.
 		}
 		return res, err
 	}
-	var kept [][]string
+	var kept, edited [][]string
 	var same []bool
 	var ids []string
 	var err error
-	if s.differs() {
-		records, kept, same, ids, err = s.differ(ctx, layout, records)
+	track := s.Tracks(layout)
+	sent := records
+	if s.differs() || expects(records, track) {
+		records, kept, edited, same, ids, err = s.differ(ctx, layout, records, track)
 	} else {
 		records, kept, err = s.guard(ctx, layout, records)
 	}
@@ -360,6 +367,16 @@ func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.
 	for i := range kept {
 		if len(kept[i]) > 0 && res[i].Err == nil {
 			res[i].KeptBack = kept[i]
+		}
+	}
+	for i := range edited {
+		if len(edited[i]) > 0 && res[i].Err == nil {
+			res[i].KeptEdits = edited[i]
+		}
+	}
+	if track != nil {
+		if err := s.noteWrote(ctx, layout, track, sent, kept, edited, res); err != nil {
+			return nil, s.writeErr(ctx, err)
 		}
 	}
 	for i := range res {

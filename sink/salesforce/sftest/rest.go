@@ -122,6 +122,8 @@ func (s *Server) handleData(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeErrors(w, http.StatusNotFound, errNotFound)
+	case "ui-api":
+		s.handleUIAPI(c)
 	case "limits":
 		if len(segs) != 1 {
 			writeErrors(w, http.StatusNotFound, errNotFound)

@@ -58,6 +58,10 @@ type Field struct {
 	// Values lists picklist values; Restricted rejects anything else.
 	Values     []string
 	Restricted bool
+	// RecordTypeValues narrows a restricted picklist per record type: by a
+	// record type's DeveloperName, the values a record of that type may
+	// hold (each one of Values). A record type not listed takes them all.
+	RecordTypeValues map[string][]string
 }
 
 // Object declares an object. Declaring an object that already exists adds or
@@ -95,7 +99,10 @@ type fieldDef struct {
 	sys               sysKind
 	ord               int // index into record values; -1 for system fields
 	valueSet          map[string]string
-	target            *objectDef // referenced object, set when paths resolve
+	// rtValues holds RecordTypeValues by lower-case DeveloperName, each
+	// set by lower-case value.
+	rtValues map[string]map[string]bool
+	target   *objectDef // referenced object, set when paths resolve
 }
 
 type objectDef struct {
@@ -237,6 +244,9 @@ func newFieldDef(f Field) (*fieldDef, error) {
 		for _, v := range d.Values {
 			d.valueSet[strings.ToLower(v)] = v
 		}
+	}
+	if err := d.recordTypeSubsets(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }
@@ -481,6 +491,8 @@ type schemaField struct {
 	RelationshipName string    `yaml:"relationshipName"`
 	Values           []string  `yaml:"values"`
 	Restricted       bool      `yaml:"restricted"`
+	// RecordTypeValues: by record type DeveloperName, its values.
+	RecordTypeValues map[string][]string `yaml:"recordTypeValues"`
 }
 
 // parseSchema reads a YAML schema strictly: unknown keys are errors that
@@ -515,7 +527,7 @@ func (o schemaObject) toObject() Object {
 		fd := Field{Name: f.Name, Label: f.Label, Type: f.Type, Length: f.Length, Precision: f.Precision,
 			Scale: f.Scale, Unique: f.Unique, ExternalID: f.ExternalID, IDLookup: f.IDLookup,
 			CaseSensitive: f.CaseSensitive, ReferenceTo: f.ReferenceTo, RelationshipName: f.RelationshipName,
-			Values: f.Values, Restricted: f.Restricted}
+			Values: f.Values, Restricted: f.Restricted, RecordTypeValues: f.RecordTypeValues}
 		if f.Required != nil {
 			fd.Required = *f.Required
 		}

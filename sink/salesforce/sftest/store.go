@@ -476,6 +476,9 @@ func (o *org) build(obj *objectDef, in *input, base *record) ([]any, *apiError) 
 			return nil, newErr("DUPLICATE_EXTERNAL_ID", rv.ext.Label+": more than one record found for external id field: "+idList(found))
 		}
 	}
+	if err := o.checkRecordTypeValues(obj, in, vals); err != nil {
+		return nil, err
+	}
 	if len(obj.rules) > 0 {
 		if err := obj.applyRules(vals); err != nil {
 			return nil, err
