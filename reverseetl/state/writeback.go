@@ -460,4 +460,3 @@ func statsAPI(st *sink.Statistics) (api, jobs string) {
 	}
 	return st.API, strings.Join(st.Jobs, ",")
 }
-
