@@ -75,6 +75,8 @@ type syncView struct {
 	MoreCodes int
 	Sampled   bool // FailedRows holds fewer rows than Failed
 	Kept      []keptRow
+	Altered   []alteredRow
+	MoreAlt   int64
 	Skips     []countRow
 	API       string
 	Calls     string
@@ -102,6 +104,11 @@ type codeGroup struct {
 	Fields   string
 	Examples []reverseetl.Outcome
 	More     int
+}
+
+// alteredRow is a field verify found stored otherwise than sent.
+type alteredRow struct {
+	Key, ID, Field, Sent, Stored string
 }
 
 // keptRow is a field a sync kept back and the rule that kept it.
@@ -161,6 +168,7 @@ func newSyncView(s *reverseetl.SyncReport, opts Options) syncView {
 	v.Codes, v.MoreCodes = codeGroups(s.FailedRows, limit)
 	v.Sampled = int64(len(s.FailedRows)) < s.Failed
 	v.Kept = kept(s)
+	v.Altered, v.MoreAlt = altered(s, limit)
 	v.Skips = sortedCounts(s.SkipReasons)
 	if !opts.Plan {
 		v.API, v.Calls, v.Jobs, v.Stats = stats(s.Stats)
@@ -264,7 +272,39 @@ func kept(s *reverseetl.SyncReport) []keptRow {
 		// A report written before fields were counted one by one.
 		out = append(out, keptRow{Field: "(not recorded)", Rule: "set_if_empty: Salesforce holds a value", Count: s.KeptBack})
 	}
+	// keep_human_edits: counted from the rows the report keeps, the rest
+	// in one line.
+	const edited = "keep_human_edits: " + reverseetl.ReasonKeptEdit
+	byField := map[string]int64{}
+	var listed int64
+	for _, o := range s.KeptEditRows {
+		for _, f := range o.KeptEdits {
+			byField[f]++
+			listed++
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(byField)) {
+		out = append(out, keptRow{Field: f, Rule: edited, Count: byField[f]})
+	}
+	if s.KeptEdits > listed {
+		out = append(out, keptRow{Field: "(in rows not listed)", Rule: edited, Count: s.KeptEdits - listed})
+	}
 	return out
+}
+
+// altered lists, for a run with verify, the fields Salesforce stored
+// otherwise than sent, up to limit records; more is the altered rows not
+// listed.
+func altered(s *reverseetl.SyncReport, limit int) (rows []alteredRow, more int64) {
+	for i, o := range s.AlteredRows {
+		if i == limit {
+			break
+		}
+		for _, a := range o.Altered {
+			rows = append(rows, alteredRow{Key: o.Key, ID: o.ID, Field: a.Field, Sent: a.From, Stored: a.To})
+		}
+	}
+	return rows, s.Altered - int64(min(len(s.AlteredRows), limit))
 }
 
 func sortedCounts[K ~string](m map[K]int64) []countRow {

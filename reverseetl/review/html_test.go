@@ -36,6 +36,7 @@ func planReport() *reverseetl.Report {
 		Syncs: []*reverseetl.SyncReport{
 			{Name: "accounts", File: "accounts.yaml", Status: reverseetl.Succeeded, Read: 12, Created: 2, Updated: 5, Unchanged: 4, Skipped: 5,
 				KeptBack: 3, KeptBackFields: map[string]int64{"Industry": 2, "Rating": 1},
+				KeptEdits: 3, KeptEditRows: []reverseetl.Outcome{{Key: "A-004", Kind: reverseetl.Written, KeptEdits: []string{"Phone", "BillingCity"}}},
 				SkipReasons: map[sink.SkipCode]int64{sink.SkipUnchanged: 4, sink.SkipNotFound: 1},
 				Changes: []reverseetl.PlannedChange{
 					{Key: "A-001", ID: "001000000000001AAA", Fields: []sink.FieldChange{{Field: "NumberOfEmployees", From: "450", To: "900"}, {Field: "Tier__c", From: "SMB", To: "Mid-Market"}}},
@@ -63,7 +64,9 @@ func runReport() *reverseetl.Report {
 			{Name: "accounts", Status: reverseetl.Succeeded, Duration: 81250 * time.Millisecond, Read: 10000, Created: 120, Updated: 9800, Failed: 2, Skipped: 78,
 				Unchanged: 70, Deleted: 30, SkipReasons: map[sink.SkipCode]int64{sink.SkipUnchanged: 70, sink.SkipDuplicateKey: 8},
 				Removed: &reverseetl.RemovedReport{Action: "delete", Found: 3, Done: 3},
-				Stats:   &sink.Statistics{API: "bulk", Calls: 14, Jobs: []string{"750000000000001", "750000000000002"}, Counts: map[string]int64{"daily_api_remaining": 14950}},
+				Altered: 2, AlteredRows: []reverseetl.Outcome{{Key: "A-7", ID: "001000000000007AAA", Kind: reverseetl.Written,
+					Altered: []sink.FieldChange{{Field: "Name", From: "acme", To: "ACME"}}}},
+				Stats: &sink.Statistics{API: "bulk", Calls: 14, Jobs: []string{"750000000000001", "750000000000002"}, Counts: map[string]int64{"daily_api_remaining": 14950}},
 				FailedRows: []reverseetl.Outcome{
 					{Key: "A-9", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Employees must be positive"}},
 					{Key: "A-10", Kind: reverseetl.RowFailed, Err: &sink.RecordError{Code: "FIELD_CUSTOM_VALIDATION_EXCEPTION", Message: "Employees must be positive"}},
@@ -115,6 +118,8 @@ func TestHTMLContents(t *testing.T) {
 		"and 1 more", "Industry", "set_if_empty", "not_found",
 		"salesforce: login: invalid_grant", "warning: writeback: table RETL_RUNS is not writable",
 		"nothing was written",
+		"<tr><td>BillingCity</td><td>keep_human_edits: edited in Salesforce since retl wrote it</td><td class=\"n\">1</td></tr>",
+		"<tr><td>(in rows not listed)</td><td>keep_human_edits: edited in Salesforce since retl wrote it</td><td class=\"n\">1</td></tr>",
 	} {
 		assert.Contains(t, page, want)
 	}
@@ -122,6 +127,17 @@ func TestHTMLContents(t *testing.T) {
 	for _, external := range []string{"<script", "<link", "src=", "@import", "url(", "http://", "https://"} {
 		assert.NotContains(t, page, external, "the page is self-contained")
 	}
+}
+
+// A run with verify lists the fields Salesforce stored otherwise than
+// sent, and counts the altered records it does not list.
+func TestHTMLShowsAlteredFields(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, review.HTML(&b, runReport(), review.Options{}))
+	page := b.String()
+	assert.Contains(t, page, "Stored otherwise than sent (verify)")
+	assert.Contains(t, page, `<tr><td><code>A-7</code></td><td class="v">001000000000007AAA</td><td>Name</td><td class="v from">acme</td><td class="v to">ACME</td></tr>`)
+	assert.Contains(t, page, "and 1 more altered records, not listed")
 }
 
 // Each table holds at most Rows entries per sync and counts the rest.
