@@ -2,9 +2,12 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -77,7 +80,7 @@ func (ks Keys) Table() string {
 }
 
 // ErrNoTableMarkers: a document lacks the markers of a generated table.
-var ErrNoTableMarkers = fmt.Errorf("no table markers")
+var ErrNoTableMarkers = errors.New("no table markers")
 
 // ReplaceTable puts ks.Table() between the lines "<!-- name: ... -->" and
 // "<!-- end of name -->" of doc, for the tests that keep references
@@ -118,4 +121,64 @@ func StructKeys(v any) []string {
 		}
 	}
 	return out
+}
+
+// ErrStaleTable: a document's generated table is not what its Keys say.
+var ErrStaleTable = errors.New("the generated table is stale")
+
+// Table names a generated table of a document and the Keys it shows.
+type Table struct {
+	Name string
+	Keys Keys
+}
+
+// UpdateTables checks the generated tables of the Markdown file at path
+// against their Keys: ErrStaleTable (naming the tables) when one differs,
+// or, with rewrite, writes the file with every table current. A plugin's
+// test calls it so that its README cannot drift from its keys.
+func UpdateTables(path string, rewrite bool, tables ...Table) error {
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	want := doc
+	var stale []string
+	for _, t := range tables {
+		next, err := ReplaceTable(want, t.Name, t.Keys)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if !bytes.Equal(next, want) {
+			stale = append(stale, t.Name)
+		}
+		want = next
+	}
+	switch {
+	case len(stale) == 0:
+		return nil
+	case rewrite:
+		return os.WriteFile(path, want, 0o644)
+	}
+	return fmt.Errorf("%s: %w: %s (rewrite it with the test's -update flag)", path, ErrStaleTable, strings.Join(stale, ", "))
+}
+
+// CheckKeys says which keys v's struct decodes that ks does not document,
+// and which ks documents that it does not decode; nil when they agree.
+func CheckKeys(v any, ks Keys) error {
+	decoded, documented := StructKeys(v), ks.Names()
+	var missing, extra []string
+	for _, k := range decoded {
+		if !slices.Contains(documented, k) {
+			missing = append(missing, k)
+		}
+	}
+	for _, k := range documented {
+		if !slices.Contains(decoded, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(missing) == 0 && len(extra) == 0 {
+		return nil
+	}
+	return fmt.Errorf("keys decoded but not documented: %v; documented but not decoded: %v", missing, extra)
 }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -12,30 +14,20 @@ import (
 // decoders read the same Keys, so the reference cannot list a key the
 // files refuse, or miss one they take.
 func TestKeyTables(t *testing.T) {
-	doc, err := os.ReadFile("REFERENCE.md")
-	require.NoError(t, err)
-	want := doc
-	for _, tc := range []struct {
-		name string
-		keys Keys
-	}{
+	var tables []Table
+	for _, tc := range []Table{
 		{"sync keys", syncSpec}, {"source keys", sourceSpec}, {"destination keys", destinationSpec},
 		{"mapping keys", mappingSpec}, {"on_failure keys", onFailureSpec}, {"project keys", projectSpec},
 	} {
-		for _, k := range tc.keys {
-			assert.NotEmpty(t, k.Type, "%s %s", tc.name, k.Name)
-			assert.NotEmpty(t, k.Default, "%s %s", tc.name, k.Name)
-			assert.NotEmpty(t, k.Meaning, "%s %s", tc.name, k.Name)
-			assert.Equal(t, k.Other, k.Name == "", "%s: a key has a name unless it is the 'any other key' row", tc.name)
+		for _, k := range tc.Keys {
+			assert.NotEmpty(t, k.Type, "%s %s", tc.Name, k.Name)
+			assert.NotEmpty(t, k.Default, "%s %s", tc.Name, k.Name)
+			assert.NotEmpty(t, k.Meaning, "%s %s", tc.Name, k.Name)
+			assert.Equal(t, k.Other, k.Name == "", "%s: a key has a name unless it is the 'any other key' row", tc.Name)
 		}
-		want, err = ReplaceTable(want, tc.name, tc.keys)
-		require.NoError(t, err)
+		tables = append(tables, tc)
 	}
-	if *update {
-		require.NoError(t, os.WriteFile("REFERENCE.md", want, 0o644))
-		return
-	}
-	assert.Equal(t, string(want), string(doc), "REFERENCE.md's key tables are stale: go test ./config -run TestKeyTables -update")
+	assert.NoError(t, UpdateTables("REFERENCE.md", *update, tables...))
 }
 
 // The struct-decoded sections of the project file are documented key for
@@ -47,7 +39,7 @@ func TestProjectKeysMatchTheStructs(t *testing.T) {
 	} {
 		assert.ElementsMatch(t, StructKeys(v), projectSpec.Under(prefix), prefix)
 	}
-	assert.ElementsMatch(t, StructKeys(OnFailure{}), onFailureSpec.Names())
+	assert.NoError(t, CheckKeys(OnFailure{}, onFailureSpec))
 	assert.Equal(t, []string{"connections", "defaults", "alerts", "reports", "writeback", "secrets"}, projectSpec.Under(""))
 	assert.Equal(t, []string{"on_sync_failure", "failed_rows_above", "email", "webhook"}, projectSpec.Under("alerts"))
 }
@@ -74,4 +66,33 @@ func TestKeysHelpers(t *testing.T) {
 		secret string
 	}
 	assert.Equal(t, []string{"a", "plain", "c"}, StructKeys(&outer{secret: "unexported fields are not keys"}))
+}
+
+func TestUpdateTables(t *testing.T) {
+	ks := Keys{{Name: "a", Type: "t", Default: "none", Meaning: "m"}}
+	path := filepath.Join(t.TempDir(), "README.md")
+	stale := "x\n<!-- a keys: generated -->\nold\n<!-- end of a keys -->\n"
+	require.NoError(t, os.WriteFile(path, []byte(stale), 0o600))
+
+	err := UpdateTables(path, false, Table{"a keys", ks})
+	require.ErrorIs(t, err, ErrStaleTable)
+	assert.Contains(t, err.Error(), "a keys")
+	b, _ := os.ReadFile(path)
+	assert.Equal(t, stale, string(b), "a check writes nothing")
+
+	require.NoError(t, UpdateTables(path, true, Table{"a keys", ks}))
+	require.NoError(t, UpdateTables(path, false, Table{"a keys", ks}), "current once rewritten")
+
+	assert.ErrorIs(t, UpdateTables(path, false, Table{"b keys", ks}), ErrNoTableMarkers)
+	assert.ErrorIs(t, UpdateTables(filepath.Join(t.TempDir(), "none.md"), false), fs.ErrNotExist)
+}
+
+func TestCheckKeys(t *testing.T) {
+	type section struct {
+		A string `yaml:"a"`
+		B int    `yaml:"b"`
+	}
+	assert.NoError(t, CheckKeys(section{}, Keys{{Name: "b"}, {Name: "a"}, {Other: true}}))
+	err := CheckKeys(section{}, Keys{{Name: "a"}, {Name: "c"}})
+	assert.EqualError(t, err, "keys decoded but not documented: [b]; documented but not decoded: [c]")
 }
