@@ -56,7 +56,8 @@ func (u *undoTarget) Deleter() (sink.Sink, error)  { return u.del, u.deleteErr }
 
 // keepingSink keeps the records it is sent; a field whose Expect is
 // "edited" is kept as an edit. err fails its writes; short drops the
-// first result of each.
+// first result of each; hintErr and preflightErr fail its Hint and
+// Preflight.
 type keepingSink struct {
 	mu      sync.Mutex
 	deletes bool
@@ -64,6 +65,9 @@ type keepingSink struct {
 	err     error
 	short   bool
 	closed  bool
+
+	hintErr, preflightErr error
+	preflighted           [][]string
 }
 
 func (k *keepingSink) Write(_ context.Context, recs []sink.Record) ([]sink.Result, error) {
@@ -89,6 +93,15 @@ func (k *keepingSink) Write(_ context.Context, recs []sink.Record) ([]sink.Resul
 }
 
 func (k *keepingSink) Close(context.Context) error { k.closed = true; return nil }
+
+func (k *keepingSink) Hint(context.Context, sink.Hint) error { return k.hintErr }
+
+func (k *keepingSink) Preflight(_ context.Context, l *sink.Layout) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.preflighted = append(k.preflighted, l.Fields)
+	return k.preflightErr
+}
 
 type undoFixture struct {
 	*runnerFixture
@@ -177,6 +190,8 @@ func TestUndoApplyPutsBackAndDeletesAsARunOfItsOwn(t *testing.T) {
 		assert.EqualValues(t, 1, s.Deleted)
 		assert.Len(t, outs, 3, "the writeback hears every record put back or deleted")
 		assert.True(t, f.target.restore.closed && f.target.del.closed)
+		assert.Equal(t, [][]string{{"Id", "Name", "Phone"}}, f.target.restore.preflighted)
+		assert.Equal(t, [][]string{{"Id"}}, f.target.del.preflighted)
 	}
 }
 
@@ -286,6 +301,9 @@ func TestUndoFailsASyncItCannotUndo(t *testing.T) {
 		{name: "a destination that cannot undo", setup: func(f *undoFixture) { f.p.Syncs[0].Destination.Type = "mem" }, want: "cannot undo"},
 		{name: "no restorer", setup: func(f *undoFixture) { f.target.restoreErr = boom }, want: "boom"},
 		{name: "no deleter", setup: func(f *undoFixture) { f.target.deleteErr = boom }, want: "boom"},
+		{name: "a hint refused", setup: func(f *undoFixture) { f.target.del.hintErr = boom }, want: "boom"},
+		{name: "the restore's preflight fails", setup: func(f *undoFixture) { f.target.restore.preflightErr = boom }, want: "boom"},
+		{name: "the delete's preflight fails", setup: func(f *undoFixture) { f.target.del.preflightErr = boom }, want: "boom"},
 		{name: "a write that fails", setup: func(f *undoFixture) { f.target.restore.err = boom }, want: "boom"},
 		{name: "a write that answers too few results", setup: func(f *undoFixture) { f.target.del.short = true }, want: "0 results for 1 records"},
 	}

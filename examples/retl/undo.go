@@ -33,9 +33,9 @@ func cmdUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"Exit codes: 0 ok, 1 a sync failed, 2 invalid configuration, unknown run or nothing kept\n" +
 			"(nothing was written), 3 writeback failed, 5 the report file could not be written.",
 		examples: []string{
-			"retl undo 20260105T101500Z-3f2a   # what would be put back",
-			"retl undo 20260105T101500Z-3f2a --only accounts --apply",
-			"retl undo 20260105T101500Z-3f2a --apply --delete-created --report undo.json",
+			"retl undo 20260105T101500Z-3f2a1b   # what would be put back",
+			"retl undo 20260105T101500Z-3f2a1b --only accounts --apply",
+			"retl undo 20260105T101500Z-3f2a1b --apply --delete-created --report undo.json",
 		},
 	}
 	// The run id may come first, before the flags.

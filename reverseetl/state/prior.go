@@ -102,30 +102,13 @@ func (s *Store) RunSyncs(ctx context.Context, runID string) ([]string, error) {
 	return out, rows.Err()
 }
 
-// priorsPresent says whether PRIOR_VALUES exists: a read-only store does
-// not make it.
-func (s *Store) priorsPresent(ctx context.Context) (bool, error) {
-	if s.absent {
-		return false, nil
-	}
-	if !s.readOnly {
-		return true, nil
-	}
-	q, args := s.d.TableExists(s.schema, priorValuesName)
-	var n int
-	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
-		return false, err
-	}
-	return n > 0, nil
-}
-
 // PriorValues implements reverseetl.UndoStore.
 func (s *Store) PriorValues(ctx context.Context, runID, syncName string) ([]reverseetl.PriorRecord, error) {
 	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
-	if ok, err := s.priorsPresent(ctx); err != nil || !ok {
-		return nil, err
+	if s.absent || s.priorsAbsent {
+		return nil, nil
 	}
 	rows, err := s.query(ctx, "SELECT SEQ, RECORD_KEY, SALESFORCE_ID, FIELD_NAME, PRIOR_KIND, PRIOR_VALUE, WRITTEN_TOKEN, WRITTEN FROM "+s.tPrior+
 		" WHERE RUN_ID = "+s.d.Placeholder(1)+" AND SYNC = "+s.d.Placeholder(2)+" ORDER BY SEQ, FIELD_NAME", runID, syncName)

@@ -134,6 +134,8 @@ type Store struct {
 	// fieldsAbsent: read-only, and FIELD_STATE does not exist (tables an
 	// earlier release made); no field has tokens.
 	fieldsAbsent bool
+	// priorsAbsent: read-only, and PRIOR_VALUES does not exist.
+	priorsAbsent bool
 
 	mu       sync.Mutex
 	ready    bool
@@ -360,12 +362,17 @@ func (s *Store) inspect(ctx context.Context) error {
 			return nil
 		}
 	}
-	q, args := s.d.TableExists(s.schema, fieldStateName)
-	var n int
-	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
-		return err
+	for _, t := range []struct {
+		name   string
+		absent *bool
+	}{{fieldStateName, &s.fieldsAbsent}, {priorValuesName, &s.priorsAbsent}} {
+		q, args := s.d.TableExists(s.schema, t.name)
+		var n int
+		if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
+			return err
+		}
+		*t.absent = n == 0
 	}
-	s.fieldsAbsent = n == 0
 	_, err := s.version(ctx)
 	return err
 }
