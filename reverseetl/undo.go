@@ -209,12 +209,16 @@ func undoPlan(ctx context.Context, us UndoStore, runID string, opts UndoOptions)
 		return nil, &UnknownRunError{RunID: runID}
 	}
 	if len(opts.Only) > 0 {
+		var only []string
 		for _, n := range opts.Only {
 			if !slices.Contains(names, n) {
 				return nil, fmt.Errorf("undo: run %q wrote no sync named %q (it wrote %v)", runID, n, names)
 			}
+			if !slices.Contains(only, n) {
+				only = append(only, n)
+			}
 		}
-		names = opts.Only
+		names = only
 	}
 	sample := opts.Sample
 	if sample <= 0 {

@@ -136,12 +136,12 @@ func newUndoFixture(t *testing.T) *undoFixture {
 
 func TestUndoPlanReadsWhatItWouldPutBack(t *testing.T) {
 	f := newUndoFixture(t)
-	res, err := f.r.Undo(context.Background(), f.p, "run-1", reverseetl.UndoOptions{Sample: 2})
+	res, err := f.r.Undo(context.Background(), f.p, "run-1", reverseetl.UndoOptions{Sample: 2, Only: []string{"s", "s"}})
 	require.NoError(t, err)
 	assert.Nil(t, res.Run, "nothing was written")
 	assert.True(t, f.wh.readOnly, "a dry run opens the state read-only")
 	assert.Empty(t, f.wh.writebacks)
-	require.Len(t, res.Plan.Syncs, 1)
+	require.Len(t, res.Plan.Syncs, 1, "a sync named twice is undone once")
 	s := res.Plan.Syncs[0]
 	assert.Equal(t, "s", s.Name)
 	assert.Equal(t, [3]int{2, 3, 1}, [3]int{s.Records, s.Fields, s.Created})
