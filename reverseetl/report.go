@@ -173,6 +173,9 @@ type Report struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 	Syncs    []*SyncReport `json:"syncs"`
+	// Undoes names the run an undo put back (Runner.Undo); empty for
+	// other runs.
+	Undoes string `json:"undoes,omitempty"`
 }
 
 // Sync returns the report of the named sync, or nil.

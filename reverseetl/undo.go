@@ -178,7 +178,7 @@ func (r *Runner) undo(ctx context.Context, p *config.Project, runID string, opts
 	eng := New(r.Registry, WithLogger(log), WithRunID(undoID), WithObserver(obs))
 	r.setEngine(eng)
 	defer r.setEngine(nil)
-	rep := &Report{RunID: undoID, Started: time.Now()}
+	rep := &Report{RunID: undoID, Started: time.Now(), Undoes: runID}
 	log.Info("undo started", "run_id", undoID, "undoes", runID, "syncs", len(plan.Syncs))
 	shared := NewShared()
 	defer func() { _ = shared.Close() }()

@@ -159,6 +159,7 @@ func TestUndoApplyPutsBackAndDeletesAsARunOfItsOwn(t *testing.T) {
 		require.NotNil(t, res.Run)
 		rep := res.Run.Report
 		assert.NotEqual(t, "run-1", rep.RunID)
+		assert.Equal(t, "run-1", rep.Undoes)
 		assert.Equal(t, []string{rep.RunID}, f.wh.writebacks, "the undo writes its own run back")
 		assert.False(t, f.wh.readOnly)
 		assert.FileExists(t, f.r.ReportFile)

@@ -89,6 +89,7 @@ func TestUndoThroughTheCommand(t *testing.T) {
 			}
 			rep := readReport(t, report)
 			assert.NotEqual(t, runID, rep.RunID, "the undo is a run of its own")
+			assert.Equal(t, runID, rep.Undoes)
 			s := rep.Sync("accounts")
 			// A deletion counts among the records written and in Deleted.
 			assert.EqualValues(t, 1100, s.Updated)
