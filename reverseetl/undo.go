@@ -175,7 +175,9 @@ func (r *Runner) undo(ctx context.Context, p *config.Project, runID string, opts
 		// audited in turn.
 		return nil, fmt.Errorf("undo: warehouse writeback: %w", err)
 	}
-	eng := New(r.Registry, WithLogger(log), WithRunID(undoID), WithObserver(obs))
+	// The state's leases keep a run of the same sync from overlapping
+	// the undo.
+	eng := New(r.Registry, WithLogger(log), WithRunID(undoID), WithObserver(obs), WithState(wh.Store()))
 	r.setEngine(eng)
 	defer r.setEngine(nil)
 	rep := &Report{RunID: undoID, Started: time.Now(), Undoes: runID}
@@ -254,7 +256,8 @@ func undoPlan(ctx context.Context, us UndoStore, runID string, opts UndoOptions)
 }
 
 // undoSync puts one sync's prior values back, and deletes its created
-// records when asked, as one sync of the undo's run.
+// records when asked, as one sync of the undo's run, holding the sync's
+// lease as a run does.
 func (e *Engine) undoSync(ctx context.Context, p *config.Project, sp *UndoSyncPlan, del bool, shared *Shared) *SyncReport {
 	orig := p.Sync(sp.Name)
 	if orig == nil {
@@ -266,6 +269,12 @@ func (e *Engine) undoSync(ctx context.Context, p *config.Project, sp *UndoSyncPl
 	// The undo writes the sync's destination, with no source of its own.
 	s := &config.Sync{Name: orig.Name, File: orig.File, Pos: orig.Pos, Destination: orig.Destination}
 	rep := &SyncReport{Name: s.Name, File: s.File, Started: time.Now()}
+	release, stop := e.lease(ctx, p, s, RunOptions{}, rep)
+	if stop != nil {
+		e.finish(ctx, s, stop)
+		return stop
+	}
+	defer release()
 	parts, err := e.undoParts(ctx, p, s, sp, del, shared)
 	if err != nil {
 		rep.Status = Failed

@@ -31,7 +31,8 @@ func cmdUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			"again since the run is kept and reported. Without --apply, print what would be put back.\n" +
 			"The undo is a run of its own, with a report and a writeback.\n" +
 			"Exit codes: 0 ok, 1 a sync failed, 2 invalid configuration, unknown run or nothing kept\n" +
-			"(nothing was written), 3 writeback failed, 5 the report file could not be written.",
+			"(nothing was written), 3 writeback failed, 4 a run of the sync holds its lease,\n" +
+			"5 the report file could not be written.",
 		examples: []string{
 			"retl undo 20260105T101500Z-3f2a1b   # what would be put back",
 			"retl undo 20260105T101500Z-3f2a1b --only accounts --apply",
@@ -78,7 +79,11 @@ func cmdUndo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, res.Run.ReportFileErr)
 	}
 	switch {
-	case errors.Is(ctx.Err(), context.Canceled) || !rep.OK():
+	case errors.Is(ctx.Err(), context.Canceled) || rep.Failed():
+		return exitFailed
+	case rep.Locked():
+		return exitLocked
+	case !rep.OK():
 		return exitFailed
 	case res.Run.FilesFailed():
 		return exitFiles

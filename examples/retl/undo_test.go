@@ -5,10 +5,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/retl-go/retl/reverseetl"
+	"github.com/retl-go/retl/reverseetl/state"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
@@ -113,8 +116,9 @@ func TestUndoThroughTheCommand(t *testing.T) {
 }
 
 // Undo refuses, writing nothing, a run the warehouse does not know and a
-// run that kept no prior values; a Salesforce call that fails fails the
-// undo's sync and puts nothing back, and the undo can be run again.
+// run that kept no prior values; a sync whose lease another run holds is
+// left alone (exit 4); a Salesforce call that fails fails the undo's sync
+// and puts nothing back, and the undo can be run again.
 func TestUndoErrors(t *testing.T) {
 	e := newRails(t, "sqlite")
 	e.sync(t, "  api: bulk\n", railsMapping)
@@ -151,6 +155,16 @@ func TestUndoErrors(t *testing.T) {
 	r, report = e.run(t)
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
 	kept := readReport(t, report).RunID
+	// A run of the sync holding its lease keeps the undo out.
+	st, err := state.New(e.state, state.SQLite, state.Options{})
+	require.NoError(t, err)
+	other := reverseetl.LeaseOwner{RunID: "other-run", Host: "elsewhere"}
+	require.NoError(t, st.TakeLease(t.Context(), "accounts", other, time.Hour))
+	u = retl(t, "undo", kept, "--configs", e.configs, "--apply")
+	assert.Equal(t, exitLocked, u.code, u.stdout+u.stderr)
+	assert.Equal(t, "Lima", e.accounts()["A-1"]["BillingCity"], "nothing was put back")
+	require.NoError(t, st.ReleaseLease(t.Context(), "accounts", other))
+
 	e.srv.Fault(sftest.Fault{Kind: sftest.FaultStatus, Status: 400, Path: "/query"})
 	u = retl(t, "undo", kept, "--configs", e.configs, "--apply")
 	assert.Equal(t, exitFailed, u.code, u.stdout+u.stderr)
