@@ -151,7 +151,7 @@ func (r *recorder) results(recs []sink.Record, res []sink.Result) {
 	defer r.mu.Unlock()
 	for i := range recs {
 		x := res[i]
-		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, KeptEdits: x.KeptEdits, Altered: x.Altered, Record: &recs[i]}
+		o := Outcome{Seq: recs[i].Seq, ID: x.ID, Created: x.Created, Deleted: x.Deleted, KeptBack: x.KeptBack, KeptEdits: x.KeptEdits, Altered: x.Altered, Prior: x.Prior, Record: &recs[i]}
 		switch {
 		case x.Err != nil:
 			o.Kind = RowFailed

@@ -68,6 +68,10 @@ type Outcome struct {
 	// KeptEdits lists the fields not sent because they were edited in
 	// Salesforce since retl wrote them (keep_human_edits, ReasonKeptEdit).
 	KeptEdits []string `json:"kept_edits,omitempty"`
+	// Prior lists, for a record an update changed, what each changed field
+	// held before (keep_prior_values): for the warehouse, so that the run
+	// can be undone (Runner.Undo), not for reports.
+	Prior []sink.PriorValue `json:"-"`
 	// Record is what was (or would have been) sent; nil when the row failed
 	// before it became a record.
 	Record *sink.Record `json:"-"`
@@ -169,6 +173,9 @@ type Report struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
 	Syncs    []*SyncReport `json:"syncs"`
+	// Undoes names the run an undo put back (Runner.Undo); empty for
+	// other runs.
+	Undoes string `json:"undoes,omitempty"`
 }
 
 // Sync returns the report of the named sync, or nil.

@@ -175,6 +175,10 @@ type Result struct {
 	// (a trigger, a Flow, rounding): From is the value sent, To the value
 	// stored. Only a sink that verifies its writes fills it.
 	Altered []FieldChange
+	// Prior lists, for a record an update changed, the value each changed
+	// field held before the write; only a sink asked to keep them fills it
+	// (see Undoer).
+	Prior []PriorValue
 }
 
 // FieldChange is one field a planned write would change.

@@ -4,6 +4,7 @@
 //	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--full] [--log-format text|json] [--log-level LEVEL]
 //	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--log-format text|json] [--log-level LEVEL]
 //	retl validate [--configs DIR] [--project FILE]
+//	retl undo     RUN_ID [--only SYNC ...] [--apply] [--delete-created] [--report FILE.json]
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
 // Exit codes: 0 every sync succeeded, 1 a sync failed or the run was
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr, true)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "undo":
+		return cmdUndo(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "version":
@@ -92,6 +95,7 @@ commands:
   run       run the syncs
   plan      show what a run would create, update and leave unchanged; write nothing
   validate  check the configuration without reaching any system
+  undo      put back what a run changed (prior values kept by keep_prior_values)
   demo      run the example syncs against an embedded warehouse and Salesforce emulator
   version   print the module version and VCS revision of this binary
 

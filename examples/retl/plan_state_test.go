@@ -30,7 +30,7 @@ func TestPlanCreatesNoWarehouseTables(t *testing.T) {
 
 	r = retl(t, "run", "--configs", s.configs, "--only", "accounts")
 	require.Equal(t, exitOK, r.code, r.stderr)
-	assert.Equal(t, 6, retlTables(t, s.env.DSN()), "RUNS, RECORD_RESULTS, STATE, FIELD_STATE, LEASES, SCHEMA_VERSION")
+	assert.Equal(t, 7, retlTables(t, s.env.DSN()), "RUNS, RECORD_RESULTS, STATE, FIELD_STATE, PRIOR_VALUES, LEASES, SCHEMA_VERSION")
 	r = retl(t, "plan", "--configs", s.configs, "--only", "accounts")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Regexp(t, `(?m)^accounts\s+50\s+0\s+0\s+50\s`, r.stdout, "the plan reads the state the run saved")

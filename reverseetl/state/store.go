@@ -17,6 +17,7 @@
 //	STATE_LOAD      (Snowflake) state rows loaded from a file, until merged into STATE
 //	FIELD_STATE     per sync and record key: tokens of the values last written to tracked fields (keep_human_edits)
 //	FIELD_STATE_LOAD (Snowflake) FIELD_STATE rows loaded from a file, until merged
+//	PRIOR_VALUES    per run, sync, record and field: the value an update changed, for undo (keep_prior_values)
 //	SCHEMA_VERSION  the layout version of these tables
 //
 // A Store is a reverseetl.StateStore (give it to the Engine with
@@ -120,6 +121,7 @@ type Store struct {
 
 	tVersion, tRuns, tResults, tState, tLeases, tStateLoad string
 	tFieldState, tFieldStateLoad                           string
+	tPrior                                                 string
 
 	counters counters
 	// spools hold rows waiting to be loaded (Snowflake, see load.go).
@@ -132,6 +134,8 @@ type Store struct {
 	// fieldsAbsent: read-only, and FIELD_STATE does not exist (tables an
 	// earlier release made); no field has tokens.
 	fieldsAbsent bool
+	// priorsAbsent: read-only, and PRIOR_VALUES does not exist.
+	priorsAbsent bool
 
 	mu       sync.Mutex
 	ready    bool
@@ -196,6 +200,7 @@ func New(db *sql.DB, d Dialect, o Options) (*Store, error) {
 	s.tStateLoad = d.Table(s.schema, stateLoadName)
 	s.tFieldState = d.Table(s.schema, fieldStateName)
 	s.tFieldStateLoad = d.Table(s.schema, fieldStateLoadName)
+	s.tPrior = d.Table(s.schema, priorValuesName)
 	return s, nil
 }
 
@@ -276,7 +281,7 @@ func (s *Store) create(ctx context.Context) error {
 		cols []Column
 		key  []string
 	}{{s.tRuns, runCols, runKey}, {s.tResults, resultCols, nil}, {s.tState, stateCols, stateKey}, {s.tLeases, leaseCols, leaseKey},
-		{s.tFieldState, fieldStateCols, stateKey}} {
+		{s.tFieldState, fieldStateCols, stateKey}, {s.tPrior, priorCols, nil}} {
 		if _, err := s.exec(ctx, s.createTable(t.name, t.cols, t.key)); err != nil {
 			return err
 		}
@@ -308,7 +313,7 @@ func (s *Store) create(ctx context.Context) error {
 // not asked for: it is made just before STATE_LOAD, and the version row
 // is written after both.
 func (s *Store) present(ctx context.Context) bool {
-	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases, s.tFieldState}
+	tables := []string{s.tRuns, s.tResults, s.tState, s.tLeases, s.tFieldState, s.tPrior}
 	if s.loads() {
 		tables = append(tables, s.tStateLoad, s.tFieldStateLoad)
 	}
@@ -357,12 +362,17 @@ func (s *Store) inspect(ctx context.Context) error {
 			return nil
 		}
 	}
-	q, args := s.d.TableExists(s.schema, fieldStateName)
-	var n int
-	if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
-		return err
+	for _, t := range []struct {
+		name   string
+		absent *bool
+	}{{fieldStateName, &s.fieldsAbsent}, {priorValuesName, &s.priorsAbsent}} {
+		q, args := s.d.TableExists(s.schema, t.name)
+		var n int
+		if err := s.queryRow(ctx, q, args...).Scan(&n); err != nil {
+			return err
+		}
+		*t.absent = n == 0
 	}
-	s.fieldsAbsent = n == 0
 	_, err := s.version(ctx)
 	return err
 }

@@ -71,7 +71,7 @@ func (w *Writeback) prepare(ctx context.Context) error {
 		}
 		if days := w.s.opts.RetentionDays; days > 0 && !w.s.readOnly {
 			cutoff := w.s.now().UTC().AddDate(0, 0, -days).Format(timeLayout)
-			for _, t := range []struct{ table, col string }{{w.s.tResults, "RECORDED_AT"}, {w.s.tRuns, "STARTED_AT"}} {
+			for _, t := range []struct{ table, col string }{{w.s.tResults, "RECORDED_AT"}, {w.s.tRuns, "STARTED_AT"}, {w.s.tPrior, "RECORDED_AT"}} {
 				q := "DELETE FROM " + t.table + " WHERE " + t.col + " < " + w.s.d.Timestamp(w.s.d.Placeholder(1))
 				if _, err := w.s.exec(ctx, q, cutoff); err != nil {
 					w.retErr = fmt.Errorf("retention: %w", err)
@@ -159,6 +159,9 @@ func (w *Writeback) Outcomes(ctx context.Context, s *config.Sync, outs []reverse
 		}
 	}
 	if err := w.results(ctx, s, "", outs); err != nil {
+		errs = append(errs, err)
+	}
+	if err := w.priors(ctx, s, outs); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

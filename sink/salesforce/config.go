@@ -361,6 +361,10 @@ type Options struct {
 	// KeepHumanEdits, for update and upsert, overwrites a field only while
 	// it still holds the value the sync last wrote there (see edits.go).
 	KeepHumanEdits bool `yaml:"keep_human_edits"`
+	// KeepPriorValues, for update and upsert, reads the current values of
+	// the fields a batch sends before writing it and keeps those the write
+	// changed, so that the run can be undone (see prior.go).
+	KeepPriorValues bool `yaml:"keep_prior_values"`
 
 	// lockRetries is LockRetries resolved by normalize.
 	lockRetries int

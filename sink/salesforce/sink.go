@@ -132,6 +132,11 @@ func (d *Destination) check() error {
 		// no values.
 		return keyErrorf("keep_human_edits", "keep_human_edits compares with the current record: it applies to update and upsert, not %s", d.Operation)
 	}
+	if d.Options.KeepPriorValues && d.Operation != Update && d.Operation != Upsert {
+		// An insert changes no value a record held, and a delete keeps
+		// the record in the Recycle Bin.
+		return keyErrorf("keep_prior_values", "keep_prior_values keeps what an update changed: it applies to update and upsert, not %s", d.Operation)
+	}
 	if err := d.Options.normalize(); err != nil {
 		return err
 	}
@@ -352,6 +357,11 @@ func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.
 	} else {
 		records, kept, err = s.guard(ctx, layout, records)
 	}
+	var prior [][]sink.PriorValue
+	if err == nil && s.keepsPriors() {
+		// After the fields withheld are Absent: only what is sent changes.
+		prior, err = s.priors(ctx, layout, records)
+	}
 	if err != nil {
 		if ctx.Err() != nil && !errors.Is(err, ErrLogin) {
 			return stoppedResults(len(records)), nil
@@ -361,6 +371,11 @@ func (s *sfSink) writeGroup(ctx context.Context, records []sink.Record) ([]sink.
 	res, err := s.sendChanged(ctx, layout, records, same, ids)
 	if err != nil {
 		return nil, s.writeErr(ctx, err)
+	}
+	for i := range prior {
+		if len(prior[i]) > 0 && res[i].Err == nil && res[i].Skipped == "" && !res[i].Created {
+			res[i].Prior = prior[i]
+		}
 	}
 	s.resolveInserts(ctx, layout, records, res)
 	s.verifyAfterWrite(ctx, layout, records, res)
