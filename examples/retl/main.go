@@ -32,6 +32,7 @@ import (
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/reverseetl/review"
+	"github.com/retl-go/retl/reverseetl/sealed"
 )
 
 const (
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr, false)
 	case "plan":
 		return cmdRun(ctx, args[1:], stdout, stderr, true)
+	case "apply":
+		return cmdApply(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "demo":
@@ -91,6 +94,7 @@ func usage(w io.Writer) {
 commands:
   run       run the syncs
   plan      show what a run would create, update and leave unchanged; write nothing
+  apply     send exactly the records of a plan file made by "retl plan --out"
   validate  check the configuration without reaching any system
   demo      run the example syncs against an embedded warehouse and Salesforce emulator
   version   print the module version and VCS revision of this binary
@@ -247,6 +251,10 @@ type runFlags struct {
 	full     bool
 	waitLock time.Duration
 	shard    string
+	// out is where a plan is sealed (plan --out); engine are options
+	// for the run's Engine (apply).
+	out    string
+	engine []reverseetl.Option
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
@@ -258,6 +266,7 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 		"(default: $CI_NODE_INDEX/$CI_NODE_TOTAL when both are set, else every sync)")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
+		fs.StringVar(&f.out, "out", "", "seal the plan in this `file` (JSON): what \"retl apply\" will send, record by record")
 	} else {
 		fs.BoolVar(&f.full, "full", false, "send every row, ignoring change detection's state (the state is still saved)")
 		fs.DurationVar(&f.waitLock, "wait-lock", 0, "when another run holds a sync's lease, wait this long for it (default: skip the sync at once, exit 4)")
@@ -291,11 +300,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		h = help{
 			synopsis: "retl plan [flags]",
 			about: "Show what a run would create, update and leave unchanged, read from Salesforce;\n" +
-				"write nothing. Exit codes as for run.",
+				"write nothing. With --out, also seal the plan in a file for \"retl apply\" (written only\n" +
+				"when every sync planned). Exit codes as for run.",
 			examples: []string{
 				"retl plan --configs configs",
 				"retl plan --only accounts --changes 20 --report plan.json",
 				"retl plan --html plan.html   # a page to review in the merge request",
+				"retl plan --out plan.json   # seal it: retl apply plan.json sends exactly this",
 			},
 		}
 	}
@@ -358,8 +369,18 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 			return exitInvalid, nil
 		}
 	}
+	var seal *sealed.Sealer
+	if f.out != "" {
+		if err := reverseetl.CheckReportPath(f.out); err != nil {
+			fmt.Fprintf(stderr, "--out: %v\n", err)
+			return exitInvalid, nil
+		}
+		seal = sealed.NewSealer(p)
+		f.engine = append(f.engine, reverseetl.WithInterceptor(seal))
+	}
 	r := newRunner(log, f.report)
 	r.Parallel = f.parallel
+	r.EngineOptions = append(r.EngineOptions, f.engine...)
 	setActive(r, log)
 	defer setActive(nil, nil)
 	res, err := r.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
@@ -405,6 +426,9 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		code = exitFiles
 	case rep.WritebackFailed():
 		code = exitWriteback
+	}
+	if seal != nil {
+		code = writeSealed(seal, rep, f.out, code, stdout, stderr)
 	}
 	return code, rep
 }

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/retl-go/retl/reverseetl/sealed"
+)
+
+// applyEnv is a rails project whose sync created A-1..A-3, and whose
+// warehouse then changed A-1's and A-2's city and gained A-4.
+func applyEnv(t *testing.T, kind string) *railsEnv {
+	t.Helper()
+	e := newRails(t, kind)
+	e.sync(t, "  api: rest\n", railsMapping)
+	e.exec(t, "insert into accounts values ('A-1', 'One', 'Oslo', '111', null, null), ('A-2', 'Two', 'Rome', '222', null, null), ('A-3', 'Three', 'Lima', '333', null, null)")
+	r, _ := e.run(t)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	e.exec(t, "update accounts set city = 'Paris' where account_id in ('A-1', 'A-2')")
+	e.exec(t, "insert into accounts values ('A-4', 'Four', 'Kyiv', '444', null, null)")
+	e.writes()
+	return e
+}
+
+// seal runs retl plan --out and returns the plan file's path.
+func (e *railsEnv) seal(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(e.dir, "plan.json")
+	r := retl(t, "plan", "--configs", e.configs, "--out", path)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "plan sealed in "+path+": 3 records to write")
+	return path
+}
+
+func (e *railsEnv) apply(t *testing.T, args ...string) (result, string) {
+	t.Helper()
+	report := filepath.Join(e.dir, "apply.json")
+	return retl(t, append([]string{"apply", "--configs", e.configs, "--report", report}, args...)...), report
+}
+
+// plan → apply through the command, with the state in SQLite and in
+// fakesnow: apply sends exactly the planned records and fields (the
+// request log), not what the warehouse holds by then, and writes its
+// outcomes back.
+func TestApplySendsExactlyThePlan(t *testing.T) {
+	for _, kind := range []string{"sqlite", "fakesnow"} {
+		t.Run(kind, func(t *testing.T) {
+			e := applyEnv(t, kind)
+			path := e.seal(t)
+			assert.Empty(t, e.writes(), "a plan writes nothing")
+
+			f, err := sealed.Read(path)
+			require.NoError(t, err)
+			require.Len(t, f.Syncs, 1)
+			s := f.Syncs[0]
+			assert.Equal(t, "accounts", s.Name)
+			assert.Equal(t, "External_Id__c", s.KeyField)
+			assert.Len(t, s.SHA256, 64)
+			assert.Len(t, f.Project.SHA256, 64)
+			assert.NotEmpty(t, f.RunID)
+			require.Len(t, s.Records, 3)
+			a1, a4 := s.Records[0], s.Records[2]
+			assert.Equal(t, "A-1", a1.Key)
+			assert.Equal(t, sealed.OpUpdate, a1.Op)
+			assert.Equal(t, e.accounts()["A-1"]["Id"], a1.ID)
+			assert.Equal(t, []sealed.Field{{Name: "BillingCity", Old: "Oslo", New: sealed.Value{Kind: "text", S: "Paris"}}}, a1.Fields)
+			assert.Equal(t, "A-4", a4.Key)
+			assert.Equal(t, sealed.OpCreate, a4.Op)
+			assert.Len(t, a4.Fields, 4, "External_Id__c, Name, BillingCity, Phone")
+
+			// What the warehouse says after the plan is not applied.
+			e.exec(t, "update accounts set phone = '999' where account_id in ('A-1', 'A-3')")
+			r, report := e.apply(t, path)
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			got := sent(t, e.writes())
+			assert.Equal(t, map[string][]string{"A-1": {"BillingCity"}, "A-2": {"BillingCity"}, "A-4": {"BillingCity", "Name", "Phone"}}, got)
+			acc := e.accounts()
+			assert.Equal(t, "Paris", acc["A-2"]["BillingCity"])
+			assert.Equal(t, "111", acc["A-1"]["Phone"], "the phone changed after the plan is not sent")
+			assert.Equal(t, "Kyiv", acc["A-4"]["BillingCity"])
+			rep := readReport(t, report).Sync("accounts")
+			assert.EqualValues(t, 3, rep.Read)
+			assert.EqualValues(t, 1, rep.Created)
+			assert.EqualValues(t, 2, rep.Updated)
+			var n int
+			require.NoError(t, e.state.QueryRow("SELECT COUNT(*) FROM "+e.prefix+"RECORD_RESULTS WHERE RUN_ID = ? AND OUTCOME = 'written'", readReport(t, report).RunID).Scan(&n))
+			assert.Equal(t, 3, n, "the apply's outcomes are written back")
+		})
+	}
+}
+
+// A record edited in Salesforce between plan and apply is not sent: it is
+// reported drifted; above --max-drift nothing is sent at all.
+func TestApplyRefusesDriftedRecords(t *testing.T) {
+	for _, kind := range []string{"sqlite", "fakesnow"} {
+		t.Run(kind, func(t *testing.T) {
+			e := applyEnv(t, kind)
+			path := e.seal(t)
+			e.handEdit(t, e.accounts()["A-2"]["Id"].(string), map[string]any{"BillingCity": "Bergen"})
+
+			// One of three drifted: more than the default 5%.
+			r, _ := e.apply(t, path)
+			require.Equal(t, exitDrifted, r.code, r.stdout+r.stderr)
+			assert.Contains(t, r.stderr, "1 of 3 planned records drifted since the plan, more than --max-drift 0.05; nothing was sent")
+			assert.Contains(t, r.stderr, "  accounts: 1 drifted\n")
+			assert.Empty(t, e.writes(), "nothing is sent")
+			assert.Nil(t, e.accounts()["A-4"])
+
+			r, report := e.apply(t, path, "--max-drift", "0.5")
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			assert.Equal(t, map[string][]string{"A-1": {"BillingCity"}, "A-4": {"BillingCity", "Name", "Phone"}}, sent(t, e.writes()))
+			assert.Equal(t, "Bergen", e.accounts()["A-2"]["BillingCity"], "the person's edit stays")
+			rep := readReport(t, report)
+			s := rep.Sync("accounts")
+			assert.EqualValues(t, 1, s.SkipReasons[sealed.SkipDrifted])
+			assert.EqualValues(t, 2, s.Written())
+			var detail string
+			require.NoError(t, e.state.QueryRow("SELECT REASON_DETAIL FROM "+e.prefix+"RECORD_RESULTS WHERE RUN_ID = ? AND RECORD_KEY = 'A-2' AND REASON = 'drifted'", rep.RunID).Scan(&detail))
+			assert.Equal(t, "changed in Salesforce since the plan: BillingCity", detail)
+		})
+	}
+}
+
+// A plan made from other configuration, or too old, is refused with its
+// own exit code before anything is read or sent.
+func TestApplyRefusesOtherConfigAndOldPlans(t *testing.T) {
+	e := applyEnv(t, "sqlite")
+	path := e.seal(t)
+
+	r, _ := e.apply(t, "--max-age", "1ns", path)
+	assert.Equal(t, exitTooOld, r.code, r.stdout+r.stderr)
+	assert.Regexp(t, `^plan made \S+ ago, more than --max-age 1ns; make a new plan\n$`, r.stderr)
+
+	syncFile := filepath.Join(e.configs, "accounts.yaml")
+	require.NoError(t, appendFile(syncFile, "# reviewed\n"))
+	r, _ = e.apply(t, path)
+	assert.Equal(t, exitOtherConfig, r.code, r.stdout+r.stderr)
+	assert.Equal(t, fmt.Sprintf("plan made from other configuration: sync accounts (%s) has changed since the plan; make a new plan\n", syncFile), r.stderr)
+
+	e.seal(t)
+	require.NoError(t, appendFile(filepath.Join(e.dir, "retl.yaml"), "# reviewed\n"))
+	r, _ = e.apply(t, path)
+	assert.Equal(t, exitOtherConfig, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stderr, "plan made from other configuration: the project file")
+	assert.Empty(t, e.writes())
+}
+
+// What cannot be sealed is refused when the plan is made, and no file is
+// written; a broken plan file is a usage error.
+func TestPlanOutRefusesWhatCannotBeSealed(t *testing.T) {
+	e := newRails(t, "sqlite")
+	e.sync(t, "  api: rest\n  keep_human_edits: true\n", railsMapping)
+	require.NoError(t, appendFile(filepath.Join(e.configs, "accounts.yaml"), "change_detection: true\n"))
+	e.exec(t, "insert into accounts values ('A-1', 'One', 'Oslo', '111', null, null)")
+	path := filepath.Join(e.dir, "plan.json")
+	r := retl(t, "plan", "--configs", e.configs, "--out", path)
+	assert.Equal(t, exitFailed, r.code)
+	assert.Contains(t, r.stdout+r.stderr, "sync accounts cannot be sealed in a plan file: keep_human_edits is on")
+	assert.Contains(t, r.stderr, "plan file "+path+" not written")
+	assert.NoFileExists(t, path)
+
+	require.NoError(t, os.WriteFile(path, []byte(`{"version": 99}`), 0o644))
+	r, _ = e.apply(t, path)
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "version 99")
+	r, _ = e.apply(t)
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "name one plan file")
+}
