@@ -3,9 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -171,4 +175,51 @@ func TestPlanOutRefusesWhatCannotBeSealed(t *testing.T) {
 	r, _ = e.apply(t)
 	assert.Equal(t, exitInvalid, r.code)
 	assert.Contains(t, r.stderr, "name one plan file")
+}
+
+// The GitLab example seals the plan in the merge request and applies that
+// artifact on merge, with flags the command parses.
+func TestGitLabExampleAppliesTheReviewedPlan(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "deploy", ".gitlab-ci.yml"))
+	require.NoError(t, err)
+	type job struct {
+		Stage         string   `yaml:"stage"`
+		Script        []string `yaml:"script"`
+		ResourceGroup string   `yaml:"resource_group"`
+		Artifacts     struct {
+			Paths []string `yaml:"paths"`
+		} `yaml:"artifacts"`
+		Rules []struct {
+			If string `yaml:"if"`
+		} `yaml:"rules"`
+	}
+	var jobs struct {
+		Plan  job `yaml:"plan"`
+		Apply job `yaml:"apply"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &jobs))
+	assert.Contains(t, jobs.Plan.Script[0], "--out plan.json")
+	assert.Contains(t, jobs.Plan.Artifacts.Paths, "plan.json", "the sealed plan is the merge request's artifact")
+	a := jobs.Apply
+	require.NotEmpty(t, a.Script)
+	last := a.Script[len(a.Script)-1]
+	assert.Regexp(t, `^retl apply .* plan\.json$`, last)
+	assert.Contains(t, strings.Join(a.Script, "\n"), "/jobs/artifacts/refs%2Fmerge-requests%2F$MR_IID%2Fhead/raw/plan.json?job=plan", "the plan the merge request's plan job sealed")
+	assert.Equal(t, "retl-production", a.ResourceGroup)
+	require.Len(t, a.Rules, 1)
+	assert.Contains(t, a.Rules[0].If, "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH")
+
+	// The merge request number comes from GitLab's merge commit message.
+	sedExpr := regexp.MustCompile(`sed -n '([^']*)'`).FindStringSubmatch(a.Script[0])
+	require.NotNil(t, sedExpr)
+	sed := exec.Command("sed", "-n", sedExpr[1])
+	sed.Stdin = strings.NewReader("Merge branch 'tier' into 'main'\n\nMap the tier\n\nSee merge request retl/syncs!42")
+	out, err := sed.Output()
+	require.NoError(t, err)
+	assert.Equal(t, "42", strings.TrimSpace(string(out)))
+
+	// The flags are the command's: it parses them.
+	r := retl(t, append(strings.Fields(last)[1:], "-h")...)
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "usage: retl apply")
 }
