@@ -2,7 +2,8 @@
 // warehouse are mapped and written into Salesforce.
 //
 //	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--full] [--log-format text|json] [--log-level LEVEL]
-//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--log-format text|json] [--log-level LEVEL]
+//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--out PLAN.json] [--log-format text|json] [--log-level LEVEL]
+//	retl apply    [--configs DIR] [--project FILE] [--max-age D] [--max-drift SHARE] [--parallel N] [--report FILE.json] [--html FILE.html] PLAN.json
 //	retl validate [--configs DIR] [--project FILE]
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
 //
@@ -14,6 +15,9 @@
 // lease (see --wait-lock), 5 the syncs succeeded but the report or a
 // failed-rows file or the review page (--html) could not be written (the
 // previous file is unchanged), 130 a second signal stopped the run at once.
+// apply refuses a plan, sending nothing, with 6 (made from other
+// configuration), 7 (older than --max-age) or 8 (more records drifted than
+// --max-drift).
 package main
 
 import (

@@ -78,6 +78,11 @@ func (z *Sealer) Write(s *config.Sync, k sink.Sink, plan bool, write reverseetl.
 		if err != nil || len(res) != len(recs) {
 			return res, err
 		}
+		for i := range res {
+			if res[i].Deleted {
+				return nil, &NotSealableError{Sync: s.Name, Why: "it deletes records; a plan file holds creates and updates"}
+			}
+		}
 		z.mu.Lock()
 		defer z.mu.Unlock()
 		ps := z.syncs[s.Name]
