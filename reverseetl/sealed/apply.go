@@ -257,7 +257,7 @@ func drift(pr *Record, now *sink.Result) string {
 		return "planned as a create; the record exists now"
 	case pr.Op == OpUpdate && now.Created:
 		return "planned as an update; the record no longer exists"
-	case pr.Op == OpUpdate && pr.ID != "" && now.ID != "" && !strings.EqualFold(pr.ID, now.ID):
+	case pr.Op == OpUpdate && pr.ID != "" && now.ID != "" && pr.ID != now.ID:
 		return "planned as an update of another record (Id " + pr.ID + ")"
 	}
 	if pr.Op == OpCreate {
