@@ -138,17 +138,32 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if float64(drifted) > *maxDrift*float64(plan.Records()) {
 		fmt.Fprintf(stderr, "retl apply: %d of %d planned records drifted since the plan, more than --max-drift %v; nothing was sent; make a new plan\n",
 			drifted, plan.Records(), *maxDrift)
-		for _, s := range res.Report.Syncs {
-			if n := check.Drifted()[s.Name]; n > 0 {
-				fmt.Fprintf(stderr, "  %s: %d drifted\n", s.Name, n)
-			}
-		}
+		printDrift(stderr, check, f.only)
 		return exitDrifted
 	}
 	app := sealed.NewApplier(plan)
 	f.engine = []reverseetl.Option{reverseetl.WithInterceptor(app)}
 	code, _ := execute(ctx, app.Project(p), log, f, stdout, stderr)
+	printDrift(stdout, app, f.only)
 	return code
+}
+
+// printDrift lists, per sync, the records found drifted.
+func printDrift(w io.Writer, a *sealed.Applier, syncs []string) {
+	counts, listed := a.Drifted(), a.DriftedRecords()
+	for _, name := range syncs {
+		n := counts[name]
+		if n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s: %d drifted since the plan, not sent:\n", name, n)
+		for _, d := range listed[name] {
+			fmt.Fprintf(w, "  %s: %s\n", d.Key, d.Why)
+		}
+		if more := n - len(listed[name]); more > 0 {
+			fmt.Fprintf(w, "  and %d more\n", more)
+		}
+	}
 }
 
 // positional moves the arguments that are neither flags nor their values

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/reverseetl/sealed"
+	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
 // applyEnv is a rails project whose sync created A-1..A-3, and whose
@@ -111,12 +112,13 @@ func TestApplyRefusesDriftedRecords(t *testing.T) {
 			r, _ := e.apply(t, path)
 			require.Equal(t, exitDrifted, r.code, r.stdout+r.stderr)
 			assert.Contains(t, r.stderr, "1 of 3 planned records drifted since the plan, more than --max-drift 0.05; nothing was sent")
-			assert.Contains(t, r.stderr, "  accounts: 1 drifted\n")
+			assert.Contains(t, r.stderr, "accounts: 1 drifted since the plan, not sent:\n  A-2: changed in Salesforce since the plan: BillingCity\n")
 			assert.Empty(t, e.writes(), "nothing is sent")
 			assert.Nil(t, e.accounts()["A-4"])
 
 			r, report := e.apply(t, path, "--max-drift", "0.5")
 			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			assert.Contains(t, r.stdout, "accounts: 1 drifted since the plan, not sent:\n  A-2: changed in Salesforce since the plan: BillingCity\n")
 			assert.Equal(t, map[string][]string{"A-1": {"BillingCity"}, "A-4": {"BillingCity", "Name", "Phone"}}, sent(t, e.writes()))
 			assert.Equal(t, "Bergen", e.accounts()["A-2"]["BillingCity"], "the person's edit stays")
 			rep := readReport(t, report)
@@ -222,4 +224,57 @@ func TestGitLabExampleAppliesTheReviewedPlan(t *testing.T) {
 	r := retl(t, append(strings.Fields(last)[1:], "-h")...)
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "usage: retl apply")
+}
+
+// The command's other refusals: a bad share, a plan with nothing to write,
+// a configuration that does not load, and a Salesforce that cannot be
+// reached for the check (nothing is sent).
+func TestApplyUsageAndCheckFailures(t *testing.T) {
+	e := applyEnv(t, "sqlite")
+	path := e.seal(t)
+
+	r, _ := e.apply(t, path, "--max-drift", "1.5")
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "--max-drift 1.5: a share from 0 to 1")
+	r, _ = e.apply(t, path, "another.json")
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "name one plan file")
+	r = retl(t, "apply", "--configs", filepath.Join(e.dir, "none"), path)
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "reading the configs directory")
+
+	f, err := sealed.Read(path)
+	require.NoError(t, err)
+	f.Syncs[0].Records = nil
+	empty := filepath.Join(e.dir, "empty.json")
+	require.NoError(t, f.Write(empty))
+	r, _ = e.apply(t, empty)
+	assert.Equal(t, exitOK, r.code, r.stderr)
+	assert.Equal(t, "the plan "+empty+" holds no record to write\n", r.stdout)
+
+	e.srv.Close()
+	r, _ = e.apply(t, path)
+	assert.Equal(t, exitFailed, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stderr, "retl apply: the current values could not be checked; nothing was sent")
+	assert.Empty(t, e.writes())
+}
+
+// A planned value that holds a secret of the configuration (here the
+// Salesforce password) refuses the plan file: it would carry the secret.
+func TestPlanOutRefusesSecretValues(t *testing.T) {
+	e := newRails(t, "sqlite")
+	project := filepath.Join(e.dir, "retl.yaml")
+	b, err := os.ReadFile(project)
+	require.NoError(t, err)
+	text := strings.Replace(string(b), "password: "+sftest.DefaultPassword+"\n", "password: ${RETL_TEST_SF_PASSWORD}\n", 1)
+	require.NotEqual(t, string(b), text)
+	require.NoError(t, os.WriteFile(project, []byte(text), 0o600))
+	t.Setenv("RETL_TEST_SF_PASSWORD", sftest.DefaultPassword)
+	e.sync(t, "  api: rest\n", railsMapping)
+	e.exec(t, "insert into accounts values ('A-1', ?, 'Oslo', '111', null, null)", sftest.DefaultPassword)
+	path := filepath.Join(e.dir, "plan.json")
+	r := retl(t, "plan", "--configs", e.configs, "--out", path)
+	assert.Equal(t, exitFiles, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stderr, "sync accounts, record A-1: Name holds a secret the configuration resolved; the plan file is not written")
+	assert.NoFileExists(t, path)
 }

@@ -27,12 +27,25 @@ type Applier struct {
 
 	mu      sync.Mutex
 	drifted map[string]int
+	listed  map[string][]Drift
 }
+
+// Drift is a planned record that no longer holds.
+type Drift struct {
+	Key string
+	// Why says what moved, in the words of the record's skip detail.
+	Why string
+}
+
+// MaxDriftListed bounds the drifted records DriftedRecords keeps per sync.
+const MaxDriftListed = 20
 
 var _ reverseetl.Interceptor = (*Applier)(nil)
 
 // NewApplier returns an Applier of f.
-func NewApplier(f *File) *Applier { return &Applier{file: f, drifted: map[string]int{}} }
+func NewApplier(f *File) *Applier {
+	return &Applier{file: f, drifted: map[string]int{}, listed: map[string][]Drift{}}
+}
 
 // Syncs names the syncs with planned records, in the plan's order.
 func (a *Applier) Syncs() []string {
@@ -67,6 +80,18 @@ func (a *Applier) Drifted() map[string]int {
 	out := make(map[string]int, len(a.drifted))
 	for k, v := range a.drifted {
 		out[k] = v
+	}
+	return out
+}
+
+// DriftedRecords returns, by sync, the first MaxDriftListed records found
+// drifted, in the order they were found.
+func (a *Applier) DriftedRecords() map[string][]Drift {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[string][]Drift, len(a.listed))
+	for k, v := range a.listed {
+		out[k] = slices.Clone(v)
 	}
 	return out
 }
@@ -200,7 +225,7 @@ func (a *Applier) Write(s *config.Sync, k sink.Sink, plan bool, write reverseetl
 		out := make([]sink.Result, len(recs))
 		var send []sink.Record
 		var at []int
-		n := 0
+		var found []Drift
 		for i := range recs {
 			// planSource emits the plan's records in order, one row
 			// each, and the Engine numbers rows from 1.
@@ -211,15 +236,17 @@ func (a *Applier) Write(s *config.Sync, k sink.Sink, plan bool, write reverseetl
 			pr := &ps.Records[seq-1]
 			if why := drift(pr, &now[i]); why != "" {
 				out[i] = sink.Result{ID: pr.ID, Skipped: SkipDrifted, SkipDetail: why}
-				n++
+				found = append(found, Drift{Key: pr.Key, Why: why})
 				continue
 			}
 			send = append(send, recs[i])
 			at = append(at, i)
 		}
-		if n > 0 {
+		if len(found) > 0 {
 			a.mu.Lock()
-			a.drifted[s.Name] += n
+			a.drifted[s.Name] += len(found)
+			room := MaxDriftListed - len(a.listed[s.Name])
+			a.listed[s.Name] = append(a.listed[s.Name], found[:max(0, min(room, len(found)))]...)
 			a.mu.Unlock()
 		}
 		if plan {

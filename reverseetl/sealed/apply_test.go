@@ -3,6 +3,7 @@ package sealed
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -208,4 +209,29 @@ func TestDrift(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, drift(tc.pr, &tc.now), tc.name)
 	}
+}
+
+func TestDriftedRecordsAreListedUpToTheBound(t *testing.T) {
+	f := &File{Version: Version, Syncs: []Sync{{Name: "accounts"}}}
+	for i := range MaxDriftListed + 3 {
+		f.Syncs[0].Records = append(f.Syncs[0].Records, Record{Seq: int64(i + 1), Op: OpCreate, Key: fmt.Sprintf("K%d", i),
+			Fields: []Field{{Name: "Name", New: Value{"text", "x"}}}})
+	}
+	a := NewApplier(f)
+	recs := func() []sink.Record {
+		parts, err := a.Parts(context.Background(), &config.Sync{Name: "accounts"}, reverseetl.Parts{Transformer: fixedTransformer{sink.NewLayout([]string{"Name"}, nil)}})
+		require.NoError(t, err)
+		return records(t, parts)
+	}()
+	k := &fakeSink{plan: map[string]sink.Result{}} // every record exists now
+	s := &config.Sync{Name: "accounts"}
+	_, err := a.Write(s, k, false, k.writeOnly())(context.Background(), recs[:10])
+	require.NoError(t, err)
+	_, err = a.Write(s, k, false, k.writeOnly())(context.Background(), recs[10:])
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"accounts": MaxDriftListed + 3}, a.Drifted())
+	listed := a.DriftedRecords()["accounts"]
+	require.Len(t, listed, MaxDriftListed)
+	assert.Equal(t, Drift{Key: "K0", Why: "planned as a create; the record exists now"}, listed[0])
+	assert.Equal(t, "K19", listed[MaxDriftListed-1].Key)
 }
