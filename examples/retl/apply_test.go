@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,7 +253,7 @@ func TestApplyUsageAndCheckFailures(t *testing.T) {
 	assert.Equal(t, exitOK, r.code, r.stderr)
 	assert.Equal(t, "the plan "+empty+" holds no record to write\n", r.stdout)
 
-	e.srv.Close()
+	e.srv.Fault(sftest.Fault{Path: "/services/oauth2/token", Status: http.StatusBadRequest})
 	r, _ = e.apply(t, path)
 	assert.Equal(t, exitFailed, r.code, r.stdout+r.stderr)
 	assert.Contains(t, r.stderr, "retl apply: the current values could not be checked; nothing was sent")
