@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -278,4 +280,46 @@ func TestPlanOutRefusesSecretValues(t *testing.T) {
 	assert.Equal(t, exitFiles, r.code, r.stdout+r.stderr)
 	assert.Contains(t, r.stderr, "sync accounts, record A-1: Name holds a secret the configuration resolved; the plan file is not written")
 	assert.NoFileExists(t, path)
+}
+
+// Through Bulk, the fields a record does not change are empty cells, which
+// Salesforce ignores on update: apply still sends only the planned values.
+func TestApplyThroughBulkSendsOnlyThePlannedValues(t *testing.T) {
+	e := newRails(t, "sqlite")
+	e.sync(t, "  api: bulk\n", railsMapping)
+	e.exec(t, "insert into accounts values ('A-1', 'One', 'Oslo', '111', null, null), ('A-2', 'Two', 'Rome', '222', null, null), ('A-3', 'Three', 'Lima', '333', null, null)")
+	r, _ := e.run(t)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	e.exec(t, "update accounts set city = 'Paris' where account_id = 'A-1'")
+	e.exec(t, "update accounts set phone = '999' where account_id = 'A-2'")
+	e.writes()
+	path := filepath.Join(e.dir, "plan.json")
+	r = retl(t, "plan", "--configs", e.configs, "--out", path)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	e.exec(t, "update accounts set name = 'Renamed'")
+
+	r, _ = e.apply(t, path, "--max-drift", "0")
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	bodies := e.writes()
+	require.Len(t, bodies, 1)
+	rows, err := csv.NewReader(strings.NewReader(bodies[0])).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3, "a header and the two planned records")
+	got := map[string]map[string]string{}
+	for _, row := range rows[1:] {
+		fields := map[string]string{}
+		for i, v := range row {
+			if v != "" && rows[0][i] != "External_Id__c" {
+				fields[rows[0][i]] = v
+			}
+		}
+		got[row[slices.Index(rows[0], "External_Id__c")]] = fields
+	}
+	assert.Equal(t, map[string]map[string]string{"A-1": {"BillingCity": "Paris"}, "A-2": {"Phone": "999"}}, got)
+	acc := e.accounts()
+	assert.Equal(t, "Paris", acc["A-1"]["BillingCity"])
+	assert.Equal(t, "111", acc["A-1"]["Phone"], "an empty cell leaves the field as it is")
+	assert.Equal(t, "One", acc["A-1"]["Name"], "the warehouse's later change is not sent")
+	assert.Equal(t, "999", acc["A-2"]["Phone"])
+	assert.Equal(t, "Rome", acc["A-2"]["BillingCity"])
 }
