@@ -92,15 +92,11 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err := plan.Check(p, time.Now(), *maxAge); err != nil {
 		fmt.Fprintln(stderr, err)
-		var ce *sealed.ConfigError
-		var ae *sealed.AgeError
-		switch {
-		case errors.As(err, &ce):
-			return exitOtherConfig
-		case errors.As(err, &ae):
+		if ae := (*sealed.AgeError)(nil); errors.As(err, &ae) {
 			return exitTooOld
 		}
-		return exitInvalid
+		// A ConfigError, the only other refusal Check gives.
+		return exitOtherConfig
 	}
 	check := sealed.NewApplier(plan)
 	f.only = check.Syncs()
@@ -118,16 +114,17 @@ func cmdApply(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	r.Parallel = f.parallel
 	r.EngineOptions = []reverseetl.Option{reverseetl.WithInterceptor(check)}
 	res, err := r.Run(ctx, check.Project(p), reverseetl.RunOptions{Only: f.only, Plan: true})
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitInvalid
-	}
-	if !res.Report.OK() {
+	if err == nil && !res.Report.OK() {
+		var errs []error
 		for _, s := range res.Report.Syncs {
-			if s.Error != "" {
-				fmt.Fprintf(stderr, "%s: %s\n", s.Name, s.Error)
+			if s.Status != reverseetl.Succeeded {
+				errs = append(errs, fmt.Errorf("%s: %s", s.Name, s.Error))
 			}
 		}
+		err = errors.Join(errs...)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
 		fmt.Fprintln(stderr, "retl apply: the current values could not be checked; nothing was sent")
 		return exitFailed
 	}

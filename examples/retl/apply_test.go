@@ -258,6 +258,7 @@ func TestApplyUsageAndCheckFailures(t *testing.T) {
 	e.srv.Fault(sftest.Fault{Path: "/services/oauth2/token", Status: http.StatusBadRequest})
 	r, _ = e.apply(t, path)
 	assert.Equal(t, exitFailed, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stderr, "accounts: ")
 	assert.Contains(t, r.stderr, "retl apply: the current values could not be checked; nothing was sent")
 	assert.Empty(t, e.writes())
 }

@@ -208,12 +208,16 @@ func HashFile(path string) (Hashed, error) {
 }
 
 // ConfigError says a plan was made from other configuration than the
-// project loaded now: File's bytes differ, or the sync is gone.
+// project loaded now: File's bytes differ, the sync is gone, or the file
+// cannot be read to tell (Err).
 type ConfigError struct {
 	Sync string // "" for the project file
 	File string
 	Why  string
+	Err  error
 }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 func (e *ConfigError) Error() string {
 	what := "the project file"
@@ -235,8 +239,9 @@ func (e *AgeError) Error() string {
 	return fmt.Sprintf("plan made %s ago, more than --max-age %s; make a new plan", e.Age.Round(time.Second), e.Max)
 }
 
-// Check refuses a plan made from other configuration than p (ConfigError)
-// or older than maxAge at now (AgeError); maxAge 0 allows any age.
+// Check refuses a plan made from other configuration than p, or whose
+// files cannot be read to tell (ConfigError), or older than maxAge at now
+// (AgeError); maxAge 0 allows any age. Every error is one of the two.
 func (f *File) Check(p *config.Project, now time.Time, maxAge time.Duration) error {
 	if maxAge > 0 {
 		if age := now.Sub(f.Created); age > maxAge {
@@ -245,7 +250,7 @@ func (f *File) Check(p *config.Project, now time.Time, maxAge time.Duration) err
 	}
 	h, err := HashFile(p.File)
 	if err != nil {
-		return fmt.Errorf("project file: %w", err)
+		return &ConfigError{File: p.File, Why: "cannot be read", Err: err}
 	}
 	if h.SHA256 != f.Project.SHA256 {
 		return &ConfigError{File: p.File, Why: "has changed since the plan"}
@@ -257,7 +262,7 @@ func (f *File) Check(p *config.Project, now time.Time, maxAge time.Duration) err
 		}
 		h, err := HashFile(s.File)
 		if err != nil {
-			return fmt.Errorf("sync %s: %w", s.Name, err)
+			return &ConfigError{Sync: s.Name, File: s.File, Why: "cannot be read", Err: err}
 		}
 		if h.SHA256 != ps.SHA256 {
 			return &ConfigError{Sync: s.Name, File: s.File, Why: "has changed since the plan"}

@@ -281,15 +281,19 @@ func TestCheckRefusesOtherConfigurationAndOldPlans(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 	assert.Empty(t, ce.Sync)
 
-	// Files that cannot be read are errors of their own.
+	// A file that cannot be read cannot be the one planned.
 	require.NoError(t, os.Remove(p.File))
 	err = f.Check(p, now, 0)
 	assert.ErrorIs(t, err, os.ErrNotExist)
-	assert.False(t, errors.As(err, &ce))
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "plan made from other configuration: the project file ("+p.File+") cannot be read; make a new plan", err.Error())
 	p = project(t)
 	f = seal(t, p, planned())
 	require.NoError(t, os.Remove(p.Syncs[0].File))
-	assert.ErrorIs(t, f.Check(p, now, 0), os.ErrNotExist)
+	err = f.Check(p, now, 0)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "accounts", ce.Sync)
 
 	// Embedded defaults: no project file on either side.
 	p = project(t)
