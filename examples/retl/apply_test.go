@@ -83,8 +83,10 @@ func TestApplySendsExactlyThePlan(t *testing.T) {
 
 			// What the warehouse says after the plan is not applied.
 			e.exec(t, "update accounts set phone = '999' where account_id in ('A-1', 'A-3')")
-			r, report := e.apply(t, path)
+			page := filepath.Join(e.dir, "apply.html")
+			r, report := e.apply(t, path, "--html", page)
 			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			assert.FileExists(t, page)
 			got := sent(t, e.writes())
 			assert.Equal(t, map[string][]string{"A-1": {"BillingCity"}, "A-2": {"BillingCity"}, "A-4": {"BillingCity", "Name", "Phone"}}, got)
 			acc := e.accounts()
@@ -172,6 +174,10 @@ func TestPlanOutRefusesWhatCannotBeSealed(t *testing.T) {
 	assert.Contains(t, r.stdout+r.stderr, "sync accounts cannot be sealed in a plan file: keep_human_edits is on")
 	assert.Contains(t, r.stderr, "plan file "+path+" not written")
 	assert.NoFileExists(t, path)
+
+	r = retl(t, "plan", "--configs", e.configs, "--out", filepath.Join(e.dir, "no", "dir", "plan.json"))
+	assert.Equal(t, exitInvalid, r.code)
+	assert.Contains(t, r.stderr, "--out: ")
 
 	require.NoError(t, os.WriteFile(path, []byte(`{"version": 99}`), 0o644))
 	r, _ = e.apply(t, path)
