@@ -54,6 +54,9 @@ func (z *Sealer) Parts(ctx context.Context, s *config.Sync, parts reverseetl.Par
 	if d, ok := parts.Sink.(sink.Describer); ok {
 		desc = d.Describe()
 	}
+	if s.OnRemoved != nil {
+		return parts, &NotSealableError{Sync: s.Name, Why: "on_removed is set: a plan file holds creates and updates, and apply removes nothing"}
+	}
 	if desc.CreatesOnly && s.ChangeDetection != nil {
 		return parts, &NotSealableError{Sync: s.Name, Why: "an insert with change_detection: apply does not record the keys it inserts, so the next run would insert them again"}
 	}

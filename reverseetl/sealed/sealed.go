@@ -21,7 +21,8 @@
 // keep_human_edits (apply does not update the tokens change detection
 // keeps, so the next run would take retl's own write for a person's), and
 // an insert sync with change_detection (apply does not record the keys it
-// inserted, so the next run would insert them again), and a delete sync.
+// inserted, so the next run would insert them again), a sync with
+// on_removed (apply removes nothing), and a delete sync.
 // A value that holds a secret the project resolved refuses the whole file.
 package sealed
 

@@ -169,6 +169,12 @@ func TestSealRefusesWhatCannotBeSealed(t *testing.T) {
 	require.ErrorAs(t, err, &ns)
 	assert.Contains(t, err.Error(), "keep_human_edits")
 
+	p.Syncs[0].OnRemoved = &config.OnRemoved{Delete: true}
+	_, err = NewSealer(p).Parts(ctx, p.Syncs[0], parts(planned()))
+	require.ErrorAs(t, err, &ns)
+	assert.Contains(t, err.Error(), "on_removed is set")
+	p.Syncs[0].OnRemoved = nil
+
 	p.Syncs[0].ChangeDetection = &config.ChangeDetection{Key: "ID"}
 	_, err = NewSealer(p).Parts(ctx, p.Syncs[0], parts(&fakeSink{desc: sink.Description{CreatesOnly: true}}))
 	require.ErrorAs(t, err, &ns)
