@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/retl-go/retl/reverseetl/sealed"
+	"github.com/retl-go/retl/sink"
 	"github.com/retl-go/retl/sink/salesforce/sftest"
 )
 
@@ -38,10 +39,16 @@ func applyEnv(t *testing.T, kind string) *railsEnv {
 // seal runs retl plan --out and returns the plan file's path.
 func (e *railsEnv) seal(t *testing.T) string {
 	t.Helper()
+	return e.sealN(t, 3)
+}
+
+// sealN is seal for a plan of n records.
+func (e *railsEnv) sealN(t *testing.T, n int) string {
+	t.Helper()
 	path := filepath.Join(e.dir, "plan.json")
 	r := retl(t, "plan", "--configs", e.configs, "--out", path)
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
-	assert.Contains(t, r.stdout, "plan sealed in "+path+": 3 records to write")
+	assert.Contains(t, r.stdout, fmt.Sprintf("plan sealed in %s: %d records to write", path, n))
 	return path
 }
 
@@ -165,13 +172,13 @@ func TestApplyRefusesOtherConfigAndOldPlans(t *testing.T) {
 // written; a broken plan file is a usage error.
 func TestPlanOutRefusesWhatCannotBeSealed(t *testing.T) {
 	e := newRails(t, "sqlite")
-	e.sync(t, "  api: rest\n  keep_human_edits: true\n", railsMapping)
-	require.NoError(t, appendFile(filepath.Join(e.configs, "accounts.yaml"), "change_detection: true\n"))
+	e.sync(t, "  api: rest\n", railsMapping)
+	require.NoError(t, appendFile(filepath.Join(e.configs, "accounts.yaml"), "change_detection: true\non_removed: delete\n"))
 	e.exec(t, "insert into accounts values ('A-1', 'One', 'Oslo', '111', null, null)")
 	path := filepath.Join(e.dir, "plan.json")
 	r := retl(t, "plan", "--configs", e.configs, "--out", path)
 	assert.Equal(t, exitFailed, r.code)
-	assert.Contains(t, r.stdout+r.stderr, "sync accounts cannot be sealed in a plan file: keep_human_edits is on")
+	assert.Contains(t, r.stdout+r.stderr, "sync accounts cannot be sealed in a plan file: on_removed is set")
 	assert.Contains(t, r.stderr, "plan file "+path+" not written")
 	assert.NoFileExists(t, path)
 
@@ -329,4 +336,63 @@ func TestApplyThroughBulkSendsOnlyThePlannedValues(t *testing.T) {
 	assert.Equal(t, "One", acc["A-1"]["Name"], "the warehouse's later change is not sent")
 	assert.Equal(t, "999", acc["A-2"]["Phone"])
 	assert.Equal(t, "Rome", acc["A-2"]["BillingCity"])
+}
+
+// Change detection goes on from what apply wrote: with keep_human_edits,
+// the next run takes apply's write for retl's own, not for a person's, and
+// still keeps a person's edit; an insert sync's next run does not insert
+// what apply inserted; a plan applied twice sends nothing the second time.
+func TestApplyKeepsChangeDetectionsState(t *testing.T) {
+	for _, kind := range []string{"sqlite", "fakesnow"} {
+		t.Run(kind+"/keep_human_edits", func(t *testing.T) {
+			e := newRails(t, kind)
+			e.sync(t, "  api: rest\n  keep_human_edits: true\n", railsMapping)
+			require.NoError(t, appendFile(filepath.Join(e.configs, "accounts.yaml"), "change_detection: true\n"))
+			e.exec(t, "insert into accounts values ('A-1', 'One', 'Oslo', '111', null, null), ('A-2', 'Two', 'Rome', '222', null, null)")
+			r, _ := e.run(t)
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			e.exec(t, "update accounts set city = 'Paris'")
+			path := e.sealN(t, 2)
+			e.writes()
+			r, report := e.apply(t, path)
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			assert.EqualValues(t, 2, readReport(t, report).Sync("accounts").Updated)
+			assert.Equal(t, map[string][]string{"A-1": {"BillingCity"}, "A-2": {"BillingCity"}}, sent(t, e.writes()))
+
+			r, _ = e.apply(t, path, "--max-drift", "1")
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			assert.Empty(t, e.writes(), "applied twice, nothing is sent again")
+
+			// A person edits A-2's city; the warehouse changes both cities.
+			e.handEdit(t, e.accounts()["A-2"]["Id"].(string), map[string]any{"BillingCity": "Bergen"})
+			e.exec(t, "update accounts set city = 'Lyon'")
+			r, report = e.run(t)
+			require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+			rep := readReport(t, report).Sync("accounts")
+			require.EqualValues(t, 1, rep.KeptEdits, r.stdout)
+			assert.Equal(t, "A-2", rep.KeptEditRows[0].Key)
+			acc := e.accounts()
+			assert.Equal(t, "Lyon", acc["A-1"]["BillingCity"], "apply's write is retl's own: the run overwrites it")
+			assert.Equal(t, "Bergen", acc["A-2"]["BillingCity"], "the person's edit is kept")
+		})
+	}
+	t.Run("sqlite/insert", func(t *testing.T) {
+		e := newRails(t, "sqlite")
+		text := "name: accounts\nkey: ACCOUNT_ID\nsource:\n  connection: warehouse\n  query: select account_id, name from accounts order by account_id\n" +
+			"destination:\n  connection: crm\n  object: Account\n  operation: insert\n  api: rest\n" +
+			"mapping:\n  - {from: ACCOUNT_ID, to: External_Id__c}\n  - {from: NAME, to: Name}\nchange_detection: true\n"
+		require.NoError(t, os.WriteFile(filepath.Join(e.configs, "accounts.yaml"), []byte(text), 0o644))
+		e.exec(t, "insert into accounts values ('A-1', 'One', null, null, null, null), ('A-2', 'Two', null, null, null, null)")
+		path := e.sealN(t, 2)
+		r, _ := e.apply(t, path)
+		require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+		require.Len(t, e.accounts(), 2)
+		e.exec(t, "update accounts set name = 'Renamed'")
+		r, report := e.run(t)
+		require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+		rep := readReport(t, report).Sync("accounts")
+		assert.Zero(t, rep.Created, "the run does not insert what apply inserted")
+		assert.EqualValues(t, 2, rep.SkipReasons[sink.SkipAlreadyInserted], "the state holds both keys")
+		assert.Len(t, e.accounts(), 2)
+	})
 }

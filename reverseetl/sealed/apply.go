@@ -58,16 +58,18 @@ func (a *Applier) Syncs() []string {
 	return out
 }
 
-// Project returns p with what apply must not do turned off in its syncs:
-// change detection (the plan already chose the records; the state is left
-// as it is, so the next run compares with what it held before) and
-// on_removed (the plan holds no removal). p itself is not changed.
+// Project returns p with on_removed turned off in its syncs: the plan
+// holds no removal. p itself is not changed. Change detection stays: it
+// keeps, as after a run, the keys apply inserted and the tokens of what it
+// wrote (keep_human_edits); it compares each planned record with the
+// state as it compares a row, so a plan applied twice sends nothing the
+// second time.
 func (a *Applier) Project(p *config.Project) *config.Project {
 	cp := *p
 	cp.Syncs = make([]*config.Sync, len(p.Syncs))
 	for i, s := range p.Syncs {
 		sc := *s
-		sc.ChangeDetection, sc.OnRemoved = nil, nil
+		sc.OnRemoved = nil
 		cp.Syncs[i] = &sc
 	}
 	return &cp
@@ -158,16 +160,31 @@ func (a *Applier) Parts(ctx context.Context, s *config.Sync, parts reverseetl.Pa
 			return parts, fmt.Errorf("close source: %w", err)
 		}
 	}
-	parts.Source = &planSource{n: len(recs)}
+	src := &planSource{n: len(recs)}
+	if s.ChangeDetection != nil {
+		// Change detection finds a row's key in its key column.
+		src.keyCol = s.ChangeDetection.Key
+		src.keys = make([]string, len(recs))
+		for i, r := range ps.Records {
+			src.keys[i] = r.Key
+		}
+	}
+	parts.Source = src
 	parts.Transformer = &planTransformer{layout: layout, recs: recs}
 	return parts, nil
 }
 
-// planColumn is the one column planSource's rows have: the record's index.
+// planColumn is the column of planSource's rows that holds the record's
+// index.
 const planColumn = "__RETL_PLAN_RECORD"
 
-// planSource emits the indexes of the plan's records, in order.
-type planSource struct{ n int }
+// planSource emits the indexes of the plan's records, in order, and with
+// keyCol set their keys in that column.
+type planSource struct {
+	n      int
+	keyCol string
+	keys   []string
+}
 
 func (s *planSource) Read(ctx context.Context, emit func(source.Batch) error) error {
 	const batch = 1000
@@ -176,8 +193,15 @@ func (s *planSource) Read(ctx context.Context, emit func(source.Batch) error) er
 			return err
 		}
 		b := source.Batch{Columns: []string{planColumn}}
+		if s.keyCol != "" {
+			b.Columns = append(b.Columns, s.keyCol)
+		}
 		for i := from; i < min(from+batch, s.n); i++ {
-			b.Rows = append(b.Rows, []any{int64(i)})
+			row := []any{int64(i)}
+			if s.keyCol != "" {
+				row = append(row, s.keys[i])
+			}
+			b.Rows = append(b.Rows, row)
 		}
 		if err := emit(b); err != nil {
 			return err

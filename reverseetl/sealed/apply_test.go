@@ -66,13 +66,18 @@ func TestApplierReadsThePlansRecords(t *testing.T) {
 	assert.Equal(t, []sink.Value{sink.TextValue("A-1"), sink.TextValue("Paris"), absent, absent}, recs[0].Values, "only the planned fields")
 	assert.Equal(t, []sink.Value{sink.TextValue("A-3"), absent, sink.TextValue("Three"), sink.NumberValue("12")}, recs[1].Values, "with their kinds")
 
-	// The project apply runs has neither change detection nor on_removed;
-	// the loaded one keeps both.
+	// Change detection finds each row's key in its key column.
+	require.NoError(t, parts.Source.Read(context.Background(), func(b source.Batch) error {
+		assert.Equal(t, []string{planColumn, "ID"}, b.Columns)
+		assert.Equal(t, [][]any{{int64(0), "A-1"}, {int64(1), "A-3"}}, b.Rows)
+		return nil
+	}))
+
+	// The project apply runs has no on_removed; the loaded one keeps it.
 	p := &config.Project{Syncs: []*config.Sync{s}}
 	ap := a.Project(p)
-	assert.Nil(t, ap.Syncs[0].ChangeDetection)
 	assert.Nil(t, ap.Syncs[0].OnRemoved)
-	assert.NotNil(t, s.ChangeDetection)
+	assert.Equal(t, s.ChangeDetection, ap.Syncs[0].ChangeDetection)
 	assert.NotNil(t, s.OnRemoved)
 
 	_, err = a.Parts(context.Background(), &config.Sync{Name: "leads"}, reverseetl.Parts{Transformer: fixedTransformer{orig}})

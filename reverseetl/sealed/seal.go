@@ -47,18 +47,12 @@ func (z *Sealer) Parts(ctx context.Context, s *config.Sync, parts reverseetl.Par
 			return parts, &NotSealableError{Sync: s.Name, Why: fmt.Sprintf("it writes %s, which writeback.exclude_fields keeps out of every file", f)}
 		}
 	}
-	if tr, ok := parts.Sink.(sink.Tracker); ok && tr.Tracks(layout) != nil {
-		return parts, &NotSealableError{Sync: s.Name, Why: "keep_human_edits is on: apply does not keep the tokens of what it writes, so the next run would take retl's write for a person's"}
-	}
 	var desc sink.Description
 	if d, ok := parts.Sink.(sink.Describer); ok {
 		desc = d.Describe()
 	}
 	if s.OnRemoved != nil {
 		return parts, &NotSealableError{Sync: s.Name, Why: "on_removed is set: a plan file holds creates and updates, and apply removes nothing"}
-	}
-	if desc.CreatesOnly && s.ChangeDetection != nil {
-		return parts, &NotSealableError{Sync: s.Name, Why: "an insert with change_detection: apply does not record the keys it inserts, so the next run would insert them again"}
 	}
 	h, err := HashFile(s.File)
 	if err != nil {

@@ -18,12 +18,12 @@
 // What cannot be sealed is refused when the plan is made, never guessed at
 // apply: a sync writing a field the project lists in
 // writeback.exclude_fields (its values must not reach a file), a sync with
-// keep_human_edits (apply does not update the tokens change detection
-// keeps, so the next run would take retl's own write for a person's), and
-// an insert sync with change_detection (apply does not record the keys it
-// inserted, so the next run would insert them again), a sync with
-// on_removed (apply removes nothing), and a delete sync.
-// A value that holds a secret the project resolved refuses the whole file.
+// on_removed (apply removes nothing), and a delete sync. A value that holds
+// a secret the project resolved refuses the whole file.
+//
+// Change detection works in apply as in a run: its state keeps the keys an
+// insert created and the tokens keep_human_edits compares, so the next run
+// goes on from what apply wrote.
 package sealed
 
 import (

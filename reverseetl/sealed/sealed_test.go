@@ -26,7 +26,6 @@ type fakeSink struct {
 	sent     [][]sink.Record
 	writeErr error
 	desc     sink.Description
-	tracks   []bool
 }
 
 func (f *fakeSink) Plan(ctx context.Context, recs []sink.Record) ([]sink.Result, error) {
@@ -55,11 +54,10 @@ func (f *fakeSink) Write(ctx context.Context, recs []sink.Record) ([]sink.Result
 	return out, nil
 }
 
-func (f *fakeSink) Close(context.Context) error       { return nil }
-func (f *fakeSink) Describe() sink.Description        { return f.desc }
-func (f *fakeSink) Tracks(layout *sink.Layout) []bool { return f.tracks }
-func (f *fakeSink) planOnly() reverseetl.WriteFunc    { return f.Plan }
-func (f *fakeSink) writeOnly() reverseetl.WriteFunc   { return f.Write }
+func (f *fakeSink) Close(context.Context) error     { return nil }
+func (f *fakeSink) Describe() sink.Description      { return f.desc }
+func (f *fakeSink) planOnly() reverseetl.WriteFunc  { return f.Plan }
+func (f *fakeSink) writeOnly() reverseetl.WriteFunc { return f.Write }
 func (f *fakeSink) noWrite(t *testing.T) reverseetl.WriteFunc {
 	return func(context.Context, []sink.Record) ([]sink.Result, error) {
 		t.Error("a check must not write")
@@ -165,20 +163,10 @@ func TestSealRefusesWhatCannotBeSealed(t *testing.T) {
 	assert.Contains(t, err.Error(), "it writes Phone, which writeback.exclude_fields keeps out of every file")
 
 	p = project(t)
-	_, err = NewSealer(p).Parts(ctx, p.Syncs[0], parts(&fakeSink{tracks: []bool{false, true}}))
-	require.ErrorAs(t, err, &ns)
-	assert.Contains(t, err.Error(), "keep_human_edits")
-
 	p.Syncs[0].OnRemoved = &config.OnRemoved{Delete: true}
 	_, err = NewSealer(p).Parts(ctx, p.Syncs[0], parts(planned()))
 	require.ErrorAs(t, err, &ns)
 	assert.Contains(t, err.Error(), "on_removed is set")
-	p.Syncs[0].OnRemoved = nil
-
-	p.Syncs[0].ChangeDetection = &config.ChangeDetection{Key: "ID"}
-	_, err = NewSealer(p).Parts(ctx, p.Syncs[0], parts(&fakeSink{desc: sink.Description{CreatesOnly: true}}))
-	require.ErrorAs(t, err, &ns)
-	assert.Contains(t, err.Error(), "an insert with change_detection")
 
 	p = project(t)
 	p.Syncs[0].File = filepath.Join(t.TempDir(), "gone.yaml")
