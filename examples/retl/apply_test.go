@@ -396,3 +396,44 @@ func TestApplyKeepsChangeDetectionsState(t *testing.T) {
 		assert.Len(t, e.accounts(), 2)
 	})
 }
+
+// The shipped syncs (lookups, depends_on, an insert with change
+// detection) seal and apply: what the plan would write, apply writes, and
+// a plan made afterwards finds nothing left to create.
+func TestApplyTheShippedSyncs(t *testing.T) {
+	s := newDemoSetup(t, "", nil)
+	path := filepath.Join(s.dir, "plan.json")
+	p := retl(t, "plan", "--configs", s.configs, "--out", path, "--report", filepath.Join(s.dir, "plan-report.json"))
+	require.Equal(t, exitOK, p.code, p.stdout+p.stderr)
+	planRep := readReport(t, filepath.Join(s.dir, "plan-report.json"))
+	f, err := sealed.Read(path)
+	require.NoError(t, err)
+	require.Len(t, f.Syncs, len(planRep.Syncs))
+	require.Positive(t, f.Records())
+	for _, ps := range f.Syncs {
+		pr := planRep.Sync(ps.Name)
+		require.NotNil(t, pr, ps.Name)
+		assert.EqualValues(t, pr.Created+pr.Updated, len(ps.Records), ps.Name)
+	}
+
+	report := filepath.Join(s.dir, "apply.json")
+	r := retl(t, "apply", "--configs", s.configs, "--report", report, path)
+	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
+	rep := readReport(t, report)
+	for _, ps := range f.Syncs {
+		if len(ps.Records) == 0 {
+			continue
+		}
+		ar := rep.Sync(ps.Name)
+		require.NotNil(t, ar, ps.Name)
+		pr := planRep.Sync(ps.Name)
+		assert.Equal(t, [2]int64{pr.Created, pr.Updated}, [2]int64{ar.Created, ar.Updated}, ps.Name)
+		assert.Zero(t, ar.Failed, ps.Name)
+	}
+
+	again := retl(t, "plan", "--configs", s.configs, "--report", filepath.Join(s.dir, "again.json"))
+	require.Equal(t, exitOK, again.code, again.stdout+again.stderr)
+	for _, sr := range readReport(t, filepath.Join(s.dir, "again.json")).Syncs {
+		assert.Zero(t, sr.Created, sr.Name)
+	}
+}
