@@ -59,6 +59,7 @@ type Engine struct {
 	state          StateStore
 	exclude        []string
 	leaseTTL       time.Duration
+	intercept      Interceptor
 
 	writebackBuffer                int
 	writebackBase, writebackPerRow time.Duration
@@ -421,6 +422,15 @@ func (e *Engine) runOne(ctx context.Context, p *config.Project, s *config.Sync, 
 			}
 		}()
 		parts, err = e.Build(ctx, p, s, shared)
+		if err == nil && e.intercept != nil {
+			var replaced Parts
+			if replaced, err = e.intercept.Parts(ctx, s, parts); err != nil {
+				_ = parts.close(context.WithoutCancel(ctx))
+				parts = Parts{}
+			} else {
+				parts = replaced
+			}
+		}
 		return err
 	}()
 	e.track(s.Name, parts.Sink)

@@ -123,3 +123,10 @@ func probeDir(dir string) error {
 	_ = f.Close()
 	return os.Remove(f.Name())
 }
+
+// WriteFileAtomic writes path anew, as the report is written: into a new
+// temporary file beside it, then renamed over it, so that a failed write
+// leaves the previous file as it was.
+func WriteFileAtomic(path string, write func(w io.Writer) error) error {
+	return writeAtomic(path, write)
+}

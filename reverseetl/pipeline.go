@@ -52,6 +52,9 @@ func (e *Engine) run(ctx context.Context, p *config.Project, s *config.Sync, par
 			write = pl.Plan
 		}
 	}
+	if e.intercept != nil {
+		write = writeFunc(e.intercept.Write(s, parts.Sink, opts.Plan, WriteFunc(write)))
+	}
 	if pf, ok := parts.Sink.(sink.Preflighter); ok && fatal.get() == nil {
 		if err := safeCall(func() error { return pf.Preflight(pctx, parts.Transformer.Layout()) }); err != nil {
 			fatal.set(fmt.Errorf("preflight: %w", err))

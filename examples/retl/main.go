@@ -2,7 +2,8 @@
 // warehouse are mapped and written into Salesforce.
 //
 //	retl run      [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--full] [--log-format text|json] [--log-level LEVEL]
-//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--log-format text|json] [--log-level LEVEL]
+//	retl plan     [--configs DIR] [--project FILE] [--only NAME ...] [--parallel N] [--report FILE.json] [--html FILE.html] [--changes N] [--out PLAN.json] [--log-format text|json] [--log-level LEVEL]
+//	retl apply    [--configs DIR] [--project FILE] [--max-age D] [--max-drift SHARE] [--parallel N] [--report FILE.json] [--html FILE.html] PLAN.json
 //	retl validate [--configs DIR] [--project FILE]
 //	retl undo     RUN_ID [--only SYNC ...] [--apply] [--delete-created] [--report FILE.json]
 //	retl demo     [--keep] [--configs DIR --project FILE] [--report FILE.json]
@@ -15,6 +16,9 @@
 // lease (see --wait-lock), 5 the syncs succeeded but the report or a
 // failed-rows file or the review page (--html) could not be written (the
 // previous file is unchanged), 130 a second signal stopped the run at once.
+// apply refuses a plan, sending nothing, with 6 (made from other
+// configuration), 7 (older than --max-age) or 8 (more records drifted than
+// --max-drift).
 package main
 
 import (
@@ -33,6 +37,7 @@ import (
 	"github.com/retl-go/retl/config"
 	"github.com/retl-go/retl/reverseetl"
 	"github.com/retl-go/retl/reverseetl/review"
+	"github.com/retl-go/retl/reverseetl/sealed"
 )
 
 const (
@@ -70,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr, false)
 	case "plan":
 		return cmdRun(ctx, args[1:], stdout, stderr, true)
+	case "apply":
+		return cmdApply(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "undo":
@@ -94,6 +101,7 @@ func usage(w io.Writer) {
 commands:
   run       run the syncs
   plan      show what a run would create, update and leave unchanged; write nothing
+  apply     send exactly the records of a plan file made by "retl plan --out"
   validate  check the configuration without reaching any system
   undo      put back what a run changed (prior values kept by keep_prior_values)
   demo      run the example syncs against an embedded warehouse and Salesforce emulator
@@ -251,6 +259,10 @@ type runFlags struct {
 	full     bool
 	waitLock time.Duration
 	shard    string
+	// out is where a plan is sealed (plan --out); engine are options
+	// for the run's Engine (apply).
+	out    string
+	engine []reverseetl.Option
 }
 
 func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
@@ -262,6 +274,7 @@ func (f *runFlags) register(fs *flag.FlagSet, plan bool) {
 		"(default: $CI_NODE_INDEX/$CI_NODE_TOTAL when both are set, else every sync)")
 	if plan {
 		fs.IntVar(&f.changes, "changes", 5, "sample field changes to print per sync")
+		fs.StringVar(&f.out, "out", "", "seal the plan in this `file` (JSON): what \"retl apply\" will send, record by record")
 	} else {
 		fs.BoolVar(&f.full, "full", false, "send every row, ignoring change detection's state (the state is still saved)")
 		fs.DurationVar(&f.waitLock, "wait-lock", 0, "when another run holds a sync's lease, wait this long for it (default: skip the sync at once, exit 4)")
@@ -295,11 +308,13 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, plan b
 		h = help{
 			synopsis: "retl plan [flags]",
 			about: "Show what a run would create, update and leave unchanged, read from Salesforce;\n" +
-				"write nothing. Exit codes as for run.",
+				"write nothing. With --out, also seal the plan in a file for \"retl apply\" (written only\n" +
+				"when every sync planned). Exit codes as for run.",
 			examples: []string{
 				"retl plan --configs configs",
 				"retl plan --only accounts --changes 20 --report plan.json",
 				"retl plan --html plan.html   # a page to review in the merge request",
+				"retl plan --out plan.json   # seal it: retl apply plan.json sends exactly this",
 			},
 		}
 	}
@@ -362,8 +377,18 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 			return exitInvalid, nil
 		}
 	}
+	var seal *sealed.Sealer
+	if f.out != "" {
+		if err := reverseetl.CheckReportPath(f.out); err != nil {
+			fmt.Fprintf(stderr, "--out: %v\n", err)
+			return exitInvalid, nil
+		}
+		seal = sealed.NewSealer(p)
+		f.engine = append(f.engine, reverseetl.WithInterceptor(seal))
+	}
 	r := newRunner(log, f.report)
 	r.Parallel = f.parallel
+	r.EngineOptions = append(r.EngineOptions, f.engine...)
 	setActive(r, log)
 	defer setActive(nil, nil)
 	res, err := r.Run(ctx, p, reverseetl.RunOptions{Only: f.only, Plan: f.plan, Full: f.full, WaitLock: f.waitLock})
@@ -409,6 +434,9 @@ func execute(ctx context.Context, p *config.Project, log *slog.Logger, f runFlag
 		code = exitFiles
 	case rep.WritebackFailed():
 		code = exitWriteback
+	}
+	if seal != nil {
+		code = writeSealed(seal, rep, f.out, code, stdout, stderr)
 	}
 	return code, rep
 }

@@ -115,9 +115,9 @@ func TestGitLabExampleExposesThePlanPage(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(b, &jobs))
 	plan := jobs.Plan
 	require.Len(t, plan.Script, 1)
-	assert.Equal(t, "retl plan --report plan.json --html plan.html", plan.Script[0])
+	assert.Equal(t, "retl plan --report plan-report.json --html plan.html --out plan.json", plan.Script[0])
 	assert.Equal(t, "retl plan", plan.Artifacts.ExposeAs)
-	assert.Equal(t, []string{"plan.html", "plan.json"}, plan.Artifacts.Paths)
+	assert.Equal(t, []string{"plan.html", "plan.json", "plan-report.json"}, plan.Artifacts.Paths)
 	assert.Equal(t, "always", plan.Artifacts.When, "a failing plan is the one to read")
 
 	// The script's flags are the command's: it parses them.

@@ -47,6 +47,7 @@ func testHelp(t *testing.T, bin string) {
 	flags := map[string][]string{
 		"run":      {"configs", "project", "log-format", "log-level", "only", "parallel", "report", "full", "wait-lock"},
 		"plan":     {"configs", "project", "log-format", "log-level", "only", "parallel", "report", "changes"},
+		"apply":    {"configs", "project", "log-format", "log-level", "parallel", "max-age", "max-drift"},
 		"validate": {"configs", "project", "log-format", "log-level", "resolve"},
 		"demo":     {"configs", "project", "log-format", "log-level", "keep", "report"},
 		"version":  nil,
