@@ -12,6 +12,26 @@ import (
 // already held is not sent.
 const unchangedDetail = "unchanged in Salesforce"
 
+// queryKeys are the records' keys to read current values by: not empty,
+// and for Id, of an Id's shape. Salesforce refuses a whole query for one
+// malformed Id; such a record is sent and fails on its own.
+func (s *sfSink) queryKeys(records []sink.Record, ki int, keyField string) []string {
+	keys := make([]string, 0, len(records))
+	for i := range records {
+		k := s.recordKey(&records[i], ki)
+		if k == "" {
+			continue
+		}
+		if keyField == "Id" {
+			if _, ok := planIDShape(k); !ok {
+				continue
+			}
+		}
+		keys = append(keys, k)
+	}
+	return keys
+}
+
 // differ applies only_if_different to an update or upsert: it reads the
 // current values of the mapped fields for the records' keys and withholds
 // every value Salesforce already holds, compared as Plan compares them
@@ -37,21 +57,7 @@ func (s *sfSink) differ(ctx context.Context, layout *sink.Layout, records []sink
 		return nil, nil, nil, nil, nil, errorf("only_if_different: %w", err)
 	}
 	cols := planColumns(desc, layout)
-	keys := make([]string, 0, len(records))
-	for i := range records {
-		k := s.recordKey(&records[i], ki)
-		if k == "" {
-			continue
-		}
-		if keyField == "Id" {
-			if _, ok := planIDShape(k); !ok {
-				// Salesforce refuses a whole query for one malformed Id;
-				// the record is sent and fails on its own.
-				continue
-			}
-		}
-		keys = append(keys, k)
-	}
+	keys := s.queryKeys(records, ki, keyField)
 	if len(keys) == 0 {
 		return records, nil, nil, nil, nil, nil
 	}

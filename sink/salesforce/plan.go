@@ -187,19 +187,11 @@ func (s *sfSink) planGroup(ctx context.Context, records []sink.Record) ([]sink.R
 	var current map[string]currentRow
 	dupKeys := map[string]int{}
 	if ki >= 0 {
-		var keys []string
-		for i := range records {
-			if k := s.recordKey(&records[i], ki); k != "" {
-				if keyField == "Id" {
-					if _, ok := planIDShape(k); !ok {
-						// Salesforce refuses the whole query for one
-						// malformed Id; the record fails on its own below.
-						continue
-					}
-				}
-				keys = append(keys, k)
-				dupKeys[s.normKey(k)]++
-			}
+		// A record without a key, or with a malformed Id, fails on its
+		// own below.
+		keys := s.queryKeys(records, ki, keyField)
+		for _, k := range keys {
+			dupKeys[s.normKey(k)]++
 		}
 		var sel []string
 		if op == Update || op == Upsert {

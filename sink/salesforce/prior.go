@@ -38,19 +38,7 @@ func (s *sfSink) priors(ctx context.Context, layout *sink.Layout, records []sink
 			sel = append(sel, c.soql)
 		}
 	}
-	keys := make([]string, 0, len(records))
-	for i := range records {
-		k := s.recordKey(&records[i], ki)
-		if k == "" {
-			continue
-		}
-		if keyField == "Id" {
-			if _, ok := planIDShape(k); !ok {
-				continue // fails on its own when sent
-			}
-		}
-		keys = append(keys, k)
-	}
+	keys := s.queryKeys(records, ki, keyField)
 	if len(sel) == 0 || len(keys) == 0 {
 		return nil, nil
 	}
