@@ -272,12 +272,12 @@ func (s *Store) takeSpool(table, syncName string) *spool {
 }
 
 // SpooledRows returns how many rows of the sync wait to be loaded into
-// RECORD_RESULTS and the state.
+// RECORD_RESULTS, PRIOR_VALUES and the state.
 func (s *Store) SpooledRows(syncName string) int64 {
 	s.spools.mu.Lock()
 	defer s.spools.mu.Unlock()
 	var n int64
-	for _, t := range []string{s.tResults, s.tState} {
+	for _, t := range []string{s.tResults, s.tPrior, s.tState} {
 		if p := s.spools.files[spoolKey(t, syncName)]; p != nil {
 			n += p.rows
 		}

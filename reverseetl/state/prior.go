@@ -42,11 +42,12 @@ type priorRow struct {
 
 var _ reverseetl.UndoStore = (*Store)(nil)
 
-// priors inserts the prior values of the chunk's written outcomes. The
-// fields of exclude_fields are left out: their values never reach the
-// warehouse, so they cannot be put back.
+// priors writes the prior values of the chunk's written outcomes: on
+// Snowflake into the sync's load file, loaded with its RECORD_RESULTS, on
+// SQLite by inserts. The fields of exclude_fields are left out: their
+// values never reach the warehouse, so they cannot be put back.
 func (w *Writeback) priors(ctx context.Context, s *config.Sync, outs []reverseetl.Outcome) error {
-	var rows []any
+	var rows []priorRow
 	at := ""
 	for i := range outs {
 		o := &outs[i]
@@ -72,7 +73,53 @@ func (w *Writeback) priors(ctx context.Context, s *config.Sync, outs []reverseet
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := w.s.insert(ctx, w.s.tPrior, priorCols, rows); err != nil {
+	if w.s.loads() {
+		if w.s.readOnly {
+			return ErrReadOnly
+		}
+		full, err := w.s.spoolRows(w.s.tPrior, s.Name, len(rows), func(i int, p *spool) { rows[i].write(p) })
+		if err == nil {
+			err = w.s.loadPriors(ctx, full)
+		}
+		return err
+	}
+	anys := make([]any, len(rows))
+	for i := range rows {
+		anys[i] = rows[i]
+	}
+	if err := w.s.insert(ctx, w.s.tPrior, priorCols, anys); err != nil {
+		return fmt.Errorf("prior values: %w", err)
+	}
+	return nil
+}
+
+// write adds the row to a load file, in the order of priorCols. A null
+// prior value is an empty field, which loads as NULL; so does empty text,
+// which PRIOR_KIND tells apart.
+func (r *priorRow) write(p *spool) {
+	p.str(r.RunID)
+	p.str(r.Sync)
+	p.int(r.Seq)
+	p.str(r.Key)
+	p.str(r.ID)
+	p.str(r.Field)
+	p.own(r.Kind)
+	if r.Prior != nil {
+		p.str(*r.Prior)
+	} else {
+		p.str("")
+	}
+	p.str(r.Token)
+	p.str(r.Written)
+	p.own(r.RecordedAt)
+}
+
+// loadPriors loads a full spool of PRIOR_VALUES rows.
+func (s *Store) loadPriors(ctx context.Context, p *spool) error {
+	if p == nil {
+		return nil
+	}
+	if err := s.load(ctx, p, s.tPrior); err != nil {
 		return fmt.Errorf("prior values: %w", err)
 	}
 	return nil

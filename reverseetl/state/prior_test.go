@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -114,4 +115,45 @@ func TestPriorValuesReadErrors(t *testing.T) {
 	require.NoError(t, err)
 	_, err = ro.ReadOnly().PriorValues(ctx, "run-1", "s")
 	assert.Error(t, err)
+}
+
+// On both warehouses PRIOR_VALUES reads back what was written: on
+// Snowflake from a load file, loaded when the sync finishes, a null prior
+// and empty text told apart by PRIOR_KIND.
+func TestPriorValuesInBothWarehouses(t *testing.T) {
+	warehouses(t, func(t *testing.T, w *warehouse) {
+		ctx := context.Background()
+		st, err := state.New(w.db, w.dialect, state.Options{Schema: "P"})
+		require.NoError(t, err)
+		s := &config.Sync{Name: "accounts"}
+		wb := st.Writeback("run-p")
+		outs := priorOutcomes()
+		outs[0].Prior = append(outs[0].Prior, sink.PriorValue{Field: "Website", Prior: sink.TextValue(""), Wrote: "tok-4", Written: "a|\"b\""})
+		require.NoError(t, wb.Outcomes(ctx, s, outs))
+		rep := &reverseetl.SyncReport{Name: "accounts", Status: reverseetl.Succeeded}
+		wb.SyncFinished(ctx, s, rep)
+		require.False(t, rep.WritebackFailed, "%v", rep.Warnings)
+		priors, err := st.PriorValues(ctx, "run-p", "accounts")
+		require.NoError(t, err)
+		assert.Equal(t, []reverseetl.PriorRecord{{Seq: 1, Key: "K1", ID: "001A", Fields: []sink.PriorValue{
+			{Field: "BillingCity", Prior: sink.TextValue("Oslo"), Wrote: "tok-2", Written: "Paris"},
+			{Field: "Phone", Prior: sink.NullValue(), Wrote: "tok-1", Written: "999"},
+			{Field: "SSN__c", Prior: sink.TextValue("secret"), Wrote: "tok-3", Written: "other"},
+			{Field: "Website", Prior: sink.TextValue(""), Wrote: "tok-4", Written: "a|\"b\""}}}}, priors)
+		assert.Zero(t, st.SpooledRows("accounts"), "nothing waits once the sync finished")
+
+		// PRIOR_VALUES gone: the sync's writeback fails and says so (on
+		// SQLite at the insert, on Snowflake at the load); RECORD_RESULTS
+		// is still written.
+		w.exec(t, "DROP TABLE "+w.dialect.Table("P", "PRIOR_VALUES"))
+		wb = st.Writeback("run-q")
+		err = wb.Outcomes(ctx, s, priorOutcomes())
+		rep = &reverseetl.SyncReport{Name: "accounts", Status: reverseetl.Succeeded}
+		wb.SyncFinished(ctx, s, rep)
+		said := fmt.Sprint(err, rep.Warnings)
+		assert.Contains(t, said, "prior values")
+		assert.True(t, err != nil || rep.WritebackFailed)
+		_, results, _, _ := st.Tables()
+		assert.Positive(t, w.int(t, "SELECT COUNT(*) FROM "+results+" WHERE RUN_ID = 'run-q'"))
+	})
 }

@@ -418,12 +418,18 @@ func (w *Writeback) SyncFinished(ctx context.Context, s *config.Sync, rep *rever
 	// The outcomes gathered for the sync, loaded within a bound that grows
 	// with them; their failure leaves the run log to be written.
 	var loadErr error
-	if p := w.s.takeSpool(w.s.tResults, s.Name); p != nil {
-		if err != nil {
+	for _, t := range []struct {
+		table string
+		load  func(context.Context, *spool) error
+	}{{w.s.tResults, w.s.loadResults}, {w.s.tPrior, w.s.loadPriors}} {
+		p := w.s.takeSpool(t.table, s.Name)
+		switch {
+		case p == nil:
+		case err != nil:
 			p.remove()
-		} else {
+		default:
 			lctx, cancel := context.WithTimeout(ctx, loadTimeout+time.Duration(p.rows)*loadPerRow)
-			loadErr = w.s.loadResults(lctx, p)
+			loadErr = errors.Join(loadErr, t.load(lctx, p))
 			cancel()
 		}
 	}
