@@ -15,7 +15,8 @@ import (
 // reference tables say, from one declaration. retl's own sections decode
 // by their Keys (unknown keys and "did you mean" come from Names); a
 // plugin's section decodes into a struct whose yaml tags a test holds to
-// its Keys with StructKeys, and its README's tables come from Table.
+// its Keys with CheckKeys, and its README's tables are kept current with
+// UpdateTables.
 type Key struct {
 	// Name is the key, or a dotted path for nested sections.
 	Name string
